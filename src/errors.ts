@@ -1,0 +1,183 @@
+/**
+ * One error hierarchy for the whole tool. Every class carries the process exit code the
+ * CLI uses for it; the README lists them and test/unit/errors.test.ts pins them.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  invalidInput: 3,
+  deployFailed: 4,
+  testGateFailed: 5,
+  unreachable: 6,
+  lockHeld: 7,
+  changesPending: 10,
+  interrupted: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface OzgErrorOptions {
+  hint?: string;
+  cause?: unknown;
+}
+
+export class OzgError extends Error {
+  readonly exitCode: number = ExitCode.internal;
+  readonly hint?: string;
+
+  constructor(message: string, options: OzgErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+}
+
+/** A bug or an unexpected failure: the message should be reported upstream. */
+export class InternalError extends OzgError {
+  override readonly exitCode: number = ExitCode.internal;
+}
+
+/** Wrong command-line use: unknown flag, missing argument, bad combination. */
+export class UsageError extends OzgError {
+  override readonly exitCode: number = ExitCode.usage;
+}
+
+/** One problem in an input file, with its source position and JSON path. */
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  /** JSON path into the document, e.g. `sites.kiel.procedures.antrag.version`. */
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.col}  ${p.path || '(document)'}  ${p.message}`;
+}
+
+/** Invalid inventory or template: carries every problem found, not just the first. */
+export class InvalidInputError extends OzgError {
+  override readonly exitCode: number = ExitCode.invalidInput;
+  readonly problems: Problem[];
+
+  constructor(problems: Problem[], options: OzgErrorOptions = {}) {
+    const head = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(`invalid input (${head}):\n${problems.map((p) => '  ' + formatProblem(p)).join('\n')}`, {
+      hint: options.hint ?? 'fix the listed fields, then run `ozg validate`',
+      cause: options.cause,
+    });
+    this.problems = problems;
+  }
+}
+
+/** A template that cannot be rendered: undefined variable, syntax error, bad filter. */
+export class RenderError extends OzgError {
+  override readonly exitCode: number = ExitCode.invalidInput;
+  readonly template: string;
+  readonly line?: number;
+  readonly col?: number;
+
+  constructor(template: string, message: string, pos: { line?: number; col?: number } = {}, options: OzgErrorOptions = {}) {
+    const where = pos.line ? `${template}:${pos.line}:${pos.col ?? 1}` : template;
+    super(`${where}  ${message}`, options);
+    this.template = template;
+    this.line = pos.line;
+    this.col = pos.col;
+  }
+}
+
+/** Where a remote or local command ran: a VM host, a local directory or a namespace. */
+export interface CommandContext {
+  site?: string;
+  environment?: string;
+  /** host, directory or namespace */
+  where: string;
+  step: string;
+}
+
+/** A command on a target failed. Never wraps a raw library error without this context. */
+export class RemoteCommandError extends OzgError {
+  override readonly exitCode: number = ExitCode.deployFailed;
+  readonly context: CommandContext;
+  readonly command: string;
+  readonly commandExitCode: number | null;
+  readonly durationMs: number;
+  readonly stderrTail: string;
+
+  constructor(
+    context: CommandContext,
+    command: string,
+    result: { exitCode: number | null; durationMs: number; stderr: string },
+    options: OzgErrorOptions = {},
+  ) {
+    const tail = lastLines(result.stderr, 10);
+    const who = [context.site, context.environment].filter(Boolean).join('/');
+    super(
+      `${who ? who + ': ' : ''}${context.step} failed on ${context.where} ` +
+        `(exit ${result.exitCode ?? 'signal'}, ${result.durationMs} ms): ${command}` +
+        (tail ? `\n${indent(tail)}` : ''),
+      options,
+    );
+    this.context = context;
+    this.command = command;
+    this.commandExitCode = result.exitCode;
+    this.durationMs = result.durationMs;
+    this.stderrTail = tail;
+  }
+}
+
+/** A target could not be reached at all (connection refused, DNS, host key refused, TLS). */
+export class UnreachableError extends OzgError {
+  override readonly exitCode: number = ExitCode.unreachable;
+  readonly where: string;
+  constructor(where: string, message: string, options: OzgErrorOptions = {}) {
+    super(`${where}: ${message}`, options);
+    this.where = where;
+  }
+}
+
+/** The Kubernetes API refused or failed a request. */
+export class ClusterError extends OzgError {
+  override readonly exitCode: number = ExitCode.deployFailed;
+  readonly namespace: string;
+  readonly status?: number;
+  constructor(namespace: string, message: string, status?: number, options: OzgErrorOptions = {}) {
+    super(`namespace ${namespace}: ${message}`, options);
+    this.namespace = namespace;
+    this.status = status;
+  }
+}
+
+/** Smoke checks failed in the test environment: production was not touched. */
+export class SmokeGateError extends OzgError {
+  override readonly exitCode: number = ExitCode.testGateFailed;
+}
+
+/** Applying to a target failed (or prod smoke failed and was rolled back). */
+export class DeployFailedError extends OzgError {
+  override readonly exitCode: number = ExitCode.deployFailed;
+}
+
+/** Another ozg run holds the ledger lock. */
+export class LockHeldError extends OzgError {
+  override readonly exitCode: number = ExitCode.lockHeld;
+}
+
+/** The run was interrupted (SIGINT/SIGTERM). */
+export class InterruptedError extends OzgError {
+  override readonly exitCode: number = ExitCode.interrupted;
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  return lines.slice(-n).join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => '    ' + l)
+    .join('\n');
+}

@@ -1,0 +1,33 @@
+import type { SmokeResult } from '../smoke/types.js';
+
+export type ReleaseOutcome =
+  | 'applied' // applied and smoke passed
+  | 'unchanged' // already at this hash: nothing done
+  | 'smoke-failed' // applied, smoke failed (test: gate closed; prod: rolled back)
+  | 'apply-failed'
+  | 'rolled-back' // target switched back to the previous release
+  | 'skipped'; // not attempted (e.g. test gate failed, so prod skipped)
+
+/** One line of the ledger. */
+export interface LedgerRecord {
+  /** unique record id */
+  id: string;
+  /** ISO time the record was written */
+  time: string;
+  /** user@host running ozg */
+  actor: string;
+  /** id of the ozg run (one `ozg deploy` invocation) */
+  run: string;
+  site: string;
+  environment: 'test' | 'prod';
+  procedure: string;
+  version: string;
+  hash: string;
+  /** the release id on the target (directory name), when one exists */
+  release?: string;
+  outcome: ReleaseOutcome;
+  smoke: SmokeResult[];
+  durationMs: number;
+  /** secret-free error summary */
+  error?: string;
+}

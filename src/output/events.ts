@@ -1,0 +1,32 @@
+import type { LedgerRecord } from '../ledger/types.js';
+import type { SmokeResult } from '../smoke/types.js';
+
+/** Steps of one site's pipeline, as reporters show them. */
+export type Step = 'plan' | 'render' | 'apply' | 'smoke' | 'rollback' | 'record';
+
+/** Everything domain code tells the user goes through these typed events. */
+export type OzgEvent =
+  | { type: 'run-started'; run: string; command: string; sites: number }
+  | { type: 'site-started'; site: string }
+  | { type: 'step'; site: string; environment: string; procedure: string; step: Step; message: string }
+  | { type: 'smoke-result'; site: string; environment: string; procedure: string; result: SmokeResult }
+  | { type: 'recorded'; record: LedgerRecord }
+  | { type: 'site-finished'; site: string; outcome: 'ok' | 'unchanged' | 'failed' | 'skipped'; error?: string }
+  | { type: 'warning'; message: string }
+  | { type: 'info'; message: string }
+  | { type: 'run-finished'; run: string; ok: boolean; durationMs: number };
+
+/** Domain code emits, reporters render. Domain code never writes to the console itself. */
+export interface Reporter {
+  emit(event: OzgEvent): void;
+  /** a command's final result: printed on stdout (JSON with --json, a table or lines otherwise) */
+  result(value: unknown, human: () => string): void;
+  close(): void;
+}
+
+/** A reporter that drops everything: for tests and library use. */
+export const silentReporter: Reporter = {
+  emit() {},
+  result() {},
+  close() {},
+};

@@ -1,0 +1,62 @@
+import type { SmokeCheck } from '../smoke/types.js';
+
+/** A loaded procedure template: one version of one procedure from a catalogue. */
+export interface Procedure {
+  name: string;
+  version: string;
+  description: string;
+  /** absolute directory holding procedure.yaml */
+  dir: string;
+  /** absolute path of procedure.yaml (for error messages) */
+  file: string;
+  /** JSON Schema the site values must satisfy */
+  valuesSchema: Record<string, unknown>;
+  /** names of secrets a site must supply */
+  secrets: string[];
+  /** VM (and local) target: file templates and hook scripts, relative to dir */
+  vm?: {
+    /** directory of templates rendered into the release (relative to dir) */
+    files: string;
+    hooks: { install?: string; activate?: string };
+    /** cloud-init user-data fragment template (issue 3) */
+    cloudInit?: string;
+  };
+  /** Kubernetes target: directory of manifest templates (relative to dir) */
+  kubernetes?: { manifests: string };
+  /** smoke check templates; rendered per site like the files */
+  smoke: SmokeCheck[];
+}
+
+/** Every procedure version from every catalogue the inventory names. */
+export interface Catalogue {
+  /** procedure name → versions, newest first */
+  versions(procedure: string): string[];
+  get(procedure: string, version: string): Procedure | undefined;
+  names(): string[];
+}
+
+/** One rendered file of a bundle, path relative to the release directory. */
+export interface BundleFile {
+  path: string;
+  content: Buffer;
+  /** octal file mode, e.g. 0o644; scripts 0o755; files holding secrets 0o600 */
+  mode: number;
+  /** true when a secret value was rendered into it: never shown, diffed or written by `render` */
+  sensitive: boolean;
+}
+
+/** A rendered setup for one target: files and/or manifests plus a content hash. */
+export interface Bundle {
+  site: string;
+  environment: 'test' | 'prod';
+  procedure: string;
+  version: string;
+  targetKind: 'vm' | 'kubernetes';
+  files: BundleFile[];
+  /** release-relative paths of hook scripts present in files */
+  hooks: { install?: string; activate?: string };
+  /** rendered smoke checks */
+  smoke: SmokeCheck[];
+  /** sha256 over everything above (secrets included, so a changed secret redeploys), hex */
+  hash: string;
+}

@@ -1,0 +1,30 @@
+/** A smoke check as a procedure declares it (strings already rendered for the site). */
+export interface SmokeCheckBase {
+  name: string;
+  /** per attempt, default 10 */
+  timeoutSeconds?: number;
+  /** extra attempts after the first, default 0 */
+  retries?: number;
+  /** pause between attempts, default 1 */
+  intervalSeconds?: number;
+}
+export interface CommandSmokeCheck extends SmokeCheckBase {
+  /** shell command run on the target in the live release directory; exit code compared */
+  command: string;
+  expectExitCode?: number;
+}
+export interface HttpSmokeCheck extends SmokeCheckBase {
+  http: { url: string; status?: number; contains?: string };
+}
+export type SmokeCheck = CommandSmokeCheck | HttpSmokeCheck;
+
+export interface SmokeResult {
+  name: string;
+  passed: boolean;
+  attempts: number;
+  durationMs: number;
+  /** short, secret-free explanation: "exit 1 (expected 0)", "status 503 (expected 200)" */
+  detail: string;
+  /** last lines of output, for the JUnit report */
+  output?: string;
+}

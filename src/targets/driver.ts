@@ -1,0 +1,36 @@
+import type { Bundle } from '../procedure/types.js';
+import type { SmokeCheck, SmokeResult } from '../smoke/types.js';
+
+/** What a target says is deployed there now, read from the marker the driver keeps on it. */
+export interface LiveRelease {
+  procedure: string;
+  version: string;
+  hash: string;
+  release: string;
+  deployedAt: string;
+  /** the release before this one, if the target still keeps it */
+  previous?: { version: string; hash: string; release: string };
+}
+
+export type ApplyResult =
+  | { status: 'unchanged'; live: LiveRelease }
+  | { status: 'applied'; live: LiveRelease; previous?: LiveRelease };
+
+export type RollbackResult =
+  | { status: 'rolled-back'; live: LiveRelease }
+  | { status: 'nothing-to-roll-back'; reason: string };
+
+/** The one seam between the pipeline and a place procedures land (VM host, directory, namespace). */
+export interface TargetDriver {
+  /** human name of the target: `kiel/test @ 127.0.0.2`, a directory or a namespace */
+  readonly description: string;
+  /** the live release of a procedure, or undefined when none is deployed */
+  live(procedure: string): Promise<LiveRelease | undefined>;
+  /** idempotent: unchanged when the live hash equals bundle.hash */
+  apply(bundle: Bundle, releaseId: string): Promise<ApplyResult>;
+  /** run the checks on (or against) the target's live release */
+  smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]>;
+  /** switch back to the previous release (or to `toRelease` when given) */
+  rollback(procedure: string, toRelease?: string): Promise<RollbackResult>;
+  close(): Promise<void>;
+}

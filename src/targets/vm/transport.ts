@@ -1,0 +1,24 @@
+/**
+ * The small shell transport the VM driver is written over. `local` runs commands on this
+ * machine (execa); `ssh` runs them on a VM (node-ssh). Both see the same scripts.
+ */
+export interface ExecResult {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface ExecOptions {
+  /** bytes written to the command's stdin (e.g. an archive) */
+  stdin?: Buffer | string;
+  timeoutMs?: number;
+}
+
+export interface ShellTransport {
+  /** host or directory, for messages */
+  readonly where: string;
+  /** run one POSIX sh script; never throws for a non-zero exit, only for transport faults */
+  exec(script: string, options?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
