@@ -5,7 +5,8 @@ export type ReleaseOutcome =
   | 'unchanged' // already at this hash: nothing done
   | 'smoke-failed' // applied, smoke failed (test: gate closed; prod: rolled back)
   | 'apply-failed'
-  | 'rolled-back' // target switched back to the previous release
+  | 'rolled-back' // target switched back to the previous release (version/hash: now live)
+  | 'tested' // smoke checks run against an unchanged live release
   | 'skipped'; // not attempted (e.g. test gate failed, so prod skipped)
 
 /** One line of the ledger. */

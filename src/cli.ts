@@ -1,0 +1,200 @@
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ExitCode, InvalidInputError, OzgError, formatProblem } from './errors.js';
+import type { CommandContext, CommandResult } from './commands/context.js';
+import type { Reporter } from './output/events.js';
+
+interface GlobalFlags {
+  inventory?: string;
+  json?: boolean;
+  color?: boolean;
+}
+
+type CommandModule = { run(context: CommandContext, ...args: any[]): Promise<CommandResult> };
+
+/**
+ * Builds the program and runs it. The only place that turns outcomes into exit codes;
+ * command modules are imported when their command runs, so `--help` loads nothing heavy.
+ */
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cli: CliIo = { ...defaultIo(), ...io };
+  let exitCode: number = ExitCode.ok;
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted); // a second Ctrl-C: leave now
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const program = buildProgram(async (load, args, command) => {
+    const flags = command.optsWithGlobals() as GlobalFlags;
+    const reporter = await createCliReporter(flags, cli);
+    const context: CommandContext = {
+      cwd: cli.cwd,
+      env: cli.env,
+      reporter,
+      signal: controller.signal,
+      inventoryPath: path.resolve(cli.cwd, flags.inventory ?? cli.env.OZG_INVENTORY ?? 'sites.yaml'),
+      interactive: Boolean(cli.stdin.isTTY && cli.stderr.isTTY),
+    };
+    try {
+      const module = await load();
+      const result = await module.run(context, ...args);
+      exitCode = controller.signal.aborted ? ExitCode.interrupted : result.exitCode;
+    } catch (error) {
+      exitCode = reportError(error, cli, Boolean(flags.json));
+    } finally {
+      reporter.close();
+    }
+  }, cli);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    else exitCode = reportError(error, cli, false);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return exitCode;
+}
+
+export interface CliIo {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: { isTTY?: boolean };
+}
+
+function defaultIo(): CliIo {
+  return { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+}
+
+type Dispatch = (load: () => Promise<CommandModule>, args: unknown[], command: Command) => Promise<void>;
+
+function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
+  const program = new Command('ozg')
+    .description('Roll out and keep current the procedures of many municipalities, test-gated, across existing data centers.')
+    .version(readVersion(), '-V, --version')
+    .option('-i, --inventory <file>', 'site inventory (default: $OZG_INVENTORY or ./sites.yaml)')
+    .option('--json', 'machine-readable output: one JSON object per line on stdout')
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .showHelpAfterError('(run `ozg --help` for usage)')
+    .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) })
+    .exitOverride();
+
+  const selection = (command: Command) =>
+    command
+      .argument('[sites...]', 'site names (default: all sites, or those matching --selector)')
+      .option('-l, --selector <labels>', 'label selector, e.g. "state=SH,ring!=canary"')
+      .option('-p, --procedure <names...>', 'only these procedures');
+  const environment = new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']);
+  const action = (load: () => Promise<CommandModule>) =>
+    function (this: Command, ...args: unknown[]) {
+      return dispatch(load, args.slice(0, -1), this);
+    };
+
+  selection(program.command('deploy'))
+    .description('render, apply to test, smoke-test, then apply to prod and smoke-test again; records every step')
+    .option('-c, --concurrency <n>', 'sites deployed at once', parsePositiveInt)
+    .option('--only-test', 'stop after the test environment')
+    .action(action(() => import('./commands/deploy.js')));
+
+  selection(program.command('plan'))
+    .description('dry run: what deploy would change (exit 10 when changes are pending)')
+    .action(action(() => import('./commands/plan.js')));
+
+  selection(program.command('status'))
+    .description('recorded version, live version and drift per site and procedure')
+    .action(action(() => import('./commands/status.js')));
+
+  program
+    .command('history')
+    .description('the ledger: every release and smoke result, newest last')
+    .option('-s, --site <site>', 'only this site')
+    .option('-p, --procedure <name>', 'only this procedure')
+    .addOption(environment)
+    .option('-n, --limit <n>', 'at most this many records', parsePositiveInt)
+    .action(action(() => import('./commands/history.js')));
+
+  program
+    .command('rollback')
+    .description('switch a site back to its previous release (or --to a kept one) and record it')
+    .argument('<site>', 'site name')
+    .requiredOption('-p, --procedure <name>', 'procedure to roll back')
+    .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
+    .option('--to <release>', 'a release id still kept on the target')
+    .action(action(() => import('./commands/rollback.js')));
+
+  selection(program.command('test'))
+    .description('run the smoke checks against what is live now, and record the results')
+    .addOption(new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']))
+    .action(action(() => import('./commands/test.js')));
+
+  program
+    .command('validate')
+    .description('check the inventory and every template, render every bundle; deploys nothing (for CI lint)')
+    .action(action(() => import('./commands/validate.js')));
+
+  selection(program.command('render'))
+    .description('write rendered bundles to a folder for review (secrets redacted)')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .addOption(new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']))
+    .action(action(() => import('./commands/render.js')));
+
+  return program;
+}
+
+async function createCliReporter(flags: GlobalFlags, cli: CliIo): Promise<Reporter> {
+  const { createReporter } = await import('./output/create-reporter.js');
+  return createReporter({
+    json: Boolean(flags.json),
+    color: flags.color === false ? false : undefined,
+    stdout: cli.stdout,
+    stderr: cli.stderr,
+    isTTY: Boolean(cli.stderr.isTTY),
+    env: cli.env,
+  });
+}
+
+function reportError(error: unknown, cli: CliIo, json: boolean): number {
+  const ozg = error instanceof OzgError ? error : undefined;
+  const exitCode = ozg ? ozg.exitCode : ExitCode.internal;
+  if (json) {
+    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(error) };
+    if (ozg?.hint) body.hint = ozg.hint;
+    if (error instanceof InvalidInputError) body.problems = error.problems;
+    cli.stdout.write(JSON.stringify(body) + '\n');
+    return exitCode;
+  }
+  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(error)}`];
+  if (ozg?.hint) lines.push(`hint: ${ozg.hint}`);
+  if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
+  cli.stderr.write(lines.join('\n') + '\n');
+  return exitCode;
+}
+
+function invalidInputText(error: InvalidInputError): string {
+  const count = error.problems.length === 1 ? '1 problem' : `${error.problems.length} problems`;
+  return `invalid input (${count}):\n${error.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error instanceof OzgError ? error.message : `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+}
+
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,25 @@
+import type { Reporter } from '../output/events.js';
+
+/** What every command gets from the CLI: nothing is read from the process inside commands. */
+export interface CommandContext {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  reporter: Reporter;
+  signal: AbortSignal;
+  /** absolute path of the inventory (-i, OZG_INVENTORY, ./sites.yaml) */
+  inventoryPath: string;
+  /** stdin and stderr are terminals: confirmations may be asked */
+  interactive: boolean;
+}
+
+/** Selection flags shared by the commands that act on sites. */
+export interface SelectionFlags {
+  sites?: string[];
+  selector?: string;
+  procedure?: string[];
+}
+
+/** What a command hands back to the CLI: the exit code is set there and nowhere else. */
+export interface CommandResult {
+  exitCode: number;
+}

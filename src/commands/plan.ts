@@ -1,0 +1,35 @@
+import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
+import { ExitCode } from '../errors.js';
+import { openWorkspace } from '../rollout/workspace.js';
+import { inspectTargets, type TargetRow } from '../rollout/inspect.js';
+import { formatTable } from '../output/format-table.js';
+
+export async function run(context: CommandContext, sites: string[], flags: SelectionFlags): Promise<CommandResult> {
+  const workspace = await openWorkspace(context, { lock: false, command: 'plan' });
+  try {
+    const rows = await inspectTargets(workspace, workspace.selectItems({ ...flags, sites }));
+    const pending = rows.filter((r) => r.plan && r.plan.action !== 'unchanged');
+    context.reporter.result({ pending: pending.length, targets: rows }, () => formatPlan(rows, pending.length));
+    if (rows.some((r) => r.error)) return { exitCode: ExitCode.unreachable };
+    return { exitCode: pending.length > 0 ? ExitCode.changesPending : ExitCode.ok };
+  } finally {
+    await workspace.close();
+  }
+}
+
+function formatPlan(rows: TargetRow[], pending: number): string {
+  const table = formatTable(
+    ['SITE', 'ENV', 'PROCEDURE', 'ACTION', 'LIVE', 'DESIRED', 'NOTE'],
+    rows.map((r) => [
+      r.site,
+      r.environment,
+      r.procedure,
+      r.error ? 'unknown' : r.plan!.action,
+      r.plan?.live?.version ?? '-',
+      r.plan?.desired.version ?? '-',
+      r.error ?? (r.plan?.drift ? 'drift: live differs from the ledger' : ''),
+    ]),
+  );
+  const summary = pending === 0 ? 'No changes: every target is at its desired release.' : `${pending} target(s) would change. Run \`ozg deploy\` to apply.`;
+  return `${table}\n${summary}`;
+}

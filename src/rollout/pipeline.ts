@@ -1,0 +1,239 @@
+import type { EnvironmentName, Site } from '../inventory/types.js';
+import type { Bundle } from '../procedure/types.js';
+import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
+import type { Reporter, Step } from '../output/events.js';
+import type { SmokeResult } from '../smoke/types.js';
+import type { LiveRelease, TargetDriver } from '../targets/driver.js';
+import { InterruptedError, OzgError, UnreachableError } from '../errors.js';
+import { createReleaseId } from './release-id.js';
+import { planTarget, type TargetPlan } from './plan.js';
+import type { TargetKey, WorkItem } from './work-item.js';
+
+/** A ledger record before the ledger stamps id, time, actor and run on it. */
+export type RecordInput = Omit<LedgerRecord, 'id' | 'time' | 'actor' | 'run'>;
+
+/** Everything the pipeline touches, passed in: it knows no SSH, no Kubernetes, no files. */
+export interface PipelineDeps {
+  renderBundle(item: WorkItem, environment: EnvironmentName): Promise<Bundle>;
+  driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
+  /** the last release the ledger holds for this target (applied or rolled back) */
+  recorded(key: TargetKey): LedgerRecord | undefined;
+  record(record: RecordInput): Promise<void>;
+  reporter: Reporter;
+  now(): Date;
+  signal?: AbortSignal;
+}
+
+export type EnvironmentStatus = 'unchanged' | 'applied' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped';
+
+export interface EnvironmentOutcome {
+  environment: EnvironmentName;
+  status: EnvironmentStatus;
+  version: string;
+  release?: string;
+  smoke: SmokeResult[];
+  error?: string;
+  /** the failure was reaching the target at all */
+  unreachable?: boolean;
+}
+
+export type ItemResult = 'ok' | 'unchanged' | 'test-gate-failed' | 'failed';
+
+/** What happened to one site's procedure across its environments. */
+export interface ItemOutcome {
+  site: string;
+  procedure: string;
+  version: string;
+  result: ItemResult;
+  environments: EnvironmentOutcome[];
+}
+
+interface Stage {
+  environment: EnvironmentName;
+  driver: TargetDriver;
+  bundle: Bundle;
+  live: LiveRelease | undefined;
+  plan: TargetPlan;
+}
+
+/**
+ * Moves one site's procedure through its environments: test (apply → smoke) gates prod
+ * (apply → smoke → roll back on failure). Every step that changes a target is recorded
+ * right away, so a run killed half-way loses nothing it did.
+ */
+export async function deployItem(item: WorkItem, environments: EnvironmentName[], deps: PipelineDeps): Promise<ItemOutcome> {
+  const outcome: ItemOutcome = {
+    site: item.site.name,
+    procedure: item.procedure.name,
+    version: item.procedure.version,
+    result: 'unchanged',
+    environments: [],
+  };
+  let stages: Stage[];
+  try {
+    stages = await prepareStages(item, environments, deps);
+  } catch (error) {
+    if (error instanceof InterruptedError) throw error;
+    outcome.result = 'failed';
+    outcome.environments.push(failedOutcome(environments[0] ?? 'test', item, error));
+    return outcome;
+  }
+  if (stages.every((s) => s.plan.action === 'unchanged')) {
+    for (const s of stages) outcome.environments.push({ environment: s.environment, status: 'unchanged', version: s.bundle.version, release: s.live?.release, smoke: [] });
+    report(deps, item, stages[0]!.environment, 'plan', 'unchanged, nothing to do');
+    return outcome;
+  }
+
+  const stamp = deps.now();
+  for (const [index, stage] of stages.entries()) {
+    const gatesLaterStage = stages.slice(index + 1).some((s) => s.plan.action !== 'unchanged');
+    if (stage.plan.action === 'unchanged' && !gatesLaterStage) {
+      outcome.environments.push({ environment: stage.environment, status: 'unchanged', version: stage.bundle.version, release: stage.live?.release, smoke: [] });
+      continue;
+    }
+    const result = await runStage(item, stage, stamp, deps);
+    outcome.environments.push(result);
+    if (result.status === 'applied' || result.status === 'unchanged') continue;
+    outcome.result = stage.environment === 'test' && result.status === 'smoke-failed' ? 'test-gate-failed' : 'failed';
+    for (const skipped of stages.slice(index + 1)) {
+      outcome.environments.push({ environment: skipped.environment, status: 'skipped', version: skipped.bundle.version, smoke: [] });
+      await deps.record(recordFor(item, skipped, 'skipped', { durationMs: 0, error: `${stage.environment} ${result.status}` }));
+    }
+    return outcome;
+  }
+  outcome.result = 'ok';
+  return outcome;
+}
+
+async function prepareStages(item: WorkItem, environments: EnvironmentName[], deps: PipelineDeps): Promise<Stage[]> {
+  const stages: Stage[] = [];
+  for (const environment of environments) {
+    checkAborted(deps);
+    const bundle = await deps.renderBundle(item, environment);
+    const driver = await deps.driver(item.site, environment);
+    const live = await driver.live(item.procedure.name);
+    const recorded = deps.recorded({ site: item.site.name, environment, procedure: item.procedure.name });
+    stages.push({ environment, driver, bundle, live, plan: planTarget(bundle, live, recorded) });
+  }
+  return stages;
+}
+
+/**
+ * One environment. An unchanged target still runs its smoke checks when a later stage will
+ * change: the gate must have passed for exactly what prod is about to get.
+ */
+async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: PipelineDeps): Promise<EnvironmentOutcome> {
+  const { environment, driver, bundle } = stage;
+  const started = Date.now();
+  const base = { environment, version: bundle.version };
+  let release = stage.live?.release;
+  let applied = false;
+  if (stage.plan.action !== 'unchanged') {
+    checkAborted(deps);
+    report(deps, item, environment, 'apply', `${stage.plan.action} → ${bundle.version}`);
+    try {
+      const result = await driver.apply(bundle, createReleaseId(stamp, bundle.hash));
+      release = result.live.release;
+      applied = result.status === 'applied';
+    } catch (error) {
+      if (error instanceof InterruptedError) throw error;
+      const failed = failedOutcome(environment, item, error);
+      await deps.record(recordFor(item, stage, 'apply-failed', { durationMs: Date.now() - started, error: failed.error }));
+      return failed;
+    }
+  }
+
+  checkAborted(deps);
+  report(deps, item, environment, 'smoke', `${bundle.smoke.length} check(s)`);
+  const smoke = await runSmoke(item, stage, deps);
+  const passed = smoke.every((r) => r.passed);
+  if (passed) {
+    await deps.record(recordFor(item, stage, applied ? 'applied' : 'tested', { release, smoke, durationMs: Date.now() - started }));
+    return { ...base, status: applied ? 'applied' : 'unchanged', release, smoke };
+  }
+
+  const failedNames = smoke.filter((r) => !r.passed).map((r) => `${r.name}: ${r.detail}`).join('; ');
+  await deps.record(recordFor(item, stage, 'smoke-failed', { release, smoke, durationMs: Date.now() - started, error: failedNames }));
+  if (applied) await rollBack(item, stage, deps);
+  return { ...base, status: 'smoke-failed', release, smoke, error: failedNames };
+}
+
+async function runSmoke(item: WorkItem, stage: Stage, deps: PipelineDeps): Promise<SmokeResult[]> {
+  try {
+    const results = await stage.driver.smoke(item.procedure.name, stage.bundle.smoke);
+    for (const result of results) {
+      deps.reporter.emit({ type: 'smoke-result', site: item.site.name, environment: stage.environment, procedure: item.procedure.name, result });
+    }
+    return results;
+  } catch (error) {
+    if (error instanceof InterruptedError) throw error;
+    return [{ name: 'smoke', passed: false, attempts: 1, durationMs: 0, detail: describeError(error) }];
+  }
+}
+
+/** A release that failed its smoke checks is replaced by the one before it, when there is one. */
+async function rollBack(item: WorkItem, stage: Stage, deps: PipelineDeps): Promise<void> {
+  report(deps, item, stage.environment, 'rollback', 'switching back to the previous release');
+  const started = Date.now();
+  try {
+    const result = await stage.driver.rollback(item.procedure.name);
+    if (result.status === 'nothing-to-roll-back') {
+      report(deps, item, stage.environment, 'rollback', `nothing to roll back to: ${result.reason}`);
+      return;
+    }
+    await deps.record({
+      ...recordFor(item, stage, 'rolled-back', { release: result.live.release, durationMs: Date.now() - started }),
+      version: result.live.version,
+      hash: result.live.hash,
+    });
+  } catch (error) {
+    if (error instanceof InterruptedError) throw error;
+    deps.reporter.emit({ type: 'warning', message: `${item.site.name}/${stage.environment}: rollback failed: ${describeError(error)}` });
+  }
+}
+
+function recordFor(
+  item: WorkItem,
+  stage: Pick<Stage, 'environment' | 'bundle'>,
+  outcome: ReleaseOutcome,
+  extra: { release?: string; smoke?: SmokeResult[]; durationMs: number; error?: string },
+): RecordInput {
+  const record: RecordInput = {
+    site: item.site.name,
+    environment: stage.environment,
+    procedure: item.procedure.name,
+    version: stage.bundle.version,
+    hash: stage.bundle.hash,
+    outcome,
+    smoke: extra.smoke ?? [],
+    durationMs: extra.durationMs,
+  };
+  if (extra.release) record.release = extra.release;
+  if (extra.error) record.error = extra.error;
+  return record;
+}
+
+function failedOutcome(environment: EnvironmentName, item: WorkItem, error: unknown): EnvironmentOutcome {
+  return {
+    environment,
+    status: 'apply-failed',
+    version: item.procedure.version,
+    smoke: [],
+    error: describeError(error),
+    unreachable: error instanceof UnreachableError,
+  };
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof OzgError) return error.message;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function report(deps: PipelineDeps, item: WorkItem, environment: EnvironmentName, step: Step, message: string): void {
+  deps.reporter.emit({ type: 'step', site: item.site.name, environment, procedure: item.procedure.name, step, message });
+}
+
+function checkAborted(deps: PipelineDeps): void {
+  if (deps.signal?.aborted) throw new InterruptedError('interrupted: stopped before the next step');
+}

@@ -1,0 +1,115 @@
+import pLimit from 'p-limit';
+import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
+import { ExitCode, InterruptedError } from '../errors.js';
+import { deployItem, type ItemOutcome, type PipelineDeps } from './pipeline.js';
+import type { WorkItem } from './work-item.js';
+
+export interface RolloutOptions {
+  /** sites deployed at once (overall) */
+  concurrency: number;
+  /** the environments a site moves through, in order (test first) */
+  environmentsOf(site: Site): EnvironmentName[];
+}
+
+export type SiteResult = 'ok' | 'unchanged' | 'test-gate-failed' | 'failed' | 'skipped';
+
+export interface SiteOutcome {
+  site: string;
+  result: SiteResult;
+  items: ItemOutcome[];
+}
+
+export interface RolloutResult {
+  sites: SiteOutcome[];
+  ok: boolean;
+}
+
+/**
+ * Runs the per-site pipeline for many sites: bounded overall and per data-center
+ * environment (a small municipal data center must not get every session at once).
+ * A failed site never stops the others.
+ */
+export async function runRollout(
+  inventory: Inventory,
+  items: WorkItem[],
+  options: RolloutOptions,
+  deps: PipelineDeps,
+): Promise<RolloutResult> {
+  const bySite = groupBySite(items);
+  const overall = pLimit(Math.max(1, options.concurrency));
+  const perDataCenter = new Map<string, ReturnType<typeof pLimit>>();
+  const limiterFor = (site: Site) => {
+    const dc = inventory.dataCenters.get(site.dataCenter);
+    const limit = Math.min(...options.environmentsOf(site).map((e) => dc?.environments[e]?.concurrency ?? Infinity));
+    if (!Number.isFinite(limit)) return undefined;
+    let limiter = perDataCenter.get(site.dataCenter);
+    if (!limiter) perDataCenter.set(site.dataCenter, (limiter = pLimit(limit)));
+    return limiter;
+  };
+
+  const results = await Promise.all(
+    [...bySite.values()].map(({ site, items: siteItems }) =>
+      overall(async () => {
+        const limiter = limiterFor(site);
+        const run = () => deploySite(site, siteItems, options.environmentsOf(site), deps);
+        return limiter ? limiter(run) : run();
+      }),
+    ),
+  );
+  return { sites: results, ok: results.every((r) => r.result === 'ok' || r.result === 'unchanged') };
+}
+
+/** One exit code for a whole rollout: the worst thing that happened decides. */
+export function exitCodeForRollout(result: RolloutResult): number {
+  const environments = result.sites.flatMap((s) => s.items.flatMap((i) => i.environments));
+  const failed = result.sites.filter((s) => s.result === 'failed');
+  if (failed.length > 0) {
+    const failures = environments.filter((e) => e.status === 'apply-failed' || e.status === 'smoke-failed');
+    const onlyUnreachable = failures.length > 0 && failures.every((e) => e.unreachable);
+    return onlyUnreachable ? ExitCode.unreachable : ExitCode.deployFailed;
+  }
+  if (result.sites.some((s) => s.result === 'test-gate-failed')) return ExitCode.testGateFailed;
+  if (result.sites.some((s) => s.result === 'skipped')) return ExitCode.interrupted;
+  return ExitCode.ok;
+}
+
+async function deploySite(site: Site, items: WorkItem[], environments: EnvironmentName[], deps: PipelineDeps): Promise<SiteOutcome> {
+  if (deps.signal?.aborted) return { site: site.name, result: 'skipped', items: [] };
+  deps.reporter.emit({ type: 'site-started', site: site.name });
+  const outcomes: ItemOutcome[] = [];
+  try {
+    for (const item of items) outcomes.push(await deployItem(item, environments, deps));
+  } catch (error) {
+    if (error instanceof InterruptedError) {
+      deps.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: error.message });
+      return { site: site.name, result: 'skipped', items: outcomes };
+    }
+    throw error;
+  }
+  const result = summarise(outcomes);
+  const firstError = outcomes.flatMap((o) => o.environments).find((e) => e.error)?.error;
+  deps.reporter.emit({
+    type: 'site-finished',
+    site: site.name,
+    outcome: result === 'ok' ? 'ok' : result === 'unchanged' ? 'unchanged' : 'failed',
+    ...(firstError ? { error: firstError } : {}),
+  });
+  return { site: site.name, result, items: outcomes };
+}
+
+function summarise(outcomes: ItemOutcome[]): SiteResult {
+  if (outcomes.some((o) => o.result === 'failed')) return 'failed';
+  if (outcomes.some((o) => o.result === 'test-gate-failed')) return 'test-gate-failed';
+  if (outcomes.some((o) => o.result === 'ok')) return 'ok';
+  return 'unchanged';
+}
+
+function groupBySite(items: WorkItem[]): Map<string, { site: Site; items: WorkItem[] }> {
+  const groups = new Map<string, { site: Site; items: WorkItem[] }>();
+  for (const item of items) {
+    const group = groups.get(item.site.name) ?? { site: item.site, items: [] };
+    group.items.push(item);
+    groups.set(item.site.name, group);
+  }
+  return groups;
+}

@@ -1,0 +1,62 @@
+import pLimit from 'p-limit';
+import type { EnvironmentName } from '../inventory/types.js';
+import type { SmokeResult } from '../smoke/types.js';
+import { describeError } from './pipeline.js';
+import type { WorkItem } from './work-item.js';
+import type { Workspace } from './workspace.js';
+
+export interface LiveTestRow {
+  site: string;
+  environment: EnvironmentName;
+  procedure: string;
+  version?: string;
+  release?: string;
+  status: 'passed' | 'failed' | 'not-deployed' | 'error';
+  smoke: SmokeResult[];
+  error?: string;
+}
+
+/**
+ * Runs the smoke checks of what is live now. The checks come from the live version's
+ * template (not the desired one), so an older release is judged by its own checks.
+ */
+export async function testLive(workspace: Workspace, items: WorkItem[], only?: EnvironmentName): Promise<LiveTestRow[]> {
+  const deps = workspace.pipelineDeps();
+  const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
+  const jobs = items.flatMap((item) =>
+    workspace.environmentsOf(item.site, only).map((environment) =>
+      limit(async (): Promise<LiveTestRow> => {
+        const row: LiveTestRow = { site: item.site.name, environment, procedure: item.procedure.name, status: 'not-deployed', smoke: [] };
+        const started = Date.now();
+        try {
+          const driver = await workspace.driver(item.site, environment);
+          const live = await driver.live(item.procedure.name);
+          if (!live) return row;
+          const procedure = workspace.catalogue.get(item.procedure.name, live.version) ?? item.procedure;
+          const bundle = await workspace.renderBundle({ ...item, procedure }, environment);
+          row.version = live.version;
+          row.release = live.release;
+          row.smoke = await driver.smoke(item.procedure.name, bundle.smoke);
+          for (const result of row.smoke) deps.reporter.emit({ type: 'smoke-result', site: row.site, environment, procedure: row.procedure, result });
+          row.status = row.smoke.every((r) => r.passed) ? 'passed' : 'failed';
+          await deps.record({
+            site: row.site,
+            environment,
+            procedure: row.procedure,
+            version: live.version,
+            hash: live.hash,
+            release: live.release,
+            outcome: row.status === 'passed' ? 'tested' : 'smoke-failed',
+            smoke: row.smoke,
+            durationMs: Date.now() - started,
+          });
+        } catch (error) {
+          row.status = 'error';
+          row.error = describeError(error);
+        }
+        return row;
+      }),
+    ),
+  );
+  return Promise.all(jobs);
+}

@@ -1,0 +1,168 @@
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
+import type { Bundle, Catalogue } from '../procedure/types.js';
+import type { LedgerRecord } from '../ledger/types.js';
+import type { TargetDriver } from '../targets/driver.js';
+import type { CommandContext, SelectionFlags } from '../commands/context.js';
+import { UsageError } from '../errors.js';
+import { loadProject } from '../inventory/load-project.js';
+import { selectSites } from '../inventory/select.js';
+import { resolveSecret } from '../inventory/secrets.js';
+import { renderBundle } from '../procedure/render.js';
+import { openLedger, type Ledger } from '../ledger/ledger.js';
+import { acquireLock } from '../ledger/lock.js';
+import { createDriver } from '../targets/create-driver.js';
+import type { PipelineDeps, RecordInput } from './pipeline.js';
+import type { TargetKey, WorkItem } from './work-item.js';
+
+/**
+ * The loaded, validated project a command works on: inventory, catalogue, ledger and the
+ * drivers it opened. Commands open one, do one thing, and close it.
+ */
+export interface Workspace {
+  inventory: Inventory;
+  catalogue: Catalogue;
+  ledger: Ledger;
+  run: string;
+  actor: string;
+  /** the work items of the selected sites, in inventory order */
+  selectItems(flags: SelectionFlags): WorkItem[];
+  environmentsOf(site: Site, only?: EnvironmentName): EnvironmentName[];
+  renderBundle(item: WorkItem, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
+  /** the last release the ledger holds for a target (applied or rolled back) */
+  recorded(key: TargetKey): LedgerRecord | undefined;
+  pipelineDeps(): PipelineDeps;
+  close(): Promise<void>;
+}
+
+export interface OpenWorkspaceOptions {
+  /** take the ledger lock: every command that changes a target or the ledger does */
+  lock: boolean;
+  command: string;
+}
+
+export async function openWorkspace(context: CommandContext, options: OpenWorkspaceOptions): Promise<Workspace> {
+  const project = await loadProject({ inventoryPath: context.inventoryPath, env: context.env });
+  const { inventory, catalogue } = project;
+  const actor = describeActor();
+  const run = randomUUID();
+  const lock = options.lock
+    ? await acquireLock(inventory.ledgerDir, { command: options.command, user: actor.split('@')[0]!, hostname: os.hostname(), pid: process.pid, now: () => new Date() })
+    : undefined;
+  try {
+    const ledger = await openLedger(inventory.ledgerDir);
+    const latest = await indexLatest(ledger);
+    const drivers = new Map<string, Promise<TargetDriver>>();
+    const secretCache = new Map<string, Promise<string>>();
+
+    const workspace: Workspace = {
+      inventory,
+      catalogue,
+      ledger,
+      run,
+      actor,
+      selectItems(flags) {
+        const sites = selectSites(inventory, { sites: flags.sites, selector: flags.selector });
+        const wanted = flags.procedure?.length ? new Set(flags.procedure) : undefined;
+        if (wanted) {
+          for (const name of wanted) if (!catalogue.names().includes(name)) throw new UsageError(`unknown procedure "${name}"`, { hint: `known: ${catalogue.names().join(', ')}` });
+        }
+        const chosen = new Set(sites.map((s) => s.name));
+        return project.items.filter((item) => chosen.has(item.site.name) && (!wanted || wanted.has(item.procedure.name)));
+      },
+      environmentsOf(site, only) {
+        const dc = inventory.dataCenters.get(site.dataCenter)!;
+        const all: EnvironmentName[] = dc.environments.prod ? ['test', 'prod'] : ['test'];
+        return only ? all.filter((e) => e === only) : all;
+      },
+      async renderBundle(item, environment, renderOptions = {}) {
+        const dc = inventory.dataCenters.get(item.site.dataCenter)!;
+        const secrets: Record<string, string> = {};
+        if (!renderOptions.redactSecrets) {
+          for (const [name, ref] of Object.entries(item.setup.secrets)) {
+            const key = JSON.stringify(ref);
+            let value = secretCache.get(key);
+            if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
+            secrets[name] = await value;
+          }
+        }
+        return renderBundle({
+          procedure: item.procedure,
+          site: item.site,
+          setup: item.setup,
+          environment,
+          targetKind: dc.kind === 'kubernetes' ? 'kubernetes' : 'vm',
+          values: item.values,
+          secrets,
+          redactSecrets: renderOptions.redactSecrets,
+        });
+      },
+      driver(site, environment) {
+        const key = `${site.name}\0${environment}`;
+        let driver = drivers.get(key);
+        if (!driver) {
+          const dc = inventory.dataCenters.get(site.dataCenter)!;
+          const spec = dc.environments[environment];
+          if (!spec) throw new UsageError(`data center ${dc.name} has no ${environment} environment`);
+          driver = createDriver(dc, spec, site, { keepReleases: dc.keepReleases, env: context.env });
+          drivers.set(key, driver);
+        }
+        return driver;
+      },
+      recorded(key) {
+        return latest.get(latestKey(key));
+      },
+      pipelineDeps() {
+        return {
+          renderBundle: (item, environment) => workspace.renderBundle(item, environment),
+          driver: (site, environment) => workspace.driver(site, environment),
+          recorded: (key) => workspace.recorded(key),
+          record: async (input: RecordInput) => {
+            const record = await ledger.append([{ ...input, run, actor }]);
+            const written = Array.isArray(record) ? record[0] : record;
+            if (written && (input.outcome === 'applied' || input.outcome === 'rolled-back')) latest.set(latestKey(input), written);
+            if (written) context.reporter.emit({ type: 'recorded', record: written });
+          },
+          reporter: context.reporter,
+          now: () => new Date(),
+          signal: context.signal,
+        };
+      },
+      async close() {
+        const opened = await Promise.allSettled(drivers.values());
+        await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
+        await lock?.release();
+      },
+    };
+    return workspace;
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
+
+function latestKey(key: TargetKey): string {
+  return `${key.site}\0${key.environment}\0${key.procedure}`;
+}
+
+async function indexLatest(ledger: Ledger): Promise<Map<string, LedgerRecord>> {
+  const { records } = await ledger.read();
+  const latest = new Map<string, LedgerRecord>();
+  for (const record of records) {
+    if (record.outcome === 'applied' || record.outcome === 'rolled-back') latest.set(latestKey(record), record);
+  }
+  return latest;
+}
+
+function describeActor(): string {
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep "unknown"
+  }
+  return `${user}@${os.hostname()}`;
+}

@@ -1,0 +1,155 @@
+/**
+ * A small in-memory ustar (POSIX.1-1988) writer with a PAX fallback for long names, so the VM
+ * driver can stream a release to a target over stdin as one archive and unpack it there with
+ * the target's own `tar -x`. Only what releases need: regular files and directories.
+ */
+import { InternalError } from '../../errors.js';
+
+/** One archive member; paths are relative POSIX paths, directories without a trailing slash. */
+export interface ArchiveEntry {
+  path: string;
+  type: 'file' | 'directory';
+  /** permission bits, e.g. 0o644; special bits (setuid, setgid, sticky) are dropped */
+  mode: number;
+  /** file content; directories have none */
+  content?: Buffer;
+}
+
+export interface CreateArchiveOptions {
+  /** modification time of every member (default: the epoch, so equal input gives equal bytes) */
+  mtime?: Date;
+}
+
+const BLOCK = 512;
+const NAME_MAX = 100;
+const PREFIX_MAX = 155;
+// 11 octal digits: the largest size a plain ustar header can carry (8 GiB - 1).
+const SIZE_MAX = 0o77777777777;
+
+/** Throws unless `path` is a plain relative path: no `..`, `.` or empty segments, not absolute. */
+export function validateArchivePath(path: string): string {
+  const problem =
+    path === ''
+      ? 'is empty'
+      : path.includes('\0')
+        ? 'contains a NUL byte'
+        : path.startsWith('/')
+          ? 'is absolute'
+          : path.split('/').some((s) => s === '' || s === '.' || s === '..')
+            ? 'has an empty, `.` or `..` segment'
+            : undefined;
+  if (problem) throw new InternalError(`archive path ${JSON.stringify(path)} ${problem}`);
+  return path;
+}
+
+/**
+ * Add a directory entry for every parent directory the entries imply, parents before children,
+ * so `tar -x` never invents a directory with a mode of its own choosing.
+ */
+export function addParentDirectories(entries: ArchiveEntry[], directoryMode = 0o755): ArchiveEntry[] {
+  const explicit = new Map(entries.filter((e) => e.type === 'directory').map((e) => [e.path, e]));
+  const directories = new Map(explicit);
+  for (const entry of entries) {
+    const segments = entry.path.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const dir = segments.slice(0, i).join('/');
+      if (!directories.has(dir)) directories.set(dir, { path: dir, type: 'directory', mode: directoryMode });
+    }
+  }
+  // Plain code-unit order puts every parent before its children (a prefix sorts first).
+  const sortedDirectories = [...directories.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...sortedDirectories, ...entries.filter((e) => e.type === 'file')];
+}
+
+/** Serialise entries as one tar archive (ustar headers, PAX records only for names ustar cannot hold). */
+export function createTarArchive(entries: ArchiveEntry[], options: CreateArchiveOptions = {}): Buffer {
+  const mtime = Math.max(0, Math.floor((options.mtime?.getTime() ?? 0) / 1000));
+  const seen = new Set<string>();
+  const blocks: Buffer[] = [];
+  for (const entry of entries) {
+    validateArchivePath(entry.path);
+    if (seen.has(entry.path)) throw new InternalError(`archive path ${JSON.stringify(entry.path)} appears twice`);
+    seen.add(entry.path);
+    const content = entry.type === 'file' ? (entry.content ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    if (content.length > SIZE_MAX) throw new InternalError(`archive member ${entry.path} is too large for ustar`);
+    const name = Buffer.from(entry.type === 'directory' ? entry.path + '/' : entry.path, 'utf8');
+    const split = splitUstarName(name);
+    const header = { mode: entry.mode & 0o777, size: content.length, mtime, type: entry.type === 'file' ? '0' : '5' };
+    if (split) {
+      blocks.push(writeHeader({ ...header, name: split.name, prefix: split.prefix }));
+    } else {
+      const pax = encodePaxRecord('path', name);
+      blocks.push(writeHeader({ mode: 0o644, size: pax.length, mtime, type: 'x', name: paxHeaderName(name), prefix: Buffer.alloc(0) }));
+      blocks.push(padToBlock(pax));
+      blocks.push(writeHeader({ ...header, name: name.subarray(0, NAME_MAX), prefix: Buffer.alloc(0) }));
+    }
+    if (content.length > 0) blocks.push(padToBlock(content));
+  }
+  // Two zero blocks end an archive.
+  blocks.push(Buffer.alloc(2 * BLOCK));
+  return Buffer.concat(blocks);
+}
+
+/** ustar splits a long name at a slash into prefix (≤155 bytes) and name (≤100 bytes). */
+function splitUstarName(name: Buffer): { name: Buffer; prefix: Buffer } | undefined {
+  if (name.length <= NAME_MAX) return { name, prefix: Buffer.alloc(0) };
+  // The last byte may be a directory's trailing slash; splitting there would leave no name.
+  for (let i = 0; i < name.length - 1; i++) {
+    if (name[i] !== 0x2f) continue;
+    if (i <= PREFIX_MAX && name.length - i - 1 <= NAME_MAX) {
+      return { prefix: name.subarray(0, i), name: name.subarray(i + 1) };
+    }
+  }
+  return undefined;
+}
+
+/** A PAX record is `<length> <key>=<value>\n`, where length counts the whole record, itself included. */
+function encodePaxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let digits = 1;
+  while (String(body.length + digits).length !== digits) digits++;
+  return Buffer.concat([Buffer.from(String(body.length + digits)), body]);
+}
+
+function paxHeaderName(name: Buffer): Buffer {
+  // Informational only (readers take the path from the record); keep it short and ASCII.
+  const base = name.toString('latin1').replace(/[^A-Za-z0-9._-]/g, '_').slice(-60);
+  return Buffer.from(`PaxHeaders/${base}`, 'latin1');
+}
+
+interface HeaderFields {
+  name: Buffer;
+  prefix: Buffer;
+  mode: number;
+  size: number;
+  mtime: number;
+  type: string;
+}
+
+function writeHeader(fields: HeaderFields): Buffer {
+  const header = Buffer.alloc(BLOCK);
+  fields.name.copy(header, 0);
+  writeOctal(header, 100, 8, fields.mode);
+  writeOctal(header, 108, 8, 0); // uid: the extracting user owns the files (tar runs with --no-same-owner)
+  writeOctal(header, 116, 8, 0); // gid
+  writeOctal(header, 124, 12, fields.size);
+  writeOctal(header, 136, 12, fields.mtime);
+  header.write(fields.type, 156, 'latin1');
+  header.write('ustar\u000000', 257, 'latin1'); // magic "ustar\0" + version "00"
+  fields.prefix.copy(header, 345);
+  // The checksum is computed with its own field read as eight spaces.
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(sum.toString(8).padStart(6, '0') + '\u0000 ', 148, 'latin1');
+  return header;
+}
+
+function writeOctal(header: Buffer, offset: number, width: number, value: number): void {
+  header.write(value.toString(8).padStart(width - 1, '0') + '\u0000', offset, 'latin1');
+}
+
+function padToBlock(data: Buffer): Buffer {
+  const rest = data.length % BLOCK;
+  return rest === 0 ? data : Buffer.concat([data, Buffer.alloc(BLOCK - rest)]);
+}

@@ -1,0 +1,186 @@
+import { deployItem, type PipelineDeps, type RecordInput } from '../../../src/rollout/pipeline.js';
+import { planTarget } from '../../../src/rollout/plan.js';
+import type { WorkItem } from '../../../src/rollout/work-item.js';
+import type { Bundle } from '../../../src/procedure/types.js';
+import type { EnvironmentName, Site } from '../../../src/inventory/types.js';
+import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../../../src/targets/driver.js';
+import type { SmokeResult } from '../../../src/smoke/types.js';
+import type { OzgEvent } from '../../../src/output/events.js';
+import { UnreachableError } from '../../../src/errors.js';
+
+/** A target that keeps its releases in memory, like the VM driver keeps them in directories. */
+class FakeTarget implements TargetDriver {
+  readonly description: string;
+  releases: LiveRelease[] = [];
+  calls: string[] = [];
+  smokePasses = true;
+  applyError?: Error;
+
+  constructor(name: string) {
+    this.description = name;
+  }
+  async live() {
+    this.calls.push('live');
+    return this.releases.at(-1);
+  }
+  async apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
+    this.calls.push('apply');
+    if (this.applyError) throw this.applyError;
+    const current = this.releases.at(-1);
+    if (current?.hash === bundle.hash) return { status: 'unchanged', live: current };
+    const live: LiveRelease = { procedure: bundle.procedure, version: bundle.version, hash: bundle.hash, release: releaseId, deployedAt: 'now' };
+    this.releases.push(live);
+    return { status: 'applied', live, previous: current };
+  }
+  async smoke(): Promise<SmokeResult[]> {
+    this.calls.push('smoke');
+    return [{ name: 'ok', passed: this.smokePasses, attempts: 1, durationMs: 1, detail: this.smokePasses ? 'exit 0' : 'exit 1 (expected 0)' }];
+  }
+  async rollback(): Promise<RollbackResult> {
+    this.calls.push('rollback');
+    if (this.releases.length < 2) return { status: 'nothing-to-roll-back', reason: 'no previous release' };
+    this.releases.pop();
+    return { status: 'rolled-back', live: this.releases.at(-1)! };
+  }
+  async close() {}
+}
+
+const site: Site = { name: 'kiel', labels: {}, dataCenter: 'dc', facts: {}, setups: [] };
+
+function itemAt(version: string): WorkItem {
+  return {
+    site,
+    setup: { procedure: 'antrag', version, values: {}, secrets: {} },
+    procedure: { name: 'antrag', version, description: '', dir: '/x', file: '/x/procedure.yaml', valuesSchema: {}, secrets: [], smoke: [] },
+    values: {},
+  };
+}
+
+function harness() {
+  const targets = { test: new FakeTarget('test'), prod: new FakeTarget('prod') };
+  const records: RecordInput[] = [];
+  const events: OzgEvent[] = [];
+  const deps: PipelineDeps = {
+    async renderBundle(item: WorkItem, environment: EnvironmentName): Promise<Bundle> {
+      return { site: 'kiel', environment, procedure: 'antrag', version: item.procedure.version, targetKind: 'vm', files: [], hooks: {}, smoke: [{ name: 'ok', command: 'true' }], hash: `${environment}-${item.procedure.version}` };
+    },
+    async driver(_site, environment) {
+      return targets[environment];
+    },
+    recorded: () => undefined,
+    async record(record) {
+      records.push(record);
+    },
+    reporter: { emit: (e) => events.push(e), result() {}, close() {} },
+    now: () => new Date('2026-11-29T05:00:00Z'),
+  };
+  return { targets, records, events, deps };
+}
+
+describe('deployItem', () => {
+  it('applies to test, smoke-tests, then applies to prod and records both', async () => {
+    const h = harness();
+    const outcome = await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('ok');
+    expect(h.targets.test.calls).toEqual(['live', 'apply', 'smoke']);
+    expect(h.targets.prod.calls).toEqual(['live', 'apply', 'smoke']);
+    expect(h.records.map((r) => `${r.environment}:${r.outcome}`)).toEqual(['test:applied', 'prod:applied']);
+    expect(h.records[0]!.release).toBe('20261129T050000Z-test-1.0');
+  });
+
+  it('does nothing and records nothing when both targets are at the bundle hash', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.records.length = 0;
+    h.targets.test.calls = [];
+    h.targets.prod.calls = [];
+    const outcome = await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('unchanged');
+    expect(h.records).toEqual([]);
+    expect(h.targets.test.calls).toEqual(['live']);
+    expect(h.targets.prod.calls).toEqual(['live']);
+  });
+
+  it('leaves prod untouched when the test gate fails, rolls test back and records it', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.targets.test.smokePasses = false;
+    h.targets.prod.calls = [];
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('test-gate-failed');
+    expect(h.targets.prod.calls).toEqual(['live']);
+    expect(h.targets.prod.releases.at(-1)!.version).toBe('1.0.0');
+    expect(h.targets.test.releases.at(-1)!.version).toBe('1.0.0');
+    expect(h.records.slice(2).map((r) => `${r.environment}:${r.outcome}:${r.version}`)).toEqual([
+      'test:smoke-failed:1.1.0',
+      'test:rolled-back:1.0.0',
+      'prod:skipped:1.1.0',
+    ]);
+  });
+
+  it('rolls prod back automatically when its smoke checks fail', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.smokePasses = false;
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('failed');
+    expect(h.targets.prod.releases.at(-1)!.version).toBe('1.0.0');
+    expect(h.records.slice(2).map((r) => `${r.environment}:${r.outcome}:${r.version}`)).toEqual([
+      'test:applied:1.1.0',
+      'prod:smoke-failed:1.1.0',
+      'prod:rolled-back:1.0.0',
+    ]);
+  });
+
+  it('re-runs the test gate for an unchanged test target before changing prod', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test'], h.deps);
+    h.targets.test.smokePasses = false;
+    h.targets.test.calls = [];
+    const outcome = await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('test-gate-failed');
+    expect(h.targets.test.calls).toEqual(['live', 'smoke']);
+    expect(h.targets.prod.releases).toEqual([]);
+  });
+
+  it('reports an unreachable target as a failed site without throwing', async () => {
+    const h = harness();
+    h.targets.test.applyError = new UnreachableError('127.0.0.9', 'connection refused');
+    const outcome = await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('failed');
+    expect(outcome.environments[0]).toMatchObject({ environment: 'test', status: 'apply-failed', unreachable: true });
+    expect(h.targets.prod.calls).toEqual(['live']);
+    expect(h.records.map((r) => `${r.environment}:${r.outcome}`)).toEqual(['test:apply-failed', 'prod:skipped']);
+  });
+
+  it('stops before the next step once interrupted', async () => {
+    const h = harness();
+    const controller = new AbortController();
+    controller.abort();
+    await expect(deployItem(itemAt('1.0.0'), ['test', 'prod'], { ...h.deps, signal: controller.signal })).rejects.toThrow('interrupted');
+    expect(h.records).toEqual([]);
+  });
+});
+
+describe('planTarget', () => {
+  const bundle = (version: string, hash: string): Bundle => ({ site: 'kiel', environment: 'test', procedure: 'antrag', version, targetKind: 'vm', files: [], hooks: {}, smoke: [], hash });
+  const live = (version: string, hash: string): LiveRelease => ({ procedure: 'antrag', version, hash, release: 'r', deployedAt: 'now' });
+
+  it.each([
+    ['install', undefined, '1.0.0', 'a'],
+    ['unchanged', live('1.0.0', 'a'), '1.0.0', 'a'],
+    ['upgrade', live('1.0.0', 'a'), '1.1.0', 'b'],
+    ['downgrade', live('1.1.0', 'b'), '1.0.0', 'a'],
+    ['change', live('1.0.0', 'a'), '1.0.0', 'c'],
+  ] as const)('chooses %s', (action, current, version, hash) => {
+    expect(planTarget(bundle(version, hash), current, undefined).action).toBe(action);
+  });
+
+  it('flags drift when the live marker disagrees with the ledger', () => {
+    const recorded = { id: '1', time: '', actor: '', run: '', site: 'kiel', environment: 'test' as const, procedure: 'antrag', version: '1.0.0', hash: 'a', outcome: 'applied' as const, smoke: [], durationMs: 0 };
+    expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'a'), recorded).drift).toBe(false);
+    expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'x'), recorded).drift).toBe(true);
+    expect(planTarget(bundle('1.0.0', 'a'), undefined, recorded).drift).toBe(true);
+    expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'x'), undefined).drift).toBe(false);
+  });
+});

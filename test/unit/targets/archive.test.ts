@@ -1,0 +1,114 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addParentDirectories, createTarArchive, validateArchivePath, type ArchiveEntry } from '../../../src/targets/vm/archive.js';
+
+function requireTar(): void {
+  const probe = spawnSync('tar', ['--version']);
+  if (probe.status !== 0) throw new Error('these tests need tar on PATH: apt-get install -y tar');
+}
+
+function extract(archive: Buffer, dir: string): { stderr: string } {
+  // Same flags the VM driver uses; a tight umask proves modes come from the archive (-p).
+  const r = spawnSync('sh', ['-c', 'umask 077 && tar -x -p --no-same-owner -f - -C "$1"', 'sh', dir], { input: archive });
+  if (r.status !== 0) throw new Error(`tar -x failed: ${r.stderr}`);
+  return { stderr: r.stderr.toString() };
+}
+
+function list(archive: Buffer): string[] {
+  const r = spawnSync('tar', ['-t', '-f', '-'], { input: archive });
+  if (r.status !== 0 || r.stderr.length > 0) throw new Error(`tar -t failed: ${r.stderr}`);
+  return r.stdout.toString().split('\n').filter(Boolean);
+}
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+describe('createTarArchive', () => {
+  let dir: string;
+  beforeAll(requireTar);
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ozg-archive-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('round-trips files byte-identically with their modes through tar -x', () => {
+    const binary = randomBytes(70_000);
+    const entries = addParentDirectories([
+      { path: 'config/app.env', type: 'file', mode: 0o600, content: Buffer.from('PASSWORD=s3cret\n') },
+      { path: 'hooks/install.sh', type: 'file', mode: 0o755, content: Buffer.from('#!/bin/sh\necho hi\n') },
+      { path: 'data/blob.bin', type: 'file', mode: 0o644, content: binary },
+      { path: 'data/empty', type: 'file', mode: 0o640 },
+      { path: 'private', type: 'directory', mode: 0o700 },
+      { path: 'Bürgeramt/straße.txt', type: 'file', mode: 0o644, content: Buffer.from('ä\n') },
+    ]);
+    const archive = createTarArchive(entries, { mtime: new Date('2024-05-01T00:00:00Z') });
+    expect(archive.length % 512).toBe(0);
+    expect(extract(archive, dir).stderr).toBe('');
+
+    expect(readFileSync(join(dir, 'data/blob.bin')).equals(binary)).toBe(true);
+    expect(readFileSync(join(dir, 'data/empty')).length).toBe(0);
+    expect(readFileSync(join(dir, 'Bürgeramt/straße.txt'), 'utf8')).toBe('ä\n');
+    expect(mode(join(dir, 'config/app.env'))).toBe(0o600);
+    expect(mode(join(dir, 'hooks/install.sh'))).toBe(0o755);
+    expect(mode(join(dir, 'data/empty'))).toBe(0o640);
+    expect(mode(join(dir, 'private'))).toBe(0o700);
+    expect(mode(join(dir, 'config'))).toBe(0o755);
+    expect(statSync(join(dir, 'data/blob.bin')).mtime.toISOString()).toBe('2024-05-01T00:00:00.000Z');
+  });
+
+  it('lists exactly the members, directories first, without warnings (tar -t)', () => {
+    const entries = addParentDirectories([
+      { path: 'a/b/c.txt', type: 'file', mode: 0o644, content: Buffer.from('c') },
+      { path: 'a-b.txt', type: 'file', mode: 0o644, content: Buffer.from('x') },
+    ]);
+    expect(list(createTarArchive(entries))).toEqual(['a/', 'a/b/', 'a/b/c.txt', 'a-b.txt']);
+  });
+
+  it('stores long paths in the ustar prefix field or a PAX record', () => {
+    const viaPrefix = `${'p'.repeat(90)}/${'q'.repeat(50)}/file-${'r'.repeat(80)}.txt`; // > 100 bytes, splittable
+    const viaPax = Array.from({ length: 8 }, (_, i) => `segment-${i}-${'s'.repeat(40)}`).join('/') + '/end.txt'; // > 255 bytes
+    const longSegment = 'x'.repeat(180) + '.txt'; // one name longer than 100 bytes: no slash to split at
+    const longDir = `${'d'.repeat(120)}/${'e'.repeat(99)}`; // directory whose name + slash needs the prefix
+    const multiByte = 'ü'.repeat(60) + '/' + 'ß'.repeat(60); // 241 bytes in UTF-8 though only 121 characters
+    const files: ArchiveEntry[] = [viaPrefix, viaPax, longSegment, `${longDir}/f`, multiByte].map((path) => ({
+      path,
+      type: 'file',
+      mode: 0o644,
+      content: Buffer.from(`content of ${path}`),
+    }));
+    const archive = createTarArchive(addParentDirectories(files));
+    extract(archive, dir);
+    for (const f of files) expect(readFileSync(join(dir, f.path), 'utf8')).toBe(`content of ${f.path}`);
+    const listed = list(archive);
+    expect(listed).toEqual(expect.arrayContaining([viaPrefix, viaPax, longSegment, `${longDir}/`, multiByte]));
+    expect(listed.some((l) => l.includes('PaxHeaders'))).toBe(false);
+  });
+
+  it('produces the same bytes for the same input', () => {
+    const entries: ArchiveEntry[] = [{ path: 'a.txt', type: 'file', mode: 0o644, content: Buffer.from('a') }];
+    expect(createTarArchive(entries).equals(createTarArchive(entries))).toBe(true);
+  });
+
+  it('drops setuid, setgid and sticky bits', () => {
+    extract(createTarArchive([{ path: 'x', type: 'file', mode: 0o4755, content: Buffer.from('') }]), dir);
+    expect(statSync(join(dir, 'x')).mode & 0o7777).toBe(0o755);
+  });
+
+  it.each(['../escape', 'a/../../b', '/etc/passwd', 'a//b', './a', 'a/.', '', 'nul\0byte'])('rejects the path %j', (path) => {
+    expect(() => validateArchivePath(path)).toThrow(/archive path/);
+    expect(() => createTarArchive([{ path, type: 'file', mode: 0o644 }])).toThrow(/archive path/);
+  });
+
+  it('rejects a path that appears twice', () => {
+    const e: ArchiveEntry = { path: 'a', type: 'file', mode: 0o644 };
+    expect(() => createTarArchive([e, e])).toThrow(/appears twice/);
+  });
+
+  it('is readable by tar from a pipe without a full 10 KiB record', () => {
+    // The driver streams archives over stdin; GNU tar must not insist on record padding.
+    const out = execFileSync('sh', ['-c', 'tar -t -f - 2>&1'], { input: createTarArchive([{ path: 'a', type: 'file', mode: 0o644 }]) });
+    expect(out.toString()).toBe('a\n');
+  });
+});
