@@ -7,6 +7,8 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** true when the command was killed because it ran past `timeoutMs` (exitCode is then null) */
+  timedOut?: boolean;
 }
 
 export interface ExecOptions {

@@ -86,6 +86,15 @@ describe('createTarArchive', () => {
     expect(listed.some((l) => l.includes('PaxHeaders'))).toBe(false);
   });
 
+  it('uses the ustar prefix, not PAX, when a slash split fits', () => {
+    const path = `${'p'.repeat(120)}/${'f'.repeat(90)}`;
+    const archive = createTarArchive([{ path, type: 'file', mode: 0o644, content: Buffer.from('x') }]);
+    // header + one content block + two end blocks: no extra PAX header and record
+    expect(archive.length).toBe(4 * 512);
+    expect(archive.subarray(345, 345 + 120).toString()).toBe('p'.repeat(120));
+    expect(list(archive)).toEqual([path]);
+  });
+
   it('produces the same bytes for the same input', () => {
     const entries: ArchiveEntry[] = [{ path: 'a.txt', type: 'file', mode: 0o644, content: Buffer.from('a') }];
     expect(createTarArchive(entries).equals(createTarArchive(entries))).toBe(true);

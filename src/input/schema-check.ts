@@ -1,0 +1,210 @@
+/**
+ * JSON Schema checks (ajv) whose errors read like advice and point at YAML source positions.
+ */
+import { readFileSync } from 'node:fs';
+import AjvModule from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import semver from 'semver';
+import type { Problem } from '../errors.js';
+import { formatSuggestion } from './suggest.js';
+import { createProblem } from './yaml-source.js';
+import type { Anchor, JsonPath, PathSegment, YamlSource } from './yaml-source.js';
+
+// ajv and ajv-formats are CommonJS; under NodeNext their default export is the module object.
+const Ajv = AjvModule.default;
+const addFormats = addFormatsModule.default;
+export type AjvInstance = InstanceType<typeof Ajv>;
+
+/** Keywords our schemas and procedure value schemas may use besides standard JSON Schema. */
+export const OZG_KEYWORDS = {
+  /** marks a value that belongs to one site: clone-procedure never copies it */
+  siteSpecific: 'x-ozg-site-specific',
+  /** a human sentence ("must be ...") replacing ajv's message for that subschema */
+  message: 'x-ozg-message',
+} as const;
+
+export interface CreateAjvOptions {
+  /** fill in `default`s while validating (used to produce the values templates see) */
+  useDefaults?: boolean;
+}
+
+/** An ajv instance in strict mode with every error collected and our keywords and formats known. */
+export function createAjv(options: CreateAjvOptions = {}): AjvInstance {
+  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, useDefaults: options.useDefaults ?? false });
+  addFormats(ajv);
+  ajv.addKeyword({ keyword: OZG_KEYWORDS.siteSpecific, schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: OZG_KEYWORDS.message, schemaType: 'string' });
+  ajv.addFormat('semver', { type: 'string', validate: (value: string) => semver.valid(value) !== null });
+  ajv.addFormat('semver-range', {
+    type: 'string',
+    validate: (value: string) => semver.valid(value) !== null || semver.validRange(value) !== null,
+  });
+  return ajv;
+}
+
+export type SchemaName = 'inventory' | 'procedure';
+
+const compiled = new Map<SchemaName, ValidateFunction>();
+
+/**
+ * The compiled schema from `schemas/<name>.schema.json`. src/input and dist/input both sit
+ * two levels below the package root, so one relative URL serves tests and the build.
+ */
+export function compileSchema(name: SchemaName): ValidateFunction {
+  let validate = compiled.get(name);
+  if (!validate) {
+    const url = new URL(`../../schemas/${name}.schema.json`, import.meta.url);
+    validate = createAjv().compile(JSON.parse(readFileSync(url, 'utf8')) as object);
+    compiled.set(name, validate);
+  }
+  return validate;
+}
+
+/** One schema error, explained: reported under `path`, pointing at `anchor`. */
+export interface SchemaIssue {
+  path: JsonPath;
+  anchor: Anchor;
+  message: string;
+  keyword: string;
+}
+
+/** Validate the source's data and turn every error into a problem with a source position. */
+export function checkAgainstSchema(source: YamlSource, validate: ValidateFunction): { problems: Problem[]; issues: SchemaIssue[] } {
+  if (validate(source.data)) return { problems: [], issues: [] };
+  const issues = explainSchemaErrors(validate.errors ?? [], source.data);
+  return { issues, problems: issues.map((issue) => createProblem(source, issue.path, issue.message, issue.anchor)) };
+}
+
+/** Turn ajv errors into issues a person can act on; wrapper errors that add nothing are dropped. */
+export function explainSchemaErrors(errors: ErrorObject[], data: unknown): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  const seen = new Set<string>();
+  for (const error of errors) {
+    if (isNoise(error)) continue;
+    const issue = explainError(error, data);
+    const key = `${issue.path.join('\u0000')}|${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push(issue);
+  }
+  return issues;
+}
+
+function isNoise(error: ErrorObject): boolean {
+  // `if` only says "must match then", and propertyNames repeats its inner error; the inner
+  // errors carry the detail. Errors inside oneOf/anyOf branches are replaced by the
+  // composite error, which names the allowed forms.
+  if (error.keyword === 'if' || error.keyword === 'propertyNames') return true;
+  return /\/(oneOf|anyOf)\/\d+\//.test(error.schemaPath);
+}
+
+function explainError(error: ErrorObject, data: unknown): SchemaIssue {
+  const at = parseInstancePath(error.instancePath, data);
+  const params = error.params as Record<string, unknown>;
+  const parentSchema = (error.parentSchema ?? {}) as Record<string, unknown>;
+  const custom = typeof parentSchema[OZG_KEYWORDS.message] === 'string' ? (parentSchema[OZG_KEYWORDS.message] as string) : undefined;
+  const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
+
+  if (propertyName !== undefined) {
+    const path = [...at, propertyName];
+    return {
+      path,
+      anchor: { path, side: 'key' },
+      keyword: 'propertyNames',
+      message: `name "${propertyName}" ${custom ?? defaultMessage(error, propertyName)}`,
+    };
+  }
+  if (error.keyword === 'required') {
+    const missing = String(params.missingProperty);
+    return { path: [...at, missing], anchor: { path: at, side: 'key' }, keyword: 'required', message: `missing required field "${missing}"` };
+  }
+  if (error.keyword === 'additionalProperties') {
+    const extra = String(params.additionalProperty);
+    const path = [...at, extra];
+    return { path, anchor: { path, side: 'key' }, keyword: 'additionalProperties', message: describeUnknownField(extra, parentSchema) };
+  }
+  const message = error.keyword === 'type' ? describeTypeError(error) : (custom ?? defaultMessage(error, error.data));
+  return { path: at, anchor: { path: at, side: 'value' }, keyword: error.keyword, message };
+}
+
+function describeUnknownField(name: string, parentSchema: Record<string, unknown>): string {
+  const properties = parentSchema.properties;
+  const allowed = properties && typeof properties === 'object' ? Object.keys(properties) : [];
+  if (allowed.length === 0) return `unknown field "${name}" (no fields allowed here)`;
+  return `unknown field "${name}" (allowed: ${allowed.join(', ')})${formatSuggestion(name, allowed)}`;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  object: 'a mapping (key: value)',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  integer: 'an integer',
+  boolean: 'true or false',
+  null: 'empty',
+};
+
+function describeTypeError(error: ErrorObject): string {
+  const expected = String((error.params as { type: string }).type).split(',');
+  const text = `must be ${expected.map((type) => TYPE_NAMES[type] ?? type).join(' or ')} (got ${describeKind(error.data)})`;
+  // YAML reads 1.10 or 0123 as numbers; the fix is quoting, which people rarely guess.
+  if (expected.includes('string') && typeof error.data === 'number') return `${text}; quote it to keep it a string`;
+  return text;
+}
+
+function describeKind(value: unknown): string {
+  if (value === null) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `"${value.length > 40 ? value.slice(0, 37) + '...' : value}"`;
+  return String(value);
+}
+
+const FORMAT_MESSAGES: Record<string, string> = {
+  semver: 'must be a semver version like 1.2.0',
+  'semver-range': 'must be a version like 1.2.0 or a semver range like ^1.2.0',
+};
+
+function defaultMessage(error: ErrorObject, value: unknown): string {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'enum':
+      return `must be one of ${(params.allowedValues as unknown[]).map(String).join(', ')} (got ${describeKind(value)})`;
+    case 'const':
+      return `must be ${JSON.stringify(params.allowedValue)}`;
+    case 'pattern':
+      return `must match the pattern ${String(params.pattern)}`;
+    case 'format':
+      return FORMAT_MESSAGES[String(params.format)] ?? `must be a valid ${String(params.format)}`;
+    case 'minLength':
+      return params.limit === 1 ? 'must not be empty' : (error.message ?? 'is too short');
+    case 'uniqueItems':
+      return `must not list the same item twice (items ${String(params.j)} and ${String(params.i)})`;
+    case 'oneOf':
+    case 'anyOf':
+      return 'does not match any of the allowed forms';
+    case 'false schema':
+      return 'is not allowed here';
+    default:
+      return error.message ?? `fails ${error.keyword}`;
+  }
+}
+
+/** ajv's JSON pointer as path segments; indices become numbers where the data is a list. */
+export function parseInstancePath(pointer: string, data: unknown): PathSegment[] {
+  if (pointer === '') return [];
+  const path: PathSegment[] = [];
+  let current: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const name = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(current) && /^\d+$/.test(name)) {
+      path.push(Number(name));
+      current = current[Number(name)];
+    } else {
+      path.push(name);
+      current = current && typeof current === 'object' ? (current as Record<string, unknown>)[name] : undefined;
+    }
+  }
+  return path;
+}

@@ -1,0 +1,54 @@
+import type { ChalkInstance } from 'chalk';
+import type { OzgEvent } from './events.js';
+import type { SmokeResult } from '../smoke/types.js';
+
+/** One line (continuation lines indented) per event, for logs and CI: the plain reporter's format. */
+export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
+  switch (event.type) {
+    case 'run-started':
+      return `run ${event.run}: ${event.command} on ${countSites(event.sites)}`;
+    case 'site-started':
+      return `${event.site}: started`;
+    case 'step':
+      return `${event.site} ${event.environment} ${event.procedure} ${event.step}: ${indentContinuation(event.message)}`;
+    case 'smoke-result':
+      return `${event.site} ${event.environment} ${event.procedure} smoke: ${formatSmokeResult(event.result, style)}`;
+    case 'recorded': {
+      const r = event.record;
+      const details = [r.release ? `release ${r.release}` : undefined, `hash ${r.hash.slice(0, 12)}`].filter(Boolean).join(', ');
+      return `${r.site} ${r.environment} ${r.procedure} record: ${r.outcome} ${r.version} (${details})`;
+    }
+    case 'site-finished': {
+      const outcome = event.outcome === 'failed' ? style.red('FAILED') : event.outcome === 'ok' ? style.green('ok') : event.outcome;
+      return `${event.site}: ${outcome}${event.error ? `: ${indentContinuation(event.error)}` : ''}`;
+    }
+    case 'warning':
+      return `${style.yellow('warning')}: ${indentContinuation(event.message)}`;
+    case 'info':
+      return indentContinuation(event.message);
+    case 'run-finished':
+      return `run ${event.run}: ${event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
+  }
+}
+
+export function formatSmokeResult(result: SmokeResult, style: ChalkInstance): string {
+  const attempts = `${result.attempts} ${result.attempts === 1 ? 'attempt' : 'attempts'}, ${formatDuration(result.durationMs)}`;
+  return result.passed
+    ? `${result.name} passed (${attempts})`
+    : `${result.name} ${style.red('FAILED')}: ${result.detail} (${attempts})`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function countSites(n: number): string {
+  return n === 1 ? '1 site' : `${n} sites`;
+}
+
+function indentContinuation(text: string): string {
+  return text.replace(/\s+$/, '').replace(/\n/g, '\n    ');
+}

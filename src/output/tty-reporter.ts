@@ -1,0 +1,137 @@
+import type { ChalkInstance } from 'chalk';
+import ora from 'ora';
+import type { Ora } from 'ora';
+import type { OzgEvent, Reporter } from './events.js';
+import { countSites, formatDuration, formatSmokeResult } from './format-event.js';
+import { writeResult } from './plain-reporter.js';
+
+/** Sites shown under the spinner at once; a terminal full of spinners helps nobody. */
+const MAX_ACTIVE_LINES = 4;
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * A person at a terminal: one spinner on stderr showing what the running sites are doing,
+ * a coloured ✔/✖ line per finished site, results on stdout.
+ */
+export function createTtyReporter(
+  streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream & { columns?: number } },
+  style: ChalkInstance,
+): Reporter {
+  const { stdout, stderr } = streams;
+  // Each site shows its current step; Map order keeps the earliest-started sites on top.
+  const active = new Map<string, string>();
+  const spinner: Ora = ora({
+    stream: stderr,
+    isEnabled: true,
+    // raw-mode stdin would swallow Ctrl-C; the CLI's SIGINT handler must see it
+    discardStdin: false,
+    // ora colours its frame with the global chalk, which ignores --no-color: colour it ourselves
+    color: false,
+    spinner: { interval: 80, frames: FRAMES.map((f) => style.cyan(f)) },
+  });
+
+  const refresh = () => {
+    if (active.size === 0) {
+      if (spinner.isSpinning) spinner.stop();
+      return;
+    }
+    const width = Math.max(20, (stderr.columns ?? 80) - 3);
+    const lines = [...active.values()].slice(0, MAX_ACTIVE_LINES).map((line) => truncate(line, width));
+    if (active.size > MAX_ACTIVE_LINES) lines.push(style.dim(`… and ${countSites(active.size - MAX_ACTIVE_LINES)} more`));
+    const text = lines.join('\n  ');
+    if (spinner.isSpinning) spinner.text = text;
+    else spinner.start(text);
+  };
+
+  // A finished line goes above the spinner, which is redrawn below it.
+  const persist = (line: string) => {
+    if (spinner.isSpinning) spinner.clear();
+    stderr.write(line + '\n');
+    if (spinner.isSpinning) spinner.render();
+  };
+
+  return {
+    emit(event: OzgEvent) {
+      switch (event.type) {
+        case 'run-started':
+          persist(style.dim(`${event.command}: ${countSites(event.sites)} (run ${event.run})`));
+          return;
+        case 'site-started':
+          active.set(event.site, `${style.bold(event.site)} ${style.dim('starting')}`);
+          refresh();
+          return;
+        case 'step':
+          active.set(
+            event.site,
+            `${style.bold(event.site)} ${event.environment} ${event.procedure} ${style.dim(event.step)}: ${firstLine(event.message)}`,
+          );
+          refresh();
+          return;
+        case 'smoke-result':
+          if (event.result.passed) {
+            active.set(event.site, `${style.bold(event.site)} ${event.environment} ${event.procedure} ${style.dim('smoke')}: ${formatSmokeResult(event.result, style)}`);
+            refresh();
+          } else {
+            persist(`  ${style.red('✖')} ${event.site} ${event.environment} ${event.procedure} smoke: ${formatSmokeResult(event.result, style)}`);
+          }
+          return;
+        case 'recorded':
+          // the site's ✔/✖ line says it; the record itself is for `ozg history`
+          return;
+        case 'site-finished':
+          active.delete(event.site);
+          persist(formatFinishedSite(event, style));
+          refresh();
+          return;
+        case 'warning':
+          persist(`${style.yellow('⚠')} ${event.message}`);
+          return;
+        case 'info':
+          persist(event.message);
+          return;
+        case 'run-finished':
+          active.clear();
+          refresh();
+          persist(
+            event.ok
+              ? `${style.green('✔')} done in ${formatDuration(event.durationMs)}`
+              : `${style.red('✖')} finished with failures in ${formatDuration(event.durationMs)}`,
+          );
+          return;
+      }
+    },
+    result(_value: unknown, human: () => string) {
+      // a result is the last thing a command says: the spinner is done
+      if (spinner.isSpinning) spinner.stop();
+      writeResult(stdout, human());
+    },
+    close() {
+      if (spinner.isSpinning) spinner.stop();
+    },
+  };
+}
+
+function formatFinishedSite(event: Extract<OzgEvent, { type: 'site-finished' }>, style: ChalkInstance): string {
+  const error = event.error ? `: ${event.error.replace(/\s+$/, '').replace(/\n/g, '\n    ')}` : '';
+  switch (event.outcome) {
+    case 'ok':
+      return `${style.green('✔')} ${event.site}`;
+    case 'unchanged':
+      return `${style.dim('=')} ${event.site} ${style.dim('unchanged')}`;
+    case 'skipped':
+      return `${style.yellow('-')} ${event.site} ${style.yellow('skipped')}${error}`;
+    case 'failed':
+      return `${style.red('✖')} ${event.site} ${style.red('failed')}${error}`;
+  }
+}
+
+function firstLine(text: string): string {
+  const [first = ''] = text.split('\n');
+  return first;
+}
+
+function truncate(text: string, width: number): string {
+  // measured on the raw string: colour codes only make it cut early, never overflow
+  return text.length <= width ? text : text.slice(0, width - 1) + '…';
+}

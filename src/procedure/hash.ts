@@ -1,0 +1,64 @@
+/**
+ * The bundle hash: what plan and apply compare against the ledger and the live marker.
+ *
+ * It covers exactly what lands on the target (procedure, version, target kind, every file's
+ * path, mode and bytes, the hooks and the rendered smoke checks), not the site or the
+ * environment: identical content in test and prod gets the identical hash, so a plan can
+ * show that prod receives what test smoke-tested. Secret values are inside the file bytes,
+ * so rotating a secret changes the hash and redeploys; a bundle rendered with redacted
+ * secrets (`ozg render`) therefore hashes differently from the deployable one.
+ */
+import { createHash } from 'node:crypto';
+import { InternalError } from '../errors.js';
+import type { Bundle } from './types.js';
+
+/** Bumped whenever the serialisation below changes, so old and new hashes never collide. */
+const HASH_FORMAT = 'ozg-bundle/1';
+
+export type BundleHashInput = Pick<Bundle, 'procedure' | 'version' | 'targetKind' | 'hooks' | 'smoke'> & {
+  files: ReadonlyArray<{ path: string; mode: number; content: Buffer }>;
+};
+
+/** sha256 hex over a canonical serialisation; input order of files and object keys does not matter. */
+export function hashBundle(input: BundleHashInput): string {
+  const files = [...input.files].sort((a, b) => compareStrings(a.path, b.path));
+  for (let i = 1; i < files.length; i++) {
+    if (files[i]!.path === files[i - 1]!.path) throw new InternalError(`bundle has two files at ${files[i]!.path}`);
+  }
+  const manifest = serializeCanonically({
+    format: HASH_FORMAT,
+    procedure: input.procedure,
+    version: input.version,
+    targetKind: input.targetKind,
+    hooks: input.hooks,
+    smoke: input.smoke,
+    files: files.map((f) => ({ path: f.path, mode: f.mode, size: f.content.length, sha256: sha256Hex(f.content) })),
+  });
+  return sha256Hex(Buffer.from(manifest, 'utf8'));
+}
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** JSON with object keys sorted at every level; undefined members are left out, like JSON. */
+export function serializeCanonically(value: unknown): string {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new InternalError(`cannot hash the number ${value}`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : serializeCanonically(v))).join(',')}]`;
+  if (typeof value === 'object') {
+    const keys = Object.keys(value)
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .sort(compareStrings);
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${serializeCanonically((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  throw new InternalError(`cannot hash a ${typeof value}`);
+}
+
+/** Code-unit order: stable across locales, unlike localeCompare. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

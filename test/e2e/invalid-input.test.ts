@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyToTemp, removeTemp, repoRoot, runOzg } from '../helpers/run-ozg.js';
+
+/**
+ * Must-show 3: every folder under test/fixtures/invalid is one broken inventory or template.
+ * `ozg deploy` on it must name file:line:col and the field, exit 3, and record nothing.
+ * Adding a case is adding a folder with sites.yaml and expect.json.
+ */
+const root = path.join(repoRoot, 'test/fixtures/invalid');
+const cases = readdirSync(root, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+/** The fake environment the fixtures' secret references resolve against. */
+const env = { OZG_TEST_SECRET: 'not-a-real-secret' };
+
+describe('invalid input', () => {
+  it('has at least 20 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(cases)('%s: exits 3 with its position, and deploys and records nothing', async (name) => {
+    const expected = JSON.parse(readFileSync(path.join(root, name, 'expect.json'), 'utf8')) as { message: string; position: string; path?: string };
+    const dir = await copyToTemp([{ from: path.join(root, name) }]);
+    try {
+      const run = await runOzg(['deploy', '-i', 'sites.yaml'], { cwd: dir, env });
+      expect({ code: run.code }).toEqual({ code: 3 });
+      const line = run.stderr.split('\n').find((l) => l.includes(expected.position + ' ') && l.includes(expected.message));
+      expect({ stderr: run.stderr, found: Boolean(line) }).toEqual({ stderr: run.stderr, found: true });
+      if (expected.path) expect(line).toContain(expected.path);
+      expect(existsSync(path.join(dir, '.ozg/ledger.jsonl'))).toBe(false);
+      expect(existsSync(path.join(dir, 'targets'))).toBe(false);
+    } finally {
+      await removeTemp(dir);
+    }
+  });
+});

@@ -1,0 +1,34 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** An inventory of `count` sites on a local data center, all using the `probe` fixture procedure. */
+export function probeInventory(options: { version: string; count?: number; installDelay?: number; sites?: string[] }): string {
+  const names = options.sites ?? Array.from({ length: options.count ?? 2 }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
+  const lines = [
+    'catalogues: [./templates]',
+    'concurrency: 4',
+    'dataCenters:',
+    '  local-dc:',
+    '    kind: local',
+    '    environments:',
+    '      test: { root: ./targets/test }',
+    '      prod: { root: ./targets/prod }',
+    'sites:',
+  ];
+  for (const [i, name] of names.entries()) {
+    lines.push(
+      `  ${name}:`,
+      '    dataCenter: local-dc',
+      `    labels: { state: SH, wave: "${i % 3}" }`,
+      '    procedures:',
+      '      probe:',
+      `        version: "${options.version}"`,
+      `        values: { installDelay: ${options.installDelay ?? 0} }`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function writeProbeInventory(dir: string, options: Parameters<typeof probeInventory>[0]): Promise<void> {
+  await writeFile(path.join(dir, 'sites.yaml'), probeInventory(options));
+}
