@@ -58,10 +58,10 @@ function formatYamlNode(value: unknown, seen: Set<object>): string {
     return Object.is(value, -0) ? '-0.0' : String(value);
   }
   if (value instanceof Date) return quoteYamlString(value.toISOString());
-  const entries = toCollection('yaml', value, seen);
+  const collection = toCollection('yaml', value, seen);
   try {
-    if (Array.isArray(entries)) return `[${entries.map((v) => formatYamlNode(v, seen)).join(', ')}]`;
-    return `{${entries.map(([k, v]) => `${quoteYamlString(k)}: ${formatYamlNode(v, seen)}`).join(', ')}}`;
+    if (collection.items) return `[${collection.items.map((v) => formatYamlNode(v, seen)).join(', ')}]`;
+    return `{${collection.entries.map(([k, v]) => `${quoteYamlString(k)}: ${formatYamlNode(v, seen)}`).join(', ')}}`;
   } finally {
     seen.delete(value as object);
   }
@@ -130,16 +130,18 @@ function checkJsonValue(value: unknown, seen: Set<object>): void {
     return;
   }
   if (value instanceof Date) return;
-  const entries = toCollection('json', value, seen);
+  const collection = toCollection('json', value, seen);
   try {
-    for (const item of Array.isArray(entries) ? entries : entries.map(([, v]) => v)) checkJsonValue(item, seen);
+    for (const item of collection.items ?? collection.entries.map(([, v]) => v)) checkJsonValue(item, seen);
   } finally {
     seen.delete(value as object);
   }
 }
 
+type Collection = { items: unknown[]; entries?: never } | { items?: never; entries: [string, unknown][] };
+
 /** Arrays and plain objects only; refuses drops (notably `secrets` as a whole), functions and cycles. */
-function toCollection(filter: string, value: unknown, seen: Set<object>): unknown[] | [string, unknown][] {
+function toCollection(filter: string, value: unknown, seen: Set<object>): Collection {
   if (value instanceof Drop) {
     throw new FilterInputError(filter, 'cannot serialise this object as a whole; name one field, e.g. secrets.NAME');
   }
@@ -148,13 +150,13 @@ function toCollection(filter: string, value: unknown, seen: Set<object>): unknow
   }
   if (seen.has(value)) throw new FilterInputError(filter, 'value refers to itself');
   seen.add(value);
-  if (Array.isArray(value)) return value;
+  if (Array.isArray(value)) return { items: value };
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) {
     seen.delete(value);
     throw new FilterInputError(filter, `cannot serialise ${describe(value)}`);
   }
-  return Object.entries(value).filter(([, v]) => v !== undefined);
+  return { entries: Object.entries(value).filter(([, v]) => v !== undefined) };
 }
 
 function describe(value: unknown): string {

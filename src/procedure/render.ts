@@ -1,0 +1,318 @@
+/**
+ * The renderer: one procedure version + one site's setup → a bundle for one target.
+ *
+ * Every file under the target kind's template directory is a Liquid template (strict: an
+ * undefined variable or filter is a RenderError naming file, line, column and variable).
+ * There are no includes: templates cannot read anything but their own text.
+ */
+import path from 'node:path';
+import { Drop, Liquid, LiquidError, type FilterImplOptions, type Template } from 'liquidjs';
+import type { EnvironmentName, Setup, Site } from '../inventory/types.js';
+import { RenderError } from '../errors.js';
+import type { SmokeCheck } from '../smoke/types.js';
+import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
+import { hashBundle } from './hash.js';
+import { readTemplateFiles, type TemplateFile } from './template-files.js';
+import type { Bundle, BundleFile, Procedure } from './types.js';
+import { applyValueDefaults } from './value-defaults.js';
+
+export interface RenderInput {
+  procedure: Procedure;
+  site: Site;
+  /** the site's setup of this procedure: userConnection and processTransfers come from here */
+  setup: Setup;
+  environment: EnvironmentName;
+  targetKind: 'vm' | 'kubernetes';
+  /** the site's values; schema defaults are applied again here (idempotent) */
+  values: Record<string, unknown>;
+  /** resolved secret values by name; only the names the procedure declares are visible */
+  secrets: Record<string, string>;
+  /** render every secret as `«secret:NAME»` (review output); such a bundle's hash differs */
+  redactSecrets?: boolean;
+  /** directory template paths in errors are relative to; default: the procedure's catalogue */
+  cwd?: string;
+}
+
+/** What a template sees (docs/procedure-format.md); file templates also get `secrets`. */
+export interface TemplateContext {
+  site: { name: string; labels: Record<string, string>; facts: Record<string, unknown> };
+  environment: EnvironmentName;
+  procedure: { name: string; version: string };
+  values: Record<string, unknown>;
+  userConnection: Record<string, unknown>;
+  processTransfers: unknown[];
+}
+
+export function formatRedactedSecret(name: string): string {
+  return `«secret:${name}»`;
+}
+
+export async function renderBundle(input: RenderInput): Promise<Bundle> {
+  const { procedure, targetKind } = input;
+  const display = createDisplayPath(input);
+  const procedureFile = display(procedure.file);
+  const templateDir = selectTemplateDir(procedure, targetKind, procedureFile);
+  const secrets = resolveSecretValues(input, procedureFile);
+  const context = createTemplateContext(input);
+  const engine = createEngine();
+
+  const templates = await readTemplateFiles(path.resolve(procedure.dir, templateDir), display);
+  const files: BundleFile[] = [];
+  for (const template of templates) {
+    files.push(await renderFile(engine, template, context, secrets, display(template.file)));
+  }
+  const hooks = targetKind === 'vm' ? checkHooks(procedure, files, procedureFile) : {};
+  const smoke = await renderSmokeChecks(engine, procedure.smoke, context, procedureFile);
+  const hash = hashBundle({ procedure: procedure.name, version: procedure.version, targetKind, files, hooks, smoke });
+  return {
+    site: input.site.name,
+    environment: input.environment,
+    procedure: procedure.name,
+    version: procedure.version,
+    targetKind,
+    files,
+    hooks,
+    smoke,
+    hash,
+  };
+}
+
+/** The template context without secrets; values get the schema defaults. Fresh copies every call. */
+export function createTemplateContext(input: Omit<RenderInput, 'secrets' | 'targetKind'>): TemplateContext {
+  return structuredClone({
+    site: { name: input.site.name, labels: input.site.labels, facts: input.site.facts },
+    environment: input.environment,
+    procedure: { name: input.procedure.name, version: input.procedure.version },
+    values: applyValueDefaults(input.procedure.valuesSchema, input.values),
+    userConnection: input.setup.userConnection ?? {},
+    processTransfers: input.setup.processTransfers ?? [],
+  });
+}
+
+/**
+ * `secrets` inside a file template. Values are only reachable through
+ * liquidMethodMissing, so every read — `secrets.x`, `secrets[name]`, through an `assign` —
+ * passes here and marks the file sensitive. Using the object as a whole is an error, so it
+ * cannot be dumped or iterated.
+ */
+class SecretsDrop extends Drop {
+  // private fields: nothing here is reachable as `secrets.<name>` except the secret values
+  readonly #values: ReadonlyMap<string, string>;
+  readonly #onRead: () => void;
+
+  constructor(values: ReadonlyMap<string, string>, onRead: () => void = () => {}) {
+    super();
+    this.#values = values;
+    this.#onRead = onRead;
+  }
+
+  override liquidMethodMissing(key: string | number): string | undefined {
+    this.#onRead();
+    return typeof key === 'string' ? this.#values.get(key) : undefined;
+  }
+
+  override valueOf(): never {
+    throw new FilterInputError('secrets', 'use one secret by name, e.g. {{ secrets.NAME | shell }}');
+  }
+}
+
+async function renderFile(
+  engine: Liquid,
+  file: TemplateFile,
+  context: TemplateContext,
+  secrets: ReadonlyMap<string, string>,
+  where: string,
+): Promise<BundleFile> {
+  const template = parseTemplate(engine, file.source, where);
+  let read = false;
+  const drop = new SecretsDrop(secrets, () => (read = true));
+  const text = await renderTemplate(engine, template, { ...structuredClone(context), secrets: drop }, where);
+  // Runtime tracking sees every read that happened; static analysis also catches a
+  // reference on a branch this site did not take, so a file's sensitivity does not
+  // depend on which values the site happens to have.
+  const sensitive = read || 'secrets' in engine.analyzeSync(template, { partials: false }).globals;
+  const mode = file.executable ? 0o755 : 0o644;
+  // owner-only for secrets; a script keeps its execute bit (0o700)
+  return { path: file.path, content: Buffer.from(text, 'utf8'), mode: sensitive ? mode & 0o700 : mode, sensitive };
+}
+
+async function renderSmokeChecks(
+  engine: Liquid,
+  checks: SmokeCheck[],
+  context: TemplateContext,
+  procedureFile: string,
+): Promise<SmokeCheck[]> {
+  const rendered: SmokeCheck[] = [];
+  for (const [i, check] of checks.entries()) {
+    rendered.push((await renderStrings(engine, check, context, `${procedureFile}#smoke[${i}]`)) as SmokeCheck);
+  }
+  return rendered;
+}
+
+/** Every string inside a smoke check is a template; numbers and booleans stay as they are. */
+async function renderStrings(engine: Liquid, value: unknown, context: TemplateContext, where: string): Promise<unknown> {
+  if (typeof value === 'string') {
+    if (!value.includes('{')) return value;
+    const template = parseTemplate(engine, value, where);
+    try {
+      return await renderTemplate(engine, template, structuredClone(context), where);
+    } catch (err) {
+      throw explainSecretsInSmoke(err as RenderError);
+    }
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const [i, item] of value.entries()) out.push(await renderStrings(engine, item, context, `${where}[${i}]`));
+    return out;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = await renderStrings(engine, item, context, `${where}.${key}`);
+    return out;
+  }
+  return value;
+}
+
+function explainSecretsInSmoke(err: RenderError): RenderError {
+  const match = /^undefined variable: (secrets\b.*)$/.exec(messageOf(err));
+  if (!match) return err;
+  return new RenderError(
+    err.template,
+    `${match[1]}: secrets are not available in smoke checks (their commands and results are shown and recorded)`,
+    { line: err.line, col: err.col },
+    { hint: 'read the secret inside a hook script from its 0600 file instead', cause: err },
+  );
+}
+
+function createEngine(): Liquid {
+  const engine = new Liquid({
+    strictVariables: true,
+    strictFilters: true,
+    ownPropertyOnly: true,
+    // `{% if values.x %}` and `| default:` may test for absence; printing an absent value still fails
+    lenientIf: true,
+    // an empty in-memory file system: include/render/layout find nothing, so nothing outside the template is read
+    templates: {},
+    cache: false,
+    renderLimit: 10_000,
+  });
+  engine.registerFilter('shell', (value: unknown) => quoteShellWord(value));
+  engine.registerFilter('yaml', (value: unknown) => formatYaml(value));
+  engine.registerFilter('json', (value: unknown, indent?: unknown) => formatJson(value, indent));
+  const date = handlerOf(engine.filters['date']);
+  if (date) {
+    engine.registerFilter('date', function (this: unknown, value: unknown, ...args: unknown[]) {
+      // a bundle must be a function of its inputs, or every run would see a new hash and redeploy
+      if (value === 'now' || value === 'today') {
+        throw new FilterInputError('date', `"${value}" differs on every render; pass the date in as a value`);
+      }
+      return date.call(this, value, ...args);
+    });
+  }
+  return engine;
+}
+
+function handlerOf(filter: FilterImplOptions | undefined): ((this: unknown, ...args: unknown[]) => unknown) | undefined {
+  if (typeof filter === 'function') return filter as (this: unknown, ...args: unknown[]) => unknown;
+  return filter?.handler as ((this: unknown, ...args: unknown[]) => unknown) | undefined;
+}
+
+function parseTemplate(engine: Liquid, source: string, where: string): Template[] {
+  try {
+    return engine.parse(source, where);
+  } catch (err) {
+    throw toRenderError(err, where);
+  }
+}
+
+async function renderTemplate(engine: Liquid, template: Template[], scope: object, where: string): Promise<string> {
+  try {
+    return String(await engine.render(template, scope));
+  } catch (err) {
+    throw toRenderError(err, where);
+  }
+}
+
+function toRenderError(err: unknown, where: string): RenderError {
+  if (err instanceof RenderError) return err;
+  if (!LiquidError.is(err)) {
+    return new RenderError(where, err instanceof Error ? err.message : String(err), {}, { cause: err });
+  }
+  const [line, col] = err.token?.getPosition() ?? [];
+  const original = err.originalError;
+  // liquidjs appends ", file:…, line:…, col:…"; the position goes into RenderError instead
+  const message = (original?.message ?? err.message).replace(/,\s*(?:file:.*?,\s*)?line:\d+, col:\d+$/s, '');
+  return new RenderError(where, message, { line, col }, { hint: hintFor(message), cause: err });
+}
+
+function hintFor(message: string): string | undefined {
+  if (message.startsWith('undefined variable:')) {
+    return 'templates see site, environment, procedure, values, secrets (files only), userConnection and processTransfers; check the name and the site\'s values';
+  }
+  if (message.startsWith('undefined filter:')) return 'use shell, yaml, json or a standard Liquid filter';
+  if (message.includes('Failed to lookup')) return 'include, render and layout are not supported: every template is self-contained';
+  return undefined;
+}
+
+/** The bare message of a RenderError (its message is prefixed with the position). */
+function messageOf(err: RenderError): string {
+  const where = err.line ? `${err.template}:${err.line}:${err.col ?? 1}` : err.template;
+  return err.message.startsWith(`${where}  `) ? err.message.slice(where.length + 2) : err.message;
+}
+
+function selectTemplateDir(procedure: Procedure, targetKind: 'vm' | 'kubernetes', procedureFile: string): string {
+  const dir = targetKind === 'vm' ? procedure.vm?.files : procedure.kubernetes?.manifests;
+  if (dir === undefined) {
+    throw new RenderError(procedureFile, `${procedure.name} ${procedure.version} has no ${targetKind} section`, {}, {
+      hint: `choose a data center of a kind this procedure supports, or add a ${targetKind}: section`,
+    });
+  }
+  return dir;
+}
+
+function resolveSecretValues(input: RenderInput, procedureFile: string): Map<string, string> {
+  const values = new Map<string, string>();
+  const probe = new SecretsDrop(values);
+  for (const name of input.procedure.secrets) {
+    if (name in probe) {
+      throw new RenderError(procedureFile, `secret name "${name}" is reserved; rename it`);
+    }
+    if (input.redactSecrets) {
+      values.set(name, formatRedactedSecret(name));
+      continue;
+    }
+    const value = Object.hasOwn(input.secrets, name) ? input.secrets[name] : undefined;
+    if (typeof value !== 'string') {
+      throw new RenderError(procedureFile, `secret "${name}" has no value for site ${input.site.name}`, {}, {
+        hint: `add secrets.${name} (env: or file:) to the ${input.procedure.name} setup of ${input.site.name} in sites.yaml`,
+      });
+    }
+    values.set(name, value);
+  }
+  return values;
+}
+
+function checkHooks(procedure: Procedure, files: BundleFile[], procedureFile: string): Bundle['hooks'] {
+  const present = new Set(files.map((f) => f.path));
+  const hooks: Bundle['hooks'] = {};
+  for (const phase of ['install', 'activate'] as const) {
+    const declared = procedure.vm?.hooks[phase];
+    if (declared === undefined) continue;
+    const normalized = path.posix.normalize(declared).replace(/^\.\//, '');
+    if (!present.has(normalized)) {
+      throw new RenderError(procedureFile, `vm.hooks.${phase} names ${declared}, which is not a file under ${procedure.vm?.files}/`);
+    }
+    hooks[phase] = normalized;
+  }
+  return hooks;
+}
+
+/** Names files relative to `cwd` when given, else to the catalogue (`<procedure>/<version>/…`). */
+function createDisplayPath(input: RenderInput): (file: string) => string {
+  const base = input.cwd ?? path.dirname(path.dirname(input.procedure.dir));
+  return (file) => {
+    const rel = path.relative(base, file);
+    const shown = rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+    return shown.split(path.sep).join('/');
+  };
+}
