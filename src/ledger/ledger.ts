@@ -109,9 +109,9 @@ async function appendToLedgerFile(dir: string, file: string, records: readonly L
       throw error;
     },
   );
-  // O_APPEND: every write lands at the end, whatever another writer did; earlier bytes are
-  // never rewritten, so a kill mid-write can only leave a torn last line.
-  const handle = await open(file, 'a');
+  // O_APPEND ('a+': read too, for the tail check): every write lands at the end and earlier
+  // bytes are never rewritten, so a kill mid-write can only leave a torn last line.
+  const handle = await open(file, 'a+');
   try {
     // A previous run killed mid-line left no newline: start on a fresh line so our first
     // record is not glued onto the torn one.

@@ -1,0 +1,260 @@
+/**
+ * The POSIX sh scripts the VM driver sends through a shell transport. One script per operation
+ * keeps round trips to one per apply and per rollback; each is assembled from small parts.
+ *
+ * Protocol: hook and tool output goes to stderr; stdout carries only `ozg-…` lines the driver
+ * parses: `ozg-step <name>` before each step (the last one names the step that failed),
+ * `ozg-nothing <reason>`, `ozg-reverted [<release>]`, `ozg-revert-failed`, `ozg-live <marker>`.
+ */
+import { quoteShell as q } from './shell-quote.js';
+
+/** Name of the per-release metadata file (sh-sourceable) written into every release directory. */
+export const RELEASE_METADATA_FILE = '.ozg-release';
+export const MARKER_FILE = 'release.json';
+
+/** Values every script for one procedure on one target starts from. */
+export interface ScriptContext {
+  /** absolute directory holding one directory per procedure */
+  root: string;
+  site: string;
+  environment: string;
+  procedure: string;
+}
+
+export interface ApplyScriptOptions extends ScriptContext {
+  release: string;
+  /** the complete marker JSON (one line) to write once the release is live */
+  marker: string;
+  keepReleases: number;
+}
+
+export interface RollbackScriptOptions extends ScriptContext {
+  /** release to switch to; default: the marker's `previous` */
+  toRelease?: string;
+  deployedAt: string;
+}
+
+export interface ReleaseMetadata {
+  version: string;
+  hash: string;
+  release: string;
+  hooks: { install?: string; activate?: string };
+}
+
+/** `<root>/<procedure>`: holds `releases/`, `current` and the marker. */
+export function procedureDir(context: ScriptContext): string {
+  return `${context.root}/${context.procedure}`;
+}
+
+/** The release's identity as JSON members without braces, so sh can splice it into a marker. */
+export function formatIdentity(release: { version: string; hash: string; release: string }): string {
+  return JSON.stringify({ version: release.version, hash: release.hash, release: release.release }).slice(1, -1);
+}
+
+/** Content of a release's metadata file: shell assignments, every value quoted. */
+export function renderReleaseMetadata(metadata: ReleaseMetadata): string {
+  return [
+    '# Written by ozg at apply; sourced to run the hooks of this release (also on rollback).',
+    `ozg_version=${q(metadata.version)}`,
+    `ozg_hash=${q(metadata.hash)}`,
+    `ozg_release=${q(metadata.release)}`,
+    `ozg_install_hook=${q(metadata.hooks.install ?? '')}`,
+    `ozg_activate_hook=${q(metadata.hooks.activate ?? '')}`,
+    `ozg_identity=${q(formatIdentity(metadata))}`,
+    '',
+  ].join('\n');
+}
+
+/** One exec: print the marker if there is one, nothing otherwise. */
+export function buildLiveScript(context: ScriptContext): string {
+  return `f=${q(`${procedureDir(context)}/${MARKER_FILE}`)}\nif [ -f "$f" ]; then cat "$f"; fi\n`;
+}
+
+/** One exec: unpack the archive on stdin into a new release, install, switch, activate, record, prune. */
+export function buildApplyScript(options: ApplyScriptOptions): string {
+  const id = q(options.release);
+  return joinParts(
+    preamble(options),
+    helperFunctions(),
+    revertFunction(),
+    pruneFunction(),
+    `ozg_step prepare
+mkdir -p "$dir/releases" || exit
+live=$(ozg_live_release) || live=''
+if [ "$live" = ${id} ]; then echo ${q(`ozg: release ${options.release} is live; refusing to overwrite it`)} >&2; exit 1; fi
+rel="$dir/releases/"${id}
+rm -rf "$rel" && mkdir "$rel" || exit`,
+    // A tight umask while unpacking: no file is ever wider than 0600 on the way to the mode
+    // the archive carries (-p applies that mode exactly, whatever the umask).
+    `ozg_step extract
+(umask 077 && tar -x -p --no-same-owner -f - -C "$rel") 1>&2 || { rc=$?; rm -rf "$rel"; exit "$rc"; }
+cat >/dev/null  # drain any padding tar left unread, so the sender never sees a broken pipe`,
+    `ozg_step install
+ozg_hook ${id} install || { rc=$?; rm -rf "$rel"; exit "$rc"; }`,
+    `ozg_step switch
+ozg_switch ${id} || { rc=$?; rm -f "$dir/current.tmp"; rm -rf "$rel"; exit "$rc"; }`,
+    `ozg_step activate
+ozg_hook ${id} activate || { rc=$?; ozg_revert; exit "$rc"; }`,
+    `ozg_step marker
+${writeMarkerFromLiteral(options.marker)}`,
+    // Pruning is housekeeping: a failure there must not turn a live release into a failed apply.
+    `ozg_step prune
+ozg_prune ${Math.max(1, Math.floor(options.keepReleases))} ${id} "$live" || true
+ozg_step done`,
+  );
+}
+
+/** One exec: switch back to the previous (or named) release, activate it, rewrite the marker. */
+export function buildRollbackScript(options: RollbackScriptOptions): string {
+  return joinParts(
+    preamble(options),
+    helperFunctions(),
+    `live=$(ozg_live_release) || { echo 'ozg-nothing no release is live'; exit 0; }
+target=${q(options.toRelease ?? '')}
+if [ -z "$target" ]; then
+  # The marker is one line written by ozg with \`previous\` last; release ids never hold a quote.
+  target=$(sed -n 's/.*"previous":{.*"release":"\\([^"]*\\)"}}[[:space:]]*$/\\1/p' "$dir/${MARKER_FILE}" 2>/dev/null)
+  [ -n "$target" ] || { echo 'ozg-nothing the live release records no previous release'; exit 0; }
+fi
+[ "$target" != "$live" ] || { echo "ozg-nothing release $target is already live"; exit 0; }
+[ -f "$dir/releases/$target/${RELEASE_METADATA_FILE}" ] || { echo "ozg-nothing release $target is no longer kept on the target"; exit 0; }`,
+    `ozg_step switch
+ozg_switch "$target" || { rc=$?; rm -f "$dir/current.tmp"; exit "$rc"; }`,
+    `ozg_step activate
+ozg_hook "$target" activate || {
+  rc=$?
+  if ozg_switch "$live"; then
+    printf 'ozg-reverted %s\\n' "$live"
+    ozg_hook "$live" activate || echo "ozg: the activate hook of release $live failed as well" >&2
+  else
+    echo 'ozg-revert-failed'
+  fi
+  exit "$rc"
+}`,
+    `ozg_step marker
+tid=$(ozg_identity "$target")
+lid=$(ozg_identity "$live") || lid=''
+prev=''
+[ -z "$lid" ] || prev=$(printf ',"previous":{%s}' "$lid")
+printf '{"procedure":%s,%s,"deployedAt":%s%s}\\n' ${q(JSON.stringify(options.procedure))} "$tid" ${q(JSON.stringify(options.deployedAt))} "$prev" >"$dir/${MARKER_FILE}.tmp" &&
+  mv -f "$dir/${MARKER_FILE}.tmp" "$dir/${MARKER_FILE}" || exit
+printf 'ozg-live '
+cat "$dir/${MARKER_FILE}"
+ozg_step done`,
+  );
+}
+
+/** One exec per smoke attempt: the check's command in the live release directory, output merged. */
+export function buildSmokeCommandScript(context: ScriptContext, command: string): string {
+  const current = `${procedureDir(context)}/current`;
+  return joinParts(
+    exportEnvironment(context),
+    `exec 2>&1 </dev/null
+cd ${q(current)} || { echo ${q(`ozg: no live release: ${current} is missing`)}; exit 125; }`,
+    // The command is the procedure's own shell text and runs as written, on lines of its own.
+    command,
+  );
+}
+
+/** Lines of `ozg-…` protocol output, picked out of a script's stdout. */
+export interface ScriptReport {
+  /** last step the script announced */
+  step?: string;
+  done: boolean;
+  nothing?: string;
+  /** set when an activate failure switched back: the release now live, or '' for none */
+  reverted?: string;
+  revertFailed: boolean;
+  live?: string;
+}
+
+export function parseScriptReport(stdout: string): ScriptReport {
+  const report: ScriptReport = { done: false, revertFailed: false };
+  for (const line of stdout.split('\n')) {
+    const [word, ...rest] = line.split(' ');
+    const value = rest.join(' ');
+    if (word === 'ozg-step') {
+      if (value === 'done') report.done = true;
+      else report.step = value;
+    } else if (word === 'ozg-nothing') report.nothing = value;
+    else if (word === 'ozg-reverted') report.reverted = value;
+    else if (word === 'ozg-revert-failed') report.revertFailed = true;
+    else if (word === 'ozg-live') report.live = value;
+  }
+  return report;
+}
+
+function joinParts(...parts: string[]): string {
+  return parts.join('\n\n') + '\n';
+}
+
+function exportEnvironment(context: ScriptContext): string {
+  return `dir=${q(procedureDir(context))}
+export OZG_SITE=${q(context.site)} OZG_ENVIRONMENT=${q(context.environment)} OZG_PROCEDURE=${q(context.procedure)} OZG_TARGET_DIR="$dir"`;
+}
+
+function preamble(context: ScriptContext): string {
+  return `set -u
+umask 022
+${exportEnvironment(context)}
+ozg_step() { printf 'ozg-step %s\\n' "$1"; }`;
+}
+
+function helperFunctions(): string {
+  return `# The release id \`current\` points at, or failure when nothing is live.
+ozg_live_release() { l=$(readlink "$dir/current" 2>/dev/null) && printf '%s' "\${l#releases/}"; }
+
+# Point current at releases/$1. rename(2) over the old link makes the switch atomic.
+ozg_switch() {
+  rm -f "$dir/current.tmp" && ln -s "releases/$1" "$dir/current.tmp" && mv -T "$dir/current.tmp" "$dir/current"
+}
+
+# Run hook $2 (install|activate) of release $1 in its directory, as its metadata file names it.
+ozg_hook() {
+  (
+    . "$dir/releases/$1/${RELEASE_METADATA_FILE}" || exit 1
+    case $2 in install) hook=$ozg_install_hook ;; *) hook=$ozg_activate_hook ;; esac
+    [ -n "$hook" ] || exit 0
+    cd "$dir/releases/$1" || exit 1
+    export OZG_VERSION="$ozg_version" OZG_RELEASE="$1" OZG_RELEASE_DIR="$dir/releases/$1"
+    if [ -x "$hook" ]; then exec "./$hook"; else exec sh "./$hook"; fi
+  ) </dev/null 1>&2
+}
+
+# The identity members (version, hash, release) of release $1, from its metadata file.
+ozg_identity() {
+  [ -f "$dir/releases/$1/${RELEASE_METADATA_FILE}" ] || return 1
+  (. "$dir/releases/$1/${RELEASE_METADATA_FILE}" && printf '%s' "$ozg_identity")
+}`;
+}
+
+function revertFunction(): string {
+  return `# After a failed activate: back to the release that was live before, or to none at all.
+ozg_revert() {
+  if [ -n "$live" ] && [ -d "$dir/releases/$live" ]; then
+    ozg_switch "$live" || { echo 'ozg-revert-failed'; return; }
+    printf 'ozg-reverted %s\\n' "$live"
+    ozg_hook "$live" activate || echo "ozg: the activate hook of release $live failed as well" >&2
+  else
+    rm -f "$dir/current"
+    echo 'ozg-reverted'
+  fi
+  rm -rf "$rel"
+}`;
+}
+
+function pruneFunction(): string {
+  return `# Keep the newest $1 releases; $2 (live) and $3 (previous) survive whatever their age.
+ozg_prune() {
+  n=0
+  ls -1t "$dir/releases" | while IFS= read -r r; do
+    n=$((n + 1))
+    case $r in "$2" | "$3") continue ;; esac
+    if [ "$n" -gt "$1" ]; then rm -rf "$dir/releases/$r"; fi
+  done
+}`;
+}
+
+function writeMarkerFromLiteral(marker: string): string {
+  return `printf '%s\\n' ${q(marker)} >"$dir/${MARKER_FILE}.tmp" && mv -f "$dir/${MARKER_FILE}.tmp" "$dir/${MARKER_FILE}" || exit`;
+}

@@ -1,0 +1,266 @@
+/**
+ * The VM target driver, written once over a shell transport: `local` (this machine) and `ssh`
+ * (a VM) see the same scripts. Everything on the target happens through transport.exec; a
+ * release travels as a tar archive on stdin.
+ */
+import { InternalError, OzgError, RemoteCommandError, UnreachableError, type OzgErrorOptions } from '../../errors.js';
+import type { EnvironmentName } from '../../inventory/types.js';
+import type { Bundle } from '../../procedure/types.js';
+import { fetchHttpWithGlobalFetch } from '../../smoke/fetch-http.js';
+import { runChecks, type FetchHttp } from '../../smoke/run-checks.js';
+import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
+import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
+import { addParentDirectories, createTarArchive, validateArchivePath, type ArchiveEntry } from './archive.js';
+import {
+  buildApplyScript,
+  buildLiveScript,
+  buildRollbackScript,
+  buildSmokeCommandScript,
+  MARKER_FILE,
+  parseScriptReport,
+  procedureDir,
+  RELEASE_METADATA_FILE,
+  renderReleaseMetadata,
+  type ScriptContext,
+  type ScriptReport,
+} from './release-scripts.js';
+import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
+
+export interface CreateVmDriverOptions {
+  transport: ShellTransport;
+  /** absolute directory on the target holding one directory per procedure */
+  root: string;
+  site: string;
+  environment: EnvironmentName;
+  /** releases kept per procedure for rollback; the live and the previous one are always kept */
+  keepReleases: number;
+  /** human name of the target, e.g. `kiel/test @ /srv/ozg/test/kiel` */
+  description: string;
+  /** runs HTTP smoke checks; default: global fetch from the machine running ozg */
+  runHttp?: FetchHttp;
+  /** pause between smoke attempts (tests pass one that does not wait) */
+  sleep?: (ms: number) => Promise<void>;
+  /** clock for `deployedAt` and file times */
+  now?: () => Date;
+  /** limit for one apply or rollback script, hooks included (default 15 minutes) */
+  scriptTimeoutMs?: number;
+  /** limit for reading a marker (default 60 s) */
+  readTimeoutMs?: number;
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Human descriptions of what each step of the apply and rollback scripts runs, for errors. */
+const STEP_COMMANDS: Record<string, (dir: string, release: string, hook?: string) => string> = {
+  prepare: (dir, release) => `mkdir ${dir}/releases/${release}`,
+  extract: (dir, release) => `tar -x -p into ${dir}/releases/${release}`,
+  install: (dir, release, hook) => `${hook ?? 'install hook'} in ${dir}/releases/${release}`,
+  switch: (dir, release) => `ln -s releases/${release} current.tmp && mv -T current.tmp current in ${dir}`,
+  activate: (dir, release, hook) => `${hook ?? 'activate hook'} in ${dir}/releases/${release}`,
+  marker: (dir) => `write ${dir}/${MARKER_FILE}`,
+};
+
+export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
+  const { transport, site, environment, description } = options;
+  const root = validateRoot(options.root);
+  const now = options.now ?? (() => new Date());
+  const scriptTimeoutMs = options.scriptTimeoutMs ?? 15 * 60_000;
+  const readTimeoutMs = options.readTimeoutMs ?? 60_000;
+  const fetchHttp = options.runHttp ?? fetchHttpWithGlobalFetch;
+
+  const contextFor = (procedure: string): ScriptContext => ({ root, site, environment, procedure: validateProcedure(procedure) });
+
+  /** The transport, with faults that are not ours yet turned into UnreachableError. */
+  async function exec(script: string, execOptions: ExecOptions): Promise<ExecResult> {
+    try {
+      return await transport.exec(script, execOptions);
+    } catch (error) {
+      if (error instanceof OzgError) throw error;
+      throw new UnreachableError(transport.where, `cannot run a command: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+  }
+
+  function fail(step: string, command: string, result: ExecResult, errorOptions: OzgErrorOptions = {}): never {
+    const stderr = result.timedOut ? `${result.stderr}\nozg: timed out after ${result.durationMs} ms` : result.stderr;
+    throw new RemoteCommandError({ site, environment, where: transport.where, step }, command, { ...result, stderr }, errorOptions);
+  }
+
+  async function live(procedure: string): Promise<LiveRelease | undefined> {
+    const context = contextFor(procedure);
+    const result = await exec(buildLiveScript(context), { timeoutMs: readTimeoutMs });
+    const file = `${procedureDir(context)}/${MARKER_FILE}`;
+    if (result.exitCode !== 0) fail('read marker', `cat ${file}`, result);
+    if (result.stdout.trim() === '') return undefined;
+    const marker = parseMarker(result.stdout, procedure);
+    if (typeof marker === 'string') {
+      fail('read marker', `cat ${file}`, { ...result, exitCode: result.exitCode, stderr: marker }, {
+        hint: `inspect ${file} on ${transport.where}; the next apply rewrites it`,
+      });
+    }
+    return marker;
+  }
+
+  async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
+    checkBundle(bundle, releaseId);
+    const context = contextFor(bundle.procedure);
+    const previous = await live(bundle.procedure);
+    if (previous?.hash === bundle.hash) return { status: 'unchanged', live: previous };
+
+    const deployedAt = now();
+    const next: LiveRelease = {
+      procedure: bundle.procedure,
+      version: bundle.version,
+      hash: bundle.hash,
+      release: releaseId,
+      deployedAt: deployedAt.toISOString(),
+      ...(previous ? { previous: { version: previous.version, hash: previous.hash, release: previous.release } } : {}),
+    };
+    const script = buildApplyScript({ ...context, release: releaseId, marker: formatMarker(next), keepReleases: options.keepReleases });
+    const archive = createTarArchive(addParentDirectories(archiveEntries(bundle, releaseId)), { mtime: deployedAt });
+    const result = await exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
+    const report = parseScriptReport(result.stdout);
+    if (result.exitCode !== 0 || !report.done) {
+      const step = report.step ?? 'prepare';
+      const hook = step === 'install' ? bundle.hooks.install : step === 'activate' ? bundle.hooks.activate : undefined;
+      fail(step, describeStep(step, procedureDir(context), releaseId, hook), result, { hint: hintForFailedApply(step, report) });
+    }
+    return { status: 'applied', live: next, ...(previous ? { previous } : {}) };
+  }
+
+  async function rollback(procedure: string, toRelease?: string): Promise<RollbackResult> {
+    const context = contextFor(procedure);
+    if (toRelease !== undefined) validateRelease(toRelease);
+    const script = buildRollbackScript({ ...context, toRelease, deployedAt: now().toISOString() });
+    const result = await exec(script, { timeoutMs: scriptTimeoutMs });
+    const report = parseScriptReport(result.stdout);
+    if (result.exitCode === 0 && report.nothing !== undefined) return { status: 'nothing-to-roll-back', reason: report.nothing };
+    if (result.exitCode !== 0 || !report.done || report.live === undefined) {
+      const step = report.step ?? 'prepare';
+      const dir = procedureDir(context);
+      const command = step === 'activate' ? `activate hook of release ${toRelease ?? 'previous'} in ${dir}` : describeStep(step, dir, toRelease ?? 'previous');
+      fail(step, command, result, { hint: hintForFailedRollback(step, report) });
+    }
+    const marker = parseMarker(report.live, procedure);
+    if (typeof marker === 'string') throw new InternalError(`rollback wrote a marker ozg cannot read back: ${marker}`);
+    return { status: 'rolled-back', live: marker };
+  }
+
+  async function smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]> {
+    const context = contextFor(procedure);
+    return runChecks(checks, {
+      runCommand: async (command, timeoutMs) => {
+        const result = await exec(buildSmokeCommandScript(context, command), { timeoutMs });
+        return { exitCode: result.exitCode, output: result.stdout + result.stderr, timedOut: result.timedOut === true };
+      },
+      fetchHttp,
+      sleep: options.sleep,
+    });
+  }
+
+  return { description, live, apply, smoke, rollback, close: () => transport.close() };
+}
+
+/** The bundle's files plus the release metadata; files holding secrets lose group and other bits. */
+function archiveEntries(bundle: Bundle, releaseId: string): ArchiveEntry[] {
+  const files: ArchiveEntry[] = bundle.files.map((f) => ({
+    path: f.path,
+    type: 'file',
+    mode: f.sensitive ? f.mode & 0o700 : f.mode,
+    content: f.content,
+  }));
+  const metadata = renderReleaseMetadata({ version: bundle.version, hash: bundle.hash, release: releaseId, hooks: bundle.hooks });
+  files.push({ path: RELEASE_METADATA_FILE, type: 'file', mode: 0o644, content: Buffer.from(metadata) });
+  return files;
+}
+
+function checkBundle(bundle: Bundle, releaseId: string): void {
+  validateRelease(releaseId);
+  validateProcedure(bundle.procedure);
+  if (bundle.targetKind !== 'vm') throw new InternalError(`bundle of ${bundle.procedure} is for ${bundle.targetKind}, not a VM target`);
+  const paths = new Set(bundle.files.map((f) => validateArchivePath(f.path)));
+  if (paths.has(RELEASE_METADATA_FILE)) {
+    throw new InternalError(`bundle of ${bundle.procedure} has a file named ${RELEASE_METADATA_FILE}, which ozg reserves for itself`);
+  }
+  for (const [name, hook] of Object.entries(bundle.hooks)) {
+    if (hook !== undefined && !paths.has(hook)) throw new InternalError(`bundle of ${bundle.procedure} names ${name} hook ${hook} but has no such file`);
+  }
+}
+
+function describeStep(step: string, dir: string, release: string, hook?: string): string {
+  return (STEP_COMMANDS[step] ?? (() => `${step} of release ${release} in ${dir}`))(dir, release, hook);
+}
+
+function hintForFailedApply(step: string, report: ScriptReport): string | undefined {
+  if (step === 'prepare' || step === 'extract' || step === 'install' || step === 'switch') {
+    return 'the live release was not touched and the new release directory was removed';
+  }
+  if (step === 'activate') {
+    if (report.revertFailed) return 'switching back to the previous release failed too: check `current` on the target by hand';
+    if (report.reverted) return `current was switched back to release ${report.reverted}`;
+    if (report.reverted === '') return 'no release was live before, so none is live now';
+  }
+  if (step === 'marker') return 'the new release is live but its marker was not written: apply again';
+  return undefined;
+}
+
+function hintForFailedRollback(step: string, report: ScriptReport): string | undefined {
+  if (step === 'activate' && report.reverted) return `current was switched back to release ${report.reverted}`;
+  if (step === 'activate' && report.revertFailed) return 'switching back failed too: check `current` on the target by hand';
+  if (step === 'marker') return 'the release was switched but its marker was not rewritten: run rollback again';
+  return undefined;
+}
+
+/** The marker as one JSON line, members in the order the rollback script writes them too. */
+function formatMarker(live: LiveRelease): string {
+  const { procedure, version, hash, release, deployedAt, previous } = live;
+  return JSON.stringify({ procedure, version, hash, release, deployedAt, ...(previous ? { previous } : {}) });
+}
+
+/** A marker read from a target, or a message saying what is wrong with it. */
+function parseMarker(text: string, procedure: string): LiveRelease | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return `${MARKER_FILE} is not JSON: ${(error as Error).message}`;
+  }
+  const m = value as Record<string, unknown> | null;
+  const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
+  if (!m || typeof m !== 'object' || !['procedure', 'version', 'hash', 'release', 'deployedAt'].every((k) => isString(m[k]))) {
+    return `${MARKER_FILE} lacks procedure, version, hash, release or deployedAt`;
+  }
+  if (m.procedure !== procedure) return `${MARKER_FILE} is for procedure ${String(m.procedure)}, not ${procedure}`;
+  const live: LiveRelease = {
+    procedure,
+    version: m.version as string,
+    hash: m.hash as string,
+    release: m.release as string,
+    deployedAt: m.deployedAt as string,
+  };
+  const p = m.previous as Record<string, unknown> | undefined;
+  if (p && typeof p === 'object' && isString(p.version) && isString(p.hash) && isString(p.release)) {
+    live.previous = { version: p.version, hash: p.hash, release: p.release };
+  }
+  return live;
+}
+
+function validateRoot(root: string): string {
+  const trimmed = root.length > 1 ? root.replace(/\/+$/, '') : root;
+  if (!trimmed.startsWith('/') || trimmed.includes('\0') || trimmed.split('/').some((s) => s === '.' || s === '..')) {
+    throw new InternalError(`target root ${JSON.stringify(root)} must be an absolute path without . or .. segments`);
+  }
+  return trimmed === '/' ? '' : trimmed;
+}
+
+function validateProcedure(procedure: string): string {
+  if (!DNS_LABEL.test(procedure)) throw new InternalError(`procedure name ${JSON.stringify(procedure)} is not a DNS label`);
+  return procedure;
+}
+
+function validateRelease(release: string): string {
+  if (!RELEASE_ID.test(release)) {
+    throw new InternalError(`release id ${JSON.stringify(release)} must be letters, digits, '.', '_' or '-' (at most 128)`);
+  }
+  return release;
+}
