@@ -6,7 +6,7 @@ export interface CreateLocalTransportOptions {
   /** the directory this transport serves, for messages */
   where: string;
   /** extra environment variables for every command, on top of this process's environment */
-  env?: Record<string, string>;
+  env?: Record<string, string | undefined>;
 }
 
 /** The `local` transport: every script runs as `sh -c <script>` on this machine. */

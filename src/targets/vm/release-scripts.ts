@@ -87,7 +87,8 @@ rm -rf "$rel" && mkdir "$rel" || exit`,
     // A tight umask while unpacking: no file is ever wider than 0600 on the way to the mode
     // the archive carries (-p applies that mode exactly, whatever the umask).
     `ozg_step extract
-(umask 077 && tar -x -p --no-same-owner -f - -C "$rel") 1>&2 || { rc=$?; rm -rf "$rel"; exit "$rc"; }
+# cd, not tar -C: GNU tar unquotes backslash escapes in a -C argument.
+(cd "$rel" && umask 077 && tar -x -p --no-same-owner -f -) 1>&2 || { rc=$?; rm -rf "$rel"; exit "$rc"; }
 cat >/dev/null  # drain any padding tar left unread, so the sender never sees a broken pipe`,
     `ozg_step install
 ozg_hook ${id} install || { rc=$?; rm -rf "$rel"; exit "$rc"; }`,
@@ -244,13 +245,13 @@ ozg_revert() {
 }
 
 function pruneFunction(): string {
-  return `# Keep the newest $1 releases; $2 (live) and $3 (previous) survive whatever their age.
+  return `# Keep $1 releases in all: $2 (live) and $3 (previous, may be empty) first, then the newest others.
 ozg_prune() {
-  n=0
+  left=$(($1 - 1))
+  [ -z "$3" ] || left=$((left - 1))
   ls -1t "$dir/releases" | while IFS= read -r r; do
-    n=$((n + 1))
     case $r in "$2" | "$3") continue ;; esac
-    if [ "$n" -gt "$1" ]; then rm -rf "$dir/releases/$r"; fi
+    if [ "$left" -gt 0 ]; then left=$((left - 1)); else rm -rf "$dir/releases/$r"; fi
   done
 }`;
 }

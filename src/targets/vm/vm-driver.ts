@@ -94,7 +94,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     if (result.stdout.trim() === '') return undefined;
     const marker = parseMarker(result.stdout, procedure);
     if (typeof marker === 'string') {
-      fail('read marker', `cat ${file}`, { ...result, exitCode: result.exitCode, stderr: marker }, {
+      fail('read marker', `cat ${file}`, { ...result, stderr: marker }, {
         hint: `inspect ${file} on ${transport.where}; the next apply rewrites it`,
       });
     }
@@ -192,7 +192,8 @@ function describeStep(step: string, dir: string, release: string, hook?: string)
 }
 
 function hintForFailedApply(step: string, report: ScriptReport): string | undefined {
-  if (step === 'prepare' || step === 'extract' || step === 'install' || step === 'switch') {
+  if (step === 'prepare') return 'the live release was not touched';
+  if (step === 'extract' || step === 'install' || step === 'switch') {
     return 'the live release was not touched and the new release directory was removed';
   }
   if (step === 'activate') {

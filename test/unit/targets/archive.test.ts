@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addParentDirectories, createTarArchive, validateArchivePath, type ArchiveEntry } from '../../../src/targets/vm/archive.js';
@@ -12,7 +12,7 @@ function requireTar(): void {
 
 function extract(archive: Buffer, dir: string): { stderr: string } {
   // Same flags the VM driver uses; a tight umask proves modes come from the archive (-p).
-  const r = spawnSync('sh', ['-c', 'umask 077 && tar -x -p --no-same-owner -f - -C "$1"', 'sh', dir], { input: archive });
+  const r = spawnSync('sh', ['-c', 'cd "$1" && umask 077 && tar -x -p --no-same-owner -f -', 'sh', dir], { input: archive });
   if (r.status !== 0) throw new Error(`tar -x failed: ${r.stderr}`);
   return { stderr: r.stderr.toString() };
 }
@@ -93,6 +93,13 @@ describe('createTarArchive', () => {
     expect(archive.length).toBe(4 * 512);
     expect(archive.subarray(345, 345 + 120).toString()).toBe('p'.repeat(120));
     expect(list(archive)).toEqual([path]);
+  });
+
+  it('keeps names with backslashes, quotes, newlines and shell syntax literal', () => {
+    const path = `odd/$(touch x) \`y\` 'q" \\n back\\slash\nnewline *`;
+    extract(createTarArchive(addParentDirectories([{ path, type: 'file', mode: 0o644, content: Buffer.from('odd') }])), dir);
+    expect(readFileSync(join(dir, path), 'utf8')).toBe('odd');
+    expect(readdirSync(join(dir, 'odd'))).toEqual([path.slice(4)]);
   });
 
   it('produces the same bytes for the same input', () => {

@@ -1,0 +1,74 @@
+/**
+ * Picks the driver for a site in one environment of its data center. Drivers and their heavy
+ * dependencies load on first use (dynamic import), so a local run never loads SSH or Kubernetes.
+ */
+import { isAbsolute, relative, resolve } from 'node:path';
+import { OzgError } from '../errors.js';
+import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
+import type { FetchHttp } from '../smoke/run-checks.js';
+import type { TargetDriver } from './driver.js';
+
+export interface CreateDriverOptions {
+  /** releases kept per procedure (default: the data center's keepReleases) */
+  keepReleases?: number;
+  /** environment for commands run on this machine (the local transport) */
+  env?: Record<string, string | undefined>;
+  /** runs HTTP smoke checks (default: global fetch) */
+  runHttp?: FetchHttp;
+  /** pause between smoke attempts */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export async function createDriver(
+  dataCenter: DataCenter,
+  environmentSpec: EnvironmentSpec,
+  site: Site,
+  options: CreateDriverOptions = {},
+): Promise<TargetDriver> {
+  if (!DNS_LABEL.test(site.name)) throw new OzgError(`site name ${JSON.stringify(site.name)} is not a DNS label`);
+  const keepReleases = options.keepReleases ?? dataCenter.keepReleases;
+  switch (dataCenter.kind) {
+    case 'local': {
+      const root = resolveLocalRoot(dataCenter, environmentSpec, site);
+      const [{ createVmDriver }, { createLocalTransport }] = await Promise.all([
+        import('./vm/vm-driver.js'),
+        import('./vm/local-transport.js'),
+      ]);
+      return createVmDriver({
+        transport: createLocalTransport({ where: root, env: options.env }),
+        root,
+        site: site.name,
+        environment: environmentSpec.name,
+        keepReleases,
+        description: `${site.name}/${environmentSpec.name} @ ${root}`,
+        runHttp: options.runHttp,
+        sleep: options.sleep,
+      });
+    }
+    case 'vm':
+    case 'kubernetes':
+      throw new OzgError(`the ${dataCenter.kind} driver is not implemented yet (data center ${dataCenter.name}, site ${site.name})`, {
+        hint: 'use a data center of kind local for now',
+      });
+    default:
+      throw new OzgError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
+  }
+}
+
+/** `<environment root>/<site>`, refusing anything that would land outside the environment root. */
+export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site): string {
+  const base = environmentSpec.root;
+  if (!base || !isAbsolute(base)) {
+    throw new OzgError(`data center ${dataCenter.name}: environment ${environmentSpec.name} needs an absolute root directory`, {
+      hint: 'set `root:` for this environment in sites.yaml',
+    });
+  }
+  const root = resolve(base, site.name);
+  const inside = relative(resolve(base), root);
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside) || inside.includes('/')) {
+    throw new OzgError(`site ${JSON.stringify(site.name)} would resolve outside ${base} (to ${root})`);
+  }
+  return root;
+}

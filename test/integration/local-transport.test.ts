@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { UnreachableError } from '../../src/errors.js';
+import { createLocalTransport } from '../../src/targets/vm/local-transport.js';
+
+describe('local transport', () => {
+  const transport = createLocalTransport({ where: '/srv/test', env: { OZG_TEST_VALUE: "it's $(not run)" } });
+  afterAll(() => transport.close());
+
+  it('runs sh scripts and reports exit code, stdout and stderr without throwing', async () => {
+    const r = await transport.exec('echo out; echo err >&2; exit 3');
+    expect(r).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    expect(r.timedOut).toBeUndefined();
+  });
+
+  it('streams binary stdin larger than a pipe buffer', async () => {
+    const data = randomBytes(3_000_000);
+    const r = await transport.exec('wc -c', { stdin: data });
+    expect(r.stdout.trim()).toBe(String(data.length));
+  });
+
+  it('gives a script without stdin /dev/null, not our terminal', async () => {
+    expect((await transport.exec('cat; echo end')).stdout).toBe('end\n');
+  });
+
+  it('passes environment values as data', async () => {
+    expect((await transport.exec('printf %s "$OZG_TEST_VALUE"')).stdout).toBe("it's $(not run)");
+  });
+
+  it('kills the whole process group at the timeout', async () => {
+    const started = Date.now();
+    const r = await transport.exec('sleep 30 & echo started; sleep 30', { timeoutMs: 300 });
+    expect(r).toMatchObject({ exitCode: null, timedOut: true, stdout: 'started\n' });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('throws UnreachableError when sh cannot be started', async () => {
+    const broken = createLocalTransport({ where: '/srv/test', env: { PATH: join(tmpdir(), 'ozg-no-such-bin') } });
+    await expect(broken.exec('true')).rejects.toBeInstanceOf(UnreachableError);
+  });
+
+  it('ends scripts still running when closed', async () => {
+    const other = createLocalTransport({ where: '/srv/test' });
+    const running = other.exec('sleep 30');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await other.close();
+    const r = await running;
+    expect(r.exitCode).toBeNull();
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

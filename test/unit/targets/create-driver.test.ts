@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OzgError } from '../../../src/errors.js';
+import type { DataCenter, EnvironmentSpec, Site } from '../../../src/inventory/types.js';
+import { createDriver, resolveLocalRoot } from '../../../src/targets/create-driver.js';
+
+function dataCenter(kind: DataCenter['kind'], test: EnvironmentSpec): DataCenter {
+  return { name: 'dc1', kind, environments: { test }, keepReleases: 3 };
+}
+function site(name: string): Site {
+  return { name, labels: {}, dataCenter: 'dc1', facts: {}, setups: [] };
+}
+
+describe('createDriver', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ozg-create-driver-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives a local data center a VM driver rooted at <environment root>/<site>', async () => {
+    const spec: EnvironmentSpec = { name: 'test', root: join(dir, 'test') };
+    const driver = await createDriver(dataCenter('local', spec), spec, site('kiel'));
+    try {
+      expect(driver.description).toBe(`kiel/test @ ${join(dir, 'test', 'kiel')}`);
+      expect(await driver.live('antrag-formular')).toBeUndefined();
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it.each(['vm', 'kubernetes'] as const)('says the %s driver is not implemented yet', async (kind) => {
+    const spec: EnvironmentSpec = { name: 'test' };
+    const error = await createDriver(dataCenter(kind, spec), spec, site('kiel')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OzgError);
+    expect((error as Error).message).toMatch(new RegExp(`${kind} driver is not implemented yet`));
+  });
+
+  it.each(['..', '../escape', 'a/b', '/abs', 'Kiel', ''])('refuses the site name %j', async (name) => {
+    const spec: EnvironmentSpec = { name: 'test', root: join(dir, 'test') };
+    await expect(createDriver(dataCenter('local', spec), spec, site(name))).rejects.toThrow(OzgError);
+  });
+
+  it('keeps a resolved root inside the environment root even without the name check', () => {
+    const spec: EnvironmentSpec = { name: 'test', root: join(dir, 'test') };
+    expect(resolveLocalRoot(dataCenter('local', spec), spec, site('kiel'))).toBe(join(dir, 'test', 'kiel'));
+    for (const name of ['..', '../x', 'a/../../x', '/etc', '.']) {
+      expect(() => resolveLocalRoot(dataCenter('local', spec), spec, site(name))).toThrow(/outside/);
+    }
+  });
+
+  it('needs an absolute root for a local environment', async () => {
+    const spec: EnvironmentSpec = { name: 'test', root: 'relative/dir' };
+    await expect(createDriver(dataCenter('local', spec), spec, site('kiel'))).rejects.toThrow(/absolute root/);
+    const none: EnvironmentSpec = { name: 'test' };
+    await expect(createDriver(dataCenter('local', none), none, site('kiel'))).rejects.toThrow(/absolute root/);
+  });
+});
