@@ -19,7 +19,8 @@ export function createTtyReporter(
   style: ChalkInstance,
 ): Reporter {
   const { stdout, stderr } = streams;
-  // Each site shows its current step; Map order keeps the earliest-started sites on top.
+  // Each site's current step (uncoloured, so it can be cut to the terminal width);
+  // Map order keeps the earliest-started sites on top.
   const active = new Map<string, string>();
   const spinner: Ora = ora({
     stream: stderr,
@@ -37,7 +38,9 @@ export function createTtyReporter(
       return;
     }
     const width = Math.max(20, (stderr.columns ?? 80) - 3);
-    const lines = [...active.values()].slice(0, MAX_ACTIVE_LINES).map((line) => truncate(line, width));
+    const lines = [...active.entries()]
+      .slice(0, MAX_ACTIVE_LINES)
+      .map(([site, doing]) => `${style.bold(site)} ${truncate(doing, width - site.length - 1)}`);
     if (active.size > MAX_ACTIVE_LINES) lines.push(style.dim(`… and ${countSites(active.size - MAX_ACTIVE_LINES)} more`));
     const text = lines.join('\n  ');
     if (spinner.isSpinning) spinner.text = text;
@@ -58,19 +61,16 @@ export function createTtyReporter(
           persist(style.dim(`${event.command}: ${countSites(event.sites)} (run ${event.run})`));
           return;
         case 'site-started':
-          active.set(event.site, `${style.bold(event.site)} ${style.dim('starting')}`);
+          active.set(event.site, 'starting');
           refresh();
           return;
         case 'step':
-          active.set(
-            event.site,
-            `${style.bold(event.site)} ${event.environment} ${event.procedure} ${style.dim(event.step)}: ${firstLine(event.message)}`,
-          );
+          active.set(event.site, `${event.environment} ${event.procedure} ${event.step}: ${firstLine(event.message)}`);
           refresh();
           return;
         case 'smoke-result':
           if (event.result.passed) {
-            active.set(event.site, `${style.bold(event.site)} ${event.environment} ${event.procedure} ${style.dim('smoke')}: ${formatSmokeResult(event.result, style)}`);
+            active.set(event.site, `${event.environment} ${event.procedure} smoke: ${formatSmokeResult(event.result, style)}`);
             refresh();
           } else {
             persist(`  ${style.red('✖')} ${event.site} ${event.environment} ${event.procedure} smoke: ${formatSmokeResult(event.result, style)}`);
@@ -132,6 +132,6 @@ function firstLine(text: string): string {
 }
 
 function truncate(text: string, width: number): string {
-  // measured on the raw string: colour codes only make it cut early, never overflow
-  return text.length <= width ? text : text.slice(0, width - 1) + '…';
+  const chars = [...text];
+  return chars.length <= width ? text : chars.slice(0, Math.max(1, width - 1)).join('') + '…';
 }
