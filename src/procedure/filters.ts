@@ -57,7 +57,7 @@ function formatYamlNode(value: unknown, seen: Set<object>): string {
     if (!Number.isFinite(value)) return value > 0 ? '.inf' : '-.inf';
     return Object.is(value, -0) ? '-0.0' : String(value);
   }
-  if (value instanceof Date) return quoteYamlString(value.toISOString());
+  if (isDate(value)) return quoteYamlString(value.toISOString());
   const collection = toCollection('yaml', value, seen);
   try {
     if (collection.items) return `[${collection.items.map((v) => formatYamlNode(v, seen)).join(', ')}]`;
@@ -129,7 +129,7 @@ function checkJsonValue(value: unknown, seen: Set<object>): void {
     if (!Number.isFinite(value)) throw new FilterInputError('json', `${value} has no JSON form`);
     return;
   }
-  if (value instanceof Date) return;
+  if (isDate(value)) return;
   const collection = toCollection('json', value, seen);
   try {
     for (const item of collection.items ?? collection.entries.map(([, v]) => v)) checkJsonValue(item, seen);
@@ -151,12 +151,21 @@ function toCollection(filter: string, value: unknown, seen: Set<object>): Collec
   if (seen.has(value)) throw new FilterInputError(filter, 'value refers to itself');
   seen.add(value);
   if (Array.isArray(value)) return { items: value };
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) {
+  if (!isPlainObject(value)) {
     seen.delete(value);
     throw new FilterInputError(filter, `cannot serialise ${describe(value)}`);
   }
   return { entries: Object.entries(value).filter(([, v]) => v !== undefined) };
+}
+
+/** Realm-independent (values may come from another vm context, e.g. structuredClone under jest). */
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+function isDate(value: unknown): value is Date {
+  return Object.prototype.toString.call(value) === '[object Date]';
 }
 
 function describe(value: unknown): string {

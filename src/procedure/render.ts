@@ -5,6 +5,7 @@
  * undefined variable or filter is a RenderError naming file, line, column and variable).
  * There are no includes: templates cannot read anything but their own text.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Drop, Liquid, LiquidError, type FilterImplOptions, type Template } from 'liquidjs';
 import type { EnvironmentName, Setup, Site } from '../inventory/types.js';
@@ -75,6 +76,29 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
     smoke,
     hash,
   };
+}
+
+/**
+ * The procedure's cloud-init user-data fragment (`vm.cloudInit`, relative to procedure.yaml)
+ * rendered for one site, or undefined when it declares none. Same context as the files but
+ * without secrets: user-data stays readable on the VM (metadata service, seed ISO).
+ */
+export async function renderCloudInitFragment(input: Omit<RenderInput, 'secrets' | 'targetKind' | 'redactSecrets'>): Promise<string | undefined> {
+  const relative = input.procedure.vm?.cloudInit;
+  if (relative === undefined) return undefined;
+  const display = createDisplayPath(input);
+  const file = path.resolve(input.procedure.dir, relative);
+  const where = display(file);
+  const source = await readFile(file, 'utf8').catch((err: unknown) => {
+    throw new RenderError(where, `cannot read the cloud-init fragment: ${(err as Error).message}`, {}, { cause: err });
+  });
+  const engine = createEngine();
+  const template = parseTemplate(engine, source, where);
+  try {
+    return await renderTemplate(engine, template, createTemplateContext(input), where);
+  } catch (err) {
+    throw explainMissingSecrets(err as RenderError, 'cloud-init user-data', 'it stays readable on the VM', 'deliver secrets in a release file (written 0600) instead');
+  }
 }
 
 /** The template context without secrets; values get the schema defaults. Fresh copies every call. */
@@ -157,7 +181,7 @@ async function renderStrings(engine: Liquid, value: unknown, context: TemplateCo
     try {
       return await renderTemplate(engine, template, structuredClone(context), where);
     } catch (err) {
-      throw explainSecretsInSmoke(err as RenderError);
+      throw explainMissingSecrets(err as RenderError, 'smoke checks', 'their commands and results are shown and recorded', 'let a hook script read the secret from its 0600 file instead');
     }
   }
   if (Array.isArray(value)) {
@@ -173,14 +197,14 @@ async function renderStrings(engine: Liquid, value: unknown, context: TemplateCo
   return value;
 }
 
-function explainSecretsInSmoke(err: RenderError): RenderError {
+function explainMissingSecrets(err: RenderError, place: string, reason: string, hint: string): RenderError {
   const match = /^undefined variable: (secrets\b.*)$/.exec(messageOf(err));
   if (!match) return err;
   return new RenderError(
     err.template,
-    `${match[1]}: secrets are not available in smoke checks (their commands and results are shown and recorded)`,
+    `${match[1]} is not available in ${place}: ${reason}`,
     { line: err.line, col: err.col },
-    { hint: 'read the secret inside a hook script from its 0600 file instead', cause: err },
+    { hint, cause: err },
   );
 }
 
@@ -194,7 +218,8 @@ function createEngine(): Liquid {
     // an empty in-memory file system: include/render/layout find nothing, so nothing outside the template is read
     templates: {},
     cache: false,
-    renderLimit: 10_000,
+    // a runaway loop in a template, not a slow machine: generous even under heavy concurrency
+    renderLimit: 60_000,
   });
   engine.registerFilter('shell', (value: unknown) => quoteShellWord(value));
   engine.registerFilter('yaml', (value: unknown) => formatYaml(value));
@@ -308,7 +333,7 @@ function checkHooks(procedure: Procedure, files: BundleFile[], procedureFile: st
 }
 
 /** Names files relative to `cwd` when given, else to the catalogue (`<procedure>/<version>/…`). */
-function createDisplayPath(input: RenderInput): (file: string) => string {
+function createDisplayPath(input: { procedure: Procedure; cwd?: string }): (file: string) => string {
   const base = input.cwd ?? path.dirname(path.dirname(input.procedure.dir));
   return (file) => {
     const rel = path.relative(base, file);
