@@ -1,0 +1,211 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * OpenSSH known_hosts, read and written the way `ssh` does, so operators keep one file for
+ * ozg and their own ssh sessions. Format: `[@marker] patterns keytype base64 [comment]`.
+ */
+
+/** One usable line of a known_hosts file. */
+export interface KnownHostEntry {
+  file: string;
+  /** 1-based line number, for messages that tell the operator which line to remove */
+  line: number;
+  marker?: 'revoked' | 'cert-authority';
+  /** comma-separated host patterns (`!` negation, `*`/`?` wildcards), or one hashed name */
+  hosts: { kind: 'patterns'; patterns: string[] } | { kind: 'hashed'; salt: Buffer; hash: Buffer };
+  keyType: string;
+  key: Buffer;
+}
+
+/** How a presented host key relates to what known_hosts says about the host. */
+export type HostKeyStatus = 'match' | 'unknown' | 'changed' | 'revoked';
+
+export interface HostKeyVerdict {
+  status: HostKeyStatus;
+  /** match: the matching line; changed: the line with the old key; revoked: the @revoked line */
+  entry?: KnownHostEntry;
+}
+
+export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
+  const entries: KnownHostEntry[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const entry = parseLine(lines[i], file, i + 1);
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+/** A missing file is an empty one: the first accepted key creates it. */
+export async function readKnownHosts(file: string): Promise<KnownHostEntry[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return parseKnownHosts(text, file);
+}
+
+function parseLine(raw: string, file: string, line: number): KnownHostEntry | undefined {
+  const text = raw.trim();
+  if (text === '' || text.startsWith('#')) return undefined;
+  const fields = text.split(/[ \t]+/);
+  let marker: KnownHostEntry['marker'];
+  if (fields[0].startsWith('@')) {
+    const name = fields.shift();
+    if (name === '@revoked') marker = 'revoked';
+    else if (name === '@cert-authority') marker = 'cert-authority';
+    // ssh ignores lines with markers it does not know; so do we
+    else return undefined;
+  }
+  const [hostField, keyType, keyText] = fields;
+  // Malformed lines are skipped like ssh does; a later line may still match the host.
+  if (!hostField || !keyType || !keyText || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyText)) return undefined;
+  const key = Buffer.from(keyText, 'base64');
+  if (key.length === 0) return undefined;
+  const hosts = parseHostField(hostField);
+  if (!hosts) return undefined;
+  return { file, line, ...(marker ? { marker } : {}), hosts, keyType, key };
+}
+
+function parseHostField(field: string): KnownHostEntry['hosts'] | undefined {
+  if (field.startsWith('|1|')) {
+    const [, , salt, hash] = field.split('|');
+    if (!salt || !hash) return undefined;
+    return { kind: 'hashed', salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
+  }
+  return { kind: 'patterns', patterns: field.split(',').filter((p) => p !== '') };
+}
+
+/** The name ssh looks up: `host` on port 22, `[host]:port` otherwise (lower case). */
+export function formatKnownHostName(host: string, port: number): string {
+  const name = host.toLowerCase();
+  return port === 22 ? name : `[${name}]:${port}`;
+}
+
+/** `host:port` (IPv6 in brackets), for messages. */
+export function formatEndpoint(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function matchesHost(entry: KnownHostEntry, host: string, port: number): boolean {
+  const name = formatKnownHostName(host, port);
+  if (entry.hosts.kind === 'hashed') {
+    const digest = createHmac('sha1', entry.hosts.salt).update(name).digest();
+    return digest.length === entry.hosts.hash.length && timingSafeEqual(digest, entry.hosts.hash);
+  }
+  let matched = false;
+  for (const pattern of entry.hosts.patterns) {
+    const negated = pattern.startsWith('!');
+    if (!matchPattern(name, (negated ? pattern.slice(1) : pattern).toLowerCase())) continue;
+    // A matching negation excludes the host from the whole line, whatever else matches.
+    if (negated) return false;
+    matched = true;
+  }
+  return matched;
+}
+
+/** ssh's `match_pattern`: `*` any run of characters, `?` exactly one. */
+function matchPattern(name: string, pattern: string): boolean {
+  if (!pattern.includes('*') && !pattern.includes('?')) return name === pattern;
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${source}$`, 's').test(name);
+}
+
+/** The key type named inside an SSH public key blob (its first length-prefixed string). */
+export function readKeyType(blob: Buffer): string {
+  if (blob.length < 4) throw new Error('host key blob is too short');
+  const length = blob.readUInt32BE(0);
+  if (length === 0 || length > 64 || 4 + length > blob.length) throw new Error('host key blob has no valid key type');
+  return blob.subarray(4, 4 + length).toString('latin1');
+}
+
+/** `SHA256:<base64 without padding>`, exactly as `ssh` and `ssh-keygen -l` print it. */
+export function formatFingerprint(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+/**
+ * Judge a presented host key against known_hosts. A revoked key is refused whatever else the
+ * file says; several keys of one type may be listed for a host (any of them matches); a
+ * listed key of the same type that differs means the host key changed. @cert-authority lines
+ * are ignored: ozg does not verify host certificates.
+ */
+export function verifyHostKey(
+  entries: readonly KnownHostEntry[],
+  host: string,
+  port: number,
+  keyType: string,
+  keyBlob: Buffer,
+): HostKeyVerdict {
+  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && matchesHost(e, host, port));
+  const sameType = forHost.filter((e) => e.keyType === keyType);
+  const revoked = sameType.find((e) => e.marker === 'revoked' && e.key.equals(keyBlob));
+  if (revoked) return { status: 'revoked', entry: revoked };
+  const plain = sameType.filter((e) => e.marker === undefined);
+  const match = plain.find((e) => e.key.equals(keyBlob));
+  if (match) return { status: 'match', entry: match };
+  if (plain.length > 0) return { status: 'changed', entry: plain[0] };
+  return { status: 'unknown' };
+}
+
+export function checkHostKey(
+  entries: readonly KnownHostEntry[],
+  host: string,
+  port: number,
+  keyType: string,
+  keyBlob: Buffer,
+): HostKeyStatus {
+  return verifyHostKey(entries, host, port, keyType, keyBlob).status;
+}
+
+/** Key types known_hosts holds for a host, so the client can ask the server for one of them. */
+export function listKnownKeyTypes(entries: readonly KnownHostEntry[], host: string, port: number): string[] {
+  const types = new Set<string>();
+  for (const e of entries) if (e.marker === undefined && matchesHost(e, host, port)) types.add(e.keyType);
+  return [...types];
+}
+
+// Many transports of one run may accept new keys into the same file at once; appends to one
+// file are chained so the duplicate check and the write happen as one step.
+const appendQueues = new Map<string, Promise<unknown>>();
+
+/**
+ * Record a host key as a plain line. Creates the file (0600) and its directory (0700) when
+ * missing; writes nothing when the key is already listed for the host. Resolves true when a
+ * line was written.
+ */
+export function appendKnownHost(file: string, host: string, port: number, keyType: string, keyBlob: Buffer): Promise<boolean> {
+  const absolute = path.resolve(file);
+  const previous = appendQueues.get(absolute) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => writeKnownHost(absolute, host, port, keyType, keyBlob));
+  appendQueues.set(absolute, next);
+  void next.finally(() => {
+    if (appendQueues.get(absolute) === next) appendQueues.delete(absolute);
+  }).catch(() => undefined);
+  return next;
+}
+
+async function writeKnownHost(file: string, host: string, port: number, keyType: string, keyBlob: Buffer): Promise<boolean> {
+  let existing = '';
+  try {
+    existing = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  }
+  if (checkHostKey(parseKnownHosts(existing, file), host, port, keyType, keyBlob) === 'match') return false;
+  const separator = existing === '' || existing.endsWith('\n') ? '' : '\n';
+  const line = `${separator}${formatKnownHostName(host, port)} ${keyType} ${keyBlob.toString('base64')}\n`;
+  const handle = await open(file, 'a', 0o600);
+  try {
+    await handle.appendFile(line);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}

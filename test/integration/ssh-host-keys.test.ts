@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UnreachableError } from '../../src/errors.js';
+import { formatFingerprint } from '../../src/targets/ssh/known-hosts.js';
+import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
+import { VM_DEPLOY_ROOT, startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
+
+let vms: SshHosts;
+let dir: string;
+const open: SshTransport[] = [];
+
+beforeAll(async () => {
+  vms = await startSshHosts(2);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ozg-host-keys-'));
+}, 30_000);
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+afterAll(async () => {
+  await vms?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function connect(host: SshHost, knownHostsFile: string, overrides: Partial<CreateSshTransportOptions> = {}): SshTransport {
+  const transport = createSshTransport({
+    host: host.address,
+    port: host.port,
+    user: vms.user,
+    identityFile: vms.identityFile,
+    knownHostsFile,
+    acceptNewHostKeys: false,
+    sudo: false,
+    connectTimeoutMs: 5_000,
+    ...overrides,
+  });
+  open.push(transport);
+  return transport;
+}
+
+async function expectRefused(promise: Promise<unknown>): Promise<UnreachableError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UnreachableError);
+  return error as UnreachableError;
+}
+
+const touchScript = (name: string): string => `touch ${VM_DEPLOY_ROOT}/${name}`;
+
+describe('host key verification against real sshd', () => {
+  it('connects when known_hosts lists the key under [address]:port', async () => {
+    expect(await readFile(vms.knownHostsFile, 'utf8')).toContain(`[${vms.hosts[0].address}]:${vms.hosts[0].port} ssh-ed25519 `);
+    expect((await connect(vms.hosts[0], vms.knownHostsFile).exec('echo ok')).stdout).toBe('ok\n');
+  });
+
+  it('refuses an unknown host key with its fingerprint and the flag to accept it, and runs nothing', async () => {
+    const host = vms.hosts[0];
+    const file = await vms.writeKnownHosts(path.join(dir, 'unknown'), { omit: [host] });
+    const transport = connect(host, file);
+    const error = await expectRefused(transport.exec(touchScript('ran-unknown')));
+    expect(error.message).toContain(
+      `unknown host key for ${host.address}:${host.port} (ssh-ed25519 ${formatFingerprint(host.hostKey.blob)}); ` +
+        `verify it, then rerun with --accept-new-host-keys to record it in ${file}`,
+    );
+    expect(existsSync(path.join(host.root, 'ran-unknown'))).toBe(false);
+    expect(transport.stats).toMatchObject({ connects: 0, execs: 0 });
+    expect(await readFile(file, 'utf8')).not.toContain(host.hostKey.base64);
+  });
+
+  it('records a new key with --accept-new-host-keys, then verifies it without the flag', async () => {
+    const host = vms.hosts[1];
+    const file = path.join(dir, 'fresh', 'known_hosts');
+    const first = connect(host, file, { acceptNewHostKeys: true });
+    expect((await first.exec(touchScript('accepted') + ' && echo ran')).stdout).toBe('ran\n');
+    expect(await readFile(file, 'utf8')).toBe(`[${host.address}]:${host.port} ssh-ed25519 ${host.hostKey.base64}\n`);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    const second = connect(host, file);
+    expect((await second.exec('echo again')).stdout).toBe('again\n');
+    // a second accepting connection finds the key and writes nothing more
+    await connect(host, file, { acceptNewHostKeys: true }).exec('true');
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a changed host key even with --accept-new-host-keys, naming the file, line and both fingerprints', async () => {
+    const host = vms.hosts[1];
+    const file = await vms.writeKnownHosts(path.join(dir, 'changed'), { wrongKeyFor: [host] });
+    const before = await readFile(file, 'utf8');
+    const oldKey = Buffer.from(before.split('\n')[1].split(' ')[2], 'base64');
+    const error = await expectRefused(connect(host, file, { acceptNewHostKeys: true }).exec(touchScript('ran-changed')));
+    expect(error.message).toContain(`HOST KEY CHANGED for ${host.address}:${host.port}`);
+    expect(error.message).toContain(`${file}:2 lists ssh-ed25519 ${formatFingerprint(oldKey)}`);
+    expect(error.message).toContain(`now presents ssh-ed25519 ${formatFingerprint(host.hostKey.blob)}`);
+    expect(error.message).toMatch(/man-in-the-middle/);
+    expect(error.hint).toContain(`ssh-keygen -R '[${host.address}]:${host.port}'`);
+    expect(existsSync(path.join(host.root, 'ran-changed'))).toBe(false);
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+
+  it('verifies hashed known_hosts entries (ssh-keygen -H)', async () => {
+    const file = await vms.writeKnownHosts(path.join(dir, 'hashed'), { hashed: true });
+    expect(await readFile(file, 'utf8')).not.toContain(vms.hosts[0].address);
+    expect((await connect(vms.hosts[0], file).exec('echo hashed')).stdout).toBe('hashed\n');
+    expect((await connect(vms.hosts[1], file).exec('echo hashed')).stdout).toBe('hashed\n');
+  });
+
+  it('refuses a key marked @revoked', async () => {
+    const host = vms.hosts[0];
+    const file = await vms.writeKnownHosts(path.join(dir, 'revoked'));
+    await appendFile(file, `@revoked * ssh-ed25519 ${host.hostKey.base64}\n`);
+    const error = await expectRefused(connect(host, file, { acceptNewHostKeys: true }).exec('true'));
+    expect(error.message).toContain(`is marked @revoked in ${file}:3`);
+  });
+});
