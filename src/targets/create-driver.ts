@@ -2,7 +2,8 @@
  * Picks the driver for a site in one environment of its data center. Drivers and their heavy
  * dependencies load on first use (dynamic import), so a local run never loads SSH or Kubernetes.
  */
-import { isAbsolute, relative, resolve } from 'node:path';
+import os from 'node:os';
+import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { OzgError } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
@@ -17,6 +18,10 @@ export interface CreateDriverOptions {
   runHttp?: FetchHttp;
   /** pause between smoke attempts */
   sleep?: (ms: number) => Promise<void>;
+  /** vm: record host keys not yet in known_hosts instead of refusing them (--accept-new-host-keys) */
+  acceptNewHostKeys?: boolean;
+  /** vm: home directory for the default known_hosts (default: os.homedir()) */
+  homeDir?: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -48,6 +53,7 @@ export async function createDriver(
       });
     }
     case 'vm':
+      return createSshVmDriver(dataCenter, environmentSpec, site, { ...options, keepReleases });
     case 'kubernetes':
       throw new OzgError(`the ${dataCenter.kind} driver is not implemented yet (data center ${dataCenter.name}, site ${site.name})`, {
         hint: 'use a data center of kind local for now',
@@ -71,4 +77,48 @@ export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: Enviro
     throw new OzgError(`site ${JSON.stringify(site.name)} would resolve outside ${base} (to ${root})`);
   }
   return root;
+}
+
+const DEFAULT_DEPLOY_ROOT = '/opt/ozg';
+const DEFAULT_SSH_USER = 'ozg';
+
+/** A VM reached over SSH: the same VM driver as `local`, over the SSH transport. */
+async function createSshVmDriver(
+  dataCenter: DataCenter,
+  environmentSpec: EnvironmentSpec,
+  site: Site,
+  options: CreateDriverOptions & { keepReleases: number },
+): Promise<TargetDriver> {
+  const host = site.hosts?.[environmentSpec.name];
+  if (!host) {
+    throw new OzgError(`site ${site.name} has no ${environmentSpec.name} host in data center ${dataCenter.name}`, {
+      hint: `add sites.${site.name}.hosts.${environmentSpec.name}.host to the inventory`,
+    });
+  }
+  const ssh = environmentSpec.ssh ?? {};
+  const port = host.port ?? ssh.port ?? 22;
+  const user = ssh.user ?? DEFAULT_SSH_USER;
+  const root = posix.join(environmentSpec.deployRoot ?? DEFAULT_DEPLOY_ROOT, site.name);
+  const [{ createVmDriver }, { createSshTransport }] = await Promise.all([import('./vm/vm-driver.js'), import('./ssh/ssh-transport.js')]);
+  const transport = createSshTransport({
+    host: host.host,
+    port,
+    user,
+    identityFile: ssh.identityFile,
+    agent: options.env?.SSH_AUTH_SOCK,
+    knownHostsFile: ssh.knownHosts ?? join(options.homeDir ?? os.homedir(), '.ssh', 'known_hosts'),
+    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+    sudo: ssh.sudo ?? false,
+    bastion: ssh.bastion,
+  });
+  return createVmDriver({
+    transport,
+    root,
+    site: site.name,
+    environment: environmentSpec.name,
+    keepReleases: options.keepReleases,
+    description: `${site.name}/${environmentSpec.name} @ ${user}@${host.host}:${port}`,
+    runHttp: options.runHttp,
+    sleep: options.sleep,
+  });
 }

@@ -30,11 +30,21 @@ describe('createDriver', () => {
     }
   });
 
-  it.each(['vm', 'kubernetes'] as const)('says the %s driver is not implemented yet', async (kind) => {
-    const spec: EnvironmentSpec = { name: 'test' };
-    const error = await createDriver(dataCenter(kind, spec), spec, site('kiel')).catch((e: unknown) => e);
+  it('needs a host for a vm site in that environment', async () => {
+    const spec: EnvironmentSpec = { name: 'test', ssh: { user: 'deploy' } };
+    const error = await createDriver(dataCenter('vm', spec), spec, site('kiel')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OzgError);
-    expect((error as Error).message).toMatch(new RegExp(`${kind} driver is not implemented yet`));
+    expect((error as Error).message).toContain('site kiel has no test host');
+  });
+
+  it('gives a vm site an SSH-backed VM driver under <deployRoot>/<site>, connecting lazily', async () => {
+    const spec: EnvironmentSpec = { name: 'test', deployRoot: '/srv/ozg', ssh: { user: 'deploy', port: 2222, knownHosts: join(dir, 'known_hosts') } };
+    const driver = await createDriver(dataCenter('vm', spec), spec, { ...site('kiel'), hosts: { test: { host: '127.0.0.1' } } });
+    try {
+      expect(driver.description).toBe('kiel/test @ deploy@127.0.0.1:2222');
+    } finally {
+      await driver.close();
+    }
   });
 
   it.each(['..', '../escape', 'a/b', '/abs', 'Kiel', ''])('refuses the site name %j', async (name) => {
