@@ -9,6 +9,7 @@ interface GlobalFlags {
   inventory?: string;
   json?: boolean;
   color?: boolean;
+  acceptNewHostKeys?: boolean;
 }
 
 type CommandModule = { run(context: CommandContext, ...args: any[]): Promise<CommandResult> };
@@ -38,6 +39,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       signal: controller.signal,
       inventoryPath: path.resolve(cli.cwd, flags.inventory ?? cli.env.OZG_INVENTORY ?? 'sites.yaml'),
       interactive: Boolean(cli.stdin.isTTY && cli.stderr.isTTY),
+      acceptNewHostKeys: Boolean(flags.acceptNewHostKeys),
     };
     try {
       const module = await load();
@@ -83,6 +85,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .option('-i, --inventory <file>', 'site inventory (default: $OZG_INVENTORY or ./sites.yaml)')
     .option('--json', 'machine-readable output: one JSON object per line on stdout')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('--accept-new-host-keys', 'vm: record SSH host keys not yet in known_hosts (changed keys are always refused)')
     .showHelpAfterError('(run `ozg --help` for usage)')
     .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) })
     .exitOverride();

@@ -72,6 +72,21 @@ export class InvalidInputError extends OzgError {
   }
 }
 
+/**
+ * A secret reference that cannot be resolved (variable unset, file missing or empty). The
+ * message names the reference — variable name or file path — and never a value.
+ */
+export class SecretUnavailableError extends OzgError {
+  override readonly exitCode: number = ExitCode.invalidInput;
+  /** `environment variable KIEL_SMTP` or `secret file /abs/path` */
+  readonly reference: string;
+
+  constructor(reference: string, reason: string, options: OzgErrorOptions = {}) {
+    super(`${reference} ${reason}`, { hint: options.hint ?? 'set the variable or create the file, then run `ozg validate`', cause: options.cause });
+    this.reference = reference;
+  }
+}
+
 /** A template that cannot be rendered: undefined variable, syntax error, bad filter. */
 export class RenderError extends OzgError {
   override readonly exitCode: number = ExitCode.invalidInput;

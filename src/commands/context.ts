@@ -10,6 +10,8 @@ export interface CommandContext {
   inventoryPath: string;
   /** stdin and stderr are terminals: confirmations may be asked */
   interactive: boolean;
+  /** vm: record unknown SSH host keys instead of refusing them */
+  acceptNewHostKeys: boolean;
 }
 
 /** Selection flags shared by the commands that act on sites. */

@@ -7,6 +7,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import semver from 'semver';
 import type { Problem } from '../errors.js';
+import { sortProblems } from './problems.js';
 import { formatSuggestion } from './suggest.js';
 import { createProblem } from './yaml-source.js';
 import type { Anchor, JsonPath, PathSegment, YamlSource } from './yaml-source.js';
@@ -73,33 +74,48 @@ export interface SchemaIssue {
 export function checkAgainstSchema(source: YamlSource, validate: ValidateFunction): { problems: Problem[]; issues: SchemaIssue[] } {
   if (validate(source.data)) return { problems: [], issues: [] };
   const issues = explainSchemaErrors(validate.errors ?? [], source.data);
-  return { issues, problems: issues.map((issue) => createProblem(source, issue.path, issue.message, issue.anchor)) };
+  return { issues, problems: sortProblems(issues.map((issue) => createProblem(source, issue.path, issue.message, issue.anchor))) };
 }
 
 /** Turn ajv errors into issues a person can act on; wrapper errors that add nothing are dropped. */
 export function explainSchemaErrors(errors: ErrorObject[], data: unknown): SchemaIssue[] {
+  const branches = findBranchErrors(errors);
   const issues: SchemaIssue[] = [];
   const seen = new Set<string>();
-  for (const error of errors) {
-    if (isNoise(error)) continue;
-    const issue = explainError(error, data);
+  errors.forEach((error, index) => {
+    if (branches.has(index) || error.keyword === 'if' || error.keyword === 'propertyNames') return;
+    const issue = explainError(error, data, errors.filter((_, other) => branches.get(other) === index));
     const key = `${issue.path.join('\u0000')}|${issue.message}`;
-    if (seen.has(key)) continue;
+    if (seen.has(key)) return;
     seen.add(key);
     issues.push(issue);
-  }
+  });
   return issues;
 }
 
-function isNoise(error: ErrorObject): boolean {
-  // `if` only says "must match then", and propertyNames repeats its inner error; the inner
-  // errors carry the detail. Errors inside oneOf/anyOf branches are replaced by the
-  // composite error, which names the allowed forms.
-  if (error.keyword === 'if' || error.keyword === 'propertyNames') return true;
-  return /\/(oneOf|anyOf)\/\d+\//.test(error.schemaPath);
+/**
+ * Errors from inside oneOf/anyOf branches → index of their composite error. The composite
+ * names the allowed forms; its branches' errors would list each form's complaint. ajv
+ * reports branch errors right before the composite, at its instance path or below; a branch
+ * reached through $ref loses the composite's schema path, so position is what identifies it.
+ * (`if` only says "must match then", and propertyNames repeats its inner error: both dropped.)
+ */
+function findBranchErrors(errors: ErrorObject[]): Map<number, number> {
+  const branches = new Map<number, number>();
+  errors.forEach((error, index) => {
+    if (error.keyword !== 'oneOf' && error.keyword !== 'anyOf') return;
+    for (let before = index - 1; before >= 0; before--) {
+      if (branches.has(before)) continue; // already a branch of a nested composite
+      const other = errors[before];
+      const inside = other.instancePath === error.instancePath || other.instancePath.startsWith(`${error.instancePath}/`);
+      if (!inside && !other.schemaPath.startsWith(`${error.schemaPath}/`)) break;
+      branches.set(before, index);
+    }
+  });
+  return branches;
 }
 
-function explainError(error: ErrorObject, data: unknown): SchemaIssue {
+function explainError(error: ErrorObject, data: unknown, branchErrors: ErrorObject[]): SchemaIssue {
   const at = parseInstancePath(error.instancePath, data);
   const params = error.params as Record<string, unknown>;
   const parentSchema = (error.parentSchema ?? {}) as Record<string, unknown>;
@@ -124,15 +140,18 @@ function explainError(error: ErrorObject, data: unknown): SchemaIssue {
     const path = [...at, extra];
     return { path, anchor: { path, side: 'key' }, keyword: 'additionalProperties', message: describeUnknownField(extra, parentSchema) };
   }
-  const message = error.keyword === 'type' ? describeTypeError(error) : (custom ?? defaultMessage(error, error.data));
+  let message = error.keyword === 'type' ? describeTypeError(error) : (custom ?? defaultMessage(error, error.data));
+  if (!custom && (error.keyword === 'anyOf' || error.keyword === 'oneOf')) message = describeComposite(error, branchErrors) ?? message;
   return { path: at, anchor: { path: at, side: 'value' }, keyword: error.keyword, message };
 }
 
 function describeUnknownField(name: string, parentSchema: Record<string, unknown>): string {
   const properties = parentSchema.properties;
+  const patterns = parentSchema.patternProperties;
   const allowed = properties && typeof properties === 'object' ? Object.keys(properties) : [];
-  if (allowed.length === 0) return `unknown field "${name}" (no fields allowed here)`;
-  return `unknown field "${name}" (allowed: ${allowed.join(', ')})${formatSuggestion(name, allowed)}`;
+  const described = [...allowed, ...(patterns && typeof patterns === 'object' ? Object.keys(patterns).map((pattern) => `names matching ${pattern}`) : [])];
+  if (described.length === 0) return `unknown field "${name}" (no fields allowed here)`;
+  return `unknown field "${name}" (allowed: ${described.join(', ')})${formatSuggestion(name, allowed)}`;
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -159,6 +178,14 @@ function describeKind(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `"${value.length > 40 ? value.slice(0, 37) + '...' : value}"`;
   return String(value);
+}
+
+/** For "one of these names, or a list of them" forms, name the allowed values of the enum branch. */
+function describeComposite(error: ErrorObject, branchErrors: ErrorObject[]): string | undefined {
+  const branch = branchErrors.find((other) => other.keyword === 'enum' && other.instancePath === error.instancePath);
+  if (!branch) return undefined;
+  const allowed = (branch.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ');
+  return `must be one of ${allowed} (got ${describeKind(error.data)}), or another allowed form`;
 }
 
 const FORMAT_MESSAGES: Record<string, string> = {

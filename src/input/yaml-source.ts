@@ -84,7 +84,9 @@ export function locate(source: YamlSource, anchor: Anchor): { line: number; col:
   const found = findNode(source.doc, anchor.path);
   let node: Node | null | undefined;
   if (found.complete) {
-    node = anchor.side === 'key' ? (found.key ?? found.value) : (found.value ?? found.key);
+    // `field:` with nothing after it has an empty value node at the line's end: the key is what to show
+    const value = isEmptyScalar(found.value) ? undefined : found.value;
+    node = anchor.side === 'key' ? (found.key ?? value) : (value ?? found.key);
   } else {
     node = found.key ?? found.value;
   }
@@ -122,10 +124,10 @@ function findNode(doc: Document, path: JsonPath): FoundNode {
 
 /** The pair for `name`, looking through merge keys (`<<: *anchor`) the way toJS does. */
 function findPair(doc: Document, items: Pair[], name: string, depth: number): Pair | undefined {
-  const own = items.find((pair) => keyText(pair) === name);
+  const own = items.find((pair) => readKeyText(pair) === name);
   if (own || depth > 10) return own;
   for (const pair of items) {
-    if (keyText(pair) !== '<<') continue;
+    if (readKeyText(pair) !== '<<') continue;
     const merged = resolveAlias(doc, pair.value as Node);
     const sources = isSeq(merged) ? merged.items.map((item) => resolveAlias(doc, item as Node)) : [merged];
     for (const candidate of sources) {
@@ -137,13 +139,18 @@ function findPair(doc: Document, items: Pair[], name: string, depth: number): Pa
   return undefined;
 }
 
+function isEmptyScalar(node: Node | null | undefined): boolean {
+  return isScalar(node) && node.value === null && !!node.range && node.range[0] === node.range[1];
+}
+
 function resolveAlias(doc: Document, node: Node | null | undefined): Node | null | undefined {
   return isAlias(node) ? (node.resolve(doc) as Node | undefined) : node;
 }
 
-function keyText(pair: Pair): string | undefined {
+function readKeyText(pair: Pair): string | undefined {
   const key = pair.key as unknown;
-  if (isScalar(key)) return String(key.value);
+  // with merge keys on, `<<` parses to a symbol
+  if (isScalar(key)) return typeof key.value === 'symbol' ? (key.value.description ?? '') : String(key.value);
   if (key === null || key === undefined) return undefined;
   return typeof key === 'object' ? undefined : String(key);
 }
@@ -154,7 +161,7 @@ function findDuplicateKeys(source: YamlSource): Problem[] {
     if (isMap(node)) {
       const seen = new Map<string, Node>();
       for (const pair of node.items as Pair[]) {
-        const name = keyText(pair);
+        const name = readKeyText(pair);
         if (name === undefined || name === '<<') continue;
         const first = seen.get(name);
         if (first) {
@@ -191,7 +198,7 @@ function findPathAtOffset(doc: Document, offset: number): JsonPath {
   for (;;) {
     if (isMap(node)) {
       const pair = (node.items as Pair[]).find((item) => contains(item.key) || contains(item.value));
-      const name = pair && keyText(pair);
+      const name = pair && readKeyText(pair);
       if (!pair || name === undefined) break;
       path.push(name);
       if (!contains(pair.value)) break;

@@ -30,13 +30,13 @@ export function buildInventory(data: unknown, options: BuildInventoryOptions): I
   const catalogues = Array.isArray(raw.catalogues) && !isBroken(['catalogues']) ? raw.catalogues : DEFAULT_CATALOGUES;
 
   const dataCenters = new Map<string, DataCenter>();
-  for (const [name, dataCenter] of entriesOf(raw.dataCenters)) {
+  for (const [name, dataCenter] of listEntries(raw.dataCenters)) {
     if (isBroken(['dataCenters', name])) continue;
     dataCenters.set(name, buildDataCenter(name, dataCenter, resolve));
   }
   const defaults = isRecord(raw.defaults) && isRecord(raw.defaults.procedures) ? raw.defaults.procedures : {};
   const sites: Site[] = [];
-  for (const [name, site] of entriesOf(raw.sites)) {
+  for (const [name, site] of listEntries(raw.sites)) {
     if (isBroken(['sites', name])) continue;
     sites.push(buildSite(name, site, defaults, resolve));
   }
@@ -109,6 +109,6 @@ export function buildSetup(procedure: string, own: RawSetup, central: RawSetup |
   return setup;
 }
 
-function entriesOf<T>(value: Record<string, T> | undefined): [string, T][] {
+function listEntries<T>(value: Record<string, T> | undefined): [string, T][] {
   return isRecord(value) ? (Object.entries(value) as [string, T][]) : [];
 }

@@ -1,5 +1,7 @@
 /** The validated, in-memory form of sites.yaml. Paths are absolute. */
 
+import type { Procedure } from '../procedure/types.js';
+
 export type EnvironmentName = 'test' | 'prod';
 export const ENVIRONMENTS: readonly EnvironmentName[] = ['test', 'prod'];
 
@@ -78,4 +80,15 @@ export interface Inventory {
   concurrency: number;
   dataCenters: Map<string, DataCenter>;
   sites: Site[];
+}
+
+/** One site's setup bound to the exact procedure version it resolves to (what the pipeline moves). */
+export interface ResolvedSetup {
+  site: Site;
+  /** as in the inventory: `version` is the version or range as written */
+  setup: Setup;
+  /** the newest catalogue version matching setup.version */
+  procedure: Procedure;
+  /** site values merged over central defaults (schema defaults are the renderer's job) */
+  values: Record<string, unknown>;
 }

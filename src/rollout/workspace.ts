@@ -107,7 +107,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           const dc = inventory.dataCenters.get(site.dataCenter)!;
           const spec = dc.environments[environment];
           if (!spec) throw new UsageError(`data center ${dc.name} has no ${environment} environment`);
-          driver = createDriver(dc, spec, site, { keepReleases: dc.keepReleases, env: context.env });
+          driver = createDriver(dc, spec, site, { keepReleases: dc.keepReleases, env: context.env, acceptNewHostKeys: context.acceptNewHostKeys, homeDir: context.env.HOME });
           drivers.set(key, driver);
         }
         return driver;

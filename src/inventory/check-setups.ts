@@ -1,0 +1,138 @@
+/**
+ * Setup rules: the procedure exists, the version resolves, the procedure can render for the
+ * site's data center, the merged values satisfy its schema, and its secrets are referenced
+ * and resolvable.
+ */
+import semver from 'semver';
+import { explainSchemaErrors } from '../input/schema-check.js';
+import { formatSuggestion } from '../input/suggest.js';
+import type { JsonPath } from '../input/yaml-source.js';
+import { checkValues } from '../procedure/check-values.js';
+import type { Procedure } from '../procedure/types.js';
+import { buildDefaultsPath, findRawDefaults, findRawSetup, hasPath, report, buildSetupPath } from './check-context.js';
+import type { CheckContext } from './check-context.js';
+import { describeUnresolvedVersion, resolveVersion } from './resolve-version.js';
+import { describeSecretRef, lookUpSecret } from './secrets.js';
+import type { DataCenter, ResolvedSetup, SecretRef, Setup, Site } from './types.js';
+
+/** Check one site's setup; returns it resolved when nothing is wrong with it. */
+export async function checkSetup(context: CheckContext, site: Site, setup: Setup, dataCenter: DataCenter | undefined): Promise<ResolvedSetup | undefined> {
+  const at = buildSetupPath(site.name, setup.procedure);
+  if (!checkProcedureKnown(context, at, setup.procedure)) return undefined;
+  const own = findRawSetup(context, site.name, setup.procedure);
+  const versionAt = own.version !== undefined ? [...at, 'version'] : [...buildDefaultsPath(setup.procedure), 'version'];
+  if (setup.version === '') {
+    report(context, [...at, 'version'], `missing required field "version": set it here or in defaults.procedures.${setup.procedure}.version`, { path: at, side: 'key' });
+    return undefined;
+  }
+  const procedure = resolveProcedure(context, versionAt, setup.procedure, setup.version);
+  if (!procedure) return undefined;
+
+  let ok = true;
+  if (dataCenter) ok = checkTargetKind(context, at, procedure, dataCenter) && ok;
+  ok = checkSetupValues(context, site, setup, procedure) && ok;
+  ok = (await checkSetupSecrets(context, site, setup, procedure)) && ok;
+  return ok ? { site, setup, procedure, values: setup.values } : undefined;
+}
+
+/** Central defaults are checked on their own too: a broken default is one problem, not one per site. */
+export function checkDefaults(context: CheckContext, procedureName: string): void {
+  const at = buildDefaultsPath(procedureName);
+  if (!checkProcedureKnown(context, at, procedureName)) return;
+  const version = findRawDefaults(context, procedureName)?.version;
+  if (version !== undefined) resolveProcedure(context, [...at, 'version'], procedureName, version);
+}
+
+function checkProcedureKnown(context: CheckContext, at: JsonPath, name: string): boolean {
+  const known = [...new Set([...context.catalogue.names(), ...context.brokenVersions.keys()])].sort();
+  if (known.includes(name)) return true;
+  const offered = known.length > 0 ? `catalogue has: ${known.join(', ')}` : 'the catalogue is empty';
+  report(context, at, `unknown procedure "${name}" (${offered})${formatSuggestion(name, known)}`, { path: at, side: 'key' });
+  return false;
+}
+
+/** The procedure version `wanted` selects; undefined when none (reported) or when it is broken (reported by the catalogue). */
+function resolveProcedure(context: CheckContext, versionAt: JsonPath, name: string, wanted: string): Procedure | undefined {
+  const broken = context.brokenVersions.get(name) ?? [];
+  const available = [...context.catalogue.versions(name), ...broken].sort(semver.rcompare);
+  const version = resolveVersion(available, wanted);
+  if (version === undefined) {
+    report(context, versionAt, describeUnresolvedVersion(name, wanted, available));
+    return undefined;
+  }
+  return context.catalogue.get(name, version);
+}
+
+function checkTargetKind(context: CheckContext, at: JsonPath, procedure: Procedure, dataCenter: DataCenter): boolean {
+  const needed = dataCenter.kind === 'kubernetes' ? 'kubernetes' : 'vm';
+  if (procedure[needed]) return true;
+  report(context, at, `${procedure.name} ${procedure.version} has no ${needed} section, but data center ${dataCenter.name} is of kind ${dataCenter.kind}`, {
+    path: at,
+    side: 'key',
+  });
+  return false;
+}
+
+/**
+ * Merged values against the procedure's schema. Each problem points where the offending
+ * value was written — the site's values, or the central defaults it inherited.
+ */
+function checkSetupValues(context: CheckContext, site: Site, setup: Setup, procedure: Procedure): boolean {
+  const errors = checkValues(procedure, setup.values);
+  if (errors.length === 0) return true;
+  const siteValues = findRawSetup(context, site.name, setup.procedure).values;
+  const centralValues = findRawDefaults(context, setup.procedure)?.values;
+  const sitePath = [...buildSetupPath(site.name, setup.procedure), 'values'];
+  const centralPath = [...buildDefaultsPath(setup.procedure), 'values'];
+  for (const issue of explainSchemaErrors(errors, setup.values)) {
+    const fromDefaults = !hasPath(siteValues, issue.anchor.path) && hasPath(centralValues, issue.anchor.path);
+    const base = fromDefaults ? centralPath : sitePath;
+    report(context, [...base, ...issue.path], issue.message, { path: [...base, ...issue.anchor.path], side: issue.anchor.side });
+  }
+  return false;
+}
+
+async function checkSetupSecrets(context: CheckContext, site: Site, setup: Setup, procedure: Procedure): Promise<boolean> {
+  const at = buildSetupPath(site.name, setup.procedure);
+  const own = findRawSetup(context, site.name, setup.procedure).secrets ?? {};
+  const declared = procedure.secrets;
+  let ok = true;
+  for (const name of declared) {
+    if (Object.hasOwn(setup.secrets, name)) continue;
+    ok = false;
+    const anchor = Object.keys(own).length > 0 ? [...at, 'secrets'] : at;
+    report(
+      context,
+      [...at, 'secrets', name],
+      `missing secret reference "${name}": ${procedure.name} ${procedure.version} declares it; add secrets.${name}: { env: VARIABLE } or { file: PATH }`,
+      { path: anchor, side: 'key' },
+    );
+  }
+  // Undeclared references written in central defaults are tolerated: defaults serve every
+  // version, and older versions may declare fewer secrets.
+  for (const name of Object.keys(own)) {
+    if (declared.includes(name)) continue;
+    ok = false;
+    const offered = declared.length > 0 ? `declares: ${declared.join(', ')}` : 'declares no secrets';
+    report(context, [...at, 'secrets', name], `unknown secret "${name}" (${procedure.name} ${procedure.version} ${offered})${formatSuggestion(name, declared)}`, {
+      path: [...at, 'secrets', name],
+      side: 'key',
+    });
+  }
+  if (context.secretDeps) {
+    const central = findRawDefaults(context, setup.procedure)?.secrets ?? {};
+    for (const name of declared) {
+      const ref = setup.secrets[name];
+      if (!ref) continue;
+      const lookup = await lookUpSecret(ref, context.secretDeps);
+      if (lookup.ok) continue;
+      ok = false;
+      const written = own[name] ?? central[name];
+      const origin = own[name] !== undefined ? at : buildDefaultsPath(setup.procedure);
+      const field = 'env' in ref ? 'env' : 'file';
+      const shown: SecretRef = field === 'env' ? ref : { file: written?.file ?? (ref as { file: string }).file };
+      report(context, [...origin, 'secrets', name, field], `secret "${name}": ${describeSecretRef(shown)} ${lookup.reason}`);
+    }
+  }
+  return ok;
+}

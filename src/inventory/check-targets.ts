@@ -1,0 +1,106 @@
+/**
+ * Targets must not overlap: two sites (or a site's test and prod) sharing a directory or a
+ * namespace would overwrite each other's releases.
+ */
+import path from 'node:path';
+import { report } from './check-context.js';
+import type { CheckContext } from './check-context.js';
+import type { DataCenter, EnvironmentName, EnvironmentSpec, Site } from './types.js';
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `ozg-{site}-test` → `ozg-kiel-test` */
+export function formatNamespace(pattern: string, site: string): string {
+  return pattern.replaceAll('{site}', site);
+}
+
+/** Where a site's procedures land in a local environment: `<root>/<site>`. */
+export function formatLocalTarget(spec: EnvironmentSpec, site: string): string {
+  return path.join(spec.root ?? '', site);
+}
+
+export function checkDataCenterTargets(context: CheckContext, dataCenter: DataCenter): void {
+  const { test, prod } = dataCenter.environments;
+  if (!prod) return;
+  const at = ['dataCenters', dataCenter.name, 'environments', 'prod'];
+  if (dataCenter.kind === 'local' && test.root === prod.root) {
+    report(context, [...at, 'root'], 'prod uses the same root as test: every site\'s test and prod releases would overwrite each other');
+  }
+  if (dataCenter.kind === 'kubernetes' && describeCluster(test) === describeCluster(prod) && test.namespace === prod.namespace) {
+    report(context, [...at, 'namespace'], 'prod uses the same namespace pattern in the same cluster as test: every site\'s test and prod would share a namespace');
+  }
+}
+
+interface Claim {
+  site: string;
+  environment: EnvironmentName;
+  description: string;
+}
+
+/** Sites whose targets collide with an earlier site's; each is reported at the later site. */
+export function checkTargetCollisions(context: CheckContext, sites: readonly { site: Site; dataCenter: DataCenter }[]): void {
+  const directories: DirectoryClaims = { targets: new Map(), ancestors: new Map() };
+  const namespaces = new Map<string, Claim>();
+  for (const { site, dataCenter } of sites) {
+    for (const [environment, spec] of listEnvironments(dataCenter)) {
+      if (dataCenter.kind === 'local') {
+        const target = formatLocalTarget(spec, site.name);
+        const claim = { site: site.name, environment, description: `directory ${path.relative(context.inventory.dir, target) || '.'}` };
+        checkClaim(context, site, claim, findDirectoryClash(directories, target));
+        claimDirectory(directories, target, claim);
+      } else if (dataCenter.kind === 'kubernetes' && spec.namespace !== undefined) {
+        const namespace = formatNamespace(spec.namespace, site.name);
+        if (namespace.length > 63 || !NAMESPACE.test(namespace)) {
+          report(context, ['sites', site.name], `namespace "${namespace}" (${dataCenter.name}, ${environment}) is not a valid Kubernetes namespace name: at most 63 lowercase letters, digits and hyphens`, {
+            path: ['sites', site.name],
+            side: 'key',
+          });
+          continue;
+        }
+        const key = `${describeCluster(spec)}\u0000${namespace}`;
+        const claim = { site: site.name, environment, description: `namespace ${namespace}` };
+        checkClaim(context, site, claim, namespaces.get(key));
+        namespaces.set(key, claim);
+      }
+    }
+  }
+}
+
+function checkClaim(context: CheckContext, site: Site, claim: Claim, earlier: Claim | undefined): void {
+  // a site's own test/prod overlap is reported once per data center, not once per site
+  if (!earlier || earlier.site === claim.site) return;
+  report(context, ['sites', site.name, 'dataCenter'], `${claim.environment} target ${claim.description} collides with site ${earlier.site} (${earlier.environment}); their releases would overwrite each other`);
+}
+
+interface DirectoryClaims {
+  targets: Map<string, Claim>;
+  /** every directory above a claimed target: finds a new target that would contain one */
+  ancestors: Map<string, Claim>;
+}
+
+function claimDirectory(claimed: DirectoryClaims, target: string, claim: Claim): void {
+  claimed.targets.set(target, claim);
+  for (let dir = path.dirname(target); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (!claimed.ancestors.has(dir)) claimed.ancestors.set(dir, claim);
+  }
+}
+
+/** An earlier directory target equal to, inside, or containing `target`. */
+function findDirectoryClash(claimed: DirectoryClaims, target: string): Claim | undefined {
+  const exact = claimed.targets.get(target) ?? claimed.ancestors.get(target);
+  if (exact) return exact;
+  for (let dir = path.dirname(target); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const outer = claimed.targets.get(dir);
+    if (outer) return outer;
+  }
+  return undefined;
+}
+
+function listEnvironments(dataCenter: DataCenter): [EnvironmentName, EnvironmentSpec][] {
+  const { test, prod } = dataCenter.environments;
+  return prod ? [['test', test], ['prod', prod]] : [['test', test]];
+}
+
+function describeCluster(spec: EnvironmentSpec): string {
+  return `${spec.kubeconfig ?? ''}\u0000${spec.context ?? ''}`;
+}

@@ -1,0 +1,143 @@
+/**
+ * The one entry point for commands: sites.yaml and the catalogues it names, parsed, checked
+ * (parse → schema → cross-field) and resolved — or one InvalidInputError listing every
+ * problem of the inventory and the templates together.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidInputError } from '../errors.js';
+import type { Problem } from '../errors.js';
+import { sortProblems } from '../input/problems.js';
+import { checkAgainstSchema, compileSchema } from '../input/schema-check.js';
+import type { SchemaIssue } from '../input/schema-check.js';
+import { createProblem, parseYamlSource } from '../input/yaml-source.js';
+import type { JsonPath, YamlSource } from '../input/yaml-source.js';
+import { readCatalogue } from '../procedure/catalogue.js';
+import type { Catalogue } from '../procedure/types.js';
+import { buildInventory, DEFAULT_CATALOGUES } from './build-inventory.js';
+import { checkInventory } from './check-inventory.js';
+import { isRecord } from './merge-values.js';
+import type { RawInventory } from './raw-types.js';
+import type { Inventory, ResolvedSetup } from './types.js';
+
+export interface LoadProjectOptions {
+  /** sites.yaml as the user named it; problems use this path verbatim */
+  inventoryPath: string;
+  /** environment for secret references (`env:`) and `~` in paths */
+  env: Record<string, string | undefined>;
+  /** relative paths resolve from here; default: the process's working directory */
+  cwd?: string;
+  /** reads sites.yaml and secret files; default: fs, UTF-8 */
+  readFile?: (file: string) => Promise<string>;
+  /** check that every secret reference resolves (default true); values are read and dropped */
+  checkSecrets?: boolean;
+}
+
+export interface LoadProjectResult {
+  inventory: Inventory;
+  catalogue: Catalogue;
+  /** every (site, setup, procedure), in inventory order */
+  items: ResolvedSetup[];
+}
+
+export async function loadProject(options: LoadProjectOptions): Promise<LoadProjectResult> {
+  const cwd = options.cwd ?? process.cwd();
+  const readText = options.readFile ?? ((file: string) => readFile(file, 'utf8'));
+  const display = options.inventoryPath;
+  const file = path.resolve(cwd, display);
+  const source = await readInventorySource(display, file, readText);
+
+  const schema = checkAgainstSchema(source, compileSchema('inventory'));
+  const isBroken = (prefix: JsonPath): boolean => schema.issues.some((issue) => startsWith(issue.path, prefix));
+  const homeDir = options.env.HOME ?? os.homedir();
+  const inventory = buildInventory(source.data, { file, homeDir, isBroken });
+  const raw = (isRecord(source.data) ? source.data : {}) as unknown as RawInventory;
+
+  const catalogueProblems: Problem[] = [];
+  const catalogueDirs = isBroken(['catalogues']) ? [] : await findCatalogueDirs(source, raw, cwd, catalogueProblems);
+  const catalogue = await readCatalogue(catalogueDirs, { cwd });
+  catalogueProblems.push(...catalogue.problems);
+
+  const checked = await checkInventory(
+    {
+      source,
+      raw,
+      inventory,
+      catalogue: catalogue.catalogue,
+      brokenVersions: catalogue.brokenVersions,
+      secretDeps: options.checkSecrets === false ? undefined : { env: options.env, readFile: readText },
+      problems: [],
+    },
+    {
+      checkSetups: !isBroken(['catalogues']) && catalogueProblems.every((problem) => problem.file !== display),
+      brokenDefaults: findBrokenDefaults(schema.issues, raw),
+    },
+  );
+  const problems = sortProblems([...schema.problems, ...catalogueProblems, ...checked.problems], display);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return { inventory, catalogue: catalogue.catalogue, items: checked.resolved };
+}
+
+async function readInventorySource(display: string, file: string, readText: (file: string) => Promise<string>): Promise<YamlSource> {
+  let text: string;
+  try {
+    text = await readText(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'inventory file not found' : `cannot read the inventory${code ? ` (${code})` : ''}`;
+    throw new InvalidInputError([{ file: display, line: 1, col: 1, path: '', message: reason }], {
+      hint: 'pass the inventory with -i PATH or set OZG_INVENTORY; see sites.example.yaml',
+    });
+  }
+  const { source, problems } = parseYamlSource(text, display);
+  // A file that does not parse has no trustworthy data, so nothing else can be checked.
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return source;
+}
+
+/**
+ * Catalogue directories as problems should show them: relative to the working directory
+ * (through the inventory's directory, as the user gave it) or absolute. Missing ones and
+ * repeats are reported at their entry in sites.yaml.
+ */
+async function findCatalogueDirs(source: YamlSource, raw: RawInventory, cwd: string, problems: Problem[]): Promise<string[]> {
+  const written = raw.catalogues ?? DEFAULT_CATALOGUES;
+  const base = path.dirname(source.file);
+  const dirs: string[] = [];
+  const seen = new Set<string>();
+  for (const [index, entry] of written.entries()) {
+    const at = raw.catalogues ? ['catalogues', index] : ['catalogues'];
+    const shown = path.isAbsolute(entry) ? entry : path.join(base, entry);
+    const absolute = path.resolve(cwd, shown);
+    if (seen.has(absolute)) {
+      problems.push(createProblem(source, at, `catalogue ${entry} is listed twice`));
+      continue;
+    }
+    seen.add(absolute);
+    const info = await stat(absolute).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      const what = raw.catalogues ? `catalogue directory ${entry} not found` : `default catalogue directory ${entry} not found; set catalogues: [...]`;
+      problems.push(createProblem(source, at, what, raw.catalogues ? undefined : { path: [], side: 'value' }));
+      continue;
+    }
+    dirs.push(shown);
+  }
+  return dirs;
+}
+
+function findBrokenDefaults(issues: SchemaIssue[], raw: RawInventory): Set<string> {
+  const broken = new Set<string>();
+  const procedures = raw.defaults?.procedures;
+  for (const issue of issues) {
+    if (issue.path[0] !== 'defaults') continue;
+    // defaults or defaults.procedures itself unusable: every procedure's defaults are in doubt
+    if (issue.path.length <= 2) for (const name of isRecord(procedures) ? Object.keys(procedures) : []) broken.add(name);
+    else broken.add(String(issue.path[2]));
+  }
+  return broken;
+}
+
+function startsWith(path: JsonPath, prefix: JsonPath): boolean {
+  return prefix.length <= path.length && prefix.every((segment, index) => String(path[index]) === String(segment));
+}

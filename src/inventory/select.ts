@@ -1,0 +1,66 @@
+/** Which sites a command acts on: named sites, a label selector, or all of them. */
+import { UsageError } from '../errors.js';
+import { formatSuggestion } from '../input/suggest.js';
+import type { Inventory, Site } from './types.js';
+
+export interface SelectSitesOptions {
+  /** site names; each must exist */
+  sites?: string[];
+  /** label selector: `state=SH,ring!=canary`, `ring=a|b`; terms are ANDed */
+  selector?: string;
+  /** every site (the same as giving neither names nor a selector, but explicit) */
+  all?: boolean;
+}
+
+/** One term of a label selector. */
+export interface LabelRequirement {
+  key: string;
+  operator: '=' | '!=';
+  /** `=`: the label has one of these; `!=`: the label is absent or has none of these */
+  values: string[];
+}
+
+const TERM = /^([A-Za-z0-9][A-Za-z0-9._/-]*)\s*(!=|==|=)\s*([^=!]+)$/;
+
+/**
+ * The selected sites in inventory order. Names and a selector together mean "these sites,
+ * if they match". Without names or a selector every site is selected.
+ */
+export function selectSites(inventory: Inventory, options: SelectSitesOptions = {}): Site[] {
+  const names = options.sites?.length ? options.sites : undefined;
+  if (options.all && names) throw new UsageError('site names and --all exclude each other', { hint: 'name sites, or use --all (optionally with --selector)' });
+  const requirements = options.selector === undefined ? [] : parseSelector(options.selector);
+  let sites = inventory.sites;
+  if (names) {
+    const known = new Set(sites.map((site) => site.name));
+    const unknown = [...new Set(names.filter((name) => !known.has(name)))];
+    if (unknown.length > 0) {
+      const detail = unknown.map((name) => `"${name}"${formatSuggestion(name, known)}`).join(', ');
+      throw new UsageError(`unknown site${unknown.length > 1 ? 's' : ''} ${detail}`, { hint: `sites are defined in ${inventory.file}; run \`ozg status\` to list them` });
+    }
+    const wanted = new Set(names);
+    sites = sites.filter((site) => wanted.has(site.name));
+  }
+  return sites.filter((site) => matchesSelector(site, requirements));
+}
+
+/** `state=SH,ring!=canary` → requirements; a UsageError explains a malformed term. */
+export function parseSelector(selector: string): LabelRequirement[] {
+  if (selector.trim() === '') throw new UsageError('empty --selector', { hint: 'write it as label=value[,label!=value...]' });
+  return selector.split(',').map((term) => {
+    const match = TERM.exec(term.trim());
+    const values = match?.[3].split('|').map((value) => value.trim());
+    if (!match || !values || values.some((value) => value === '')) {
+      throw new UsageError(`cannot read selector term "${term.trim()}"`, { hint: 'write label=value or label!=value, join terms with "," and alternatives with "|", e.g. state=SH,ring!=canary' });
+    }
+    return { key: match[1], operator: match[2] === '!=' ? '!=' : '=', values };
+  });
+}
+
+export function matchesSelector(site: Site, requirements: readonly LabelRequirement[]): boolean {
+  return requirements.every((requirement) => {
+    const value = Object.hasOwn(site.labels, requirement.key) ? site.labels[requirement.key] : undefined;
+    const listed = value !== undefined && requirement.values.includes(value);
+    return requirement.operator === '=' ? listed : !listed;
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * One procedure version: `<catalogue>/<name>/<version>/procedure.yaml`, parsed with source
+ * positions, schema-checked, and checked against the files it names.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Problem } from '../errors.js';
+import { checkAgainstSchema, compileSchema, createAjv, explainSchemaErrors, parseInstancePath } from '../input/schema-check.js';
+import { createProblem, parseYamlSource } from '../input/yaml-source.js';
+import type { YamlSource } from '../input/yaml-source.js';
+import type { SmokeCheck } from '../smoke/types.js';
+import { compileValuesSchema } from './check-values.js';
+import type { Procedure } from './types.js';
+
+export const PROCEDURE_FILE = 'procedure.yaml';
+
+/** A procedure without `values:` takes none. */
+const NO_VALUES_SCHEMA = { type: 'object', properties: {}, additionalProperties: false };
+
+export interface LoadProcedureOptions {
+  /** absolute directory of this version */
+  dir: string;
+  /** procedure.yaml as problems name it (as the user gave the catalogue: relative or absolute) */
+  displayFile: string;
+  /** the folder names the file must agree with */
+  expected: { name: string; version: string };
+}
+
+export interface LoadProcedureResult {
+  /** undefined when there were problems */
+  procedure?: Procedure;
+  problems: Problem[];
+  /** the parsed file, for problems the caller finds (e.g. a version in two catalogues) */
+  source?: YamlSource;
+}
+
+interface RawProcedure {
+  name: string;
+  version: string;
+  description?: string;
+  values?: Record<string, unknown>;
+  secrets?: string[];
+  vm?: { files: string; hooks?: { install?: string; activate?: string }; cloudInit?: string };
+  kubernetes?: { manifests: string };
+  smoke?: SmokeCheck[];
+}
+
+export async function loadProcedureFile(options: LoadProcedureOptions): Promise<LoadProcedureResult> {
+  const file = path.join(options.dir, PROCEDURE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PROCEDURE_FILE} in this version folder` : `cannot read: ${(error as Error).message}`;
+    return { problems: [{ file: options.displayFile, line: 1, col: 1, path: '', message: reason }] };
+  }
+  const { source, problems } = parseYamlSource(text, options.displayFile);
+  if (problems.length > 0) return { problems, source };
+  const schema = checkAgainstSchema(source, compileSchema('procedure'));
+  if (schema.problems.length > 0) return { problems: schema.problems, source };
+
+  const raw = source.data as RawProcedure;
+  const found = [...checkFolderNames(source, raw, options.expected), ...checkValuesSchema(source, raw), ...checkSmokeNames(source, raw)];
+  found.push(...(await checkReferencedFiles(source, raw, options.dir)));
+  if (found.length > 0) return { problems: found, source };
+  return { problems: [], source, procedure: createProcedure(raw, options.dir, file) };
+}
+
+function createProcedure(raw: RawProcedure, dir: string, file: string): Procedure {
+  const procedure: Procedure = {
+    name: raw.name,
+    version: raw.version,
+    description: raw.description ?? '',
+    dir,
+    file,
+    valuesSchema: raw.values ?? structuredClone(NO_VALUES_SCHEMA),
+    secrets: raw.secrets ?? [],
+    smoke: raw.smoke ?? [],
+  };
+  if (raw.vm) {
+    procedure.vm = { files: raw.vm.files, hooks: { ...(raw.vm.hooks ?? {}) } };
+    if (raw.vm.cloudInit !== undefined) procedure.vm.cloudInit = raw.vm.cloudInit;
+  }
+  if (raw.kubernetes) procedure.kubernetes = { manifests: raw.kubernetes.manifests };
+  return procedure;
+}
+
+function checkFolderNames(source: YamlSource, raw: RawProcedure, expected: { name: string; version: string }): Problem[] {
+  const problems: Problem[] = [];
+  // The folders are what sites.yaml refers to; a differing name inside would make two
+  // truths about which procedure a site gets.
+  if (raw.name !== expected.name) {
+    problems.push(createProblem(source, ['name'], `name "${raw.name}" does not match its folder "${expected.name}" (<catalogue>/<name>/<version>/procedure.yaml)`));
+  }
+  if (raw.version !== expected.version) {
+    problems.push(createProblem(source, ['version'], `version "${raw.version}" does not match its folder "${expected.version}" (<catalogue>/<name>/<version>/procedure.yaml)`));
+  }
+  return problems;
+}
+
+/**
+ * `values` must be a JSON Schema ajv compiles in strict mode. Meta-schema errors point at the
+ * offending keyword; strict-mode errors carry a schema path we can point at too.
+ */
+function checkValuesSchema(source: YamlSource, raw: RawProcedure): Problem[] {
+  if (raw.values === undefined) return [];
+  const ajv = createAjv();
+  if (!ajv.validateSchema(raw.values)) {
+    return explainSchemaErrors(ajv.errors ?? [], raw.values).map((issue) =>
+      createProblem(source, ['values', ...issue.path], `not a valid JSON Schema: ${issue.message}`, {
+        path: ['values', ...issue.anchor.path],
+        side: issue.anchor.side,
+      }),
+    );
+  }
+  try {
+    compileValuesSchema(raw.values);
+    return [];
+  } catch (error) {
+    const message = (error as Error).message;
+    const pointer = /at "#([^"]*)"/.exec(message)?.[1] ?? '';
+    const path = ['values', ...parseInstancePath(pointer, raw.values)];
+    return [createProblem(source, path, `not a valid JSON Schema: ${message}`, { path, side: 'key' })];
+  }
+}
+
+function checkSmokeNames(source: YamlSource, raw: RawProcedure): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  (raw.smoke ?? []).forEach((check, index) => {
+    if (seen.has(check.name)) problems.push(createProblem(source, ['smoke', index, 'name'], `smoke check name "${check.name}" is used twice; results are reported by name`));
+    seen.add(check.name);
+  });
+  return problems;
+}
+
+async function checkReferencedFiles(source: YamlSource, raw: RawProcedure, dir: string): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  if (!raw.vm && !raw.kubernetes) {
+    problems.push(createProblem(source, [], 'needs a vm: or a kubernetes: section (or both): it must render for some kind of target'));
+  }
+  if (raw.vm) {
+    const files = path.join(dir, raw.vm.files);
+    const filesDirExists = await isKind(files, 'directory');
+    if (!filesDirExists) problems.push(createProblem(source, ['vm', 'files'], `directory ${raw.vm.files} not found next to procedure.yaml`));
+    for (const phase of ['install', 'activate'] as const) {
+      const hook = raw.vm.hooks?.[phase];
+      if (hook === undefined || !filesDirExists) continue;
+      if (!(await isKind(path.join(files, hook), 'file'))) {
+        problems.push(createProblem(source, ['vm', 'hooks', phase], `${phase} hook ${hook} not found in ${raw.vm.files}/ (hooks are paths inside vm.files)`));
+      }
+    }
+    if (raw.vm.cloudInit !== undefined && !(await isKind(path.join(dir, raw.vm.cloudInit), 'file'))) {
+      problems.push(createProblem(source, ['vm', 'cloudInit'], `file ${raw.vm.cloudInit} not found next to procedure.yaml`));
+    }
+  }
+  if (raw.kubernetes && !(await isKind(path.join(dir, raw.kubernetes.manifests), 'directory'))) {
+    problems.push(createProblem(source, ['kubernetes', 'manifests'], `directory ${raw.kubernetes.manifests} not found next to procedure.yaml`));
+  }
+  return problems;
+}
+
+async function isKind(file: string, kind: 'file' | 'directory'): Promise<boolean> {
+  try {
+    const info = await stat(file);
+    return kind === 'file' ? info.isFile() : info.isDirectory();
+  } catch {
+    return false;
+  }
+}
