@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, InvalidInputError, OzgError, formatProblem } from './errors.js';
@@ -37,7 +36,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       env: cli.env,
       reporter,
       signal: controller.signal,
-      inventoryPath: path.resolve(cli.cwd, flags.inventory ?? cli.env.OZG_INVENTORY ?? 'sites.yaml'),
+      inventoryPath: flags.inventory ?? cli.env.OZG_INVENTORY ?? 'sites.yaml',
       interactive: Boolean(cli.stdin.isTTY && cli.stderr.isTTY),
       acceptNewHostKeys: Boolean(flags.acceptNewHostKeys),
     };

@@ -6,7 +6,7 @@ export interface CommandContext {
   env: Record<string, string | undefined>;
   reporter: Reporter;
   signal: AbortSignal;
-  /** absolute path of the inventory (-i, OZG_INVENTORY, ./sites.yaml) */
+  /** the inventory as the user named it (-i, OZG_INVENTORY, sites.yaml), relative to cwd */
   inventoryPath: string;
   /** stdin and stderr are terminals: confirmations may be asked */
   interactive: boolean;

@@ -15,7 +15,9 @@ interface HistoryFlags {
 export async function run(context: CommandContext, flags: HistoryFlags): Promise<CommandResult> {
   const workspace = await openWorkspace(context, { lock: false, command: 'history' });
   try {
-    const records = await workspace.ledger.history({ site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit });
+    // the ledger answers newest first; people and pipelines read a history oldest first
+    const newest = await workspace.ledger.history({ site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit });
+    const records = [...newest].reverse();
     context.reporter.result({ records }, () => formatHistory(records));
     return { exitCode: ExitCode.ok };
   } finally {

@@ -45,7 +45,7 @@ export interface OpenWorkspaceOptions {
 }
 
 export async function openWorkspace(context: CommandContext, options: OpenWorkspaceOptions): Promise<Workspace> {
-  const project = await loadProject({ inventoryPath: context.inventoryPath, env: context.env });
+  const project = await loadProject({ inventoryPath: context.inventoryPath, env: context.env, cwd: context.cwd });
   const { inventory, catalogue } = project;
   const actor = describeActor();
   const run = randomUUID();

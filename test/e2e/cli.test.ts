@@ -55,7 +55,7 @@ describe('the ozg command line', () => {
 
   it('exits 7 while another run holds the lock, naming the holder', async () => {
     await mkdir(path.join(dir, '.ozg'), { recursive: true });
-    const holder = { pid: process.pid, host: os.hostname(), user: 'someone', command: 'deploy', startedAt: new Date().toISOString() };
+    const holder = { pid: process.pid, host: os.hostname(), user: 'someone', command: 'deploy', startedAt: new Date().toISOString(), token: 'held-by-the-test' };
     await writeFile(path.join(dir, '.ozg/lock'), JSON.stringify(holder));
     try {
       const run = await runOzg(['deploy'], { cwd: dir });

@@ -16,8 +16,9 @@ export interface OzgRun {
 
 /** Spawns the real CLI (bin/ozg.js → dist/, built by `npm test` before jest runs). */
 export function spawnOzg(args: string[], options: { cwd: string; env?: Record<string, string> }): { child: ChildProcess; done: Promise<OzgRun> } {
-  const env: Record<string, string | undefined> = { ...process.env, CI: 'true', NO_COLOR: '1', ...options.env };
-  delete env.OZG_INVENTORY;
+  const env: Record<string, string | undefined> = { ...process.env, CI: 'true', NO_COLOR: '1' };
+  delete env.OZG_INVENTORY; // only a test that sets it gets it
+  Object.assign(env, options.env);
   const child = spawn(process.execPath, [ozgBin, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
