@@ -148,6 +148,20 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .addOption(new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']))
     .action(action(() => import('./commands/render.js')));
 
+  program
+    .command('cloud-init')
+    .description('write a NoCloud seed for a new VM of a site: deploy user, pinned host keys, base packages')
+    .argument('<site>', 'site name')
+    .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
+    .option('-o, --out <dir>', 'seed folder (default: seeds/<site>-<env>)')
+    .option('--iso [file]', 'also build a cidata ISO (default: <out>.iso)')
+    .option('--public-key <files...>', "operator public keys for the deploy user (default: the data center's identityFile + .pub)")
+    .option('--hostname <name>', 'VM hostname (default: <site>-<env>)')
+    .option('--package <names...>', 'extra Debian packages for first boot')
+    .option('--with-procedures', "install the site's procedures on first boot")
+    .option('--replace', 'replace a different host key already pinned for this host (the VM is rebuilt)')
+    .action(action(() => import('./commands/cloud-init.js')));
+
   return program;
 }
 

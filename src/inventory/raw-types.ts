@@ -43,7 +43,7 @@ export interface RawDataCenter {
 export interface RawSite {
   dataCenter: string;
   labels?: Record<string, string>;
-  hosts?: { test?: { host: string; port?: number }; prod?: { host: string; port?: number } };
+  hosts?: { test?: RawHost; prod?: RawHost };
   facts?: Record<string, unknown>;
   procedures?: Record<string, RawSetup>;
 }
@@ -55,4 +55,11 @@ export interface RawInventory {
   defaults?: { procedures?: Record<string, RawSetup> };
   dataCenters: Record<string, RawDataCenter>;
   sites: Record<string, RawSite>;
+}
+
+/** A VM of one environment; `network` is cloud-init network-config for its seed. */
+export interface RawHost {
+  host: string;
+  port?: number;
+  network?: Record<string, unknown>;
 }

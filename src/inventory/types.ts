@@ -61,7 +61,7 @@ export interface Site {
   labels: Record<string, string>;
   dataCenter: string;
   /** vm: host (and optional port) per environment */
-  hosts?: Partial<Record<EnvironmentName, { host: string; port?: number }>>;
+  hosts?: Partial<Record<EnvironmentName, { host: string; port?: number; network?: Record<string, unknown> }>>;
   /** site data used to fill site-specific fields when cloning (municipality key, domain, contact) */
   facts: Record<string, unknown>;
   setups: Setup[];

@@ -107,17 +107,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     const previous = await live(bundle.procedure);
     if (previous?.hash === bundle.hash) return { status: 'unchanged', live: previous };
 
-    const deployedAt = now();
-    const next: LiveRelease = {
-      procedure: bundle.procedure,
-      version: bundle.version,
-      hash: bundle.hash,
-      release: releaseId,
-      deployedAt: deployedAt.toISOString(),
-      ...(previous ? { previous: { version: previous.version, hash: previous.hash, release: previous.release } } : {}),
-    };
-    const script = buildApplyScript({ ...context, release: releaseId, marker: formatMarker(next), keepReleases: options.keepReleases });
-    const archive = createTarArchive(addParentDirectories(archiveEntries(bundle, releaseId)), { mtime: deployedAt });
+    const { script, archive, live: next } = prepareRelease(bundle, releaseId, { ...context, keepReleases: options.keepReleases, deployedAt: now(), previous });
     const result = await exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
     const report = parseScriptReport(result.stdout);
     if (result.exitCode !== 0 || !report.done) {
@@ -159,6 +149,34 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   }
 
   return { description, live, apply, smoke, rollback, close: () => transport.close() };
+}
+
+export interface PrepareReleaseOptions extends ScriptContext {
+  keepReleases: number;
+  deployedAt: Date;
+  /** the release live on the target now, if any */
+  previous?: LiveRelease;
+}
+
+/**
+ * The apply script and the archive it reads on stdin, exactly as `apply` sends them. A
+ * cloud-init seed runs the same pair on first boot, so a seeded VM starts with a release
+ * that ozg's next deploy recognises by its marker.
+ */
+export function prepareRelease(bundle: Bundle, releaseId: string, options: PrepareReleaseOptions): { script: string; archive: Buffer; live: LiveRelease } {
+  checkBundle(bundle, releaseId);
+  const { previous } = options;
+  const live: LiveRelease = {
+    procedure: bundle.procedure,
+    version: bundle.version,
+    hash: bundle.hash,
+    release: releaseId,
+    deployedAt: options.deployedAt.toISOString(),
+    ...(previous ? { previous: { version: previous.version, hash: previous.hash, release: previous.release } } : {}),
+  };
+  const script = buildApplyScript({ ...options, release: releaseId, marker: formatMarker(live), keepReleases: options.keepReleases });
+  const archive = createTarArchive(addParentDirectories(archiveEntries(bundle, releaseId)), { mtime: options.deployedAt });
+  return { script, archive, live };
 }
 
 /** The bundle's files plus the release metadata; files holding secrets lose group and other bits. */

@@ -1,0 +1,134 @@
+import os from 'node:os';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { EnvironmentName, EnvironmentSpec, Site } from '../inventory/types.js';
+import { UsageError } from '../errors.js';
+import type { Workspace } from '../rollout/workspace.js';
+import { createReleaseId } from '../rollout/release-id.js';
+import { prepareRelease } from '../targets/vm/vm-driver.js';
+import { buildSeed, DEFAULT_DEPLOY_USER, type FirstDeploy, type SeedFile } from './seed.js';
+import { writeSeed, type WriteSeedResult } from './write-seed.js';
+
+export interface CreateSiteSeedOptions {
+  site: string;
+  environment: EnvironmentName;
+  /** absolute folder for user-data, meta-data, network-config */
+  outDir: string;
+  /** absolute path of a cidata ISO to build as well */
+  isoPath?: string;
+  /** absolute paths of public keys allowed to log in as the deploy user */
+  publicKeyFiles: string[];
+  hostname?: string;
+  packages: string[];
+  /** install the site's procedures on first boot, through the same apply script as `deploy` */
+  withProcedures: boolean;
+  /** replace a different host key already pinned for this host (the VM is being rebuilt) */
+  replace: boolean;
+  homeDir?: string;
+  now?: () => Date;
+}
+
+export interface SiteSeedResult extends WriteSeedResult {
+  /** procedures installed on first boot, `name@version` */
+  procedures: string[];
+}
+
+const DEFAULT_DEPLOY_ROOT = '/opt/ozg';
+const SEED_STAGING = '.ozg-seed';
+
+/**
+ * A NoCloud seed for one site's VM in one environment: the deploy user with the operator's
+ * keys, host keys pinned in the inventory's known_hosts (the first connection is verified),
+ * base packages and, optionally, the site's procedures.
+ */
+export async function createSiteSeed(workspace: Workspace, options: CreateSiteSeedOptions): Promise<SiteSeedResult> {
+  const site = workspace.inventory.sites.find((s) => s.name === options.site);
+  if (!site) throw new UsageError(`unknown site "${options.site}"`, { hint: 'run `ozg status` to list the sites' });
+  const dataCenter = workspace.inventory.dataCenters.get(site.dataCenter)!;
+  if (dataCenter.kind !== 'vm') {
+    throw new UsageError(`site ${site.name} is in data center ${dataCenter.name} of kind ${dataCenter.kind}; cloud-init seeds are for vm data centers`);
+  }
+  const spec = dataCenter.environments[options.environment];
+  const host = site.hosts?.[options.environment];
+  if (!spec || !host) throw new UsageError(`site ${site.name} has no ${options.environment} VM in data center ${dataCenter.name}`);
+
+  const homeDir = options.homeDir ?? os.homedir();
+  const deployRoot = spec.deployRoot ?? DEFAULT_DEPLOY_ROOT;
+  const deployUser = spec.ssh?.user ?? DEFAULT_DEPLOY_USER;
+  const sudo = spec.ssh?.sudo ?? false;
+  const items = options.withProcedures ? workspace.selectItems({ sites: [site.name] }) : [];
+  const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => new Date()) }) : undefined;
+
+  const seed = await buildSeed({
+    site: { name: site.name },
+    environment: options.environment,
+    hostname: options.hostname ?? `${site.name}-${options.environment}`,
+    deployUser,
+    operatorPublicKeys: await readPublicKeys(options.publicKeyFiles, spec),
+    sudo,
+    packages: options.packages,
+    deployRoot,
+    hostAddress: host.host,
+    hostPort: host.port ?? spec.ssh?.port ?? 22,
+    ...(host.network ? { networkConfig: host.network } : {}),
+    ...(firstDeploy ? { firstDeploy } : {}),
+  });
+  const result = await writeSeed(seed, options.outDir, {
+    knownHostsFile: spec.ssh?.knownHosts ?? path.join(homeDir, '.ssh', 'known_hosts'),
+    replace: options.replace,
+    ...(options.isoPath ? { isoPath: options.isoPath } : {}),
+  });
+  return { ...result, procedures: items.map((i) => `${i.procedure.name}@${i.procedure.version}`) };
+}
+
+/**
+ * Each procedure travels as the archive and apply script `deploy` would send over SSH; first
+ * boot runs that script (as the deploy user, or as root where the data center uses sudo),
+ * then removes the staging folder, which holds rendered secrets.
+ */
+async function buildFirstDeploy(
+  workspace: Workspace,
+  site: Site,
+  spec: EnvironmentSpec,
+  items: ReturnType<Workspace['selectItems']>,
+  options: { deployRoot: string; deployUser: string; sudo: boolean; now: () => Date },
+): Promise<FirstDeploy> {
+  const files: SeedFile[] = [];
+  const runcmd: string[][] = [];
+  const root = path.posix.join(options.deployRoot, site.name);
+  const staging = path.posix.join(options.deployRoot, SEED_STAGING);
+  for (const item of items) {
+    const bundle = await workspace.renderBundle(item, spec.name);
+    const deployedAt = options.now();
+    const { script, archive } = prepareRelease(bundle, createReleaseId(deployedAt, bundle.hash), {
+      root,
+      site: site.name,
+      environment: spec.name,
+      procedure: bundle.procedure,
+      keepReleases: workspace.inventory.dataCenters.get(site.dataCenter)!.keepReleases,
+      deployedAt,
+    });
+    const scriptPath = path.posix.join(staging, `${bundle.procedure}-apply.sh`);
+    const archivePath = path.posix.join(staging, `${bundle.procedure}.tar`);
+    files.push({ path: scriptPath, content: script, mode: 0o700 }, { path: archivePath, content: archive, mode: 0o600 });
+    const apply = ['sh', '-c', 'sh "$1" < "$2"', 'ozg-first-deploy', scriptPath, archivePath];
+    runcmd.push(options.sudo ? apply : ['runuser', '-u', options.deployUser, '--', ...apply]);
+  }
+  runcmd.push(['rm', '-rf', staging]);
+  return { files, runcmd };
+}
+
+async function readPublicKeys(files: string[], spec: EnvironmentSpec): Promise<string[]> {
+  const candidates = files.length > 0 ? files : spec.ssh?.identityFile ? [`${spec.ssh.identityFile}.pub`] : [];
+  if (candidates.length === 0) {
+    throw new UsageError('no operator public key for the deploy user', { hint: 'pass --public-key <file>, or set ssh.identityFile (its .pub is used)' });
+  }
+  const keys: string[] = [];
+  for (const file of candidates) {
+    const text = await readFile(file, 'utf8').catch(() => {
+      throw new UsageError(`cannot read public key ${file}`, { hint: 'pass --public-key <file> with an OpenSSH public key' });
+    });
+    keys.push(...text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+  }
+  return keys;
+}

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
+
+/** The real validator from Debian's cloud-init package; a missing one fails with the install step. */
+function cloudInitSchema(file: string): number {
+  const binary = '/usr/bin/cloud-init';
+  if (!existsSync(binary)) throw new Error('cloud-init is not installed: apt-get install -y cloud-init');
+  // cloud-init's own python (its shebang), not a pyenv python that cannot import cloudinit
+  const python = readFileSync(binary, 'utf8').split('\n')[0]!.replace(/^#!\s*/, '').split(' ')[0]!;
+  try {
+    execFileSync(python, [binary, 'schema', '--config-file', file], { stdio: 'pipe' });
+    return 0;
+  } catch (error) {
+    return (error as { status: number }).status;
+  }
+}
+
+describe('ozg cloud-init', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await copyToTemp([
+      { from: path.join(repoRoot, 'templates'), to: 'templates' },
+      { from: path.join(repoRoot, 'examples'), to: 'examples' },
+    ]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
+    await writeFile(
+      path.join(dir, 'sites.yaml'),
+      [
+        'dataCenters:',
+        '  dataport:',
+        '    kind: vm',
+        '    environments:',
+        `      test: { deployRoot: ${JSON.stringify(path.join(dir, 'vm-root'))}, ssh: { user: ozg, identityFile: ./operator, knownHosts: ./known_hosts, sudo: true } }`,
+        'sites:',
+        '  kiel:',
+        '    dataCenter: dataport',
+        '    hosts:',
+        '      test:',
+        '        host: 127.0.0.1',
+        '        port: 2222',
+        '        network: { version: 2, ethernets: { eth0: { dhcp4: true } } }',
+        '    procedures:',
+        '      antrag-formular:',
+        '        version: "^1.0.0"',
+        '        values: { title: "Kiel", municipalityKey: "01002000", domain: antraege.kiel.de, contactEmail: a@kiel.de }',
+        '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
+      ].join('\n') + '\n',
+    );
+  });
+  afterAll(() => removeTemp(dir));
+
+  it('writes a valid seed with pinned host keys, owner-only, and never prints key material or secrets', async () => {
+    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '--with-procedures', '--json'], { cwd: dir });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const result = resultOf(run);
+    expect(result.hostKeys).toEqual([{ type: 'ed25519', fingerprint: expect.stringMatching(/^SHA256:/) }]);
+    expect(result.procedures).toEqual(['antrag-formular@1.1.0']);
+    expect(run.stdout).not.toMatch(/PRIVATE KEY|demo-smtp-password/);
+
+    const seedDir = path.join(dir, 'seeds/kiel-test');
+    for (const name of ['user-data', 'meta-data', 'network-config']) expect(statSync(path.join(seedDir, name)).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'seeds/kiel-test.iso')).mode & 0o777).toBe(0o600);
+    expect(cloudInitSchema(path.join(seedDir, 'user-data'))).toBe(0);
+
+    const knownHosts = await readFile(path.join(dir, 'known_hosts'), 'utf8');
+    const userData = parse(await readFile(path.join(seedDir, 'user-data'), 'utf8'));
+    expect(knownHosts.trim()).toBe(`[127.0.0.1]:2222 ${userData.ssh_keys.ed25519_public.split(' ').slice(0, 2).join(' ')}`);
+    expect(userData.users[0]).toMatchObject({ name: 'ozg', ssh_authorized_keys: [readFileSync(path.join(dir, 'operator.pub'), 'utf8').trim()] });
+  });
+
+  it("installs the site's procedures on first boot with the deploy's own apply script", async () => {
+    const userData = parse(await readFile(path.join(dir, 'seeds/kiel-test/user-data'), 'utf8'));
+    // first boot, as cloud-init would run it: write_files, then runcmd in order
+    for (const file of userData.write_files) {
+      await mkdir(path.dirname(file.path), { recursive: true });
+      await writeFile(file.path, file.encoding === 'b64' ? Buffer.from(file.content, 'base64') : file.content, { mode: parseInt(file.permissions, 8) });
+    }
+    // skipped: what needs the VM itself (the deploy user's ownership, the provisioned marker in /var/lib)
+    const needsVm = (command: string[]) => ['set', 'install', 'chown'].includes(command[0]!) || command.some((a) => a.includes('/var/lib/ozg'));
+    for (const command of userData.runcmd) {
+      if (!Array.isArray(command) || needsVm(command)) continue;
+      execFileSync(command[0], command.slice(1), { stdio: 'pipe' });
+    }
+    const procedureDir = path.join(dir, 'vm-root/kiel/antrag-formular');
+    const marker = JSON.parse(await readFile(path.join(procedureDir, 'release.json'), 'utf8'));
+    expect(marker).toMatchObject({ procedure: 'antrag-formular', version: '1.1.0' });
+    expect(await readlink(path.join(procedureDir, 'current'))).toBe(`releases/${marker.release}`);
+    expect(existsSync(path.join(dir, 'vm-root/.ozg-seed'))).toBe(false);
+  });
+
+  it('refuses to re-seed a host whose key is pinned unless --replace', async () => {
+    const again = await runOzg(['cloud-init', 'kiel', '--env', 'test'], { cwd: dir });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('--replace');
+    expect((await runOzg(['cloud-init', 'kiel', '--env', 'test', '--replace'], { cwd: dir })).code).toBe(0);
+  });
+});
