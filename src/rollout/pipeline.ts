@@ -143,7 +143,8 @@ async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: Pipelin
     }
   }
 
-  checkAborted(deps);
+  // No interruption point between apply and smoke: a stage that changed its target finishes
+  // and is recorded, so Ctrl-C never leaves an applied release without a record.
   report(deps, item, environment, 'smoke', `${bundle.smoke.length} check(s)`);
   const smoke = await runSmoke(item, stage, deps);
   const passed = smoke.every((r) => r.passed);
