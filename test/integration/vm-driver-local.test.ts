@@ -2,7 +2,7 @@
  * The VM driver over the local transport, against real directories: the same scripts a VM
  * gets over SSH run here through `sh -c`.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -444,7 +444,7 @@ describe('smoke', () => {
     expect(result.output).toMatch(/no live release/);
   });
 
-  it('checks HTTP status and body from this machine', async () => {
+  it("checks HTTP status and body of the target's own service (a loopback URL runs on the target)", async () => {
     server = createServer((req, res) => {
       if (req.url === '/health') res.writeHead(200).end('status: ok');
       else res.writeHead(404).end('no such page');
@@ -469,7 +469,49 @@ describe('smoke', () => {
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     server = undefined;
     const [refused] = await driver.smoke('antrag-formular', [{ name: 'down', http: { url: `http://127.0.0.1:${port}/health` }, retries: 1 }]);
-    expect(refused).toMatchObject({ passed: false, attempts: 2, detail: 'request failed: ECONNREFUSED' });
+    expect(refused).toMatchObject({ passed: false, attempts: 2 });
+    expect(refused!.detail).toMatch(/request failed: GET http:\/\/127\.0\.0\.1:\d+\/health on .* failed: curl: \(7\)/);
+  });
+
+  it('falls back to wget on a target without curl', async () => {
+    server = createServer((req, res) => res.writeHead(req.url === '/health' ? 200 : 503).end(req.url === '/health' ? 'status: ok' : 'down'));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const bin = join(tmp, 'bin-without-curl');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['sh', 'wget', 'awk', 'cat', 'mktemp', 'rm', 'grep']) {
+      const found = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((f) => existsSync(f));
+      if (!found) throw new Error(`${tool} is missing: apt-get install -y wget gawk coreutils dash`);
+      if (!existsSync(join(bin, tool))) symlinkSync(found, join(bin, tool));
+    }
+    const noCurl = createVmDriver({ transport: createLocalTransport({ where: root, env: { PATH: bin } }), root, site: 'kiel', environment: 'test', keepReleases: 3, description: 'x' });
+    const results = await noCurl.smoke('antrag-formular', [
+      { name: 'health', http: { url: `${base}/health`, contains: 'ok' } },
+      { name: 'down', http: { url: `${base}/other` } },
+    ]);
+    expect(results.map((r) => [r.name, r.passed, r.detail])).toEqual([
+      ['health', true, 'status 200, body contains "ok"'],
+      ['down', false, 'status 503 (expected 200)'],
+    ]);
+  });
+
+  it('fetches any other URL from the machine running ozg', async () => {
+    const asked: string[] = [];
+    const here = createVmDriver({
+      transport: createLocalTransport({ where: root }),
+      root,
+      site: 'kiel',
+      environment: 'test',
+      keepReleases: 3,
+      description: 'x',
+      runHttp: async (url) => {
+        asked.push(url);
+        return { status: 200, body: 'portal up' };
+      },
+    });
+    const [result] = await here.smoke('antrag-formular', [{ name: 'portal', http: { url: 'https://antraege.kiel.example/health', contains: 'up' } }]);
+    expect(result).toMatchObject({ passed: true });
+    expect(asked).toEqual(['https://antraege.kiel.example/health']);
   });
 });
 

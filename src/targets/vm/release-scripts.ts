@@ -259,3 +259,29 @@ ozg_prune() {
 function writeMarkerFromLiteral(marker: string): string {
   return `printf '%s\\n' ${q(marker)} >"$dir/${MARKER_FILE}.tmp" && mv -f "$dir/${MARKER_FILE}.tmp" "$dir/${MARKER_FILE}" || exit`;
 }
+
+/** Marks the status line the HTTP probe prints after the body. */
+export const HTTP_STATUS_PREFIX = 'ozg-http-status ';
+
+/**
+ * One exec: an HTTP GET run on the target itself, for checks of the host's own service
+ * (`http://127.0.0.1:8080/health` means that VM's port 8080, not this machine's). curl where
+ * installed, else busybox/GNU wget; the body goes to stdout, then a status line.
+ */
+export function buildHttpProbeScript(url: string, timeoutSeconds: number): string {
+  const t = Math.max(1, Math.ceil(timeoutSeconds));
+  return `u=${q(url)}
+if command -v curl >/dev/null 2>&1; then
+  curl -sS --max-time ${t} -w '\\n${HTTP_STATUS_PREFIX}%{http_code}\\n' "$u"
+elif command -v wget >/dev/null 2>&1; then
+  b=$(mktemp) || exit
+  # GNU wget keeps an error page's body on request; busybox wget has no such option
+  keep=''; if wget --help 2>&1 | grep -q content-on-error; then keep=--content-on-error; fi
+  status=$(wget -q -S $keep -T ${t} -O "$b" "$u" 2>&1 | awk '/^ *HTTP\\//{s=$2} END{print s}')
+  cat "$b"; rm -f "$b"
+  printf '\\n${HTTP_STATUS_PREFIX}%s\\n' "\${status:-000}"
+else
+  echo 'ozg: neither curl nor wget is installed on the target' >&2; exit 127
+fi
+`;
+}

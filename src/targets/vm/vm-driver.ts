@@ -15,7 +15,9 @@ import {
   buildApplyScript,
   buildLiveScript,
   buildRollbackScript,
+  buildHttpProbeScript,
   buildSmokeCommandScript,
+  HTTP_STATUS_PREFIX,
   MARKER_FILE,
   parseScriptReport,
   procedureDir,
@@ -67,7 +69,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   const now = options.now ?? (() => new Date());
   const scriptTimeoutMs = options.scriptTimeoutMs ?? 15 * 60_000;
   const readTimeoutMs = options.readTimeoutMs ?? 60_000;
-  const fetchHttp = options.runHttp ?? fetchHttpWithGlobalFetch;
+  const fetchFromHere = options.runHttp ?? fetchHttpWithGlobalFetch;
 
   const contextFor = (procedure: string): ScriptContext => ({ root, site, environment, procedure: validateProcedure(procedure) });
 
@@ -143,9 +145,21 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
         const result = await exec(buildSmokeCommandScript(context, command), { timeoutMs });
         return { exitCode: result.exitCode, output: result.stdout + result.stderr, timedOut: result.timedOut === true };
       },
-      fetchHttp,
+      // A loopback URL names the target's own service, so it is fetched on the target;
+      // any other URL is fetched from here, as users would reach it.
+      fetchHttp: (url, timeoutMs) => (isLoopbackUrl(url) ? fetchOnTarget(url, timeoutMs) : fetchFromHere(url, timeoutMs)),
       sleep: options.sleep,
     });
+  }
+
+  async function fetchOnTarget(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+    const result = await exec(buildHttpProbeScript(url, timeoutMs / 1000), { timeoutMs: timeoutMs + 5000 });
+    const at = result.stdout.lastIndexOf(`\n${HTTP_STATUS_PREFIX}`);
+    const status = at < 0 ? 0 : Number.parseInt(result.stdout.slice(at + HTTP_STATUS_PREFIX.length + 1), 10);
+    if (result.exitCode !== 0 && !(status > 0)) {
+      throw new Error(`GET ${url} on ${transport.where} failed: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`}`);
+    }
+    return { status: Number.isFinite(status) ? status : 0, body: at < 0 ? result.stdout : result.stdout.slice(0, at) };
   }
 
   return { description, live, apply, smoke, rollback, close: () => transport.close() };
@@ -282,4 +296,13 @@ function validateRelease(release: string): string {
     throw new InternalError(`release id ${JSON.stringify(release)} must be letters, digits, '.', '_' or '-' (at most 128)`);
   }
   return release;
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
 }
