@@ -39,6 +39,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       inventoryPath: flags.inventory ?? cli.env.OZG_INVENTORY ?? 'sites.yaml',
       interactive: Boolean(cli.stdin.isTTY && cli.stderr.isTTY),
       acceptNewHostKeys: Boolean(flags.acceptNewHostKeys),
+      confirm: (question) => askYesNo(question, cli),
     };
     try {
       const module = await load();
@@ -68,7 +69,7 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
-  stdin: { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 function defaultIo(): CliIo {
@@ -93,7 +94,8 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     command
       .argument('[sites...]', 'site names (default: all sites, or those matching --selector)')
       .option('-l, --selector <labels>', 'label selector, e.g. "state=SH,ring!=canary"')
-      .option('-p, --procedure <names...>', 'only these procedures');
+      .option('-p, --procedure <names...>', 'only these procedures')
+      .option('--shard <i/n>', "this runner's share of the selected sites (stable by site name), for CI matrix jobs");
   const environment = new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']);
   const action = (load: () => Promise<CommandModule>) =>
     function (this: Command, ...args: unknown[]) {
@@ -104,6 +106,11 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .description('render, apply to test, smoke-test, then apply to prod and smoke-test again; records every step')
     .option('-c, --concurrency <n>', 'sites deployed at once', parsePositiveInt)
     .option('--only-test', 'stop after the test environment')
+    .option('--waves <spec>', 'deploy in waves, each finished before the next: counts and percentages (cumulative) or label selectors, e.g. "1,10%,100%" or "ring=canary,ring=main"')
+    .option('--max-failures <n|%>', 'stop starting sites once more than this many (or this share) failed; the rest are reported as skipped')
+    .option('--resume', 'continue the interrupted or stopped rollout with the sites not yet done')
+    .option('--junit <file>', 'write smoke results as JUnit XML (for GitLab/GitHub/Jenkins test reports)')
+    .option('-y, --yes', 'confirm deploys to data centers that ask for confirmation (needed without a terminal)')
     .action(action(() => import('./commands/deploy.js')));
 
   selection(program.command('plan'))
@@ -148,6 +155,13 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .addOption(new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']))
     .action(action(() => import('./commands/render.js')));
 
+  const ledger = program.command('ledger').description('work with the ledger itself');
+  ledger
+    .command('merge')
+    .description("merge ledgers (e.g. from sharded CI jobs) into this inventory's ledger; records are never lost or duplicated")
+    .argument('<files...>', 'ledger.jsonl files to merge in')
+    .action(action(() => import('./commands/ledger-merge.js')));
+
   program
     .command('cloud-init')
     .description('write a NoCloud seed for a new VM of a site: deploy user, pinned host keys, base packages')
@@ -162,6 +176,18 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .option('--replace', 'replace a different host key already pinned for this host (the VM is rebuilt)')
     .action(action(() => import('./commands/cloud-init.js')));
 
+  program
+    .command('clone-procedure')
+    .description("adopt another site's setup of a procedure (never its site-specific values or secrets); shows the diff, --write applies it")
+    .argument('[procedure]', 'procedure to clone (omit with --all)')
+    .requiredOption('--from <site>', 'the site whose setup is copied')
+    .requiredOption('--to <site>', 'the site that gets it')
+    .option('--all', 'every procedure of the source site')
+    .option('--write', 'write the change into the inventory')
+    .option('--force', 'replace a setup the target site already has')
+    .option('--deploy', 'write, then deploy the target site through the test gate (implies --write)')
+    .action(action(() => import('./commands/clone-procedure.js')));
+
   return program;
 }
 
@@ -175,6 +201,17 @@ async function createCliReporter(flags: GlobalFlags, cli: CliIo): Promise<Report
     isTTY: Boolean(cli.stderr.isTTY),
     env: cli.env,
   });
+}
+
+/** A y/N question on the terminal; anything but yes is no. */
+async function askYesNo(question: string, cli: CliIo): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const prompt = createInterface({ input: cli.stdin as NodeJS.ReadableStream, output: cli.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+  } finally {
+    prompt.close();
+  }
 }
 
 function reportError(error: unknown, cli: CliIo, json: boolean): number {

@@ -12,6 +12,8 @@ export interface CommandContext {
   interactive: boolean;
   /** vm: record unknown SSH host keys instead of refusing them */
   acceptNewHostKeys: boolean;
+  /** asks a yes/no question on the terminal; absent without one */
+  confirm?(question: string): Promise<boolean>;
 }
 
 /** Selection flags shared by the commands that act on sites. */
@@ -19,6 +21,8 @@ export interface SelectionFlags {
   sites?: string[];
   selector?: string;
   procedure?: string[];
+  /** `i/n`: this runner's share of the selected sites */
+  shard?: string;
 }
 
 /** What a command hands back to the CLI: the exit code is set there and nowhere else. */

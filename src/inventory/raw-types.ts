@@ -31,6 +31,7 @@ export interface RawEnvironment {
   context?: string;
   namespace?: string;
   concurrency?: number;
+  confirm?: boolean;
 }
 
 export interface RawDataCenter {

@@ -30,8 +30,12 @@ export interface EnvironmentSpec {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  /** kubernetes: image of smoke check Jobs when a check names none (default busybox:1.36) */
+  smokeImage?: string;
   /** at most this many targets of this environment at once */
   concurrency?: number;
+  /** deploying here asks for confirmation on a terminal, and needs --yes without one */
+  confirm?: boolean;
 }
 
 /** A data center: an operator offering one kind of target, with a test and a prod environment. */

@@ -7,6 +7,7 @@ export type Step = 'plan' | 'render' | 'apply' | 'smoke' | 'rollback' | 'record'
 /** Everything domain code tells the user goes through these typed events. */
 export type OzgEvent =
   | { type: 'run-started'; run: string; command: string; sites: number }
+  | { type: 'wave-started'; wave: number; waves: number; sites: string[] }
   | { type: 'site-started'; site: string }
   | { type: 'step'; site: string; environment: string; procedure: string; step: Step; message: string }
   | { type: 'smoke-result'; site: string; environment: string; procedure: string; result: SmokeResult }

@@ -7,6 +7,8 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
   switch (event.type) {
     case 'run-started':
       return `run ${event.run}: ${event.command} on ${countSites(event.sites)}`;
+    case 'wave-started':
+      return `wave ${event.wave}/${event.waves}: ${countSites(event.sites.length)} (${event.sites.join(', ')})`;
     case 'site-started':
       return `${event.site}: started`;
     case 'step':

@@ -22,6 +22,7 @@ export function createTtyReporter(
   // Each site's current step (uncoloured, so it can be cut to the terminal width);
   // Map order keeps the earliest-started sites on top.
   const active = new Map<string, string>();
+  const progress = { total: 0, finished: 0 };
   const spinner: Ora = ora({
     stream: stderr,
     isEnabled: true,
@@ -42,6 +43,7 @@ export function createTtyReporter(
       .slice(0, MAX_ACTIVE_LINES)
       .map(([site, doing]) => `${style.bold(site)} ${truncate(doing, width - site.length - 1)}`);
     if (active.size > MAX_ACTIVE_LINES) lines.push(style.dim(`… and ${countSites(active.size - MAX_ACTIVE_LINES)} more`));
+    if (progress.total > 1) lines.unshift(formatProgressBar(progress.finished, progress.total, Math.min(30, width - 20), style));
     const text = lines.join('\n  ');
     if (spinner.isSpinning) spinner.text = text;
     else spinner.start(text);
@@ -58,7 +60,11 @@ export function createTtyReporter(
     emit(event: OzgEvent) {
       switch (event.type) {
         case 'run-started':
+          progress.total = event.sites;
           persist(style.dim(`${event.command}: ${countSites(event.sites)} (run ${event.run})`));
+          return;
+        case 'wave-started':
+          if (event.waves > 1) persist(style.bold(`wave ${event.wave}/${event.waves}: ${countSites(event.sites.length)}`));
           return;
         case 'site-started':
           active.set(event.site, 'starting');
@@ -80,6 +86,7 @@ export function createTtyReporter(
           // the site's ✔/✖ line says it; the record itself is for `ozg history`
           return;
         case 'site-finished':
+          progress.finished += 1;
           active.delete(event.site);
           persist(formatFinishedSite(event, style));
           refresh();
@@ -134,4 +141,10 @@ function firstLine(text: string): string {
 function truncate(text: string, width: number): string {
   const chars = [...text];
   return chars.length <= width ? text : chars.slice(0, Math.max(1, width - 1)).join('') + '…';
+}
+
+/** `[██████░░░░░░] 12/200 sites`: the whole rollout at a glance, above the running sites. */
+export function formatProgressBar(done: number, total: number, width: number, style: ChalkInstance): string {
+  const filled = Math.round((Math.min(done, total) / Math.max(1, total)) * width);
+  return `[${style.green('█'.repeat(filled))}${style.dim('░'.repeat(Math.max(0, width - filled)))}] ${done}/${countSites(total)}`;
 }

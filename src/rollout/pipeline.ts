@@ -69,13 +69,14 @@ export async function deployItem(item: WorkItem, environments: EnvironmentName[]
     result: 'unchanged',
     environments: [],
   };
-  let stages: Stage[];
+  const stages: Stage[] = [];
   try {
-    stages = await prepareStages(item, environments, deps);
+    await prepareStages(item, environments, deps, stages);
   } catch (error) {
     if (error instanceof InterruptedError) throw error;
     outcome.result = 'failed';
-    outcome.environments.push(failedOutcome(environments[0] ?? 'test', item, error));
+    // the environment that could not be prepared (e.g. prod's host unreachable), not always the first
+    outcome.environments.push(failedOutcome(environments[stages.length] ?? environments[0] ?? 'test', item, error));
     return outcome;
   }
   if (stages.every((s) => s.plan.action === 'unchanged')) {
@@ -105,8 +106,8 @@ export async function deployItem(item: WorkItem, environments: EnvironmentName[]
   return outcome;
 }
 
-async function prepareStages(item: WorkItem, environments: EnvironmentName[], deps: PipelineDeps): Promise<Stage[]> {
-  const stages: Stage[] = [];
+/** Fills `stages` one environment at a time, so a failure leaves the ones prepared before it. */
+async function prepareStages(item: WorkItem, environments: EnvironmentName[], deps: PipelineDeps, stages: Stage[]): Promise<void> {
   for (const environment of environments) {
     checkAborted(deps);
     const bundle = await deps.renderBundle(item, environment);
@@ -115,7 +116,6 @@ async function prepareStages(item: WorkItem, environments: EnvironmentName[], de
     const recorded = deps.recorded({ site: item.site.name, environment, procedure: item.procedure.name });
     stages.push({ environment, driver, bundle, live, plan: planTarget(bundle, live, recorded) });
   }
-  return stages;
 }
 
 /**

@@ -9,6 +9,12 @@ export interface RolloutOptions {
   concurrency: number;
   /** the environments a site moves through, in order (test first) */
   environmentsOf(site: Site): EnvironmentName[];
+  /** sites in order of deployment; each wave finishes before the next starts (default: one wave) */
+  waves?: Site[][];
+  /** failed sites tolerated; once exceeded, sites not yet started are skipped (default: no limit) */
+  maxFailures?: number;
+  /** called after every site, e.g. to keep the state `--resume` continues from */
+  onSiteFinished?(outcome: SiteOutcome): Promise<void> | void;
 }
 
 export type SiteResult = 'ok' | 'unchanged' | 'test-gate-failed' | 'failed' | 'skipped';
@@ -17,17 +23,22 @@ export interface SiteOutcome {
   site: string;
   result: SiteResult;
   items: ItemOutcome[];
+  /** why a site was not attempted */
+  reason?: string;
 }
 
 export interface RolloutResult {
   sites: SiteOutcome[];
   ok: boolean;
+  /** the failure budget was exceeded and the rollout stopped early */
+  stopped?: string;
 }
 
 /**
- * Runs the per-site pipeline for many sites: bounded overall and per data-center
- * environment (a small municipal data center must not get every session at once).
- * A failed site never stops the others.
+ * Runs the per-site pipeline for many sites, wave after wave: bounded overall and per
+ * data-center environment (a small municipal data center must not get every session at
+ * once). Without a failure budget a failed site never stops the others; with one, the
+ * rollout stops starting sites once more than `maxFailures` have failed.
  */
 export async function runRollout(
   inventory: Inventory,
@@ -46,17 +57,44 @@ export async function runRollout(
     if (!limiter) perDataCenter.set(site.dataCenter, (limiter = pLimit(limit)));
     return limiter;
   };
+  const waves = (options.waves ?? [[...bySite.values()].map((g) => g.site)]).map((wave) => wave.filter((site) => bySite.has(site.name)));
+  const outcomes = new Map<string, SiteOutcome>();
+  let failures = 0;
+  let stopped: string | undefined;
 
-  const results = await Promise.all(
-    [...bySite.values()].map(({ site, items: siteItems }) =>
-      overall(async () => {
+  const runSite = async (site: Site): Promise<void> => {
+    if (stopped || deps.signal?.aborted) {
+      const outcome: SiteOutcome = { site: site.name, result: 'skipped', items: [], reason: stopped ?? 'interrupted' };
+      outcomes.set(site.name, outcome);
+      deps.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: outcome.reason });
+      return;
+    }
+    const outcome = await deploySite(site, bySite.get(site.name)!.items, options.environmentsOf(site), deps);
+    outcomes.set(site.name, outcome);
+    if (outcome.result === 'failed' || outcome.result === 'test-gate-failed') {
+      failures += 1;
+      if (options.maxFailures !== undefined && failures > options.maxFailures && !stopped) {
+        stopped = `failure budget exceeded: ${failures} site(s) failed, --max-failures ${options.maxFailures}`;
+        deps.reporter.emit({ type: 'warning', message: `${stopped}; sites not yet started are skipped` });
+      }
+    }
+    await options.onSiteFinished?.(outcome);
+  };
+
+  for (const [index, wave] of waves.entries()) {
+    if (wave.length === 0) continue;
+    deps.reporter.emit({ type: 'wave-started', wave: index + 1, waves: waves.length, sites: wave.map((s) => s.name) });
+    await Promise.all(
+      wave.map((site) => {
+        // data-center slot first, so a site queued for a busy data center holds no overall slot
         const limiter = limiterFor(site);
-        const run = () => deploySite(site, siteItems, options.environmentsOf(site), deps);
+        const run = () => overall(() => runSite(site));
         return limiter ? limiter(run) : run();
       }),
-    ),
-  );
-  return { sites: results, ok: results.every((r) => r.result === 'ok' || r.result === 'unchanged') };
+    );
+  }
+  const sites = [...bySite.keys()].map((name) => outcomes.get(name)!).filter(Boolean);
+  return { sites, ok: !stopped && sites.every((r) => r.result === 'ok' || r.result === 'unchanged'), ...(stopped ? { stopped } : {}) };
 }
 
 /** One exit code for a whole rollout: the worst thing that happened decides. */

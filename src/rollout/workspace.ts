@@ -11,10 +11,11 @@ import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
-import { openLedger, type Ledger } from '../ledger/ledger.js';
+import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
 import { acquireLock } from '../ledger/lock.js';
-import { createDriver } from '../targets/create-driver.js';
+import { createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
+import { isInShard, parseShard } from './waves.js';
 import type { TargetKey, WorkItem } from './work-item.js';
 
 /**
@@ -42,6 +43,8 @@ export interface OpenWorkspaceOptions {
   /** take the ledger lock: every command that changes a target or the ledger does */
   lock: boolean;
   command: string;
+  /** extra options for every driver opened (the benchmark's transport-stats hook) */
+  driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
 }
 
 export async function openWorkspace(context: CommandContext, options: OpenWorkspaceOptions): Promise<Workspace> {
@@ -65,7 +68,8 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
       run,
       actor,
       selectItems(flags) {
-        const sites = selectSites(inventory, { sites: flags.sites, selector: flags.selector });
+        const shard = flags.shard ? parseShard(flags.shard) : undefined;
+        const sites = selectSites(inventory, { sites: flags.sites, selector: flags.selector }).filter((s) => !shard || isInShard(s.name, shard));
         const wanted = flags.procedure?.length ? new Set(flags.procedure) : undefined;
         if (wanted) {
           for (const name of wanted) if (!catalogue.names().includes(name)) throw new UsageError(`unknown procedure "${name}"`, { hint: `known: ${catalogue.names().join(', ')}` });
@@ -107,7 +111,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           const dc = inventory.dataCenters.get(site.dataCenter)!;
           const spec = dc.environments[environment];
           if (!spec) throw new UsageError(`data center ${dc.name} has no ${environment} environment`);
-          driver = createDriver(dc, spec, site, { keepReleases: dc.keepReleases, env: context.env, acceptNewHostKeys: context.acceptNewHostKeys, homeDir: context.env.HOME });
+          driver = createDriver(dc, spec, site, { ...options.driverOptions, keepReleases: dc.keepReleases, env: context.env, acceptNewHostKeys: context.acceptNewHostKeys, homeDir: context.env.HOME });
           drivers.set(key, driver);
         }
         return driver;
@@ -148,13 +152,14 @@ function latestKey(key: TargetKey): string {
   return `${key.site}\0${key.environment}\0${key.procedure}`;
 }
 
+/**
+ * The last live release per target. Sorted by time first (stable, so equal times keep file
+ * order): a merged ledger may hold one shard's records after another's.
+ */
 async function indexLatest(ledger: Ledger): Promise<Map<string, LedgerRecord>> {
   const { records } = await ledger.read();
-  const latest = new Map<string, LedgerRecord>();
-  for (const record of records) {
-    if (record.outcome === 'applied' || record.outcome === 'rolled-back') latest.set(latestKey(record), record);
-  }
-  return latest;
+  const byTime = [...records].sort((a, b) => a.time.localeCompare(b.time));
+  return new Map(selectLatest(byTime).map((record) => [latestKey(record), record]));
 }
 
 function describeActor(): string {

@@ -2,10 +2,20 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** An inventory of `count` sites on a local data center, all using the `probe` fixture procedure. */
-export function probeInventory(options: { version: string; count?: number; installDelay?: number; sites?: string[] }): string {
+export function probeInventory(options: {
+  version: string;
+  count?: number;
+  installDelay?: number;
+  sites?: string[];
+  /** a different version for some sites (e.g. one that fails its gate) */
+  versionFor?: (site: string) => string | undefined;
+  /** the ledger folder, default .ozg */
+  ledger?: string;
+}): string {
   const names = options.sites ?? Array.from({ length: options.count ?? 2 }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
   const lines = [
     'catalogues: [./templates]',
+    ...(options.ledger ? [`ledger: ${options.ledger}`] : []),
     'concurrency: 4',
     'dataCenters:',
     '  local-dc:',
@@ -22,7 +32,7 @@ export function probeInventory(options: { version: string; count?: number; insta
       `    labels: { state: SH, wave: "${i % 3}" }`,
       '    procedures:',
       '      probe:',
-      `        version: "${options.version}"`,
+      `        version: "${options.versionFor?.(name) ?? options.version}"`,
       `        values: { installDelay: ${options.installDelay ?? 0} }`,
     );
   }

@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import type { CommandContext, SelectionFlags } from '../commands/context.js';
+import type { Site } from '../inventory/types.js';
+import { UsageError } from '../errors.js';
+import { formatJunit } from '../output/junit.js';
+import { runRollout, type RolloutResult } from './rollout.js';
+import { loadResumableState, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
+import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
+import type { Workspace } from './workspace.js';
+
+export interface DeployFlags extends SelectionFlags {
+  concurrency?: number;
+  onlyTest?: boolean;
+  waves?: string;
+  maxFailures?: string;
+  resume?: boolean;
+  junit?: string;
+  yes?: boolean;
+}
+
+/**
+ * A whole rollout as `ozg deploy` runs it: selection (or the interrupted rollout's, with
+ * --resume), confirmation where a data center asks for it, waves and failure budget, the
+ * resume state after every site, and the JUnit report.
+ */
+export async function deployRollout(workspace: Workspace, context: CommandContext, flags: DeployFlags): Promise<RolloutResult> {
+  const { state, resumed } = await startState(workspace, flags);
+  const plan = state.plan;
+  const done = new Set(state.done);
+  const items = workspace
+    .selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure, shard: plan.shard })
+    .filter((item) => !done.has(item.site.name));
+  const sites = uniqueSites(items.map((item) => item.site));
+  if (resumed) context.reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
+
+  const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
+  await confirmIfAsked(workspace, context, sites, environmentsOf, Boolean(flags.yes));
+
+  const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
+  const maxFailures = plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
+  await writeRolloutState(workspace.inventory.ledgerDir, state);
+  let saving = Promise.resolve();
+  const started = Date.now();
+  context.reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length });
+  const result = await runRollout(
+    workspace.inventory,
+    items,
+    {
+      concurrency: flags.concurrency ?? workspace.inventory.concurrency,
+      environmentsOf,
+      ...(waves ? { waves } : {}),
+      ...(maxFailures !== undefined ? { maxFailures } : {}),
+      onSiteFinished: (outcome) => {
+        if (outcome.result !== 'ok' && outcome.result !== 'unchanged') return;
+        state.done.push(outcome.site);
+        // one write at a time, in order: sites finish concurrently
+        saving = saving.then(() => writeRolloutState(workspace.inventory.ledgerDir, state));
+        return saving;
+      },
+    },
+    workspace.pipelineDeps(),
+  );
+  await saving;
+  if (!result.stopped && !context.signal.aborted) {
+    state.finishedAt = new Date().toISOString();
+    await writeRolloutState(workspace.inventory.ledgerDir, state);
+  }
+  context.reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: Date.now() - started });
+  if (flags.junit) {
+    await writeFile(path.resolve(context.cwd, flags.junit), formatJunit(result, { name: `ozg deploy ${state.run}`, timestamp: new Date(started) }));
+  }
+  return result;
+}
+
+async function startState(workspace: Workspace, flags: DeployFlags): Promise<{ state: RolloutState; resumed: boolean }> {
+  if (flags.resume) {
+    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest) {
+      throw new UsageError('--resume continues the interrupted rollout with its own selection, waves and budget', {
+        hint: 'drop the other selection flags, or start a new rollout without --resume',
+      });
+    }
+    return { state: await loadResumableState(workspace.inventory.ledgerDir), resumed: true };
+  }
+  const plan: RolloutPlan = { sites: flags.sites ?? [] };
+  if (flags.selector) plan.selector = flags.selector;
+  if (flags.procedure) plan.procedure = flags.procedure;
+  if (flags.shard) plan.shard = flags.shard;
+  if (flags.waves) plan.waves = flags.waves;
+  if (flags.maxFailures !== undefined) plan.maxFailures = flags.maxFailures;
+  if (flags.onlyTest) plan.onlyTest = true;
+  return { state: { run: workspace.run, startedAt: new Date().toISOString(), plan, done: [] }, resumed: false };
+}
+
+/** Data centers may ask for a confirmation (`confirm: true`): asked on a terminal, else --yes is required. */
+async function confirmIfAsked(
+  workspace: Workspace,
+  context: CommandContext,
+  sites: Site[],
+  environmentsOf: (site: Site) => string[],
+  yes: boolean,
+): Promise<void> {
+  const asking = sites.filter((site) => {
+    const dc = workspace.inventory.dataCenters.get(site.dataCenter)!;
+    return environmentsOf(site).some((env) => dc.environments[env as 'test' | 'prod']?.confirm);
+  });
+  if (yes || asking.length === 0) return;
+  const question = `Deploy to ${asking.length} site(s) in data centers that ask for confirmation (${[...new Set(asking.map((s) => s.dataCenter))].join(', ')})?`;
+  if (!context.interactive || !context.confirm) {
+    throw new UsageError(`${question} There is no terminal to ask on.`, { hint: 'pass --yes to confirm in a pipeline' });
+  }
+  if (!(await context.confirm(question))) throw new UsageError('deploy not confirmed; nothing was changed');
+}
+
+function uniqueSites(sites: Site[]): Site[] {
+  const seen = new Map<string, Site>();
+  for (const site of sites) if (!seen.has(site.name)) seen.set(site.name, site);
+  return [...seen.values()];
+}

@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
+
+/** The options a rollout was started with: `--resume` continues with exactly these. */
+export interface RolloutPlan {
+  sites: string[];
+  selector?: string;
+  procedure?: string[];
+  shard?: string;
+  waves?: string;
+  maxFailures?: string;
+  onlyTest?: boolean;
+}
+
+/** What `--resume` continues from, kept beside the ledger and rewritten after every site. */
+export interface RolloutState {
+  run: string;
+  startedAt: string;
+  finishedAt?: string;
+  plan: RolloutPlan;
+  /** sites at their target release (applied or unchanged): a resume does not touch them again */
+  done: string[];
+}
+
+const STATE_FILE = 'rollout.json';
+
+export function stateFile(ledgerDir: string): string {
+  return path.join(ledgerDir, STATE_FILE);
+}
+
+export async function readRolloutState(ledgerDir: string): Promise<RolloutState | undefined> {
+  const text = await readFile(stateFile(ledgerDir), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as RolloutState;
+  } catch {
+    throw new UsageError(`${stateFile(ledgerDir)} is not readable JSON`, { hint: 'remove it and run the deploy again without --resume' });
+  }
+}
+
+/** Written to a temporary file and renamed over the old one: a killed run leaves the old or the new state. */
+export async function writeRolloutState(ledgerDir: string, state: RolloutState): Promise<void> {
+  await mkdir(ledgerDir, { recursive: true });
+  const file = stateFile(ledgerDir);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(state, null, 2) + '\n');
+  await rename(temporary, file);
+}
+
+/** The state of the rollout to resume, or a usage error saying why there is none. */
+export async function loadResumableState(ledgerDir: string): Promise<RolloutState> {
+  const state = await readRolloutState(ledgerDir);
+  if (!state) throw new UsageError('there is no rollout to resume', { hint: 'run `ozg deploy` without --resume' });
+  if (state.finishedAt) {
+    throw new UsageError(`the last rollout (run ${state.run}) finished at ${state.finishedAt}; there is nothing to resume`, {
+      hint: 'run `ozg deploy` without --resume to start a new rollout',
+    });
+  }
+  return state;
+}
