@@ -1,3 +1,4 @@
+import { readFile as readFileFromDisk } from 'node:fs/promises';
 import { execa } from 'execa';
 import { UnreachableError } from '../../errors.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
@@ -62,7 +63,16 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     running.clear();
   }
 
-  return { where, exec, close };
+  async function readFile(path: string): Promise<string | undefined> {
+    try {
+      return await readFileFromDisk(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  return { where, exec, readFile, close };
 }
 
 function killGroup(pid: number): void {
