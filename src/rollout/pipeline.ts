@@ -139,6 +139,7 @@ async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: Pipelin
       if (error instanceof InterruptedError) throw error;
       const failed = failedOutcome(environment, item, error);
       await deps.record(recordFor(item, stage, 'apply-failed', { durationMs: Date.now() - started, error: failed.error }));
+      if (!failed.unreachable) await restoreAfterFailedApply(item, stage, deps);
       return failed;
     }
   }
@@ -172,12 +173,24 @@ async function runSmoke(item: WorkItem, stage: Stage, deps: PipelineDeps): Promi
   }
 }
 
+/**
+ * A driver that cannot undo a failed apply by itself (Kubernetes: objects applied, rollout
+ * never ready) reports it as `incomplete` on the live release; the pipeline then puts the
+ * last good release back. A VM driver reverts inside its apply script and reports nothing.
+ */
+async function restoreAfterFailedApply(item: WorkItem, stage: Stage, deps: PipelineDeps): Promise<void> {
+  if (!stage.live) return; // a first install has nothing to go back to
+  const after = await stage.driver.live(item.procedure.name).catch(() => undefined);
+  if (!after?.incomplete) return;
+  await rollBack(item, stage, deps, after.release);
+}
+
 /** A release that failed its smoke checks is replaced by the one before it, when there is one. */
-async function rollBack(item: WorkItem, stage: Stage, deps: PipelineDeps): Promise<void> {
-  report(deps, item, stage.environment, 'rollback', 'switching back to the previous release');
+async function rollBack(item: WorkItem, stage: Stage, deps: PipelineDeps, toRelease?: string): Promise<void> {
+  report(deps, item, stage.environment, 'rollback', toRelease ? `restoring release ${toRelease}` : 'switching back to the previous release');
   const started = Date.now();
   try {
-    const result = await stage.driver.rollback(item.procedure.name);
+    const result = await stage.driver.rollback(item.procedure.name, toRelease);
     if (result.status === 'nothing-to-roll-back') {
       report(deps, item, stage.environment, 'rollback', `nothing to roll back to: ${result.reason}`);
       return;

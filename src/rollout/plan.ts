@@ -32,7 +32,8 @@ export function planTarget(bundle: Bundle, live: LiveRelease | undefined, record
 
 function chooseAction(bundle: Bundle, live: LiveRelease | undefined): PlanAction {
   if (!live) return 'install';
-  if (live.hash === bundle.hash) return 'unchanged';
+  // a change that started and never finished may have left parts behind: apply again
+  if (live.hash === bundle.hash && !live.incomplete) return 'unchanged';
   if (semver.valid(live.version) && semver.valid(bundle.version)) {
     if (semver.gt(bundle.version, live.version)) return 'upgrade';
     if (semver.lt(bundle.version, live.version)) return 'downgrade';
@@ -43,5 +44,5 @@ function chooseAction(bundle: Bundle, live: LiveRelease | undefined): PlanAction
 function detectDrift(live: LiveRelease | undefined, recorded: LedgerRecord | undefined): boolean {
   if (!recorded) return false; // nothing recorded here: a fresh checkout, live is the truth
   if (!live) return true; // recorded as deployed, but the marker is gone
-  return live.hash !== recorded.hash;
+  return live.hash !== recorded.hash || live.incomplete !== undefined;
 }

@@ -7,7 +7,16 @@ export interface SmokeCheckBase {
   retries?: number;
   /** pause between attempts, default 1 */
   intervalSeconds?: number;
+  /**
+   * target kinds the check runs on; absent: HTTP checks run everywhere, command checks on VM
+   * (and local) targets only, because they run in a release directory that only VMs have.
+   * On Kubernetes a check runs as a Job in the target namespace.
+   */
+  targets?: SmokeTargetKind[];
+  /** Kubernetes: the image the check's Job runs (default: the environment's smoke image, busybox) */
+  image?: string;
 }
+export type SmokeTargetKind = 'vm' | 'kubernetes';
 export interface CommandSmokeCheck extends SmokeCheckBase {
   /** shell command run on the target in the live release directory; exit code compared */
   command: string;
@@ -27,4 +36,6 @@ export interface SmokeResult {
   detail: string;
   /** last lines of output, for the JUnit report */
   output?: string;
+  /** the check is not meant for this kind of target and did not run (passed stays true) */
+  skipped?: boolean;
 }

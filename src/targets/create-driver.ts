@@ -8,6 +8,7 @@ import { OzgError } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
 import type { TargetDriver } from './driver.js';
+import type { SshTransport } from './ssh/ssh-transport.js';
 
 export interface CreateDriverOptions {
   /** releases kept per procedure (default: the data center's keepReleases) */
@@ -22,6 +23,8 @@ export interface CreateDriverOptions {
   acceptNewHostKeys?: boolean;
   /** vm: home directory for the default known_hosts (default: os.homedir()) */
   homeDir?: string;
+  /** vm: called with each SSH transport created, so a benchmark can read its stats */
+  onSshTransport?: (transport: SshTransport) => void;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -54,10 +57,10 @@ export async function createDriver(
     }
     case 'vm':
       return createSshVmDriver(dataCenter, environmentSpec, site, { ...options, keepReleases });
-    case 'kubernetes':
-      throw new OzgError(`the ${dataCenter.kind} driver is not implemented yet (data center ${dataCenter.name}, site ${site.name})`, {
-        hint: 'use a data center of kind local for now',
-      });
+    case 'kubernetes': {
+      const { createKubernetesDriverFor } = await import('./kubernetes/kube-target.js');
+      return createKubernetesDriverFor(dataCenter, environmentSpec, site, { keepReleases, sleep: options.sleep });
+    }
     default:
       throw new OzgError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
   }
@@ -111,6 +114,7 @@ async function createSshVmDriver(
     sudo: ssh.sudo ?? false,
     bastion: ssh.bastion,
   });
+  options.onSshTransport?.(transport);
   return createVmDriver({
     transport,
     root,

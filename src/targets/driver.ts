@@ -10,6 +10,12 @@ export interface LiveRelease {
   deployedAt: string;
   /** the release before this one, if the target still keeps it */
   previous?: { version: string; hash: string; release: string };
+  /**
+   * an apply or rollback that started after this release and did not finish (failed, or ozg
+   * was stopped): the target may hold parts of it, so it is drift even when the hashes match.
+   * Kubernetes targets report it; a rollback (or a successful apply) clears it.
+   */
+  incomplete?: { version: string; hash: string; release: string; failed?: string };
 }
 
 export type ApplyResult =

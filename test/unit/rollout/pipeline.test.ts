@@ -15,12 +15,14 @@ class FakeTarget implements TargetDriver {
   calls: string[] = [];
   smokePasses = true;
   applyError?: Error;
+  liveError?: Error;
 
   constructor(name: string) {
     this.description = name;
   }
   async live() {
     this.calls.push('live');
+    if (this.liveError) throw this.liveError;
     return this.releases.at(-1);
   }
   async apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
@@ -36,7 +38,7 @@ class FakeTarget implements TargetDriver {
     this.calls.push('smoke');
     return [{ name: 'ok', passed: this.smokePasses, attempts: 1, durationMs: 1, detail: this.smokePasses ? 'exit 0' : 'exit 1 (expected 0)' }];
   }
-  async rollback(): Promise<RollbackResult> {
+  async rollback(_procedure?: string, _toRelease?: string): Promise<RollbackResult> {
     this.calls.push('rollback');
     if (this.releases.length < 2) return { status: 'nothing-to-roll-back', reason: 'no previous release' };
     this.releases.pop();
@@ -153,6 +155,16 @@ describe('deployItem', () => {
     expect(h.records.map((r) => `${r.environment}:${r.outcome}`)).toEqual(['test:apply-failed', 'prod:skipped']);
   });
 
+  it('names the environment whose target cannot be read, and touches none before it', async () => {
+    const h = harness();
+    h.targets.prod.liveError = new UnreachableError('127.0.0.9', 'unknown host key');
+    const outcome = await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('failed');
+    expect(outcome.environments).toEqual([expect.objectContaining({ environment: 'prod', status: 'apply-failed', unreachable: true, error: '127.0.0.9: unknown host key' })]);
+    expect(h.targets.test.calls).toEqual(['live']);
+    expect(h.records).toEqual([]);
+  });
+
   it('stops before the next step once interrupted', async () => {
     const h = harness();
     const controller = new AbortController();
@@ -182,5 +194,36 @@ describe('planTarget', () => {
     expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'x'), recorded).drift).toBe(true);
     expect(planTarget(bundle('1.0.0', 'a'), undefined, recorded).drift).toBe(true);
     expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'x'), undefined).drift).toBe(false);
+  });
+});
+
+describe('a driver that leaves a failed apply incomplete', () => {
+  it('gets the last good release restored and recorded', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    const good = h.targets.prod.releases.at(-1)!;
+    // like the Kubernetes driver: objects applied, rollout never ready, record marked incomplete
+    h.targets.prod.apply = async (bundle: Bundle) => {
+      h.targets.prod.calls.push('apply');
+      h.targets.prod.releases.push({ ...good, incomplete: { version: bundle.version, hash: bundle.hash, release: 'r2', failed: 'not ready' } });
+      throw new Error('deployment web: pod web-1 ImagePullBackOff');
+    };
+    h.targets.prod.rollback = async (_procedure: string, toRelease?: string): Promise<RollbackResult> => {
+      h.targets.prod.calls.push(`rollback ${toRelease}`);
+      h.targets.prod.releases.push(good);
+      return { status: 'rolled-back', live: good };
+    };
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('failed');
+    expect(h.targets.prod.calls.slice(-3)).toEqual(['apply', 'live', `rollback ${good.release}`]);
+    expect(h.records.slice(-2).map((r) => `${r.environment}:${r.outcome}:${r.version}`)).toEqual(['prod:apply-failed:1.1.0', 'prod:rolled-back:1.0.0']);
+  });
+
+  it('is not rolled back when the driver reverted by itself', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.applyError = new Error('install hook failed');
+    await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(h.targets.prod.calls).not.toContain('rollback');
   });
 });

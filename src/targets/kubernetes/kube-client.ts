@@ -1,0 +1,215 @@
+/**
+ * The requests the driver makes, all inside one namespace, and the one place that turns an API
+ * server's answer into an error a person can act on (who was refused what, which field
+ * manager holds which field). Nothing here lists or watches at cluster scope.
+ */
+import { ClusterError, UnreachableError, type OzgError, type OzgErrorOptions } from '../../errors.js';
+import type { KubeApi, KubeResponse } from './kube-api.js';
+import { resourcePath, type KindInfo } from './kinds.js';
+import { describeObject, isRecord, type KubeObject } from './manifests.js';
+
+/** ozg's name in `managedFields`: what it applied, it owns. */
+export const FIELD_MANAGER = 'ozg';
+
+export interface KubeClient {
+  readonly namespace: string;
+  readonly server: string;
+  /** the object, or undefined when it does not exist */
+  get<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<T | undefined>;
+  list<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string): Promise<T[]>;
+  /** server-side apply as `ozg`, never forcing: a field held by another manager is an error naming it */
+  apply(info: KindInfo, object: KubeObject, options?: { dryRun?: boolean }): Promise<KubeObject>;
+  /** true when deleted, false when it was already gone */
+  delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean>;
+  /** a pod's log (the last `tailLines`), or undefined when the pod is gone */
+  podLog(pod: string, options?: { tailLines?: number; container?: string }): Promise<string | undefined>;
+}
+
+/** What a request tried to do, for messages: `patch configmaps/x`. */
+interface Attempt {
+  verb: string;
+  resource: string;
+  name?: string;
+}
+
+export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
+  return {
+    namespace,
+    server: api.server,
+
+    async get<T>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<T | undefined> {
+      const attempt = { verb: 'get', resource: info.plural, name };
+      const response = await api.request({ method: 'GET', path: resourcePath(info, namespace, name) });
+      if (response.status === 404 && !isNamespaceMissing(response, namespace)) return undefined;
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, undefined, api.server);
+      return parseJson(response, attempt, namespace) as T;
+    },
+
+    async list<T>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string): Promise<T[]> {
+      const attempt = { verb: 'list', resource: info.plural };
+      const response = await api.request({ method: 'GET', path: resourcePath(info, namespace), query: { labelSelector } });
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, undefined, api.server);
+      const list = parseJson(response, attempt, namespace);
+      return (isRecord(list) && Array.isArray(list.items) ? list.items : []) as T[];
+    },
+
+    async apply(info: KindInfo, object: KubeObject, options: { dryRun?: boolean } = {}): Promise<KubeObject> {
+      const attempt = { verb: 'patch', resource: info.plural, name: object.metadata.name };
+      // JSON is YAML: the server reads exactly the data ozg checked, whatever YAML quirks the template had.
+      const response = await api.request({
+        method: 'PATCH',
+        path: resourcePath(info, namespace, object.metadata.name),
+        query: { fieldManager: FIELD_MANAGER, force: 'false', ...(options.dryRun ? { dryRun: 'All' } : {}) },
+        body: JSON.stringify(object),
+        contentType: 'application/apply-patch+yaml',
+      });
+      if (response.status === 409) throw describeApplyConflict(response, object, namespace);
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, object, api.server);
+      return parseJson(response, attempt, namespace) as KubeObject;
+    },
+
+    async delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean> {
+      const attempt = { verb: 'delete', resource: info.plural, name };
+      // Background: owned objects (a Job's pods, a Deployment's ReplicaSets) go with their owner.
+      const response = await api.request({ method: 'DELETE', path: resourcePath(info, namespace, name), query: { propagationPolicy: 'Background' } });
+      if (response.status === 404 && !isNamespaceMissing(response, namespace)) return false;
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, undefined, api.server);
+      return true;
+    },
+
+    async podLog(pod: string, options: { tailLines?: number; container?: string } = {}): Promise<string | undefined> {
+      const attempt = { verb: 'get', resource: 'pods/log', name: pod };
+      const path = `${resourcePath({ apiVersion: 'v1', plural: 'pods' }, namespace, pod)}/log`;
+      const response = await api.request({
+        method: 'GET',
+        path,
+        query: { tailLines: options.tailLines === undefined ? undefined : String(options.tailLines), container: options.container },
+      });
+      if (response.status === 404) return undefined;
+      // A pod that never started has no log yet: 400 "container … is waiting to start".
+      if (response.status === 400) return undefined;
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, undefined, api.server);
+      return response.body;
+    },
+  };
+}
+
+function isOk(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+function parseJson(response: KubeResponse, attempt: Attempt, namespace: string): unknown {
+  try {
+    return JSON.parse(response.body);
+  } catch {
+    throw new ClusterError(namespace, `${describeAttempt(attempt)}: the API server answered ${response.status} with something that is not JSON`, response.status);
+  }
+}
+
+/** The `Status` object an API server sends with a failure, as far as it is one. */
+export interface KubeStatus {
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: { name?: string; kind?: string; causes?: Array<{ reason?: string; message?: string; field?: string }> };
+}
+
+export function parseStatus(body: string): KubeStatus {
+  try {
+    const value = JSON.parse(body) as unknown;
+    return isRecord(value) ? (value as KubeStatus) : {};
+  } catch {
+    return { message: body.trim().slice(0, 500) };
+  }
+}
+
+function isNamespaceMissing(response: KubeResponse, namespace: string): boolean {
+  const status = parseStatus(response.body);
+  return status.details?.kind === 'namespaces' && status.details?.name === namespace;
+}
+
+function describeAttempt(attempt: Attempt): string {
+  return `${attempt.verb} ${attempt.resource}${attempt.name ? '/' + attempt.name : ''}`;
+}
+
+/** `User "x" cannot patch resource "configmaps" in API group "" in the namespace "ns"` → its parts. */
+const FORBIDDEN = /User "([^"]*)" cannot (\S+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)"| (at the cluster scope))?/;
+
+export interface Forbidden {
+  user?: string;
+  verb: string;
+  resource: string;
+  group?: string;
+  /** the namespace refused, or `cluster scope` */
+  scope: string;
+}
+
+/** Who was refused what: from the Status message when it says, else from the request itself. */
+export function parseForbidden(message: string | undefined, attempt: Attempt, namespace: string): Forbidden {
+  const m = message ? FORBIDDEN.exec(message) : null;
+  if (!m) return { verb: attempt.verb, resource: attempt.resource, scope: `namespace ${namespace}` };
+  return {
+    user: m[1],
+    verb: m[2]!,
+    resource: m[3]!,
+    group: m[4] || undefined,
+    scope: m[6] ? 'cluster scope' : `namespace ${m[5] ?? namespace}`,
+  };
+}
+
+export function describeFailure(response: KubeResponse, attempt: Attempt, namespace: string, object?: KubeObject, server = ''): OzgError {
+  const status = parseStatus(response.body);
+  const what = object ? describeObject(object) : describeAttempt(attempt);
+  const message = status.message ?? (response.body.trim().slice(0, 300) || `HTTP ${response.status}`);
+  const options = (hint: string): OzgErrorOptions => ({ hint });
+  switch (response.status) {
+    case 401:
+      // Like a refused SSH login: the target cannot be used at all, so it counts as unreachable.
+      return new UnreachableError(server, `the API server did not accept the kubeconfig's credentials (401 Unauthorized, on ${describeAttempt(attempt)} in namespace ${namespace})`, {
+        hint: 'renew the token or client certificate in the kubeconfig',
+      });
+    case 403: {
+      const f = parseForbidden(status.message, attempt, namespace);
+      const resource = f.group ? `${f.resource}.${f.group}` : f.resource;
+      return new ClusterError(
+        namespace,
+        `forbidden: cannot ${f.verb} ${resource}${attempt.name && f.resource === attempt.resource ? ` ${attempt.name}` : ''} in ${f.scope}` +
+          (f.user ? ` (as ${f.user})` : ''),
+        403,
+        options(`the account in the kubeconfig lacks this right: ask the data center to allow ${f.verb} on ${resource} in namespace ${namespace}, or leave that kind out of the procedure`),
+      );
+    }
+    case 404:
+      if (isNamespaceMissing(response, namespace)) {
+        return new ClusterError(namespace, `namespace ${namespace} does not exist`, 404, options('ozg does not create namespaces: ask the data center to create it (or fix the namespace pattern in sites.yaml)'));
+      }
+      return new ClusterError(namespace, `${what}: not found (${message})`, 404);
+    case 422:
+      return new ClusterError(namespace, `${what} is invalid: ${message}`, 422, options("fix the procedure's manifest template; nothing after this object was applied"));
+    default:
+      return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status);
+  }
+}
+
+/** A field manager conflict: which fields, held by whom, and the deliberate ways out. */
+export function describeApplyConflict(response: KubeResponse, object: KubeObject, namespace: string): ClusterError {
+  const status = parseStatus(response.body);
+  const what = describeObject(object);
+  const conflicts = (status.details?.causes ?? [])
+    .filter((c) => c.field || c.message)
+    .map((c) => {
+      const manager = /conflict with "([^"]+)"/.exec(c.message ?? '')?.[1];
+      return manager ? `${c.field ?? '?'} is owned by field manager "${manager}"` : `${c.field ?? ''} ${c.message ?? ''}`.trim();
+    });
+  if (conflicts.length === 0) {
+    return new ClusterError(namespace, `${what}: ${status.message ?? 'conflict (409)'}`, 409, {
+      hint: 'another change raced this one: run the deploy again',
+    });
+  }
+  return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
+    hint:
+      'someone changed these fields with another tool, and ozg does not take them over silently. Either undo that change ' +
+      `(or have its owner drop the fields), or take them over deliberately: kubectl -n ${namespace} apply --server-side ` +
+      `--field-manager=${FIELD_MANAGER} --force-conflicts -f <the rendered manifest>; then deploy again`,
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * From an inventory environment to a Kubernetes driver: which kubeconfig, which context, which
+ * namespace. Loaded by create-driver.ts on demand, with the driver.
+ */
+import { isAbsolute } from 'node:path';
+import { OzgError } from '../../errors.js';
+import { formatNamespace } from '../../inventory/check-targets.js';
+import type { DataCenter, EnvironmentSpec, Site } from '../../inventory/types.js';
+import { createKubernetesDriver, type CreateKubernetesDriverOptions, type KubernetesDriver } from './kube-driver.js';
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export type KubernetesTargetOptions = Partial<Pick<CreateKubernetesDriverOptions, 'keepReleases' | 'sleep' | 'api' | 'rolloutTimeoutMs' | 'pollIntervalMs'>>;
+
+/** The site's namespace: the environment's pattern with `{site}` replaced, checked to be a DNS label. */
+export function resolveNamespace(dataCenter: DataCenter, spec: EnvironmentSpec, site: Site): string {
+  const pattern = spec.namespace;
+  if (!pattern) {
+    throw new OzgError(`data center ${dataCenter.name}: environment ${spec.name} names no namespace pattern`, {
+      hint: 'set `namespace:` (e.g. `ozg-{site}-test`) for this environment in sites.yaml',
+    });
+  }
+  const namespace = formatNamespace(pattern, site.name);
+  if (!DNS_LABEL.test(namespace)) {
+    throw new OzgError(`namespace ${JSON.stringify(namespace)} of site ${site.name} (${dataCenter.name}, ${spec.name}) is not a DNS label of at most 63 characters`, {
+      hint: 'shorten the namespace pattern in sites.yaml',
+    });
+  }
+  return namespace;
+}
+
+export function createKubernetesDriverFor(dataCenter: DataCenter, spec: EnvironmentSpec, site: Site, options: KubernetesTargetOptions = {}): KubernetesDriver {
+  const namespace = resolveNamespace(dataCenter, spec, site);
+  const kubeconfigPath = spec.kubeconfig;
+  if (!kubeconfigPath || !isAbsolute(kubeconfigPath)) {
+    throw new OzgError(`data center ${dataCenter.name}: environment ${spec.name} needs a kubeconfig`, {
+      hint: 'set `kubeconfig:` (and `context:` unless the current context is right) for this environment in sites.yaml',
+    });
+  }
+  return createKubernetesDriver({
+    kubeconfigPath,
+    ...(spec.context ? { context: spec.context } : {}),
+    namespace,
+    site: site.name,
+    environment: spec.name,
+    description: `${site.name}/${spec.name} @ namespace ${namespace}${spec.context ? ` (context ${spec.context})` : ''}`,
+    ...(spec.smokeImage ? { smokeImage: spec.smokeImage } : {}),
+    ...options,
+  });
+}
