@@ -26,7 +26,7 @@ function formatPlan(rows: TargetRow[], pending: number): string {
       r.procedure,
       r.error ? 'unknown' : r.plan!.action,
       r.plan?.live?.version ?? '-',
-      r.plan?.desired.version ?? '-',
+      r.desired,
       r.error ?? (r.plan?.drift ? 'drift: live differs from the ledger' : ''),
     ]),
   );

@@ -21,7 +21,7 @@ function toStatus(row: TargetRow) {
     site: row.site,
     environment: row.environment,
     procedure: row.procedure,
-    desired: row.plan?.desired.version ?? null,
+    desired: row.desired,
     live: row.plan?.live?.version ?? null,
     liveRelease: row.plan?.live?.release ?? null,
     recorded: row.plan?.recorded?.version ?? null,
@@ -40,7 +40,7 @@ function formatStatus(rows: TargetRow[]): string {
       r.procedure,
       r.plan?.recorded?.version ?? '-',
       r.plan?.live?.version ?? '-',
-      r.plan?.desired.version ?? '-',
+      r.desired,
       r.error ? `unreachable: ${r.error}` : r.plan!.drift ? 'DRIFT' : r.plan!.action === 'unchanged' ? 'up to date' : `pending ${r.plan!.action}`,
     ]),
   );

@@ -23,6 +23,7 @@ export interface LedgerRecord {
   environment: 'test' | 'prod';
   procedure: string;
   version: string;
+  /** bundle hash; empty when the attempt failed before its bundle reached the target */
   hash: string;
   /** the release id on the target (directory name), when one exists */
   release?: string;

@@ -11,6 +11,8 @@ export interface TargetRow {
   site: string;
   environment: EnvironmentName;
   procedure: string;
+  /** the version a deploy would bring, known even when the target cannot be read */
+  desired: string;
   plan?: TargetPlan;
   /** the target could not be read */
   error?: string;
@@ -26,7 +28,7 @@ export async function inspectTargets(workspace: Workspace, items: WorkItem[], on
   const jobs = items.flatMap((item) =>
     workspace.environmentsOf(item.site, only).map((environment) =>
       limit(async (): Promise<TargetRow> => {
-        const row: TargetRow = { site: item.site.name, environment, procedure: item.procedure.name };
+        const row: TargetRow = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
         const bundle = await workspace.renderBundle(item, environment);
         try {
           const driver = await workspace.driver(item.site, environment);

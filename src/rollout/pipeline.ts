@@ -76,7 +76,20 @@ export async function deployItem(item: WorkItem, environments: EnvironmentName[]
     if (error instanceof InterruptedError) throw error;
     outcome.result = 'failed';
     // the environment that could not be prepared (e.g. prod's host unreachable), not always the first
-    outcome.environments.push(failedOutcome(environments[stages.length] ?? environments[0] ?? 'test', item, error));
+    const failed = failedOutcome(environments[stages.length] ?? environments[0] ?? 'test', item, error);
+    outcome.environments.push(failed);
+    // recorded too: the ledger shows every attempt, also one that never reached its target
+    await deps.record({
+      site: item.site.name,
+      environment: failed.environment,
+      procedure: item.procedure.name,
+      version: item.procedure.version,
+      hash: '',
+      outcome: 'apply-failed',
+      smoke: [],
+      durationMs: 0,
+      ...(failed.error ? { error: failed.error } : {}),
+    });
     return outcome;
   }
   if (stages.every((s) => s.plan.action === 'unchanged')) {

@@ -162,7 +162,7 @@ describe('deployItem', () => {
     expect(outcome.result).toBe('failed');
     expect(outcome.environments).toEqual([expect.objectContaining({ environment: 'prod', status: 'apply-failed', unreachable: true, error: '127.0.0.9: unknown host key' })]);
     expect(h.targets.test.calls).toEqual(['live']);
-    expect(h.records).toEqual([]);
+    expect(h.records.map((r) => `${r.environment}:${r.outcome}:${r.hash}:${r.error}`)).toEqual(['prod:apply-failed::127.0.0.9: unknown host key']);
   });
 
   it('stops before the next step once interrupted', async () => {
