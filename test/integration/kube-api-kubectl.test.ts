@@ -1,0 +1,475 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { startKubeApiServer, type KubeApiServer, type KubeUser } from '../helpers/kube-api/index.js';
+
+/**
+ * The fake Kubernetes API server checked with the real kubectl: if kubectl accepts its
+ * answers, the Kubernetes driver's tests against it mean something. kubectl comes from PATH,
+ * or from OZG_TEST_KUBECTL (e.g. an old Debian kubectl 1.20 to check compatibility).
+ * A second part checks, over plain HTTPS, REST semantics a driver relies on that kubectl
+ * does not exercise here.
+ */
+
+interface KubectlResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const INSTALL_STEP = 'apt-get install -y kubernetes-client (or put kubectl >= 1.20 on PATH, or set OZG_TEST_KUBECTL)';
+const NAMESPACE = 'ozg-kiel';
+const OTHER_NAMESPACE = 'ozg-luebeck';
+
+let server: KubeApiServer;
+let user: KubeUser;
+let kubeconfig: string;
+let workDir: string;
+let kubectlBinary: string;
+let kubectlMinor: number;
+
+function runKubectl(args: string[], options: { kubeconfig?: string; stdin?: string } = {}): Promise<KubectlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(kubectlBinary, ['--cache-dir', path.join(workDir, 'cache'), '--request-timeout=10s', ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: workDir, KUBECONFIG: options.kubeconfig ?? kubeconfig },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(error.code === 'ENOENT' ? new Error(`kubectl not found (${kubectlBinary}): ${INSTALL_STEP}`) : error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+/** Run kubectl and insist on exit code 0, showing its output otherwise. */
+async function kubectl(args: string[], options: { kubeconfig?: string; stdin?: string } = {}): Promise<KubectlResult> {
+  const result = await runKubectl(args, options);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+  return result;
+}
+
+/** Run kubectl and insist it fails. */
+async function kubectlFails(args: string[], options: { kubeconfig?: string; stdin?: string } = {}): Promise<KubectlResult> {
+  const result = await runKubectl(args, options);
+  if (result.code === 0) throw new Error(`kubectl ${args.join(' ')} succeeded but should have failed\n${result.stdout}\n${result.stderr}`);
+  return result;
+}
+
+function applyFlags(): string[] {
+  return ['--server-side'];
+}
+/** kubectl 1.21+ hides managedFields unless asked. */
+function managedFieldsFlag(): string[] {
+  return kubectlMinor >= 21 ? ['--show-managed-fields'] : [];
+}
+
+async function writeManifest(name: string, text: string): Promise<string> {
+  const file = path.join(workDir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+function webManifests(options: { greeting: string; colour?: string; image?: string; replicas?: number }): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+  labels: {app: web}
+data:
+  greeting: ${options.greeting}
+${options.colour ? `  colour: ${options.colour}\n` : ''}---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: ${options.replicas ?? 2}
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: ${options.image ?? 'registry.example/ozg/web:1.4.2'}
+          ports:
+            - containerPort: 8080
+          env:
+            - name: GREETING
+              valueFrom:
+                configMapKeyRef: {name: web-config, key: greeting}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  selector: {app: web}
+  ports:
+    - port: 80
+      targetPort: 8080
+`;
+}
+
+function jobManifest(name: string, args: string[], annotations: Record<string, string> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, annotations },
+    spec: {
+      backoffLimit: 0,
+      template: { spec: { restartPolicy: 'Never', containers: [{ name: 'smoke', image: 'registry.example/ozg/smoke:1', command: ['/smoke'], args }] } },
+    },
+  });
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'ozg-kubectl-'));
+  kubectlBinary = process.env.OZG_TEST_KUBECTL ?? 'kubectl';
+  const version = await runKubectl(['version', '--client', '-o', 'json']);
+  if (version.code !== 0) throw new Error(`kubectl version failed: ${version.stderr}\n${INSTALL_STEP}`);
+  kubectlMinor = Number.parseInt((JSON.parse(version.stdout) as { clientVersion: { minor: string } }).clientVersion.minor, 10);
+  server = await startKubeApiServer({ namespaces: [OTHER_NAMESPACE], readyDelayMs: 300, jobDelayMs: 200 });
+  user = server.addServiceAccount(NAMESPACE);
+  kubeconfig = await server.kubeconfigFor(user);
+}, 30_000);
+
+afterAll(async () => {
+  await server?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('kubectl against the fake Kubernetes API server', () => {
+  it('apply --server-side creates a ConfigMap, a Deployment and a Service', async () => {
+    const manifests = await writeManifest('web.yaml', webManifests({ greeting: 'hello', colour: 'blue' }));
+    const result = await kubectl(['apply', ...applyFlags(), '-f', manifests]);
+
+    expect(result.stdout).toContain('configmap/web-config serverside-applied');
+    expect(result.stdout).toContain('deployment.apps/web serverside-applied');
+    expect(result.stdout).toContain('service/web serverside-applied');
+    expect(server.getObject('configmaps', NAMESPACE, 'web-config')?.data).toEqual({ greeting: 'hello', colour: 'blue' });
+    expect(server.getObject('deployments', NAMESPACE, 'web')?.spec.replicas).toBe(2);
+    expect(server.getObject('services', NAMESPACE, 'web')?.spec.clusterIP).toMatch(/^10\.96\./);
+    const patches = server.requests.filter((r) => r.method === 'PATCH' && r.resource === 'deployments');
+    expect(patches.at(-1)).toMatchObject({ user: user.name, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'kubectl', force: 'false' } });
+  });
+
+  it('get deploy -o json shows the object with managedFields for manager kubectl', async () => {
+    const result = await kubectl(['get', 'deploy', 'web', '-o', 'json', ...managedFieldsFlag()]);
+    const deployment = JSON.parse(result.stdout);
+
+    expect(deployment).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NAMESPACE, generation: 1 } });
+    expect(deployment.spec.template.spec.containers[0].image).toBe('registry.example/ozg/web:1.4.2');
+    const entry = deployment.metadata.managedFields.find((m: { manager: string }) => m.manager === 'kubectl');
+    expect(entry).toMatchObject({ operation: 'Apply', apiVersion: 'apps/v1', fieldsType: 'FieldsV1' });
+    expect(entry.fieldsV1['f:spec']['f:replicas']).toEqual({});
+    expect(entry.fieldsV1['f:spec']['f:template']['f:spec']['f:containers']['k:{"name":"web"}']['f:image']).toEqual({});
+    // defaults the server added are nobody's: kubectl did not apply them
+    expect(deployment.spec.strategy.type).toBe('RollingUpdate');
+    expect(entry.fieldsV1['f:spec']['f:strategy']).toBeUndefined();
+  });
+
+  it('rollout status succeeds once the simulated controller reports the deployment ready', async () => {
+    const result = await kubectl(['rollout', 'status', 'deploy/web', '--timeout=10s']);
+
+    expect(result.stdout).toContain('deployment "web" successfully rolled out');
+    const deployment = server.getObject('deployments', NAMESPACE, 'web');
+    expect(deployment?.status).toMatchObject({ readyReplicas: 2, availableReplicas: 2, updatedReplicas: 2, observedGeneration: 1 });
+    expect(server.requests.some((r) => r.resource === 'deployments' && r.verb === 'watch')).toBe(true);
+    const pods = await kubectl(['get', 'pods', '-l', 'app=web']);
+    expect(pods.stdout.match(/web-\w+-\w+ +1\/1 +Running/g)).toHaveLength(2);
+  });
+
+  it('re-apply with changed data updates the objects and drops what kubectl no longer applies', async () => {
+    const before = server.getObject('configmaps', NAMESPACE, 'web-config');
+    const manifests = await writeManifest('web-2.yaml', webManifests({ greeting: 'moin', image: 'registry.example/ozg/web:1.5.0' }));
+    const result = await kubectl(['apply', ...applyFlags(), '-f', manifests]);
+
+    expect(result.stdout).toContain('configmap/web-config serverside-applied');
+    const after = server.getObject('configmaps', NAMESPACE, 'web-config');
+    expect(after?.data).toEqual({ greeting: 'moin' });
+    expect(Number(after?.metadata.resourceVersion)).toBeGreaterThan(Number(before?.metadata.resourceVersion));
+    expect(server.getObject('deployments', NAMESPACE, 'web')?.metadata.generation).toBe(2);
+    await kubectl(['rollout', 'status', 'deploy/web', '--timeout=10s']);
+    const pods = await kubectl(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].spec.containers[0].image}']);
+    expect(pods.stdout.split(' ')).toEqual(['registry.example/ozg/web:1.5.0', 'registry.example/ozg/web:1.5.0']);
+  });
+
+  it('a second field manager applying a conflicting value gets a conflict; --force-conflicts takes the field', async () => {
+    const manifest = await writeManifest('cm-other.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  greeting: servus\n');
+    const refused = await kubectlFails(['apply', ...applyFlags(), '--field-manager=site-admin', '-f', manifest]);
+
+    expect(refused.stderr).toContain('Apply failed with 1 conflict: conflict with "kubectl": .data.greeting');
+    expect(refused.stderr).toContain('--force-conflicts');
+    expect(server.getObject('configmaps', NAMESPACE, 'web-config')?.data).toEqual({ greeting: 'moin' });
+
+    await kubectl(['apply', ...applyFlags(), '--field-manager=site-admin', '--force-conflicts', '-f', manifest]);
+    const taken = server.getObject('configmaps', NAMESPACE, 'web-config');
+    expect(taken?.data).toEqual({ greeting: 'servus' });
+    const owners = Object.fromEntries((taken?.metadata.managedFields ?? []).map((m) => [m.manager, m.fieldsV1]));
+    expect(owners['site-admin']).toEqual({ 'f:data': { 'f:greeting': {} } });
+    expect(owners.kubectl?.['f:data']).toBeUndefined();
+    expect(owners.kubectl?.['f:metadata']).toEqual({ 'f:labels': { 'f:app': {} } });
+  });
+
+  it('apply --server-side --dry-run=server answers but stores nothing', async () => {
+    const manifest = await writeManifest('dry.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry-only\ndata:\n  a: "1"\n');
+    const result = await kubectl(['apply', ...applyFlags(), '--dry-run=server', '-f', manifest]);
+
+    expect(result.stdout).toContain('configmap/dry-only serverside-applied (server dry run)');
+    expect(server.getObject('configmaps', NAMESPACE, 'dry-only')).toBeUndefined();
+    expect(server.requests.find((r) => r.name === 'dry-only')?.query.dryRun).toBe('All');
+    await kubectlFails(['get', 'cm', 'dry-only']);
+  });
+
+  it('get cm lists config maps as a table, with label and field selectors', async () => {
+    const all = await kubectl(['get', 'cm']);
+    expect(all.stdout).toMatch(/^NAME +DATA +AGE\n/);
+    expect(all.stdout).toMatch(/\nweb-config +1 +\d+s\n/);
+    expect(all.stdout).toContain('kube-root-ca.crt');
+
+    const labelled = await kubectl(['get', 'cm', '-l', 'app in (web,api)', '-o', 'name']);
+    expect(labelled.stdout).toBe('configmap/web-config\n');
+    const byName = await kubectl(['get', 'cm', '--field-selector', 'metadata.name=kube-root-ca.crt', '-o', 'name']);
+    expect(byName.stdout).toBe('configmap/kube-root-ca.crt\n');
+  });
+
+  it('logs job/<name> returns the log arranged for the job', async () => {
+    server.arrangeJob({ name: 'smoke-ok', log: 'GET http://web/healthz 200\nsmoke ok\n' });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { stdin: jobManifest('smoke-ok', ['--url', 'http://web/healthz']) });
+
+    await kubectl(['wait', '--for=condition=complete', 'job/smoke-ok', '--timeout=10s']);
+    const logs = await kubectl(['logs', 'job/smoke-ok']);
+    expect(logs.stdout).toBe('GET http://web/healthz 200\nsmoke ok\n');
+  });
+
+  it('a job arranged to fail ends Failed, and logs pod/<name> shows the default log (its command and args)', async () => {
+    server.arrangeJob({ annotation: { key: 'ozg.example/expect', value: 'fail' }, outcome: 'fail' });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { stdin: jobManifest('smoke-bad', ['--url', 'http://web/broken'], { 'ozg.example/expect': 'fail' }) });
+
+    await kubectl(['wait', '--for=condition=failed', 'job/smoke-bad', '--timeout=10s']);
+    const pod = (await kubectl(['get', 'pods', '-l', 'job-name=smoke-bad', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
+    expect(pod).toMatch(/^smoke-bad-\w{5}$/);
+    const logs = await kubectl(['logs', `pod/${pod}`]);
+    expect(logs.stdout).toBe('/smoke --url http://web/broken\n');
+    const jobs = await kubectl(['get', 'jobs']);
+    expect(jobs.stdout).toMatch(/smoke-bad +(Failed +)?0\/1/);
+  });
+
+  it('rollout status times out for a deployment whose image cannot be pulled', async () => {
+    server.arrangeWorkload({ imageIncludes: 'does-not-exist', state: 'ImagePullBackOff' });
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'broken' },
+      spec: { selector: { matchLabels: { app: 'broken' } }, template: { metadata: { labels: { app: 'broken' } }, spec: { containers: [{ name: 'app', image: 'registry.example/does-not-exist:1' }] } } },
+    });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { stdin: manifest });
+
+    const rollout = await kubectlFails(['rollout', 'status', 'deploy/broken', '--timeout=2s']);
+    expect(rollout.stdout).toContain('Waiting for deployment "broken" rollout to finish: 0 of 1 updated replicas are available');
+    const pods = await kubectl(['get', 'pods', '-l', 'app=broken']);
+    expect(pods.stdout).toMatch(/broken-\w+-\w+ +0\/1 +ImagePullBackOff/);
+  });
+
+  it('delete cm removes the config map', async () => {
+    const result = await kubectl(['delete', 'cm', 'web-config']);
+
+    expect(result.stdout).toContain('configmap "web-config" deleted');
+    expect(server.getObject('configmaps', NAMESPACE, 'web-config')).toBeUndefined();
+    const gone = await kubectlFails(['get', 'cm', 'web-config']);
+    expect(gone.stderr).toContain('configmaps "web-config" not found');
+  });
+
+  it('refuses cluster-scoped requests and other namespaces with the real Forbidden messages', async () => {
+    const subject = `User "system:serviceaccount:${NAMESPACE}:ozg"`;
+    const clusterRoles = await kubectlFails(['get', 'clusterroles']);
+    expect(clusterRoles.stderr).toContain(
+      `Error from server (Forbidden): clusterroles.rbac.authorization.k8s.io is forbidden: ${subject} cannot list resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope`,
+    );
+    const otherNamespace = await kubectlFails(['get', 'cm', '-n', OTHER_NAMESPACE]);
+    expect(otherNamespace.stderr).toContain(`configmaps is forbidden: ${subject} cannot list resource "configmaps" in API group "" in the namespace "${OTHER_NAMESPACE}"`);
+    const createNamespace = await kubectlFails(['create', 'namespace', 'ozg-new']);
+    expect(createNamespace.stderr).toContain(`namespaces is forbidden: ${subject} cannot create resource "namespaces" in API group "" at the cluster scope`);
+    expect(server.getObject('namespaces', undefined, 'ozg-new')).toBeUndefined();
+  });
+
+  it('rejects an unknown token with 401', async () => {
+    const bogus = await server.kubeconfigFor(user, NAMESPACE, { token: 'not-a-known-token' });
+    const result = await kubectlFails(['get', 'cm'], { kubeconfig: bogus });
+    expect(result.stderr).toContain('You must be logged in to the server');
+    const last = server.requests.at(-1);
+    expect(last?.code).toBe(401);
+    expect(last?.user).toBeUndefined();
+  });
+
+  it('fails with an x509 error when the kubeconfig trusts another CA', async () => {
+    const wrongCa = await server.wrongCaKubeconfigFor(user);
+    const result = await kubectlFails(['get', 'cm'], { kubeconfig: wrongCa });
+    expect(result.stderr).toMatch(/x509: certificate signed by unknown authority/);
+  });
+
+});
+
+interface HttpAnswer {
+  status: number;
+  text: string;
+  json: any;
+}
+
+/** One request as the service account, trusting the server's CA. */
+function callApi(method: string, apiPath: string, body?: unknown, contentType = 'application/json'): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = request(
+      `${server.url}${apiPath}`,
+      {
+        method,
+        ca: server.caCertPem,
+        headers: { Authorization: `Bearer ${user.token}`, Accept: 'application/json', ...(payload !== undefined ? { 'Content-Type': contentType } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const CONFIG_MAPS = `/api/v1/namespaces/${NAMESPACE}/configmaps`;
+
+// Runs after the kubectl part and uses what it left behind (the smoke-ok job, the broken deployment).
+describe('REST semantics over plain HTTPS', () => {
+  it('PUT with a stale resourceVersion is a 409 Conflict; with the current one it replaces', async () => {
+    const created = await callApi('POST', CONFIG_MAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rv' }, data: { a: '1' } });
+    expect(created.status).toBe(201);
+    const again = await callApi('POST', CONFIG_MAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rv' } });
+    expect(again.json).toMatchObject({ kind: 'Status', reason: 'AlreadyExists', code: 409, message: 'configmaps "rv" already exists' });
+
+    const stale = await callApi('PUT', `${CONFIG_MAPS}/rv`, { ...created.json, metadata: { ...created.json.metadata, resourceVersion: '1' }, data: { a: '2' } });
+    expect(stale.status).toBe(409);
+    expect(stale.json.message).toBe('Operation cannot be fulfilled on configmaps "rv": the object has been modified; please apply your changes to the latest version and try again');
+    const replaced = await callApi('PUT', `${CONFIG_MAPS}/rv`, { ...created.json, data: { a: '2' } });
+    expect(replaced.status).toBe(200);
+    expect(Number(replaced.json.metadata.resourceVersion)).toBeGreaterThan(Number(created.json.metadata.resourceVersion));
+  });
+
+  it('a watch from a resourceVersion replays later changes and streams new ones', async () => {
+    const list = await callApi('GET', CONFIG_MAPS);
+    expect(list.json).toMatchObject({ kind: 'ConfigMapList', apiVersion: 'v1' });
+    await callApi('POST', CONFIG_MAPS, { metadata: { name: 'watched' } });
+    const events: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${server.url}${CONFIG_MAPS}?watch=true&resourceVersion=${list.json.metadata.resourceVersion}&timeoutSeconds=5`, { ca: server.caCertPem, headers: { Authorization: `Bearer ${user.token}` } }, (res) => {
+        let buffered = '';
+        res.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString();
+          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+            const event = JSON.parse(buffered.slice(0, nl));
+            buffered = buffered.slice(nl + 1);
+            events.push(`${event.type} ${event.object.metadata.name}`);
+            if (events.length === 1) void callApi('DELETE', `${CONFIG_MAPS}/watched`);
+            if (events.length === 2) {
+              req.destroy();
+              resolve();
+            }
+          }
+        });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+      req.end();
+    });
+    expect(events).toEqual(['ADDED watched', 'DELETED watched']);
+  });
+
+  it('lists in pages and deletes a collection by label selector', async () => {
+    for (const name of ['page-a', 'page-b', 'page-c']) await callApi('POST', CONFIG_MAPS, { metadata: { name, labels: { batch: 'pages' } } });
+    const first = await callApi('GET', `${CONFIG_MAPS}?labelSelector=batch%3Dpages&limit=2`);
+    expect(first.json.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['page-a', 'page-b']);
+    expect(first.json.metadata.remainingItemCount).toBe(1);
+    const second = await callApi('GET', `${CONFIG_MAPS}?labelSelector=batch%3Dpages&limit=2&continue=${first.json.metadata.continue}`);
+    expect(second.json.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['page-c']);
+
+    const deleted = await callApi('DELETE', `${CONFIG_MAPS}?labelSelector=batch%3Dpages`);
+    expect(deleted.json.items).toHaveLength(3);
+    expect(server.listObjects('configmaps', NAMESPACE, 'batch=pages')).toEqual([]);
+  });
+
+  it('finds job pods by job-name and controller-uid; deleting a Job without propagationPolicy orphans them', async () => {
+    const created = await callApi('POST', `/apis/batch/v1/namespaces/${NAMESPACE}/jobs`, JSON.parse(jobManifest('orphan-check', ['x'])));
+    expect(created.status).toBe(201);
+    await server.waitFor(() => server.getObject('jobs', NAMESPACE, 'orphan-check')?.status?.succeeded === 1);
+    const byName = await callApi('GET', `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3Dorphan-check`);
+    const byUid = await callApi('GET', `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=controller-uid%3D${created.json.metadata.uid}`);
+    expect(byName.json.items).toHaveLength(1);
+    expect(byUid.json.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(byName.json.items.map((p: { metadata: { name: string } }) => p.metadata.name));
+    const podName = byName.json.items[0].metadata.name;
+    const log = await callApi('GET', `/api/v1/namespaces/${NAMESPACE}/pods/${podName}/log`);
+    expect(log.text).toBe('/smoke x\n');
+
+    await callApi('DELETE', `/apis/batch/v1/namespaces/${NAMESPACE}/jobs/orphan-check`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.getObject('pods', NAMESPACE, podName)?.metadata.ownerReferences).toBeUndefined();
+  });
+
+  it('answers what a driver gets wrong with the real status codes', async () => {
+    const noNamespace = await callApi('POST', '/api/v1/namespaces/ozg-kiel-typo/configmaps', { metadata: { name: 'x' } });
+    expect(noNamespace.status).toBe(403);
+    const strict = await callApi('PATCH', `${CONFIG_MAPS}/rv?fieldManager=ozg&fieldValidation=Strict`, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rv\ndatta:\n  a: "1"\n', 'application/apply-patch+yaml');
+    expect(strict.json).toMatchObject({ code: 400, reason: 'BadRequest', message: '.datta: field not declared in schema' });
+    const noManager = await callApi('PATCH', `${CONFIG_MAPS}/rv`, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rv\n', 'application/apply-patch+yaml');
+    expect(noManager.status).toBe(400);
+    const badType = await callApi('PATCH', `${CONFIG_MAPS}/rv`, '{}', 'text/plain');
+    expect(badType.status).toBe(415);
+    const immutableJob = await callApi('PATCH', `/apis/batch/v1/namespaces/${NAMESPACE}/jobs/smoke-ok`, { spec: { template: { spec: { containers: [{ name: 'smoke', image: 'other:2' }] } } } }, 'application/strategic-merge-patch+json');
+    expect(immutableJob.json).toMatchObject({ code: 422, reason: 'Invalid', details: { kind: 'Job', group: 'batch', name: 'smoke-ok' } });
+    const waitingLog = await callApi('GET', `/api/v1/namespaces/${NAMESPACE}/pods/${server.listObjects('pods', NAMESPACE, 'app=broken')[0].metadata.name}/log`);
+    expect(waitingLog.json.message).toMatch(/^container "app" in pod "broken-\w+-\w+" is waiting to start: trying and failing to pull image$/);
+  });
+
+  it('creating in a namespace that does not exist is a 404 for a user allowed there', async () => {
+    const ops = server.addUser({ name: 'ops', namespaces: ['ozg-ghost'] });
+    const answer = await new Promise<HttpAnswer>((resolve, reject) => {
+      const req = request(`${server.url}/api/v1/namespaces/ozg-ghost/configmaps`, { method: 'POST', ca: server.caCertPem, headers: { Authorization: `Bearer ${ops.token}`, 'Content-Type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, json: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ metadata: { name: 'x' } }));
+    });
+    expect(answer.json).toMatchObject({ code: 404, reason: 'NotFound', message: 'namespaces "ozg-ghost" not found' });
+  });
+});
+
+describe('after all of the above', () => {
+  it('the simulated controllers threw no errors', () => {
+    expect(server.controllerErrors).toEqual([]);
+  });
+});

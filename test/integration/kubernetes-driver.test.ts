@@ -1,0 +1,285 @@
+/**
+ * The Kubernetes driver against the local HTTPS API server (test/helpers/kube-api): real TLS,
+ * real kubeconfigs read by @kubernetes/client-node, server-side apply with field managers,
+ * namespace-only authorization, simulated controllers for rollouts and Jobs.
+ */
+import { InvalidInputError, ClusterError, UnreachableError } from '../../src/errors.js';
+import type { DataCenter, EnvironmentSpec, Site } from '../../src/inventory/types.js';
+import { createDriver } from '../../src/targets/create-driver.js';
+import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
+import { createKubernetesDriverFor, type KubernetesTargetOptions } from '../../src/targets/kubernetes/kube-target.js';
+import { LABELS } from '../../src/targets/kubernetes/manifests.js';
+import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-api/index.js';
+import { configMap, deployment, makeBundle, secret, service } from '../unit/targets/kubernetes/make-bundle.js';
+
+const PROCEDURE = 'antrag-formular';
+const SECRET_VALUE = 'correct-horse-battery-staple';
+
+let server: KubeApiServer;
+let kubeconfig: string;
+
+function site(name: string): Site {
+  return { name, labels: {}, dataCenter: 'rz-nord', facts: {}, setups: [] };
+}
+
+function environment(overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
+  return { name: 'test', kubeconfig, context: 'ozg-test', namespace: 'ozg-{site}-test', ...overrides };
+}
+
+function dataCenter(spec: EnvironmentSpec): DataCenter {
+  return { name: 'rz-nord', kind: 'kubernetes', environments: { test: spec }, keepReleases: 3 };
+}
+
+const drivers: KubernetesDriver[] = [];
+function driverFor(name: string, spec: EnvironmentSpec = environment(), options: KubernetesTargetOptions = {}): KubernetesDriver {
+  const driver = createKubernetesDriverFor(dataCenter(spec), spec, site(name), { rolloutTimeoutMs: 5000, pollIntervalMs: 50, ...options });
+  drivers.push(driver);
+  return driver;
+}
+
+function bundleV1(siteName = 'kiel') {
+  return makeBundle(
+    {
+      'configmap.yaml': configMap('antrag-formular-config', { 'app.json': '{"title":"Antrag v1"}' }),
+      'extra.yaml': configMap('antrag-formular-extra', { note: 'only in 1.0.0' }),
+      'secret.yaml': secret('antrag-formular-smtp', SECRET_VALUE),
+      'deployment.yaml': deployment('antrag-formular', 'registry.ozg.example/ozg/antrag-formular:1.0.0'),
+      'service.yaml': service('antrag-formular'),
+    },
+    { site: siteName, version: '1.0.0', sensitive: ['secret.yaml'] },
+  );
+}
+
+function bundleV2(image = 'registry.ozg.example/ozg/antrag-formular:1.1.0', siteName = 'kiel') {
+  return makeBundle(
+    {
+      'configmap.yaml': configMap('antrag-formular-config', { 'app.json': '{"title":"Antrag v2"}' }),
+      'secret.yaml': secret('antrag-formular-smtp', SECRET_VALUE),
+      'deployment.yaml': deployment('antrag-formular', image),
+      'service.yaml': service('antrag-formular'),
+    },
+    { site: siteName, version: '1.1.0', sensitive: ['secret.yaml'] },
+  );
+}
+
+const writes = () => server.requests.filter((r) => r.method !== 'GET');
+
+beforeAll(async () => {
+  server = await startKubeApiServer({ namespaces: ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test'] });
+  server.addUser({ name: 'deployer', namespaces: ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test'], token: 'deployer-token' });
+  kubeconfig = await server.kubeconfigFor('deployer', 'ozg-kiel-test');
+});
+
+afterAll(async () => {
+  await Promise.all(drivers.map((d) => d.close()));
+  await server?.stop();
+});
+
+describe('kubernetes driver against the local API server', () => {
+  it('deploys ConfigMap, Secret, Deployment and Service into the site namespace, labelled and owned by ozg', async () => {
+    const driver = driverFor('kiel');
+    const result = await driver.apply(bundleV1(), '20260101T080000Z-aaaaaaaa');
+    expect(result).toMatchObject({ status: 'applied', live: { procedure: PROCEDURE, version: '1.0.0', release: '20260101T080000Z-aaaaaaaa' } });
+
+    for (const [resource, name] of [
+      ['configmaps', 'antrag-formular-config'],
+      ['secrets', 'antrag-formular-smtp'],
+      ['deployments', 'antrag-formular'],
+      ['services', 'antrag-formular'],
+    ] as const) {
+      const object = server.getObject(resource, 'ozg-kiel-test', name);
+      expect(object).toBeDefined();
+      expect(object!.metadata.labels).toMatchObject({
+        [LABELS.managedBy]: 'ozg',
+        [LABELS.site]: 'kiel',
+        [LABELS.environment]: 'test',
+        [LABELS.procedure]: PROCEDURE,
+        [LABELS.release]: '20260101T080000Z-aaaaaaaa',
+      });
+      expect(object!.metadata.managedFields).toEqual(expect.arrayContaining([expect.objectContaining({ manager: 'ozg', operation: 'Apply' })]));
+    }
+    const applies = server.requests.filter((r) => r.method === 'PATCH');
+    expect(applies.every((r) => r.contentType?.startsWith('application/apply-patch+yaml') && r.query.fieldManager === 'ozg' && r.query.force === 'false')).toBe(true);
+    // nothing at cluster scope, nothing outside the namespace
+    expect(server.requests.every((r) => r.namespace === 'ozg-kiel-test')).toBe(true);
+
+    const secretObject = server.getObject('secrets', 'ozg-kiel-test', 'antrag-formular-smtp');
+    expect(Buffer.from(secretObject!.data.PASSWORD, 'base64').toString()).toBe(SECRET_VALUE);
+    const record = JSON.stringify(server.getObject('configmaps', 'ozg-kiel-test', 'ozg-release-antrag-formular'));
+    expect(record).not.toContain(SECRET_VALUE);
+    expect(record).not.toContain(Buffer.from(SECRET_VALUE).toString('base64'));
+    expect(server.getObject('secrets', 'ozg-kiel-test', 'ozg-release-antrag-formular.v1')?.type).toBe('ozg.example/release-archive');
+  });
+
+  it('sends no write at all when the bundle hash is live already', async () => {
+    server.clearRequests();
+    const result = await driverFor('kiel').apply(bundleV1(), '20260101T090000Z-aaaaaaaa');
+    expect(result).toMatchObject({ status: 'unchanged', live: { release: '20260101T080000Z-aaaaaaaa' } });
+    expect(server.requests.length).toBeGreaterThan(0);
+    expect(writes()).toEqual([]);
+  });
+
+  it('reads the live release from a fresh driver, as status on another machine would', async () => {
+    const fresh = await createDriver(dataCenter(environment()), environment(), site('kiel'));
+    try {
+      expect(await fresh.live(PROCEDURE)).toEqual({
+        procedure: PROCEDURE,
+        version: '1.0.0',
+        hash: bundleV1().hash,
+        release: '20260101T080000Z-aaaaaaaa',
+        deployedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+      expect(await fresh.live('dms-connector')).toBeUndefined();
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('upgrades and prunes the object the new version no longer has', async () => {
+    server.clearRequests();
+    const result = await driverFor('kiel').apply(bundleV2(), '20260102T080000Z-bbbbbbbb');
+    expect(result).toMatchObject({ status: 'applied', live: { version: '1.1.0', previous: { version: '1.0.0', release: '20260101T080000Z-aaaaaaaa' } } });
+    expect(server.getObject('configmaps', 'ozg-kiel-test', 'antrag-formular-extra')).toBeUndefined();
+    expect(writes().filter((r) => r.method === 'DELETE').map((r) => `${r.resource}/${r.name}`)).toEqual(['configmaps/antrag-formular-extra']);
+    expect(server.getObject('configmaps', 'ozg-kiel-test', 'kube-root-ca.crt')).toBeDefined(); // not ours, untouched
+    expect(JSON.stringify(server.getObject('deployments', 'ozg-kiel-test', 'antrag-formular')!.spec)).toContain('antrag-formular:1.1.0');
+  });
+
+  it('keeps two sites apart in two namespaces', async () => {
+    const flensburg = driverFor('flensburg');
+    await flensburg.apply(bundleV1('flensburg'), '20260103T080000Z-aaaaaaaa');
+    expect(server.getObject('deployments', 'ozg-flensburg-test', 'antrag-formular')!.metadata.labels![LABELS.site]).toBe('flensburg');
+    expect(await flensburg.live(PROCEDURE)).toMatchObject({ version: '1.0.0' });
+    expect(await driverFor('kiel').live(PROCEDURE)).toMatchObject({ version: '1.1.0' });
+    // the same bundle content hashes the same for both sites, and each namespace has its own record
+    expect(server.getObject('configmaps', 'ozg-flensburg-test', 'ozg-release-antrag-formular')).toBeDefined();
+  });
+
+  it('refuses a ClusterRole and an object naming another namespace without a single request', async () => {
+    const driver = driverFor('kiel');
+    server.clearRequests();
+    const clusterRole = makeBundle({
+      'deployment.yaml': deployment('antrag-formular', 'x:1'),
+      'rbac.yaml': 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: antrag-formular-reader\nrules: []\n',
+    });
+    const refused = (await driver.apply(clusterRole, '20260104T080000Z-cccccccc').catch((e: unknown) => e)) as InvalidInputError;
+    expect(refused).toBeInstanceOf(InvalidInputError);
+    expect(refused.exitCode).toBe(3);
+    expect(refused.problems[0]).toMatchObject({ file: 'antrag-formular/1.0.0/rbac.yaml', line: 2, path: 'documents[0].kind' });
+
+    const foreign = makeBundle({ 'cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: ozg-flensburg-test\n' });
+    await expect(driver.apply(foreign, '20260104T080000Z-cccccccc')).rejects.toThrow(/names namespace "ozg-flensburg-test", but this target is namespace ozg-kiel-test only/);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('names the refused verb, resource and namespace when the account lacks rights there', async () => {
+    server.addServiceAccount('ozg-husum-test', 'ozg');
+    const husumOnly = await server.kubeconfigFor('system:serviceaccount:ozg-husum-test:ozg', 'ozg-husum-test');
+    const driver = driverFor('kiel', environment({ kubeconfig: husumOnly }));
+    const error = (await driver.live(PROCEDURE).catch((e: unknown) => e)) as ClusterError;
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(error.message).toMatch(/forbidden: cannot get configmaps ozg-release-antrag-formular in namespace ozg-kiel-test \(as system:serviceaccount:ozg-husum-test:ozg\)/);
+  });
+
+  it('stops at a field another manager took over, naming field and manager, and never forces', async () => {
+    const driver = driverFor('flensburg');
+    const live = server.getObject('configmaps', 'ozg-flensburg-test', 'antrag-formular-config')!;
+    server.putObject({ ...live, data: { 'app.json': '{"title":"edited by hand"}' } }, { manager: 'kubectl-edit' });
+    const error = (await driver.apply(bundleV2(undefined, 'flensburg'), '20260105T080000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(error.message).toMatch(/configmap\/antrag-formular-config: apply conflict: \.data\.app\.json is owned by field manager "kubectl-edit"/);
+    expect(error.hint).toMatch(/--force-conflicts/);
+    expect(server.getObject('configmaps', 'ozg-flensburg-test', 'antrag-formular-config')!.data['app.json']).toBe('{"title":"edited by hand"}');
+    expect(await driver.live(PROCEDURE)).toMatchObject({ version: '1.0.0', incomplete: { version: '1.1.0', failed: expect.stringMatching(/apply conflict/) } });
+  });
+
+  it('reports a failed Job smoke check with the Job’s log, skips VM-only checks and cleans up', async () => {
+    const undo = server.arrangeJob({ commandIncludes: 'pg_isready', outcome: 'fail', exitCode: 2, log: 'checking db:5432\ndb:5432 - no response\n' });
+    const undoHttp = server.arrangeJob({
+      annotation: { key: 'ozg.example/smoke-check', value: 'health' },
+      outcome: 'succeed',
+      log: '  HTTP/1.1 200 OK\n  Content-Type: text/plain\n--- ozg: wget exit 0 ---\n--- ozg: body ---\nstatus: ok\n',
+    });
+    try {
+      const results = await driverFor('kiel').smoke(PROCEDURE, [
+        { name: 'config-valid', command: 'sh hooks/check.sh' },
+        { name: 'database', command: 'pg_isready -h db -p 5432', targets: ['kubernetes'], timeoutSeconds: 10 },
+        { name: 'health', http: { url: 'http://antrag-formular/health', status: 200, contains: 'ok' }, timeoutSeconds: 10 },
+      ]);
+      expect(results).toEqual([
+        expect.objectContaining({ name: 'config-valid', passed: true, skipped: true, attempts: 0 }),
+        expect.objectContaining({ name: 'database', passed: false, attempts: 1, detail: 'exit 2 (expected 0)', output: 'checking db:5432\ndb:5432 - no response' }),
+        expect.objectContaining({ name: 'health', passed: true, detail: 'status 200, body contains "ok"' }),
+      ]);
+      const jobWrites = server.requests.filter((r) => r.resource === 'jobs' && r.method !== 'GET');
+      expect(jobWrites.map((r) => r.method)).toEqual(['PATCH', 'DELETE', 'PATCH', 'DELETE']);
+      expect(jobWrites.filter((r) => r.method === 'DELETE').every((r) => r.query.propagationPolicy === 'Background')).toBe(true);
+      expect(server.listObjects('jobs', 'ozg-kiel-test')).toEqual([]);
+    } finally {
+      undo();
+      undoHttp();
+    }
+  });
+
+  it('fails a rollout that never gets ready with the pod reason, then rollback restores the previous release', async () => {
+    const driver = driverFor('kiel', environment(), { rolloutTimeoutMs: 1500 });
+    const undo = server.arrangeWorkload({ imageIncludes: ':9.9.9', state: 'ImagePullBackOff' });
+    try {
+      const error = (await driver.apply(bundleV2('registry.ozg.example/ozg/antrag-formular:9.9.9'), '20260106T080000Z-dddddddd').catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/^namespace ozg-kiel-test: deployment\/antrag-formular not ready after 1\.5 s \(/);
+      expect(error.message).toMatch(/\n {2}pod antrag-formular-[a-z0-9-]+: container app waiting: ImagePullBackOff \(Back-off pulling image/);
+      expect(error.hint).toMatch(/release 20260102T080000Z-bbbbbbbb \(1\.1\.0\) is still recorded as live/);
+      expect(await driver.live(PROCEDURE)).toMatchObject({ release: '20260102T080000Z-bbbbbbbb', incomplete: { release: '20260106T080000Z-dddddddd' } });
+
+      const rolledBack = await driver.rollback(PROCEDURE);
+      expect(rolledBack).toMatchObject({ status: 'rolled-back', live: { version: '1.1.0', release: '20260102T080000Z-bbbbbbbb' } });
+      expect(JSON.stringify(server.getObject('deployments', 'ozg-kiel-test', 'antrag-formular')!.spec)).toContain('antrag-formular:1.1.0');
+      expect(await driver.live(PROCEDURE)).not.toHaveProperty('incomplete');
+
+      // and one step further back: the release before, with the object the upgrade had pruned
+      const older = await driver.rollback(PROCEDURE);
+      expect(older).toMatchObject({ status: 'rolled-back', live: { version: '1.0.0', release: '20260101T080000Z-aaaaaaaa', previous: { release: '20260102T080000Z-bbbbbbbb' } } });
+      expect(server.getObject('configmaps', 'ozg-kiel-test', 'antrag-formular-extra')).toBeDefined();
+      expect(JSON.stringify(server.getObject('deployments', 'ozg-kiel-test', 'antrag-formular')!.spec)).toContain('antrag-formular:1.0.0');
+    } finally {
+      undo();
+    }
+  });
+
+  it('shows what an apply would change by a server-side dry run, changing nothing', async () => {
+    const driver = driverFor('kiel');
+    server.clearRequests();
+    const diff = await driver.diffBundle(bundleV2());
+    expect(diff).toEqual({
+      create: [],
+      change: ['configmap/antrag-formular-config', 'deployment/antrag-formular'],
+      unchanged: ['secret/antrag-formular-smtp', 'service/antrag-formular'],
+      prune: ['configmap/antrag-formular-extra'],
+    });
+    expect(writes().every((r) => r.query.dryRun === 'All')).toBe(true);
+    expect(server.getObject('configmaps', 'ozg-kiel-test', 'antrag-formular-extra')).toBeDefined();
+  });
+
+  it('refuses to talk to a server whose certificate it cannot verify, naming the server', async () => {
+    const wrongCa = await server.wrongCaKubeconfigFor('deployer', 'ozg-kiel-test');
+    const error = (await driverFor('kiel', environment({ kubeconfig: wrongCa })).live(PROCEDURE).catch((e: unknown) => e)) as UnreachableError;
+    expect(error).toBeInstanceOf(UnreachableError);
+    expect(error.exitCode).toBe(6);
+    expect(error.message).toMatch(new RegExp(`^${server.url.replace(/[.]/g, '\\.')}: the server's certificate could not be verified \\(x509: `));
+    expect(error.hint).toMatch(/certificate-authority/);
+  });
+
+  it('refuses a kubeconfig that skips TLS verification, before connecting', async () => {
+    const insecure = await server.kubeconfigFor('deployer', 'ozg-kiel-test', { insecureSkipTlsVerify: true });
+    server.clearRequests();
+    const error = await driverFor('kiel', environment({ kubeconfig: insecure })).live(PROCEDURE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toMatch(/insecure-skip-tls-verify/);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('left the controllers without errors', () => {
+    expect(server.controllerErrors).toEqual([]);
+  });
+});
