@@ -21,6 +21,8 @@ export type AjvInstance = InstanceType<typeof Ajv>;
 export const OZG_KEYWORDS = {
   /** marks a value that belongs to one site: clone-procedure never copies it */
   siteSpecific: 'x-ozg-site-specific',
+  /** on a site-specific value: the `facts` entry (dotted path) clone-procedure fills it from; default its own name */
+  fact: 'x-ozg-fact',
   /** a human sentence ("must be ...") replacing ajv's message for that subschema */
   message: 'x-ozg-message',
 } as const;
@@ -28,13 +30,16 @@ export const OZG_KEYWORDS = {
 export interface CreateAjvOptions {
   /** fill in `default`s while validating (used to produce the values templates see) */
   useDefaults?: boolean;
+  /** check each schema against the meta-schema when compiling it (default true); compileInOwnAjv does that once for all */
+  validateSchema?: boolean;
 }
 
 /** An ajv instance in strict mode with every error collected and our keywords and formats known. */
 export function createAjv(options: CreateAjvOptions = {}): AjvInstance {
-  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, useDefaults: options.useDefaults ?? false });
+  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, useDefaults: options.useDefaults ?? false, validateSchema: options.validateSchema ?? true });
   addFormats(ajv);
   ajv.addKeyword({ keyword: OZG_KEYWORDS.siteSpecific, schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: OZG_KEYWORDS.fact, schemaType: 'string' });
   ajv.addKeyword({ keyword: OZG_KEYWORDS.message, schemaType: 'string' });
   ajv.addFormat('semver', { type: 'string', validate: (value: string) => semver.valid(value) !== null });
   ajv.addFormat('semver-range', {
@@ -42,6 +47,28 @@ export function createAjv(options: CreateAjvOptions = {}): AjvInstance {
     validate: (value: string) => semver.valid(value) !== null || semver.validRange(value) !== null,
   });
   return ajv;
+}
+
+let metaAjv: AjvInstance | undefined;
+
+/**
+ * `schema` against the JSON Schema meta-schema, on one shared instance: every ajv instance
+ * compiles the meta-schema anew on first use (~40 ms), and loading a project used to pay
+ * that for each bundled schema and twice per procedure version.
+ */
+export function checkSchemaAgainstMeta(schema: object): ErrorObject[] {
+  metaAjv ??= createAjv();
+  return metaAjv.validateSchema(schema) ? [] : [...(metaAjv.errors ?? [])];
+}
+
+/**
+ * Compiles `schema` in an ajv instance of its own (two schemas may carry the same $id),
+ * meta-schema checked by checkSchemaAgainstMeta. Throws, as ajv.compile does, for an invalid schema.
+ */
+export function compileInOwnAjv(schema: object, options: Omit<CreateAjvOptions, 'validateSchema'> = {}): ValidateFunction {
+  const errors = checkSchemaAgainstMeta(schema);
+  if (errors.length > 0) throw new Error(`schema is invalid: ${metaAjv!.errorsText(errors)}`);
+  return createAjv({ ...options, validateSchema: false }).compile(schema);
 }
 
 export type SchemaName = 'inventory' | 'procedure';
@@ -56,7 +83,7 @@ export function compileSchema(name: SchemaName): ValidateFunction {
   let validate = compiled.get(name);
   if (!validate) {
     const url = new URL(`../../schemas/${name}.schema.json`, import.meta.url);
-    validate = createAjv().compile(JSON.parse(readFileSync(url, 'utf8')) as object);
+    validate = compileInOwnAjv(JSON.parse(readFileSync(url, 'utf8')) as object);
     compiled.set(name, validate);
   }
   return validate;

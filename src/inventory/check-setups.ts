@@ -6,13 +6,16 @@
 import semver from 'semver';
 import { explainSchemaErrors } from '../input/schema-check.js';
 import { formatSuggestion } from '../input/suggest.js';
+import { formatPath } from '../input/yaml-source.js';
 import type { JsonPath } from '../input/yaml-source.js';
 import { checkValues } from '../procedure/check-values.js';
 import type { Procedure } from '../procedure/types.js';
 import { buildDefaultsPath, findRawDefaults, findRawSetup, hasPath, report, buildSetupPath } from './check-context.js';
 import type { CheckContext } from './check-context.js';
 import { describeUnresolvedVersion, resolveVersion } from './resolve-version.js';
+import { findPlaceholders } from './placeholders.js';
 import { describeSecretRef, lookUpSecret } from './secrets.js';
+import type { RawSetup } from './raw-types.js';
 import type { DataCenter, ResolvedSetup, SecretRef, Setup, Site } from './types.js';
 
 /** Check one site's setup; returns it resolved when nothing is wrong with it. */
@@ -20,6 +23,7 @@ export async function checkSetup(context: CheckContext, site: Site, setup: Setup
   const at = buildSetupPath(site.name, setup.procedure);
   if (!checkProcedureKnown(context, at, setup.procedure)) return undefined;
   const own = findRawSetup(context, site.name, setup.procedure);
+  const placeholders = checkPlaceholders(context, at, own);
   const versionAt = own.version !== undefined ? [...at, 'version'] : [...buildDefaultsPath(setup.procedure), 'version'];
   if (setup.version === '') {
     report(context, [...at, 'version'], `missing required field "version": set it here or in defaults.procedures.${setup.procedure}.version`, { path: at, side: 'key' });
@@ -28,9 +32,9 @@ export async function checkSetup(context: CheckContext, site: Site, setup: Setup
   const procedure = resolveProcedure(context, versionAt, setup.procedure, setup.version);
   if (!procedure) return undefined;
 
-  let ok = true;
+  let ok = placeholders.length === 0;
   if (dataCenter) ok = checkTargetKind(context, at, procedure, dataCenter) && ok;
-  ok = checkSetupValues(context, site, setup, procedure) && ok;
+  ok = checkSetupValues(context, site, setup, procedure, placeholders) && ok;
   ok = (await checkSetupSecrets(context, site, setup, procedure)) && ok;
   return ok ? { site, setup, procedure, values: setup.values } : undefined;
 }
@@ -74,17 +78,33 @@ function checkTargetKind(context: CheckContext, at: JsonPath, procedure: Procedu
 }
 
 /**
- * Merged values against the procedure's schema. Each problem points where the offending
- * value was written — the site's values, or the central defaults it inherited.
+ * Placeholders `clone-procedure` left in the site's own setup: each one is a value someone
+ * still has to fill in. Returns their paths (relative to the setup).
  */
-function checkSetupValues(context: CheckContext, site: Site, setup: Setup, procedure: Procedure): boolean {
+function checkPlaceholders(context: CheckContext, at: JsonPath, own: RawSetup): JsonPath[] {
+  const found = findPlaceholders({ values: own.values, userConnection: own.userConnection, processTransfers: own.processTransfers });
+  for (const { path, placeholder } of found) {
+    const field = formatPath(path[0] === 'values' ? path.slice(1) : path);
+    report(context, [...at, ...path], `"${field}" still holds the placeholder "${placeholder}" left by clone-procedure: replace it with this site's own value`);
+  }
+  return found.map((placeholder) => placeholder.path);
+}
+
+/**
+ * Merged values against the procedure's schema. Each problem points where the offending
+ * value was written — the site's values, or the central defaults it inherited. A value still
+ * holding a placeholder is reported as such already, not again for failing the schema.
+ */
+function checkSetupValues(context: CheckContext, site: Site, setup: Setup, procedure: Procedure, placeholders: readonly JsonPath[]): boolean {
   const errors = checkValues(procedure, setup.values);
   if (errors.length === 0) return true;
   const siteValues = findRawSetup(context, site.name, setup.procedure).values;
   const centralValues = findRawDefaults(context, setup.procedure)?.values;
   const sitePath = [...buildSetupPath(site.name, setup.procedure), 'values'];
   const centralPath = [...buildDefaultsPath(setup.procedure), 'values'];
+  const isPlaceholder = (path: JsonPath) => placeholders.some((held) => held[0] === 'values' && startsWith(path, held.slice(1)));
   for (const issue of explainSchemaErrors(errors, setup.values)) {
+    if (isPlaceholder(issue.path)) continue;
     const fromDefaults = !hasPath(siteValues, issue.anchor.path) && hasPath(centralValues, issue.anchor.path);
     const base = fromDefaults ? centralPath : sitePath;
     report(context, [...base, ...issue.path], issue.message, { path: [...base, ...issue.anchor.path], side: issue.anchor.side });
@@ -135,4 +155,8 @@ async function checkSetupSecrets(context: CheckContext, site: Site, setup: Setup
     }
   }
   return ok;
+}
+
+function startsWith(path: JsonPath, prefix: JsonPath): boolean {
+  return prefix.length <= path.length && prefix.every((segment, index) => String(path[index]) === String(segment));
 }

@@ -32,6 +32,12 @@ export interface LoadProjectOptions {
   readFile?: (file: string) => Promise<string>;
   /** check that every secret reference resolves (default true); values are read and dropped */
   checkSecrets?: boolean;
+  /**
+   * return the problems found after parsing instead of throwing them (default false): for
+   * commands that need only part of the inventory to be valid. A file that does not parse
+   * still throws. Setups with problems are missing from `items`.
+   */
+  collectProblems?: boolean;
 }
 
 export interface LoadProjectResult {
@@ -39,6 +45,8 @@ export interface LoadProjectResult {
   catalogue: Catalogue;
   /** every (site, setup, procedure), in inventory order */
   items: ResolvedSetup[];
+  /** with `collectProblems`: every problem found, sorted; otherwise always empty */
+  problems: Problem[];
 }
 
 export async function loadProject(options: LoadProjectOptions): Promise<LoadProjectResult> {
@@ -75,8 +83,8 @@ export async function loadProject(options: LoadProjectOptions): Promise<LoadProj
     },
   );
   const problems = sortProblems([...schema.problems, ...catalogueProblems, ...checked.problems], display);
-  if (problems.length > 0) throw new InvalidInputError(problems);
-  return { inventory, catalogue: catalogue.catalogue, items: checked.resolved };
+  if (problems.length > 0 && !options.collectProblems) throw new InvalidInputError(problems);
+  return { inventory, catalogue: catalogue.catalogue, items: checked.resolved, problems: options.collectProblems ? problems : [] };
 }
 
 async function readInventorySource(display: string, file: string, readText: (file: string) => Promise<string>): Promise<YamlSource> {

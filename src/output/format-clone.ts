@@ -21,7 +21,7 @@ export function formatCloneResult(result: CloneResult): string {
 
   const missing = result.secretsToProvide.filter((secret) => !secret.provided);
   if (result.placeholders.length > 0 || missing.length > 0) {
-    lines.push('left to do:');
+    lines.push(result.written || !result.changed ? 'left to do:' : 'left to do (positions as after --write):');
     for (const placeholder of result.placeholders) lines.push(`  ${formatProblem(placeholder)}`);
     for (const secret of missing) lines.push(`  secret ${secret.secret} (${secret.procedure}): provide ${describeSecretRef(secret.ref)}, or change ${secret.path}`);
   }
