@@ -30,6 +30,7 @@ export interface RawEnvironment {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  smokeImage?: string;
   concurrency?: number;
   confirm?: boolean;
 }

@@ -4,6 +4,7 @@ import type { CommandContext, SelectionFlags } from '../commands/context.js';
 import type { Site } from '../inventory/types.js';
 import { UsageError } from '../errors.js';
 import { formatJunit } from '../output/junit.js';
+import { renderAll } from './render-all.js';
 import { runRollout, type RolloutResult } from './rollout.js';
 import { loadResumableState, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
 import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
@@ -21,8 +22,8 @@ export interface DeployFlags extends SelectionFlags {
 
 /**
  * A whole rollout as `ozg deploy` runs it: selection (or the interrupted rollout's, with
- * --resume), confirmation where a data center asks for it, waves and failure budget, the
- * resume state after every site, and the JUnit report.
+ * --resume), every bundle rendered and checked, confirmation where a data center asks for
+ * it, waves and failure budget, the resume state after every site, and the JUnit report.
  */
 export async function deployRollout(workspace: Workspace, context: CommandContext, flags: DeployFlags): Promise<RolloutResult> {
   const { state, resumed } = await startState(workspace, flags);
@@ -35,6 +36,9 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
   if (resumed) context.reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
 
   const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
+  // Every bundle renders and fits its target before the first target is contacted: invalid
+  // input is refused whole (exit 3), never half-way through a rollout. The pipeline reuses them.
+  await renderAll(workspace, items, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
   await confirmIfAsked(workspace, context, sites, environmentsOf, Boolean(flags.yes));
 
   const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;

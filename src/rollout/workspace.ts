@@ -13,7 +13,7 @@ import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
 import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
 import { acquireLock } from '../ledger/lock.js';
-import { createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
+import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
 import { isInShard, parseShard } from './waves.js';
 import type { TargetKey, WorkItem } from './work-item.js';
@@ -31,6 +31,11 @@ export interface Workspace {
   /** the work items of the selected sites, in inventory order */
   selectItems(flags: SelectionFlags): WorkItem[];
   environmentsOf(site: Site, only?: EnvironmentName): EnvironmentName[];
+  /**
+   * The item's bundle for one environment, checked against its target (a bundle the target
+   * could not take is invalid input, like a template error). Rendered once per run: a deploy
+   * checks every bundle before it starts and the pipeline gets the same ones.
+   */
   renderBundle(item: WorkItem, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for a target (applied or rolled back) */
@@ -60,6 +65,33 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
     const latest = await indexLatest(ledger);
     const drivers = new Map<string, Promise<TargetDriver>>();
     const secretCache = new Map<string, Promise<string>>();
+    const bundles = new Map<string, Promise<Bundle>>();
+
+    const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
+      const dc = inventory.dataCenters.get(item.site.dataCenter)!;
+      const secrets: Record<string, string> = {};
+      if (!redactSecrets) {
+        for (const [name, ref] of Object.entries(item.setup.secrets)) {
+          const key = JSON.stringify(ref);
+          let value = secretCache.get(key);
+          if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
+          secrets[name] = await value;
+        }
+      }
+      const bundle = await renderBundle({
+        procedure: item.procedure,
+        site: item.site,
+        setup: item.setup,
+        environment,
+        targetKind: dc.kind === 'kubernetes' ? 'kubernetes' : 'vm',
+        values: item.values,
+        secrets,
+        redactSecrets,
+      });
+      const spec = dc.environments[environment];
+      if (spec) await checkBundleForTarget(dc, spec, item.site, bundle);
+      return bundle;
+    };
 
     const workspace: Workspace = {
       inventory,
@@ -82,27 +114,16 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         const all: EnvironmentName[] = dc.environments.prod ? ['test', 'prod'] : ['test'];
         return only ? all.filter((e) => e === only) : all;
       },
-      async renderBundle(item, environment, renderOptions = {}) {
-        const dc = inventory.dataCenters.get(item.site.dataCenter)!;
-        const secrets: Record<string, string> = {};
-        if (!renderOptions.redactSecrets) {
-          for (const [name, ref] of Object.entries(item.setup.secrets)) {
-            const key = JSON.stringify(ref);
-            let value = secretCache.get(key);
-            if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
-            secrets[name] = await value;
-          }
+      renderBundle(item, environment, renderOptions = {}) {
+        const key = [item.site.name, item.procedure.name, item.procedure.version, environment, Boolean(renderOptions.redactSecrets)].join('\0');
+        let bundle = bundles.get(key);
+        if (!bundle) {
+          bundle = renderChecked(item, environment, Boolean(renderOptions.redactSecrets));
+          bundles.set(key, bundle);
+          // a failed render is not kept: the caller reports it, and a retry renders afresh
+          bundle.catch(() => bundles.delete(key));
         }
-        return renderBundle({
-          procedure: item.procedure,
-          site: item.site,
-          setup: item.setup,
-          environment,
-          targetKind: dc.kind === 'kubernetes' ? 'kubernetes' : 'vm',
-          values: item.values,
-          secrets,
-          redactSecrets: renderOptions.redactSecrets,
-        });
+        return bundle;
       },
       driver(site, environment) {
         const key = `${site.name}\0${environment}`;

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { OzgError } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
+import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
 import type { TargetDriver } from './driver.js';
 import type { SshTransport } from './ssh/ssh-transport.js';
@@ -64,6 +65,19 @@ export async function createDriver(
     default:
       throw new OzgError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
   }
+}
+
+/**
+ * Refuses, without contacting the target, a bundle it could not take: on a namespace-only
+ * Kubernetes target a cluster-scoped kind, a kind ozg does not deploy, or an object naming
+ * another namespace (InvalidInputError listing every problem with file, line and document).
+ * The Kubernetes driver checks again before it applies; this lets a rollout refuse the
+ * bundle before its first request.
+ */
+export async function checkBundleForTarget(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site, bundle: Bundle): Promise<void> {
+  if (dataCenter.kind !== 'kubernetes') return;
+  const [{ resolveNamespace }, { readBundleManifests }] = await Promise.all([import('./kubernetes/kube-target.js'), import('./kubernetes/manifests.js')]);
+  readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) });
 }
 
 /** `<environment root>/<site>`, refusing anything that would land outside the environment root. */

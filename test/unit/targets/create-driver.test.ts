@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OzgError } from '../../../src/errors.js';
+import { InvalidInputError, OzgError } from '../../../src/errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../../src/inventory/types.js';
-import { createDriver, resolveLocalRoot } from '../../../src/targets/create-driver.js';
+import { checkBundleForTarget, createDriver, resolveLocalRoot } from '../../../src/targets/create-driver.js';
+import { configMap, makeBundle } from './kubernetes/make-bundle.js';
 
 function dataCenter(kind: DataCenter['kind'], test: EnvironmentSpec): DataCenter {
   return { name: 'dc1', kind, environments: { test }, keepReleases: 3 };
@@ -65,5 +66,27 @@ describe('createDriver', () => {
     await expect(createDriver(dataCenter('local', spec), spec, site('kiel'))).rejects.toThrow(/absolute root/);
     const none: EnvironmentSpec = { name: 'test' };
     await expect(createDriver(dataCenter('local', none), none, site('kiel'))).rejects.toThrow(/absolute root/);
+  });
+});
+
+describe('checkBundleForTarget', () => {
+  const spec: EnvironmentSpec = { name: 'test', kubeconfig: '/nonexistent/kubeconfig', namespace: 'ozg-{site}-test' };
+
+  it('passes a bundle that stays in the site namespace, without reading the kubeconfig', async () => {
+    await expect(checkBundleForTarget(dataCenter('kubernetes', spec), spec, site('kiel'), makeBundle({ 'cm.yaml': configMap('web-config') }))).resolves.toBeUndefined();
+  });
+
+  it('refuses an object naming another site’s namespace as invalid input, with file and document', async () => {
+    const bundle = makeBundle({ 'cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: ozg-husum-test\n' });
+    const error = (await checkBundleForTarget(dataCenter('kubernetes', spec), spec, site('kiel'), bundle).catch((e: unknown) => e)) as InvalidInputError;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error.problems).toEqual([
+      expect.objectContaining({ file: 'antrag-formular/1.0.0/cm.yaml', line: 5, path: 'documents[0].metadata.namespace', message: expect.stringContaining('this target is namespace ozg-kiel-test only') }),
+    ]);
+  });
+
+  it('leaves bundles for VM targets alone', async () => {
+    const local: EnvironmentSpec = { name: 'test', root: '/srv/ozg' };
+    await expect(checkBundleForTarget(dataCenter('local', local), local, site('kiel'), makeBundle({ 'not-a-manifest.sh': 'echo hi' }))).resolves.toBeUndefined();
   });
 });

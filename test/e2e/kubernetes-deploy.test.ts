@@ -1,0 +1,361 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
+import type { LedgerRecord } from '../../src/ledger/types.js';
+import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject, type KubeRequestRecord } from '../helpers/kube-api/index.js';
+
+/**
+ * The issue "Kubernetes data centers" through the real CLI, against the local HTTPS
+ * Kubernetes API server (test/helpers/kube-api): real TLS and kubeconfigs, server-side apply,
+ * namespace-only authorization, simulated rollouts and Jobs.
+ *
+ * Credentials: the inventory names ONE kubeconfig per environment and a namespace pattern per
+ * environment, so one account must reach every site's namespace of that environment. As a
+ * data center would give the state's IT team one account per environment, the test server
+ * gets one user per environment bound to the site namespaces of that environment only
+ * (test's account cannot touch prod, and neither can touch any other namespace).
+ */
+
+const templates = path.join(repoRoot, 'test/fixtures/e2e/kubernetes/templates');
+const SITES = ['kiel', 'husum'] as const;
+const PROCEDURE = 'kube-probe';
+const API_TOKEN = 'kube-probe-token-3f9a1c';
+const RECORD = `ozg-release-${PROCEDURE}`;
+/** prod's smoke image: a data center's mirror (test uses ozg's default, busybox:1.36) */
+const MIRROR_IMAGE = 'registry.rz-nord.example/mirror/busybox:1.36';
+const ns = (site: string, environment: 'test' | 'prod') => `ozg-${site}-${environment}`;
+
+let server: KubeApiServer;
+const kubeconfigs: Record<'test' | 'prod', string> = { test: '', prod: '' };
+const temps: string[] = [];
+let cwd: string;
+
+beforeAll(async () => {
+  server = await startKubeApiServer({ namespaces: SITES.flatMap((s) => [ns(s, 'test'), ns(s, 'prod')]) });
+  for (const environment of ['test', 'prod'] as const) {
+    const user = server.addUser({ name: `ozg-landes-it-${environment}`, namespaces: SITES.map((s) => ns(s, environment)) });
+    kubeconfigs[environment] = await server.kubeconfigFor(user, ns('kiel', environment));
+  }
+  cwd = await checkout();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await Promise.all(temps.map(removeTemp));
+});
+
+/** A checkout: the catalogue and an inventory, no ledger. */
+async function checkout(): Promise<string> {
+  const dir = await copyToTemp([{ from: templates, to: 'templates' }]);
+  temps.push(dir);
+  await mkdir(path.join(dir, 'secrets'));
+  await writeFile(path.join(dir, 'secrets/api-token.txt'), API_TOKEN + '\n', { mode: 0o600 });
+  return dir;
+}
+
+interface InventoryOptions {
+  /** procedure → version per site; default kube-probe 1.0.0 everywhere */
+  procedures?: Record<string, Record<string, string>>;
+  kubeconfig?: Partial<Record<'test' | 'prod', string>>;
+}
+
+async function writeInventory(dir: string, options: InventoryOptions = {}): Promise<void> {
+  const procedures = options.procedures ?? Object.fromEntries(SITES.map((s) => [s, { [PROCEDURE]: '1.0.0' }]));
+  const inventory = {
+    catalogues: ['./templates'],
+    dataCenters: {
+      'rz-nord': {
+        kind: 'kubernetes',
+        environments: {
+          test: { kubeconfig: options.kubeconfig?.test ?? kubeconfigs.test, namespace: 'ozg-{site}-test' },
+          prod: { kubeconfig: options.kubeconfig?.prod ?? kubeconfigs.prod, namespace: 'ozg-{site}-prod', smokeImage: MIRROR_IMAGE },
+        },
+      },
+    },
+    sites: Object.fromEntries(
+      Object.entries(procedures).map(([site, chosen]) => [
+        site,
+        {
+          dataCenter: 'rz-nord',
+          procedures: Object.fromEntries(
+            Object.entries(chosen).map(([procedure, version]) => [
+              procedure,
+              { version, ...(procedure === PROCEDURE ? { secrets: { apiToken: { file: './secrets/api-token.txt' } } } : {}) },
+            ]),
+          ),
+        },
+      ]),
+    ),
+  };
+  await writeFile(path.join(dir, 'sites.yaml'), stringify(inventory));
+}
+
+function ozg(dir: string, ...args: string[]): Promise<OzgRun> {
+  return runOzg(args, { cwd: dir });
+}
+
+/** `site/env: status` of a deploy --json result. */
+function outcomes(run: OzgRun): string[] {
+  return resultOf(run)
+    .sites.flatMap((s: any) => s.items.flatMap((i: any) => i.environments.map((e: any) => `${s.site}/${e.environment}: ${e.status}`)))
+    .sort();
+}
+
+/** What the namespace's release record says (the ConfigMap ozg keeps there). */
+function releaseRecord(namespace: string): any {
+  const configMap = server.getObject('configmaps', namespace, RECORD);
+  return configMap ? JSON.parse(configMap.data['release.json']) : undefined;
+}
+
+function imageOf(namespace: string): string | undefined {
+  return server.getObject('deployments', namespace, PROCEDURE)?.spec.template.spec.containers[0].image;
+}
+
+/** name → resourceVersion of every object in a namespace, to show nothing there changed. */
+function snapshot(namespace: string): Record<string, string> {
+  const objects: KubeObject[] = ['configmaps', 'secrets', 'services', 'deployments', 'jobs'].flatMap((r) => server.listObjects(r, namespace));
+  return Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, String(o.metadata.resourceVersion)]));
+}
+
+/** The checkout's ledger, read directly (`ozg history --json` is shown where it matters). */
+async function ledger(dir: string): Promise<LedgerRecord[]> {
+  const { records, ignored } = await readLedgerFile(path.join(dir, '.ozg', LEDGER_FILE));
+  expect(ignored).toBe(0);
+  return records;
+}
+
+/** The `{"type":"error"}` line of a --json run, if there is one. */
+function errorOf(run: OzgRun): Record<string, any> | undefined {
+  return parseJsonLines(run.stdout).find((l) => l.type === 'error');
+}
+
+const isWrite = (r: KubeRequestRecord) => !['GET', 'HEAD'].includes(r.method);
+const describeRequest = (r: KubeRequestRecord) => `${r.method} ${r.path}`;
+
+describe('ozg deploy to a Kubernetes data center', () => {
+  it('deploys two sites test → prod into their own namespaces, labelled, with release records', async () => {
+    await writeInventory(cwd);
+    const jobImages: string[] = [];
+    const undo = server.arrangeJob({
+      commandIncludes: 'http://kube-probe/health',
+      log: (job) => {
+        jobImages.push(`${job.metadata.namespace}: ${job.spec.template.spec.containers[0].image}`);
+        return '{"status":"ok"}\n';
+      },
+    });
+    server.clearRequests();
+    const run = await ozg(cwd, 'deploy', '--json').finally(undo);
+    expect({ code: run.code, stderr: run.stderr, error: errorOf(run) }).toEqual({ code: 0, stderr: '', error: undefined });
+    expect(outcomes(run)).toEqual(['husum/prod: applied', 'husum/test: applied', 'kiel/prod: applied', 'kiel/test: applied']);
+
+    for (const site of SITES) {
+      for (const environment of ['test', 'prod'] as const) {
+        const namespace = ns(site, environment);
+        for (const [resource, name] of [
+          ['configmaps', 'kube-probe-config'],
+          ['secrets', 'kube-probe-api'],
+          ['services', PROCEDURE],
+          ['deployments', PROCEDURE],
+        ]) {
+          const object = server.getObject(resource!, namespace, name!);
+          expect({ resource, labels: object?.metadata.labels }).toEqual({
+            resource,
+            labels: expect.objectContaining({
+              'app.kubernetes.io/managed-by': 'ozg',
+              'ozg.example/site': site,
+              'ozg.example/environment': environment,
+              'ozg.example/procedure': PROCEDURE,
+              'ozg.example/release': expect.any(String),
+            }),
+          });
+        }
+        expect(JSON.parse(server.getObject('configmaps', namespace, 'kube-probe-config')!.data['probe.json'])).toEqual({ site, environment, version: '1.0.0', message: 'hello' });
+        expect(imageOf(namespace)).toBe('registry.ozg.example/ozg/kube-probe:1.0.0');
+        expect(Buffer.from(server.getObject('secrets', namespace, 'kube-probe-api')!.data.API_TOKEN, 'base64').toString()).toBe(API_TOKEN);
+        const record = releaseRecord(namespace);
+        expect(record).toMatchObject({ procedure: PROCEDURE, site, environment, live: { version: '1.0.0', revision: 1 } });
+        expect(record).not.toHaveProperty('incomplete');
+        // the release's objects are kept for rollback in a Secret, the record itself holds no secret
+        expect(server.getObject('secrets', namespace, `${RECORD}.v1`)?.type).toBe('ozg.example/release-archive');
+        expect(JSON.stringify(server.getObject('configmaps', namespace, RECORD))).not.toContain(API_TOKEN);
+      }
+    }
+    // every request stayed in the four site namespaces, each environment's account in its own
+    expect(server.requests.filter((r) => r.namespace === undefined || !/^ozg-(kiel|husum)-(test|prod)$/.test(r.namespace)).map(describeRequest)).toEqual([]);
+    expect(server.requests.filter((r) => r.user !== `ozg-landes-it-${r.namespace!.split('-').at(-1)}`).map(describeRequest)).toEqual([]);
+    // every object went in by server-side apply as field manager ozg, never forcing
+    const patches = server.requests.filter((r) => r.method === 'PATCH');
+    expect(patches.length).toBeGreaterThan(0);
+    expect(patches.filter((r) => !r.contentType?.startsWith('application/apply-patch+yaml') || r.query.fieldManager !== 'ozg' || r.query.force !== 'false').map(describeRequest)).toEqual([]);
+    // the smoke check ran as a Job in each namespace (test: the default image, prod: the
+    // environment's smokeImage) and was cleaned up
+    expect(jobImages.sort()).toEqual([`ozg-husum-prod: ${MIRROR_IMAGE}`, 'ozg-husum-test: busybox:1.36', `ozg-kiel-prod: ${MIRROR_IMAGE}`, 'ozg-kiel-test: busybox:1.36']);
+    for (const site of SITES) for (const environment of ['test', 'prod'] as const) expect(server.listObjects('jobs', ns(site, environment))).toEqual([]);
+
+    const history = await ledger(cwd);
+    expect(history.map((r) => `${r.site}/${r.environment}: ${r.outcome} ${r.version}`).sort()).toEqual([
+      'husum/prod: applied 1.0.0',
+      'husum/test: applied 1.0.0',
+      'kiel/prod: applied 1.0.0',
+      'kiel/test: applied 1.0.0',
+    ]);
+    for (const r of history) expect(r.release).toBe(releaseRecord(ns(r.site, r.environment)).live.release);
+    expect(history.flatMap((r) => r.smoke.map((s) => `${s.name}: ${s.passed} ${s.output}`))).toEqual(Array(4).fill('service-answers: true {"status":"ok"}'));
+  });
+
+  it('sends no write at all when rerun with nothing to change', async () => {
+    server.clearRequests();
+    const run = await ozg(cwd, 'deploy', '--json');
+    expect({ code: run.code, stderr: run.stderr, error: errorOf(run) }).toEqual({ code: 0, stderr: '', error: undefined });
+    expect(outcomes(run)).toEqual(['husum/prod: unchanged', 'husum/test: unchanged', 'kiel/prod: unchanged', 'kiel/test: unchanged']);
+    expect(server.requests.length).toBeGreaterThan(0);
+    expect(server.requests.filter(isWrite).map(describeRequest)).toEqual([]);
+  });
+
+  it('status --json from a fresh checkout reads the live versions from the namespaces', async () => {
+    const fresh = await checkout();
+    await writeInventory(fresh);
+    const run = await ozg(fresh, 'status', '--json');
+    expect({ code: run.code, stderr: run.stderr, error: errorOf(run) }).toEqual({ code: 0, stderr: '', error: undefined });
+    const targets = resultOf(run).targets;
+    expect(targets.map((t: any) => `${t.site}/${t.environment}`)).toEqual(['kiel/test', 'kiel/prod', 'husum/test', 'husum/prod']);
+    for (const t of targets) {
+      expect(t).toEqual({
+        site: t.site,
+        environment: t.environment,
+        procedure: PROCEDURE,
+        desired: '1.0.0',
+        live: '1.0.0',
+        liveRelease: releaseRecord(ns(t.site, t.environment)).live.release,
+        recorded: null, // this checkout has no ledger: live comes from the namespace alone
+        upToDate: true,
+        drift: false,
+        error: null,
+      });
+    }
+  });
+
+  it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {
+    const recordsBefore = (await ledger(cwd)).length;
+
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.0.0', 'cluster-reader': '1.0.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    server.clearRequests();
+    const clusterRole = await ozg(cwd, 'deploy', '--json');
+    expect({ code: clusterRole.code, requests: server.requests.map(describeRequest) }).toEqual({ code: 3, requests: [] });
+    const error = errorOf(clusterRole)!;
+    // the ClusterRole is the second document of rbac.yaml; the Role before it would be fine
+    expect(error.problems).toEqual([
+      expect.objectContaining({ file: 'cluster-reader/1.0.0/rbac.yaml', line: 8, path: 'documents[1].kind', message: expect.stringMatching(/^ClusterRole is cluster-scoped: a namespace-only target cannot hold it/) }),
+    ]);
+
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.0.0', 'foreign-namespace': '1.0.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    server.clearRequests();
+    const foreign = await ozg(cwd, 'deploy');
+    expect({ code: foreign.code, requests: server.requests.map(describeRequest) }).toEqual({ code: 3, requests: [] });
+    for (const environment of ['test', 'prod']) {
+      expect(foreign.stderr).toContain(
+        `foreign-namespace/1.0.0/configmap.yaml:5:14  documents[0].metadata.namespace  ConfigMap/foreign-namespace names namespace "ozg-husum-${environment}", ` +
+          `but this target is namespace ozg-kiel-${environment} only`,
+      );
+    }
+    // nothing recorded either
+    expect(await ledger(cwd)).toHaveLength(recordsBefore);
+  });
+
+  it('stops at a failed smoke Job in test: exit 5, the Job log in the ledger, prod untouched', async () => {
+    let image: string | undefined;
+    const undo = server.arrangeJob({
+      commandIncludes: 'nc -z -w 3 kube-probe-db',
+      outcome: 'fail',
+      exitCode: 1,
+      log: (job) => {
+        image = job.spec.template.spec.containers[0].image;
+        return 'nc: kube-probe-db (10.96.0.42:5432): Connection refused\n';
+      },
+    });
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const prodBefore = snapshot(ns('kiel', 'prod'));
+      const prodRecordBefore = releaseRecord(ns('kiel', 'prod'));
+      const testRelease = releaseRecord(ns('kiel', 'test')).live.release;
+      server.clearRequests();
+      const run = await ozg(cwd, 'deploy', 'kiel', '--json');
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 5, stderr: '' });
+      expect(outcomes(run)).toEqual(['kiel/prod: skipped', 'kiel/test: smoke-failed']);
+      expect(image).toBe('registry.ozg.example/tools/netcat:1.0'); // the check's own image
+
+      // prod: not one write, every object as it was, the record still on 1.0.0
+      expect(server.requests.filter((r) => r.namespace === ns('kiel', 'prod') && isWrite(r)).map(describeRequest)).toEqual([]);
+      expect(snapshot(ns('kiel', 'prod'))).toEqual(prodBefore);
+      expect(releaseRecord(ns('kiel', 'prod'))).toEqual(prodRecordBefore);
+      expect(prodRecordBefore.live.version).toBe('1.0.0');
+      // test: 1.1.0 went in, failed its gate and was rolled back to the release before
+      expect(releaseRecord(ns('kiel', 'test')).live).toMatchObject({ version: '1.0.0', release: testRelease });
+      expect(imageOf(ns('kiel', 'test'))).toBe('registry.ozg.example/ozg/kube-probe:1.0.0');
+
+      const history = resultOf(await ozg(cwd, 'history', '--json', '--site', 'kiel')).records.slice(-3);
+      expect(history.map((r: any) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: smoke-failed 1.1.0', 'test: rolled-back 1.0.0', 'prod: skipped 1.1.0']);
+      expect(history[0].smoke).toEqual([
+        expect.objectContaining({ name: 'service-answers', passed: true }),
+        expect.objectContaining({ name: 'database-reachable', passed: false, detail: 'exit 1 (expected 0)', output: 'nc: kube-probe-db (10.96.0.42:5432): Connection refused' }),
+      ]);
+    } finally {
+      undo();
+    }
+  });
+
+  it('fails a Deployment that never gets ready with the pod reason, and restores the previous release', async () => {
+    // Progressing=False/ProgressDeadlineExceeded as soon as the image pull fails, as a real
+    // Deployment reports once its progressDeadlineSeconds ran out
+    const undo = server.arrangeWorkload({ imageIncludes: 'kube-probe:1.2.0', state: 'ImagePullBackOff', progressDeadlineExceeded: true });
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.2.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const before = releaseRecord(ns('kiel', 'test')).live;
+      const run = await ozg(cwd, 'deploy', 'kiel');
+      expect(run.code).toBe(4);
+      expect(run.stdout + run.stderr).toMatch(/deployment\/kube-probe failed \(progress deadline exceeded/);
+      expect(run.stdout + run.stderr).toMatch(/pod kube-probe-[a-z0-9-]+: container app waiting: ImagePullBackOff/);
+
+      // the pipeline saw the driver mark 1.2.0 incomplete and put the live release back itself
+      const record = releaseRecord(ns('kiel', 'test'));
+      expect(record).not.toHaveProperty('incomplete');
+      expect(record.live).toMatchObject({ version: '1.0.0', release: before.release });
+      expect(imageOf(ns('kiel', 'test'))).toBe('registry.ozg.example/ozg/kube-probe:1.0.0');
+      expect(releaseRecord(ns('kiel', 'prod')).live.version).toBe('1.0.0');
+      const history = (await ledger(cwd)).filter((r) => r.site === 'kiel').slice(-3);
+      expect(history.map((r) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: apply-failed 1.2.0', 'test: rolled-back 1.0.0', 'prod: skipped 1.2.0']);
+      expect(history[0].error).toMatch(/ImagePullBackOff/);
+    } finally {
+      undo();
+    }
+  });
+
+  it('plan reads the live state: nothing pending, then pending after a version bump (exit 10)', async () => {
+    const fresh = await checkout();
+    await writeInventory(fresh);
+    const unchanged = await ozg(fresh, 'plan', '--json');
+    expect({ code: unchanged.code, stderr: unchanged.stderr, pending: resultOf(unchanged).pending }).toEqual({ code: 0, stderr: '', pending: 0 });
+
+    await writeInventory(fresh, { procedures: { kiel: { [PROCEDURE]: '1.0.0' }, husum: { [PROCEDURE]: '1.1.0' } } });
+    server.clearRequests();
+    const bumped = await ozg(fresh, 'plan', '--json');
+    expect({ code: bumped.code, stderr: bumped.stderr }).toEqual({ code: 10, stderr: '' });
+    const rows = resultOf(bumped).targets.map((t: any) => `${t.site}/${t.environment}: ${t.plan.action} ${t.plan.live?.version} → ${t.plan.desired.version}`);
+    expect(rows).toEqual(['kiel/test: unchanged 1.0.0 → 1.0.0', 'kiel/prod: unchanged 1.0.0 → 1.0.0', 'husum/test: upgrade 1.0.0 → 1.1.0', 'husum/prod: upgrade 1.0.0 → 1.1.0']);
+    expect(server.requests.filter(isWrite).map(describeRequest)).toEqual([]);
+  });
+
+  it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {
+    const wrongCa = await server.kubeconfigFor('ozg-landes-it-test', ns('kiel', 'test'), { ca: 'wrong' });
+    const dir = await checkout();
+    await writeInventory(dir, { kubeconfig: { test: wrongCa } });
+    server.clearRequests();
+    const run = await ozg(dir, 'deploy', 'kiel');
+    expect(run.code).toBe(6);
+    expect(run.stdout + run.stderr).toMatch(/the server's certificate could not be verified \(x509: [^)]*\) \[(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\]/);
+    // the handshake failed: no request reached the server
+    expect(server.requests.map(describeRequest)).toEqual([]);
+  });
+});
