@@ -157,7 +157,9 @@ function readKeyText(pair: Pair): string | undefined {
 
 function findDuplicateKeys(source: YamlSource): Problem[] {
   const problems: Problem[] = [];
-  const visit = (node: unknown, path: PathSegment[]): void => {
+  // one path, pushed and popped on the way: this walks every node of a 1,000-site inventory
+  const path: PathSegment[] = [];
+  const visit = (node: unknown): void => {
     if (isMap(node)) {
       const seen = new Map<string, Node>();
       for (const pair of node.items as Pair[]) {
@@ -177,13 +179,19 @@ function findDuplicateKeys(source: YamlSource): Problem[] {
         } else {
           seen.set(name, pair.key as Node);
         }
-        visit(pair.value, [...path, name]);
+        path.push(name);
+        visit(pair.value);
+        path.pop();
       }
     } else if (isSeq(node)) {
-      node.items.forEach((item, index) => visit(item, [...path, index]));
+      node.items.forEach((item, index) => {
+        path.push(index);
+        visit(item);
+        path.pop();
+      });
     }
   };
-  visit(source.doc.contents, []);
+  visit(source.doc.contents);
   return problems;
 }
 

@@ -55,11 +55,25 @@ function checkProcedureKnown(context: CheckContext, at: JsonPath, name: string):
   return false;
 }
 
+/**
+ * Every site asking for the same version of a procedure resolves the same way: semver
+ * parsing and sorting once per load and request, not once per site (it added up over 1,000).
+ */
+const resolutions = new WeakMap<CheckContext, Map<string, { available: string[]; version: string | undefined }>>();
+
 /** The procedure version `wanted` selects; undefined when none (reported) or when it is broken (reported by the catalogue). */
 function resolveProcedure(context: CheckContext, versionAt: JsonPath, name: string, wanted: string): Procedure | undefined {
-  const broken = context.brokenVersions.get(name) ?? [];
-  const available = [...context.catalogue.versions(name), ...broken].sort(semver.rcompare);
-  const version = resolveVersion(available, wanted);
+  let known = resolutions.get(context);
+  if (!known) resolutions.set(context, (known = new Map()));
+  const key = `${name}\0${wanted}`;
+  let resolution = known.get(key);
+  if (!resolution) {
+    const broken = context.brokenVersions.get(name) ?? [];
+    const available = [...context.catalogue.versions(name), ...broken].sort(semver.rcompare);
+    resolution = { available, version: resolveVersion(available, wanted) };
+    known.set(key, resolution);
+  }
+  const { available, version } = resolution;
   if (version === undefined) {
     report(context, versionAt, describeUnresolvedVersion(name, wanted, available));
     return undefined;

@@ -34,7 +34,9 @@ export function checkDataCenterTargets(context: CheckContext, dataCenter: DataCe
 interface Claim {
   site: string;
   environment: EnvironmentName;
-  description: string;
+  /** the claimed directory or namespace; described only for a collision (path.relative per target added up) */
+  directory?: string;
+  namespace?: string;
 }
 
 /** Sites whose targets collide with an earlier site's; each is reported at the later site. */
@@ -45,7 +47,7 @@ export function checkTargetCollisions(context: CheckContext, sites: readonly { s
     for (const [environment, spec] of listEnvironments(dataCenter)) {
       if (dataCenter.kind === 'local') {
         const target = formatLocalTarget(spec, site.name);
-        const claim = { site: site.name, environment, description: `directory ${path.relative(context.inventory.dir, target) || '.'}` };
+        const claim = { site: site.name, environment, directory: target };
         checkClaim(context, site, claim, findDirectoryClash(directories, target));
         claimDirectory(directories, target, claim);
       } else if (dataCenter.kind === 'kubernetes' && spec.namespace !== undefined) {
@@ -58,7 +60,7 @@ export function checkTargetCollisions(context: CheckContext, sites: readonly { s
           continue;
         }
         const key = `${describeCluster(spec)}\u0000${namespace}`;
-        const claim = { site: site.name, environment, description: `namespace ${namespace}` };
+        const claim = { site: site.name, environment, namespace };
         checkClaim(context, site, claim, namespaces.get(key));
         namespaces.set(key, claim);
       }
@@ -69,7 +71,8 @@ export function checkTargetCollisions(context: CheckContext, sites: readonly { s
 function checkClaim(context: CheckContext, site: Site, claim: Claim, earlier: Claim | undefined): void {
   // a site's own test/prod overlap is reported once per data center, not once per site
   if (!earlier || earlier.site === claim.site) return;
-  report(context, ['sites', site.name, 'dataCenter'], `${claim.environment} target ${claim.description} collides with site ${earlier.site} (${earlier.environment}); their releases would overwrite each other`);
+  const description = claim.directory !== undefined ? `directory ${path.relative(context.inventory.dir, claim.directory) || '.'}` : `namespace ${claim.namespace}`;
+  report(context, ['sites', site.name, 'dataCenter'], `${claim.environment} target ${description} collides with site ${earlier.site} (${earlier.environment}); their releases would overwrite each other`);
 }
 
 interface DirectoryClaims {

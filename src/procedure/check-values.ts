@@ -1,6 +1,6 @@
 /** A site's values against its procedure's `values` JSON Schema. */
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { createAjv } from '../input/schema-check.js';
+import { compileInOwnAjv } from '../input/schema-check.js';
 import type { Procedure } from './types.js';
 
 // Keyed by the schema object: the catalogue loader compiles each procedure's schema once
@@ -16,7 +16,7 @@ export function compileValuesSchema(schema: Record<string, unknown>): ValidateFu
   let validate = validators.get(schema);
   if (!validate) {
     // one ajv per schema: two procedure versions may carry the same $id
-    validate = createAjv({ useDefaults: true }).compile(schema);
+    validate = compileInOwnAjv(schema, { useDefaults: true });
     validators.set(schema, validate);
   }
   return validate;

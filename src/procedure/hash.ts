@@ -8,7 +8,7 @@
  * so rotating a secret changes the hash and redeploys; a bundle rendered with redacted
  * secrets (`ozg render`) therefore hashes differently from the deployable one.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { InternalError } from '../errors.js';
 import type { Bundle } from './types.js';
 
@@ -38,7 +38,8 @@ export function hashBundle(input: BundleHashInput): string {
 }
 
 export function sha256Hex(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  // one-shot crypto.hash: a bundle hashes every file, and a Hash object per call cost more than the digest
+  return hash('sha256', data, 'hex');
 }
 
 /** JSON with object keys sorted at every level; undefined members are left out, like JSON. */
@@ -50,10 +51,16 @@ export function serializeCanonically(value: unknown): string {
   }
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : serializeCanonically(v))).join(',')}]`;
   if (typeof value === 'object') {
-    const keys = Object.keys(value)
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .sort(compareStrings);
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${serializeCanonically((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    // a loop rather than filter/sort/map/join: this runs for every object of every bundle
+    const record = value as Record<string, unknown>;
+    let out = '{';
+    for (const key of Object.keys(record).sort(compareStrings)) {
+      const member = record[key];
+      if (member === undefined) continue;
+      if (out.length > 1) out += ',';
+      out += `${JSON.stringify(key)}:${serializeCanonically(member)}`;
+    }
+    return `${out}}`;
   }
   throw new InternalError(`cannot hash a ${typeof value}`);
 }

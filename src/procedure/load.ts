@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../errors.js';
-import { checkAgainstSchema, compileSchema, createAjv, explainSchemaErrors, parseInstancePath } from '../input/schema-check.js';
+import { checkAgainstSchema, checkSchemaAgainstMeta, compileSchema, explainSchemaErrors, parseInstancePath } from '../input/schema-check.js';
 import { createProblem, parseYamlSource } from '../input/yaml-source.js';
 import type { YamlSource } from '../input/yaml-source.js';
 import type { SmokeCheck } from '../smoke/types.js';
@@ -104,9 +104,9 @@ function checkFolderNames(source: YamlSource, raw: RawProcedure, expected: { nam
  */
 function checkValuesSchema(source: YamlSource, raw: RawProcedure): Problem[] {
   if (raw.values === undefined) return [];
-  const ajv = createAjv();
-  if (!ajv.validateSchema(raw.values)) {
-    return explainSchemaErrors(ajv.errors ?? [], raw.values).map((issue) =>
+  const metaErrors = checkSchemaAgainstMeta(raw.values);
+  if (metaErrors.length > 0) {
+    return explainSchemaErrors(metaErrors, raw.values).map((issue) =>
       createProblem(source, ['values', ...issue.path], `not a valid JSON Schema: ${issue.message}`, {
         path: ['values', ...issue.anchor.path],
         side: issue.anchor.side,

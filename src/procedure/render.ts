@@ -54,16 +54,16 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
   const procedureFile = display(procedure.file);
   const templateDir = selectTemplateDir(procedure, targetKind, procedureFile);
   const secrets = resolveSecretValues(input, procedureFile);
-  const context = createTemplateContext(input);
-  const engine = createEngine();
+  // One copy per bundle, frozen and shared by its files and smoke checks (see freezeDeep).
+  const context = freezeDeep(createTemplateContext(input));
+  const parsed = await parseTemplateDir(procedure, templateDir, input.cwd, display);
 
-  const templates = await readTemplateFiles(path.resolve(procedure.dir, templateDir), display);
   const files: BundleFile[] = [];
-  for (const template of templates) {
-    files.push(await renderFile(engine, template, context, secrets, display(template.file)));
+  for (const template of parsed.templates) {
+    files.push(renderFile(parsed.engine, template, context, secrets));
   }
   const hooks = targetKind === 'vm' ? checkHooks(procedure, files, procedureFile) : {};
-  const smoke = await renderSmokeChecks(engine, procedure.smoke, context, procedureFile);
+  const smoke = renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
   const hash = hashBundle({ procedure: procedure.name, version: procedure.version, targetKind, files, hooks, smoke });
   return {
     site: input.site.name,
@@ -95,7 +95,7 @@ export async function renderCloudInitFragment(input: Omit<RenderInput, 'secrets'
   const engine = createEngine();
   const template = parseTemplate(engine, source, where);
   try {
-    return await renderTemplate(engine, template, createTemplateContext(input), where);
+    return renderTemplate(engine, template, createTemplateContext(input), where);
   } catch (err) {
     throw explainMissingSecrets(err as RenderError, 'cloud-init user-data', 'it stays readable on the VM', 'deliver secrets in a release file (written 0600) instead');
   }
@@ -140,58 +140,123 @@ class SecretsDrop extends Drop {
   }
 }
 
-async function renderFile(
-  engine: Liquid,
-  file: TemplateFile,
-  context: TemplateContext,
-  secrets: ReadonlyMap<string, string>,
-  where: string,
-): Promise<BundleFile> {
-  const template = parseTemplate(engine, file.source, where);
+/**
+ * Freezes `value` and everything inside it. A bundle's files and smoke checks share one
+ * context instead of each getting a deep copy (which cost more than rendering): Liquid's own
+ * tags and filters never write into the variables they are given (assign and increment write
+ * to the top-level scope object, which stays per template), and freezing turns a future one
+ * that did into a render error instead of one file's change leaking into the next.
+ */
+function freezeDeep<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) freezeDeep(inner);
+  }
+  return value;
+}
+
+/** A template file read and parsed once, rendered for every target. */
+interface ParsedTemplateFile {
+  file: TemplateFile;
+  template: Template[];
+  /** the file as errors name it */
+  where: string;
+  /** static analysis found `secrets` somewhere in it, on any branch */
+  mentionsSecrets: boolean;
+  /**
+   * The file's bytes when it holds no Liquid markup at all (a bundled asset, say): every
+   * bundle shares this one Buffer instead of a copy per target, which a deploy keeps in
+   * memory for the whole run.
+   */
+  staticContent?: Buffer;
+}
+
+interface ParsedTemplateDir {
+  engine: Liquid;
+  templates: ParsedTemplateFile[];
+  /** smoke check strings parsed by this engine, by source text (see renderStrings) */
+  smokeTemplates: Map<string, Template[]>;
+}
+
+/**
+ * A rollout renders the same templates for hundreds of targets; reading and tokenising them
+ * (a bundled asset can be hundreds of KB) cost more than rendering. So each template directory
+ * is read and parsed once per loaded procedure: keyed by the Procedure object, a catalogue
+ * loaded again reads the files again.
+ */
+const parsedTemplateDirs = new WeakMap<Procedure, Map<string, Promise<ParsedTemplateDir>>>();
+
+function parseTemplateDir(procedure: Procedure, templateDir: string, cwd: string | undefined, display: (file: string) => string): Promise<ParsedTemplateDir> {
+  let byDir = parsedTemplateDirs.get(procedure);
+  if (!byDir) parsedTemplateDirs.set(procedure, (byDir = new Map()));
+  // cwd changes how errors name files, so it is part of the key
+  const key = `${templateDir}\0${cwd ?? ''}`;
+  let parsed = byDir.get(key);
+  if (!parsed) {
+    parsed = (async () => {
+      const engine = createEngine();
+      const files = await readTemplateFiles(path.resolve(procedure.dir, templateDir), display);
+      const templates = files.map((file) => {
+        const where = display(file.file);
+        const template = parseTemplate(engine, file.source, where);
+        const mentionsSecrets = 'secrets' in engine.analyzeSync(template, { partials: false }).globals;
+        // without `{{` or `{%` there is no tag or output, so rendering returns the source unchanged
+        const staticContent = file.source.includes('{{') || file.source.includes('{%') ? undefined : Buffer.from(file.source, 'utf8');
+        return { file, template, where, mentionsSecrets, ...(staticContent ? { staticContent } : {}) };
+      });
+      return { engine, templates, smokeTemplates: new Map() };
+    })();
+    byDir.set(key, parsed);
+  }
+  return parsed;
+}
+
+function renderFile(engine: Liquid, parsed: ParsedTemplateFile, context: TemplateContext, secrets: ReadonlyMap<string, string>): BundleFile {
+  const { file, template, where } = parsed;
+  if (parsed.staticContent) return { path: file.path, content: parsed.staticContent, mode: file.executable ? 0o755 : 0o644, sensitive: false };
   let read = false;
   const drop = new SecretsDrop(secrets, () => (read = true));
-  const text = await renderTemplate(engine, template, { ...structuredClone(context), secrets: drop }, where);
+  const text = renderTemplate(engine, template, { ...context, secrets: drop }, where);
   // Runtime tracking sees every read that happened; static analysis also catches a
   // reference on a branch this site did not take, so a file's sensitivity does not
   // depend on which values the site happens to have.
-  const sensitive = read || 'secrets' in engine.analyzeSync(template, { partials: false }).globals;
+  const sensitive = read || parsed.mentionsSecrets;
   const mode = file.executable ? 0o755 : 0o644;
   // owner-only for secrets; a script keeps its execute bit (0o700)
   return { path: file.path, content: Buffer.from(text, 'utf8'), mode: sensitive ? mode & 0o700 : mode, sensitive };
 }
 
-async function renderSmokeChecks(
-  engine: Liquid,
-  checks: SmokeCheck[],
-  context: TemplateContext,
-  procedureFile: string,
-): Promise<SmokeCheck[]> {
+function renderSmokeChecks(parsed: ParsedTemplateDir, checks: SmokeCheck[], context: TemplateContext, procedureFile: string): SmokeCheck[] {
   const rendered: SmokeCheck[] = [];
   for (const [i, check] of checks.entries()) {
-    rendered.push((await renderStrings(engine, check, context, `${procedureFile}#smoke[${i}]`)) as SmokeCheck);
+    rendered.push(renderStrings(parsed, check, context, `${procedureFile}#smoke[${i}]`) as SmokeCheck);
   }
   return rendered;
 }
 
 /** Every string inside a smoke check is a template; numbers and booleans stay as they are. */
-async function renderStrings(engine: Liquid, value: unknown, context: TemplateContext, where: string): Promise<unknown> {
+function renderStrings(parsed: ParsedTemplateDir, value: unknown, context: TemplateContext, where: string): unknown {
   if (typeof value === 'string') {
     if (!value.includes('{')) return value;
-    const template = parseTemplate(engine, value, where);
+    // Parsed once per engine; a string that does not parse is not kept and fails every time.
+    // The parse tree does not depend on `where`: only error messages do, and only parse errors.
+    let template = parsed.smokeTemplates.get(value);
+    if (!template) parsed.smokeTemplates.set(value, (template = parseTemplate(parsed.engine, value, where)));
     try {
-      return await renderTemplate(engine, template, structuredClone(context), where);
+      // a top level of its own: increment and decrement write there, the shared context is frozen
+      return renderTemplate(parsed.engine, template, { ...context }, where);
     } catch (err) {
       throw explainMissingSecrets(err as RenderError, 'smoke checks', 'their commands and results are shown and recorded', 'let a hook script read the secret from its 0600 file instead');
     }
   }
   if (Array.isArray(value)) {
     const out: unknown[] = [];
-    for (const [i, item] of value.entries()) out.push(await renderStrings(engine, item, context, `${where}[${i}]`));
+    for (const [i, item] of value.entries()) out.push(renderStrings(parsed, item, context, `${where}[${i}]`));
     return out;
   }
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = await renderStrings(engine, item, context, `${where}.${key}`);
+    for (const [key, item] of Object.entries(value)) out[key] = renderStrings(parsed, item, context, `${where}.${key}`);
     return out;
   }
   return value;
@@ -250,9 +315,13 @@ function parseTemplate(engine: Liquid, source: string, where: string): Template[
   }
 }
 
-async function renderTemplate(engine: Liquid, template: Template[], scope: object, where: string): Promise<string> {
+/**
+ * Synchronous: no tag or filter here does I/O (the file system is empty, the filters are
+ * plain functions), and the async path cost a promise per tag and filter on every target.
+ */
+function renderTemplate(engine: Liquid, template: Template[], scope: object, where: string): string {
   try {
-    return String(await engine.render(template, scope));
+    return String(engine.renderSync(template, scope));
   } catch (err) {
     throw toRenderError(err, where);
   }
