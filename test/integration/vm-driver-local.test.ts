@@ -194,6 +194,33 @@ describe('apply', () => {
     expect(activations()).toEqual(['r1 1.0.0']);
   });
 
+  it('applies in one round trip when live() just read the target, as the pipeline does', async () => {
+    const v1 = await driver.apply(makeBundle({ version: '1.0.0' }), 'r1');
+    transport.execs = 0;
+    expect(await driver.live('antrag-formular')).toEqual(v1.live);
+    const v2 = await driver.apply(makeBundle({ version: '2.0.0' }), 'r2');
+    expect(v2).toMatchObject({ status: 'applied', previous: v1.live });
+    expect(transport.execs).toBe(2); // the read, then the apply script alone
+    expect(marker().previous).toEqual({ version: '1.0.0', hash: v1.live.hash, release: 'r1' });
+  });
+
+  it('refuses, touching nothing, when the live release changed since live() read it', async () => {
+    await driver.apply(makeBundle({ version: '1.0.0' }), 'r1');
+    expect(await driver.live('antrag-formular')).toMatchObject({ release: 'r1' });
+    // meanwhile another deploy (another checkout, another ledger) switches the target to r2
+    const other = createVmDriver({ transport: createLocalTransport({ where: root }), root, site: 'kiel', environment: 'test', keepReleases: 3, description: 'other' });
+    await other.apply(makeBundle({ version: '2.0.0' }), 'r2');
+    await other.close();
+
+    const error = await catchError(driver.apply(makeBundle({ version: '3.0.0' }), 'r3'));
+    expect(error).toBeInstanceOf(RemoteCommandError);
+    expect((error as RemoteCommandError).message).toMatch(/live release changed since ozg read it/);
+    expect(currentTarget()).toBe('releases/r2');
+    expect(releases()).toEqual(['r1', 'r2']);
+    // the read is used once: applying again reads afresh and goes through
+    expect(await driver.apply(makeBundle({ version: '3.0.0' }), 'r3')).toMatchObject({ status: 'applied', previous: { release: 'r2' } });
+  });
+
   it('upgrades, recording the previous release in the result and the marker', async () => {
     const v1 = await driver.apply(makeBundle({ version: '1.0.0' }), 'r1');
     const v2 = await driver.apply(makeBundle({ version: '2.0.0' }), 'r2');
@@ -519,7 +546,8 @@ describe('transport faults', () => {
   it('turns a transport that cannot start sh into UnreachableError', async () => {
     const broken = createLocalTransport({ where: root, env: { PATH: join(tmp, 'no-bin') } });
     const d = createVmDriver({ transport: broken, root, site: 'kiel', environment: 'test', keepReleases: 3, description: 'x' });
-    const error = await catchError(d.live('antrag-formular'));
+    // rollback always runs a script (live() reads the marker without a shell locally)
+    const error = await catchError(d.rollback('antrag-formular'));
     expect(error).toBeInstanceOf(UnreachableError);
     expect((error as UnreachableError).exitCode).toBe(6);
   });

@@ -383,7 +383,8 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
     const command = options.sudo
       ? `exec sudo -n sh -c ${quoteShell(SUDO_WRAPPER)} ozg ${quoteShell(script)}`
       : `exec sh -c ${quoteShell(script)}`;
-    const stdin = execOptions.stdin === undefined ? undefined : Buffer.from(execOptions.stdin);
+    // a Buffer goes out as it is: Buffer.from(buffer) would copy a whole release per apply
+    const stdin = execOptions.stdin === undefined || Buffer.isBuffer(execOptions.stdin) ? execOptions.stdin : Buffer.from(execOptions.stdin);
     if (connection.lost) return Promise.reject(lostError(connection.lost, 0));
     stats.execs++;
     stats.bytesSent += Buffer.byteLength(command) + (stdin?.length ?? 0);

@@ -26,6 +26,12 @@ export interface ApplyScriptOptions extends ScriptContext {
   /** the complete marker JSON (one line) to write once the release is live */
   marker: string;
   keepReleases: number;
+  /**
+   * the marker file's content as ozg read it before ('' for none), trailing newlines aside: the
+   * script refuses to go on when the target holds another one now, because `marker` names the
+   * release read then as the previous one. Undefined: no check (a first boot from a seed).
+   */
+  expectedMarker?: string;
 }
 
 export interface RollbackScriptOptions extends ScriptContext {
@@ -79,7 +85,7 @@ export function buildApplyScript(options: ApplyScriptOptions): string {
     revertFunction(),
     pruneFunction(),
     `ozg_step prepare
-mkdir -p "$dir/releases" || exit
+${options.expectedMarker === undefined ? '' : checkMarkerUnchanged(options.expectedMarker)}mkdir -p "$dir/releases" || exit
 live=$(ozg_live_release) || live=''
 if [ "$live" = ${id} ]; then echo ${q(`ozg: release ${options.release} is live; refusing to overwrite it`)} >&2; exit 1; fi
 rel="$dir/releases/"${id}
@@ -254,6 +260,13 @@ ozg_prune() {
     if [ "$left" -gt 0 ]; then left=$((left - 1)); else rm -rf "$dir/releases/$r"; fi
   done
 }`;
+}
+
+function checkMarkerUnchanged(expected: string): string {
+  // $(…) drops trailing newlines, so the caller's text is compared without them too
+  return `seen=$(cat "$dir/${MARKER_FILE}" 2>/dev/null) || seen=''
+if [ "$seen" != ${q(expected.replace(/\n+$/, ''))} ]; then echo 'ozg: the live release changed since ozg read it (another deploy or rollback?); nothing was touched, run again' >&2; exit 1; fi
+`;
 }
 
 function writeMarkerFromLiteral(marker: string): string {

@@ -88,28 +88,62 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     throw new RemoteCommandError({ site, environment, where: transport.where, step }, command, { ...result, stderr }, errorOptions);
   }
 
-  async function live(procedure: string): Promise<LiveRelease | undefined> {
+  /**
+   * The marker each procedure's last live() read, kept for the next apply: the pipeline reads
+   * every target before it applies, and reading again would cost a round trip per target. The
+   * apply script checks that the marker is still this one, so a stale read cannot go unnoticed.
+   */
+  const lastRead = new Map<string, MarkerRead>();
+
+  async function readMarker(procedure: string): Promise<MarkerRead> {
     const context = contextFor(procedure);
-    const result = await exec(buildLiveScript(context), { timeoutMs: readTimeoutMs });
     const file = `${procedureDir(context)}/${MARKER_FILE}`;
+    const result = transport.readFile ? await readDirectly(file) : await exec(buildLiveScript(context), { timeoutMs: readTimeoutMs });
     if (result.exitCode !== 0) fail('read marker', `cat ${file}`, result);
-    if (result.stdout.trim() === '') return undefined;
+    if (result.stdout.trim() === '') return { text: '', live: undefined };
     const marker = parseMarker(result.stdout, procedure);
     if (typeof marker === 'string') {
       fail('read marker', `cat ${file}`, { ...result, stderr: marker }, {
         hint: `inspect ${file} on ${transport.where}; the next apply rewrites it`,
       });
     }
-    return marker;
+    return { text: result.stdout, live: marker };
+  }
+
+  /** The marker through the transport's file fast path, shaped like the output of the cat script. */
+  async function readDirectly(file: string): Promise<ExecResult> {
+    const started = Date.now();
+    try {
+      const text = (await transport.readFile!(file)) ?? '';
+      return { exitCode: 0, stdout: text, stderr: '', durationMs: Date.now() - started };
+    } catch (error) {
+      return { exitCode: 1, stdout: '', stderr: (error as Error).message, durationMs: Date.now() - started };
+    }
+  }
+
+  async function live(procedure: string): Promise<LiveRelease | undefined> {
+    lastRead.delete(procedure);
+    const read = await readMarker(procedure);
+    lastRead.set(procedure, read);
+    return read.live;
   }
 
   async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
     checkBundle(bundle, releaseId);
     const context = contextFor(bundle.procedure);
-    const previous = await live(bundle.procedure);
+    const read = lastRead.get(bundle.procedure) ?? (await readMarker(bundle.procedure));
+    // used once: after this apply (or its failure) the target holds something else
+    lastRead.delete(bundle.procedure);
+    const previous = read.live;
     if (previous?.hash === bundle.hash) return { status: 'unchanged', live: previous };
 
-    const { script, archive, live: next } = prepareRelease(bundle, releaseId, { ...context, keepReleases: options.keepReleases, deployedAt: now(), previous });
+    const { script, archive, live: next } = prepareRelease(bundle, releaseId, {
+      ...context,
+      keepReleases: options.keepReleases,
+      deployedAt: now(),
+      previous,
+      expectedMarker: read.text,
+    });
     const result = await exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
     const report = parseScriptReport(result.stdout);
     if (result.exitCode !== 0 || !report.done) {
@@ -122,6 +156,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
 
   async function rollback(procedure: string, toRelease?: string): Promise<RollbackResult> {
     const context = contextFor(procedure);
+    lastRead.delete(procedure);
     if (toRelease !== undefined) validateRelease(toRelease);
     const script = buildRollbackScript({ ...context, toRelease, deployedAt: now().toISOString() });
     const result = await exec(script, { timeoutMs: scriptTimeoutMs });
@@ -170,6 +205,8 @@ export interface PrepareReleaseOptions extends ScriptContext {
   deployedAt: Date;
   /** the release live on the target now, if any */
   previous?: LiveRelease;
+  /** the marker text `previous` was read from ('' for none); the script refuses to run if it changed */
+  expectedMarker?: string;
 }
 
 /**
@@ -191,6 +228,12 @@ export function prepareRelease(bundle: Bundle, releaseId: string, options: Prepa
   const script = buildApplyScript({ ...options, release: releaseId, marker: formatMarker(live), keepReleases: options.keepReleases });
   const archive = createTarArchive(addParentDirectories(archiveEntries(bundle, releaseId)), { mtime: options.deployedAt });
   return { script, archive, live };
+}
+
+/** A marker as read from the target: its exact text ('' for none) and what it says. */
+interface MarkerRead {
+  text: string;
+  live: LiveRelease | undefined;
 }
 
 /** The bundle's files plus the release metadata; files holding secrets lose group and other bits. */
