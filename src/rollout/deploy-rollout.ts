@@ -55,12 +55,13 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
       environmentsOf,
       ...(waves ? { waves } : {}),
       ...(maxFailures !== undefined ? { maxFailures } : {}),
-      onSiteFinished: (outcome) => {
+      onSiteFinished: async (outcome) => {
+        await workspace.releaseSite(outcome.site);
         if (outcome.result !== 'ok' && outcome.result !== 'unchanged') return;
         state.done.push(outcome.site);
-        // one write at a time, in order: sites finish concurrently
+        // one write at a time, in order (sites finish concurrently), off the site's slot;
+        // the last write is awaited before the run ends
         saving = saving.then(() => writeRolloutState(workspace.inventory.ledgerDir, state));
-        return saving;
       },
     },
     workspace.pipelineDeps(),

@@ -41,6 +41,8 @@ export interface Workspace {
   /** the last release the ledger holds for a target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
   pipelineDeps(): PipelineDeps;
+  /** close a site's connections and drop its rendered bundles once its pipeline is done */
+  releaseSite(site: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -155,6 +157,19 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           now: () => new Date(),
           signal: context.signal,
         };
+      },
+      async releaseSite(site) {
+        // hundreds of open SSH connections and rendered bundles would otherwise live until
+        // the end of the run (~0.3 MB per target)
+        for (const key of [...bundles.keys()]) if (key.startsWith(`${site}\0`)) bundles.delete(key);
+        const closing: Promise<TargetDriver>[] = [];
+        for (const [key, driver] of drivers) {
+          if (!key.startsWith(`${site}\0`)) continue;
+          drivers.delete(key);
+          closing.push(driver);
+        }
+        const opened = await Promise.allSettled(closing);
+        await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
       },
       async close() {
         const opened = await Promise.allSettled(drivers.values());
