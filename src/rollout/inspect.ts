@@ -3,6 +3,7 @@ import type { EnvironmentName } from '../inventory/types.js';
 import { ClusterError, RemoteCommandError, UnreachableError } from '../errors.js';
 import { describeError } from './pipeline.js';
 import { planTarget, type TargetPlan } from './plan.js';
+import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
@@ -14,6 +15,8 @@ export interface TargetRow {
   /** the version a deploy would bring, known even when the target cannot be read */
   desired: string;
   plan?: TargetPlan;
+  /** objects a deploy would create, change or prune, from a server-side dry run */
+  objects?: BundleDiff;
   /** the target could not be read */
   error?: string;
   unreachable?: boolean;
@@ -23,7 +26,7 @@ export interface TargetRow {
  * Reads every selected target without changing anything. Render errors are input errors
  * and stop the whole command; a target that cannot be read is reported in its row.
  */
-export async function inspectTargets(workspace: Workspace, items: WorkItem[], only?: EnvironmentName): Promise<TargetRow[]> {
+export async function inspectTargets(workspace: Workspace, items: WorkItem[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<TargetRow[]> {
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
   const jobs = items.flatMap((item) =>
     workspace.environmentsOf(item.site, only).map((environment) =>
@@ -34,6 +37,8 @@ export async function inspectTargets(workspace: Workspace, items: WorkItem[], on
           const driver = await workspace.driver(item.site, environment);
           const live = await driver.live(item.procedure.name);
           row.plan = planTarget(bundle, live, workspace.recorded(row));
+          // where the target can preview a change (Kubernetes server-side dry run), say what it would touch
+          if (options.preview && row.plan.action !== 'unchanged' && canDiff(driver)) row.objects = await driver.diffBundle(bundle);
         } catch (error) {
           if (!(error instanceof UnreachableError || error instanceof RemoteCommandError || error instanceof ClusterError)) throw error;
           row.error = describeError(error);

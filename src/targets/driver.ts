@@ -40,3 +40,20 @@ export interface TargetDriver {
   rollback(procedure: string, toRelease?: string): Promise<RollbackResult>;
   close(): Promise<void>;
 }
+
+/** What a server-side dry run says a bundle would do, by object name (`kind/name`). */
+export interface BundleDiff {
+  create: string[];
+  change: string[];
+  unchanged: string[];
+  prune: string[];
+}
+
+/** A driver that can preview a bundle without changing the target (Kubernetes: server-side dry run). */
+export interface DiffingDriver extends TargetDriver {
+  diffBundle(bundle: Bundle): Promise<BundleDiff>;
+}
+
+export function canDiff(driver: TargetDriver): driver is DiffingDriver {
+  return typeof (driver as Partial<DiffingDriver>).diffBundle === 'function';
+}

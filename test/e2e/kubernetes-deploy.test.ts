@@ -344,7 +344,13 @@ describe('ozg deploy to a Kubernetes data center', () => {
     expect({ code: bumped.code, stderr: bumped.stderr }).toEqual({ code: 10, stderr: '' });
     const rows = resultOf(bumped).targets.map((t: any) => `${t.site}/${t.environment}: ${t.plan.action} ${t.plan.live?.version} → ${t.plan.desired.version}`);
     expect(rows).toEqual(['kiel/test: unchanged 1.0.0 → 1.0.0', 'kiel/prod: unchanged 1.0.0 → 1.0.0', 'husum/test: upgrade 1.0.0 → 1.1.0', 'husum/prod: upgrade 1.0.0 → 1.1.0']);
-    expect(server.requests.filter(isWrite).map(describeRequest)).toEqual([]);
+    // the pending targets were previewed with a server-side dry run, which stores nothing
+    const husumTest = resultOf(bumped).targets.find((t: any) => t.site === 'husum' && t.environment === 'test');
+    expect(husumTest.objects).toEqual(expect.objectContaining({ create: expect.any(Array), change: expect.any(Array), prune: expect.any(Array) }));
+    expect(husumTest.objects.create.length + husumTest.objects.change.length).toBeGreaterThan(0);
+    const writes = server.requests.filter(isWrite);
+    expect(writes.length).toBeGreaterThan(0);
+    expect(writes.filter((r) => !(r.method === 'PATCH' && /dryRun\W*All/.test(JSON.stringify(r.query)))).map(describeRequest)).toEqual([]);
   });
 
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {

@@ -12,7 +12,7 @@ import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import { isCommandCheck, runCheck, type CommandOutcome, type HttpResponse } from '../../smoke/run-checks.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
-import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
+import type { ApplyResult, BundleDiff, DiffingDriver, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
 import { createKubeApi, type KubeApi } from './kube-api.js';
 import { createKubeClient, type KubeClient } from './kube-client.js';
 import { findKind, kindKey, type KindInfo } from './kinds.js';
@@ -72,18 +72,10 @@ export interface CreateKubernetesDriverOptions {
   createJobId?: () => string;
 }
 
-/** What an apply would do, found by a server-side dry run; names only, never content. */
-export interface BundleDiff {
-  create: string[];
-  change: string[];
-  unchanged: string[];
-  prune: string[];
-}
+export type { BundleDiff };
 
-export interface KubernetesDriver extends TargetDriver {
+export interface KubernetesDriver extends DiffingDriver {
   readonly namespace: string;
-  /** `plan` support: server-side dry run (dryRun=All) of the bundle, plus what would be pruned */
-  diffBundle(bundle: Bundle): Promise<BundleDiff>;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
