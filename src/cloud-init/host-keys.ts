@@ -2,12 +2,12 @@
  * SSH host keys made on this machine before a VM exists, so its first SSH connection is
  * verified against a key we already know instead of trusting whatever answers (no TOFU).
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InternalError, OzgError, RemoteCommandError } from '../errors.js';
 import type { RunCommand } from './run-command.js';
+import { formatFingerprint, formatKnownHostName } from '../targets/ssh/known-hosts.js';
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
 export const HOST_KEY_TYPES: readonly HostKeyType[] = ['ed25519', 'ecdsa', 'rsa'];
@@ -63,7 +63,7 @@ export async function generateHostKeys(types: readonly HostKeyType[], options: G
       if (!parsed || !ALGORITHMS[type].includes(parsed.algorithm) || !privateKey.includes('PRIVATE KEY')) {
         throw new OzgError(`ssh-keygen wrote an unexpected ${type} key pair`, { hint: 'check which ssh-keygen is first on PATH (`ssh-keygen -V` or `ssh -V`)' });
       }
-      keys.push({ type, publicKey, privateKey, fingerprint: fingerprintKey(parsed.blob) });
+      keys.push({ type, publicKey, privateKey, fingerprint: formatFingerprint(parsed.blob) });
     }
     return keys;
   } finally {
@@ -83,20 +83,9 @@ export function parsePublicKey(line: string): { algorithm: string; blob: Buffer;
   return { algorithm: match[1]!, blob, comment: match[3] ?? '' };
 }
 
-/** `SHA256:<base64 without padding>`, the form `ssh-keygen -l` and ssh's prompts show. */
-export function fingerprintKey(blob: Buffer): string {
-  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
-}
-
-/** The host field of a known_hosts line: `host`, or `[host]:port` when the port is not 22. */
-export function formatKnownHostsHost(host: string, port: number): string {
-  const name = host.toLowerCase();
-  return port === 22 ? name : `[${name}]:${port}`;
-}
-
 /** `host algorithm key` (no comment): what ssh and our host key verifier look up. */
 export function formatKnownHostsLine(host: string, port: number, publicKey: string): string {
   const parsed = parsePublicKey(publicKey);
   if (!parsed) throw new InternalError(`not an OpenSSH public key: ${publicKey.slice(0, 40)}…`);
-  return `${formatKnownHostsHost(host, port)} ${parsed.algorithm} ${parsed.blob.toString('base64')}`;
+  return `${formatKnownHostName(host, port)} ${parsed.algorithm} ${parsed.blob.toString('base64')}`;
 }
