@@ -13,6 +13,7 @@ import { ENVIRONMENTS, type EnvironmentName } from '../inventory/types.js';
 import { canWriteAsYamlString, isWellFormedText, stringifyCloudYaml } from './cloud-yaml.js';
 import { formatKnownHostsLine, generateHostKeys, HOST_KEY_TYPES, type HostKey, type HostKeyType } from './host-keys.js';
 import { runCommandWithExeca, type RunCommand } from './run-command.js';
+import { DNS_LABEL } from '../inventory/dns-label.js';
 
 export const DEFAULT_DEPLOY_USER = 'ozg';
 /** Written by the last runcmd step, so "provisioned" means every earlier step succeeded. */
@@ -243,7 +244,6 @@ function guardAgainstPrinting(seed: Seed): void {
   Object.defineProperty(seed, inspect.custom, { value: () => summarizeSeed(seed), enumerable: false });
 }
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;

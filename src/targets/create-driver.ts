@@ -10,6 +10,7 @@ import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
 import type { TargetDriver } from './driver.js';
 import type { SshTransport } from './ssh/ssh-transport.js';
+import { DNS_LABEL } from '../inventory/dns-label.js';
 
 export interface CreateDriverOptions {
   /** releases kept per procedure (default: the data center's keepReleases) */
@@ -28,7 +29,6 @@ export interface CreateDriverOptions {
   onSshTransport?: (transport: SshTransport) => void;
 }
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export async function createDriver(
   dataCenter: DataCenter,

@@ -41,6 +41,7 @@ import {
 } from './release-record.js';
 import { checkRollout, describeUnreadyPods, describeWorkloadConditions, selectorOf } from './rollout-status.js';
 import { buildSmokeJob, createSmokeJobName, DEFAULT_SMOKE_IMAGE, parseWgetLog, smokeTargetsOf } from './smoke-job.js';
+import { DNS_LABEL } from '../../inventory/dns-label.js';
 
 export interface CreateKubernetesDriverOptions {
   /** absolute path of the kubeconfig */
@@ -78,7 +79,6 @@ export interface KubernetesDriver extends DiffingDriver {
   readonly namespace: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Release ids become label values: at most 63 characters, alphanumeric at both ends. */
 const RELEASE_ID = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const CONFIG_MAP: KindInfo = findKind('v1', 'ConfigMap')!;

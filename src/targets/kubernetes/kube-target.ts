@@ -7,8 +7,8 @@ import { OzgError } from '../../errors.js';
 import { formatNamespace } from '../../inventory/check-targets.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../inventory/types.js';
 import { createKubernetesDriver, type CreateKubernetesDriverOptions, type KubernetesDriver } from './kube-driver.js';
+import { DNS_LABEL } from '../../inventory/dns-label.js';
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export type KubernetesTargetOptions = Partial<Pick<CreateKubernetesDriverOptions, 'keepReleases' | 'sleep' | 'api' | 'rolloutTimeoutMs' | 'pollIntervalMs'>>;
 

@@ -27,6 +27,7 @@ import {
   type ScriptReport,
 } from './release-scripts.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
+import { DNS_LABEL } from '../../inventory/dns-label.js';
 
 export interface CreateVmDriverOptions {
   transport: ShellTransport;
@@ -50,7 +51,6 @@ export interface CreateVmDriverOptions {
   readTimeoutMs?: number;
 }
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Human descriptions of what each step of the apply and rollback scripts runs, for errors. */
