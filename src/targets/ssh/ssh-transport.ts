@@ -3,6 +3,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { InternalError, UnreachableError } from '../../errors.js';
 import { quoteShell } from '../vm/shell-quote.js';
+import { createOutputTail, droppedCounts } from '../vm/output-tail.js';
 import type { ExecOptions, ExecResult, ShellTransport } from '../vm/transport.js';
 import { createHashKnownHostsDecision, type DecideHashKnownHosts } from './hash-known-hosts.js';
 import { judgeHostKey, orderHostKeyAlgorithms } from './host-key-judgement.js';
@@ -415,8 +416,8 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
           );
           return;
         }
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
+        const stdout = createOutputTail();
+        const stderr = createOutputTail();
         let exitCode: number | null = null;
         let exited = false;
         let timedOut = false;
@@ -431,10 +432,11 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
             resolve({
               exitCode: timedOut ? null : exitCode,
               // decoded once at the end: a chunk boundary may split a multi-byte character
-              stdout: Buffer.concat(stdout).toString('utf8'),
-              stderr: Buffer.concat(stderr).toString('utf8'),
+              stdout: stdout.text(),
+              stderr: stderr.text(),
               durationMs: elapsed(),
               ...(timedOut ? { timedOut } : {}),
+              ...droppedCounts(stdout, stderr),
             }),
           );
         channel.on('close', () => {
