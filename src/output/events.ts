@@ -13,6 +13,8 @@ export type OzgEvent =
   | { type: 'smoke-result'; site: string; environment: string; procedure: string; result: SmokeResult }
   | { type: 'recorded'; record: LedgerRecord }
   | { type: 'site-finished'; site: string; outcome: 'ok' | 'unchanged' | 'failed' | 'skipped'; error?: string }
+  /** --accept-new-host-keys wrote this host key to known_hosts */
+  | { type: 'host-key-recorded'; site: string; environment: string; endpoint: string; keyType: string; fingerprint: string; knownHostsFile: string; hashed: boolean }
   | { type: 'warning'; message: string }
   | { type: 'info'; message: string }
   | { type: 'run-finished'; run: string; ok: boolean; durationMs: number };

@@ -24,6 +24,8 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
       const outcome = event.outcome === 'failed' ? style.red('FAILED') : event.outcome === 'ok' ? style.green('ok') : event.outcome;
       return `${event.site}: ${outcome}${event.error ? `: ${indentContinuation(event.error)}` : ''}`;
     }
+    case 'host-key-recorded':
+      return formatHostKeyRecorded(event);
     case 'warning':
       return `${style.yellow('warning')}: ${indentContinuation(event.message)}`;
     case 'info':
@@ -31,6 +33,10 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
     case 'run-finished':
       return `run ${event.run}: ${event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
   }
+}
+
+export function formatHostKeyRecorded(event: Extract<OzgEvent, { type: 'host-key-recorded' }>): string {
+  return `${event.site} ${event.environment}: recorded host key of ${event.endpoint}: ${event.keyType} ${event.fingerprint} in ${event.knownHostsFile}${event.hashed ? ' (hashed)' : ''}`;
 }
 
 export function formatSmokeResult(result: SmokeResult, style: ChalkInstance): string {

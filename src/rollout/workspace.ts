@@ -134,7 +134,14 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           const dc = inventory.dataCenters.get(site.dataCenter)!;
           const spec = dc.environments[environment];
           if (!spec) throw new UsageError(`data center ${dc.name} has no ${environment} environment`);
-          driver = createDriver(dc, spec, site, { ...options.driverOptions, keepReleases: dc.keepReleases, env: context.env, acceptNewHostKeys: context.acceptNewHostKeys, homeDir: context.env.HOME });
+          driver = createDriver(dc, spec, site, {
+            ...options.driverOptions,
+            keepReleases: dc.keepReleases,
+            env: context.env,
+            acceptNewHostKeys: context.acceptNewHostKeys,
+            onHostKeyRecorded: (recorded) => context.reporter.emit({ type: 'host-key-recorded', site: site.name, environment, ...recorded }),
+            homeDir: context.env.HOME,
+          });
           drivers.set(key, driver);
         }
         return driver;

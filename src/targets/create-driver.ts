@@ -9,7 +9,7 @@ import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
 import type { TargetDriver } from './driver.js';
-import type { SshTransport } from './ssh/ssh-transport.js';
+import type { RecordedHostKey, SshTransport } from './ssh/ssh-transport.js';
 import { DNS_LABEL } from '../inventory/dns-label.js';
 
 export interface CreateDriverOptions {
@@ -23,6 +23,8 @@ export interface CreateDriverOptions {
   sleep?: (ms: number) => Promise<void>;
   /** vm: record host keys not yet in known_hosts instead of refusing them (--accept-new-host-keys) */
   acceptNewHostKeys?: boolean;
+  /** vm: told about each host key recorded under acceptNewHostKeys */
+  onHostKeyRecorded?: (recorded: RecordedHostKey) => void;
   /** vm: home directory for the default known_hosts (default: os.homedir()) */
   homeDir?: string;
   /** vm: called with each SSH transport created, so a benchmark can read its stats */
@@ -116,7 +118,11 @@ async function createSshVmDriver(
   const port = host.port ?? ssh.port ?? 22;
   const user = ssh.user ?? DEFAULT_SSH_USER;
   const root = posix.join(environmentSpec.deployRoot ?? DEFAULT_DEPLOY_ROOT, site.name);
-  const [{ createVmDriver }, { createSshTransport }] = await Promise.all([import('./vm/vm-driver.js'), import('./ssh/ssh-transport.js')]);
+  const [{ createVmDriver }, { createSshTransport }, { createHashKnownHostsDecision }] = await Promise.all([
+    import('./vm/vm-driver.js'),
+    import('./ssh/ssh-transport.js'),
+    import('./ssh/hash-known-hosts.js'),
+  ]);
   const transport = createSshTransport({
     host: host.host,
     port,
@@ -125,6 +131,8 @@ async function createSshVmDriver(
     agent: options.env?.SSH_AUTH_SOCK,
     knownHostsFile: ssh.knownHosts ?? join(options.homeDir ?? os.homedir(), '.ssh', 'known_hosts'),
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+    hashKnownHosts: createHashKnownHostsDecision({ env: options.env ?? process.env }),
+    onHostKeyRecorded: options.onHostKeyRecorded,
     sudo: ssh.sudo ?? false,
     bastion: ssh.bastion,
   });

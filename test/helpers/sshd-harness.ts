@@ -77,9 +77,18 @@ export interface SshHosts {
   kill(host: SshHost): Promise<void>;
   /** start the host's sshd again, same address, port and key */
   restart(host: SshHost): Promise<void>;
+  /**
+   * Give the host another host key and restart its sshd (same address and port): a fresh key
+   * of a type, or a given private key (e.g. the one a cloud-init seed pins). known_hosts files
+   * written earlier keep the old key, so the host then looks like an impostor to them.
+   */
+  replaceHostKey(host: SshHost, key: HostKeySpec): Promise<void>;
   /** stop every sshd (by its pid), wait for them, remove the temp dirs */
   stop(): Promise<void>;
 }
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+export type HostKeySpec = { type: HostKeyType } | { privateKey: string };
 
 interface HostState {
   host: SshHost;
@@ -106,7 +115,6 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
   const firstHost = options.firstHost ?? allocateHostRange(count);
   if (firstHost < 1 || firstHost + count - 1 > 254) throw new Error(`hosts ${firstHost}..${firstHost + count - 1} do not fit into ${subnet}.1-254`);
   const { uid, gid } = await ensureDeployUser(user);
-  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   await mkdir(VM_DEPLOY_ROOT, { recursive: true, mode: 0o755 });
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'ozg-sshd-'));
@@ -124,6 +132,7 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
     return state;
   };
   let wrongKey: Promise<Buffer> | undefined;
+  let replacedKeys = 0;
   const killOnExit = (): void => {
     for (const s of states) if (s.host.pid !== undefined) safeKill(s.host.pid, 'SIGKILL');
   };
@@ -156,6 +165,22 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
     async restart(host) {
       const state = stateOf(host);
       if (state.host.pid !== undefined) await killHost(state, 'SIGKILL');
+      await launch(state);
+    },
+    async replaceHostKey(host, spec) {
+      const state = stateOf(host);
+      const file = path.join(host.dir, `replaced_host_key_${++replacedKeys}`);
+      let key: { type: string; blob: Buffer };
+      if ('privateKey' in spec) {
+        await writeFile(file, spec.privateKey, { mode: 0o600 });
+        key = parsePublicKey((await run('ssh-keygen', ['-y', '-f', file])).stdout);
+      } else {
+        key = await generateKey(file, `ozg-test-host-${host.index}-${spec.type}`, spec.type);
+      }
+      const config = await readFile(state.config, 'utf8');
+      await writeFile(state.config, config.replace(/^HostKey .*$/m, `HostKey ${file}`));
+      host.hostKey = { type: key.type, blob: key.blob, base64: key.blob.toString('base64') };
+      if (state.host.pid !== undefined) await killHost(state, 'SIGTERM');
       await launch(state);
     },
     async stop() {
@@ -243,6 +268,9 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
 
 async function launch(state: HostState): Promise<void> {
   const { host } = state;
+  // sshd refuses to start without its privilege separation directory, which nothing but
+  // systemd creates on Debian: every start makes sure it exists (a fresh machine has none).
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const script = `mount --bind ${quote(host.root)} ${quote(VM_DEPLOY_ROOT)} && exec ${SSHD} -D -f ${quote(state.config)} -E ${quote(host.logFile)}`;
   // unshare without --fork execs its command: the spawned pid is sshd's own pid.
   const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -414,9 +442,13 @@ async function ensureSudoers(user: string): Promise<void> {
   }
 }
 
-async function generateKey(file: string, comment: string): Promise<{ type: string; blob: Buffer }> {
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
-  const [type, base64] = (await readFile(file + '.pub', 'utf8')).trim().split(/\s+/);
+async function generateKey(file: string, comment: string, type: HostKeyType = 'ed25519'): Promise<{ type: string; blob: Buffer }> {
+  await run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', '', '-C', comment, '-f', file]);
+  return parsePublicKey(await readFile(file + '.pub', 'utf8'));
+}
+
+function parsePublicKey(line: string): { type: string; blob: Buffer } {
+  const [type, base64] = line.trim().split(/\s+/);
   return { type, blob: Buffer.from(base64, 'base64') };
 }
 

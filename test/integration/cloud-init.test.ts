@@ -1,11 +1,9 @@
 /**
  * The generated seed against the real tools: Debian's `cloud-init schema` validator and its
- * own YAML loader (PyYAML), ssh-keygen, sshd + ssh (the pinned key is what the server shows),
- * and the ISO tools read back with isoinfo. A missing tool fails with its install step.
+ * own YAML loader (PyYAML), ssh-keygen, sshd (through the sshd harness) + ssh (the pinned key
+ * is what the server shows), and the ISO tools read back with isoinfo. A missing tool fails with its install step.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -14,6 +12,7 @@ import { UsageError } from '../../src/errors.js';
 import { runCommandWithExeca, type RunCommand } from '../../src/cloud-init/run-command.js';
 import { buildSeed, type BuildSeedInput, type Seed } from '../../src/cloud-init/seed.js';
 import { buildSeedIso, writeSeed } from '../../src/cloud-init/write-seed.js';
+import { startSshHosts } from '../helpers/sshd-harness.js';
 
 const OPERATOR_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN3xCU6UqBn6cCJcjPNH9g9ApK+b5cMz0O2ZeLJwVSMq operator@admin';
 const NASTY = `a: b # no comment 'single' "double" \\back\n$(rm -rf /) \`tick\` & | ; > < * ? ~ {x} [y] !z %p @q\n  indented\ttab\n- dash\n---\n...\n  \n`;
@@ -248,26 +247,19 @@ describe('writing the seed', () => {
   });
 
   it('is what a real sshd with that key answers with: the first connection is verified, no TOFU', async () => {
-    const port = await findFreePort();
-    const seed = await buildSeed(input({ hostAddress: '127.0.0.1', hostPort: port }));
-    const sshdDir = join(dir, 'sshd');
-    await mkdir(sshdDir, { mode: 0o700 });
-    const hostKey = join(sshdDir, 'ssh_host_ed25519_key');
-    await writeFile(hostKey, seed.hostKeys[0]!.privateKey, { mode: 0o600 });
-    const config = join(sshdDir, 'sshd_config');
-    await writeFile(config, [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${hostKey}`, `PidFile ${join(sshdDir, 'sshd.pid')}`, 'AuthorizedKeysFile none', 'UsePAM no', 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', ''].join('\n'));
-    const knownHosts = join(dir, 'sshd-known_hosts');
-    await writeSeed(seed, join(dir, 'sshd-seed'), { knownHostsFile: knownHosts });
-    const wrongKnownHosts = join(dir, 'sshd-wrong-known_hosts');
-    await writeFile(wrongKnownHosts, `[127.0.0.1]:${port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN3xCU6UqBn6cCJcjPNH9g9ApK+b5cMz0O2ZeLJwVSMq\n`);
-
-    const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let sshdLog = '';
-    sshd.stderr!.on('data', (chunk) => (sshdLog += chunk));
+    // the harness picks the address and port, the seed pins its key for exactly those
+    const vms = await startSshHosts(1);
     try {
-      await waitForPort(port, sshd, () => sshdLog);
+      const host = vms.hosts[0]!;
+      const seed = await buildSeed(input({ hostAddress: host.address, hostPort: host.port }));
+      await vms.replaceHostKey(host, { privateKey: seed.hostKeys[0]!.privateKey });
+      const knownHosts = join(dir, 'sshd-known_hosts');
+      await writeSeed(seed, join(dir, 'sshd-seed'), { knownHostsFile: knownHosts });
+      const wrongKnownHosts = join(dir, 'sshd-wrong-known_hosts');
+      await writeFile(wrongKnownHosts, `[${host.address}]:${host.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN3xCU6UqBn6cCJcjPNH9g9ApK+b5cMz0O2ZeLJwVSMq\n`);
+
       const connect = (file: string) =>
-        execa('ssh', ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${file}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-p', String(port), 'ozg@127.0.0.1', 'true'], { reject: false, stdin: 'ignore' });
+        execa('ssh', ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${file}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-p', String(host.port), `${vms.user}@${host.address}`, 'true'], { reject: false, stdin: 'ignore' });
       const [pinned, wrong] = await Promise.all([connect(knownHosts), connect(wrongKnownHosts)]);
       // past host key verification, refused only at login (no user key offered)
       expect(pinned.stderr).toContain('Permission denied');
@@ -275,9 +267,9 @@ describe('writing the seed', () => {
       // control: a different pinned key is refused, so the check above means something
       expect(wrong.stderr).toContain('Host key verification failed');
     } finally {
-      sshd.kill('SIGTERM');
+      await vms.stop();
     }
-  });
+  }, 30_000);
 });
 
 describe('seed ISO', () => {
@@ -316,31 +308,3 @@ describe('seed ISO', () => {
     expect((await readdir(join(dir, 'iso/out'))).sort()).toEqual(tools.map((t) => `${t}.iso`).sort());
   });
 });
-
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sshd exited (${child.exitCode}):\n${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`sshd did not listen on ${port}:\n${log()}`);
-}

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { UnreachableError } from '../../src/errors.js';
 import { createLocalTransport } from '../../src/targets/vm/local-transport.js';
+import { OUTPUT_TAIL_BYTES } from '../../src/targets/vm/output-tail.js';
 
 describe('local transport', () => {
   const transport = createLocalTransport({ where: '/srv/test', env: { OZG_TEST_VALUE: "it's $(not run)" } });
@@ -20,6 +21,21 @@ describe('local transport', () => {
     const r = await transport.exec('wc -c', { stdin: data });
     expect(r.stdout.trim()).toBe(String(data.length));
   });
+
+  it('keeps only the last 64 KiB of a 50 MB output per stream and counts the bytes it dropped', async () => {
+    const mb50 = 50 * 1024 * 1024;
+    const r = await transport.exec(`yes 0123456789 | head -c ${mb50}; echo; echo last-out; head -c ${mb50} /dev/zero | tr '\\0' e >&2; echo last-err >&2`);
+    expect(r.exitCode).toBe(0);
+    const outDropped = mb50 + '\nlast-out\n'.length - OUTPUT_TAIL_BYTES;
+    const errDropped = mb50 + 'last-err\n'.length - OUTPUT_TAIL_BYTES;
+    expect({ out: r.stdoutDroppedBytes, err: r.stderrDroppedBytes }).toEqual({ out: outDropped, err: errDropped });
+    expect(Buffer.byteLength(r.stdout)).toBe(Buffer.byteLength(`… ${outDropped} bytes dropped\n`) + OUTPUT_TAIL_BYTES);
+    expect(r.stdout.startsWith(`… ${outDropped} bytes dropped\n`)).toBe(true);
+    expect(r.stdout.endsWith('\nlast-out\n')).toBe(true);
+    expect(r.stdout).toContain('0123456789\n0123456789\n');
+    expect(r.stderr.startsWith(`… ${errDropped} bytes dropped\neee`)).toBe(true);
+    expect(r.stderr.endsWith('eeelast-err\n')).toBe(true);
+  }, 60_000);
 
   it('gives a script without stdin /dev/null, not our terminal', async () => {
     expect((await transport.exec('cat; echo end')).stdout).toBe('end\n');

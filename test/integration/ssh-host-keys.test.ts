@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { UnreachableError } from '../../src/errors.js';
 import { formatFingerprint } from '../../src/targets/ssh/known-hosts.js';
 import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
@@ -31,6 +33,8 @@ function connect(host: SshHost, knownHostsFile: string, overrides: Partial<Creat
     identityFile: vms.identityFile,
     knownHostsFile,
     acceptNewHostKeys: false,
+    // plain lines, whatever this machine's ssh_config says (hashing has its own test)
+    hashKnownHosts: async () => false,
     sudo: false,
     connectTimeoutMs: 5_000,
     ...overrides,
@@ -95,7 +99,7 @@ describe('host key verification against real sshd', () => {
     expect(error.message).toContain(`${file}:2 lists ssh-ed25519 ${formatFingerprint(oldKey)}`);
     expect(error.message).toContain(`now presents ssh-ed25519 ${formatFingerprint(host.hostKey.blob)}`);
     expect(error.message).toMatch(/man-in-the-middle/);
-    expect(error.hint).toContain(`ssh-keygen -R '[${host.address}]:${host.port}'`);
+    expect(error.message).toContain(`ssh-keygen -R '[${host.address}]:${host.port}' -f ${file}) and rerun with --accept-new-host-keys`);
     expect(existsSync(path.join(host.root, 'ran-changed'))).toBe(false);
     expect(await readFile(file, 'utf8')).toBe(before);
   });
@@ -114,4 +118,38 @@ describe('host key verification against real sshd', () => {
     const error = await expectRefused(connect(host, file, { acceptNewHostKeys: true }).exec('true'));
     expect(error.message).toContain(`is marked @revoked in ${file}:3`);
   });
+
+  it('asks a server with several host keys for the type known_hosts pins, so the pinned RSA key is verified', async () => {
+    const keyDir = await mkdtemp(path.join(dir, 'rsa-'));
+    const rsaKey = path.join(keyDir, 'ssh_host_rsa_key');
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsaKey]);
+    const rsaBase64 = (await readFile(`${rsaKey}.pub`, 'utf8')).split(' ')[1];
+    // the harness's ed25519 key comes first in sshd_config; the RSA key is the second
+    const both = await startSshHosts(1, { extraConfig: [`HostKey ${rsaKey}`] });
+    try {
+      const host = both.hosts[0];
+      const file = path.join(dir, 'rsa-only');
+      await writeFile(file, `[${host.address}]:${host.port} ssh-rsa ${rsaBase64}\n`);
+      const connectBoth = (knownHostsFile: string): SshTransport => {
+        const transport = createSshTransport({
+          host: host.address,
+          port: host.port,
+          user: both.user,
+          identityFile: both.identityFile,
+          knownHostsFile,
+          acceptNewHostKeys: false,
+          sudo: false,
+          connectTimeoutMs: 5_000,
+        });
+        open.push(transport);
+        return transport;
+      };
+      expect((await connectBoth(file).exec('echo rsa')).stdout).toBe('rsa\n');
+      // control: the same server shows its ed25519 key to a client that knows that one
+      expect((await connectBoth(both.knownHostsFile).exec('echo ed25519')).stdout).toBe('ed25519\n');
+    } finally {
+      await Promise.all(open.splice(0).map((t) => t.close()));
+      await both.stop();
+    }
+  }, 30_000);
 });

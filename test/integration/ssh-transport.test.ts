@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
+import { OUTPUT_TAIL_BYTES } from '../../src/targets/vm/output-tail.js';
 import { quoteShell } from '../../src/targets/vm/shell-quote.js';
 import { VM_DEPLOY_ROOT, startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
 
@@ -38,6 +39,30 @@ function connect(host: SshHost, overrides: Partial<CreateSshTransportOptions> = 
 }
 
 describe('ssh transport against a real sshd', () => {
+  it('keeps only the last 64 KiB of a 50 MB output per stream and counts the bytes it dropped', async () => {
+    const transport = connect(vms.hosts[0]);
+    const mb50 = 50 * 1024 * 1024;
+    // 50 MB of lines on stdout, 50 MB of 'e' on stderr, then a last line on each
+    const result = await transport.exec(
+      `yes 0123456789 | head -c ${mb50}; echo; echo last-out; head -c ${mb50} /dev/zero | tr '\\0' e >&2; echo last-err >&2`,
+    );
+    expect(result.exitCode).toBe(0);
+    const tail = OUTPUT_TAIL_BYTES;
+    const outBytes = mb50 + 1 + 'last-out\n'.length;
+    const errBytes = mb50 + 'last-err\n'.length;
+    expect({ out: result.stdoutDroppedBytes, err: result.stderrDroppedBytes }).toEqual({ out: outBytes - tail, err: errBytes - tail });
+    expect(result.stdout.startsWith(`… ${outBytes - tail} bytes dropped\n`)).toBe(true);
+    expect(result.stderr.startsWith(`… ${errBytes - tail} bytes dropped\n`)).toBe(true);
+    expect(Buffer.byteLength(result.stdout)).toBe(Buffer.byteLength(`… ${outBytes - tail} bytes dropped\n`) + tail);
+    expect(Buffer.byteLength(result.stderr)).toBe(Buffer.byteLength(`… ${errBytes - tail} bytes dropped\n`) + tail);
+    expect(result.stdout.endsWith('\nlast-out\n')).toBe(true);
+    expect(result.stderr.endsWith('eeeelast-err\n')).toBe(true);
+    // small output stays whole, with nothing counted
+    const small = await transport.exec('echo hello');
+    expect(small).toMatchObject({ stdout: 'hello\n', stderr: '' });
+    expect(small.stdoutDroppedBytes).toBeUndefined();
+  }, 60_000);
+
   it('streams 1 MB of random stdin bytes that arrive byte-identical', async () => {
     const transport = connect(vms.hosts[0]);
     const payload = randomBytes(1024 * 1024);
@@ -89,8 +114,9 @@ describe('ssh transport against a real sshd', () => {
 
   it('decodes multi-byte UTF-8 output split across packets', async () => {
     const transport = connect(vms.hosts[0]);
-    const result = await transport.exec(`i=0; while [ $i -lt 20000 ]; do printf 'ü€'; i=$((i+1)); done`);
-    expect(result.stdout).toBe('ü€'.repeat(20000));
+    // 50 000 bytes: more than one SSH packet, less than the kept tail
+    const result = await transport.exec(`i=0; while [ $i -lt 10000 ]; do printf 'ü€'; i=$((i+1)); done`);
+    expect(result.stdout).toBe('ü€'.repeat(10000));
   });
 
   it('runs as the non-root deploy user, and as root through sudo -n when asked', async () => {

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -17,15 +17,6 @@ export interface KnownHostEntry {
   hosts: { kind: 'patterns'; patterns: string[] } | { kind: 'hashed'; salt: Buffer; hash: Buffer };
   keyType: string;
   key: Buffer;
-}
-
-/** How a presented host key relates to what known_hosts says about the host. */
-export type HostKeyStatus = 'match' | 'unknown' | 'changed' | 'revoked';
-
-export interface HostKeyVerdict {
-  status: HostKeyStatus;
-  /** match: the matching line; changed: the line with the old key; revoked: the @revoked line */
-  entry?: KnownHostEntry;
 }
 
 export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
@@ -129,40 +120,6 @@ export function formatFingerprint(blob: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
 }
 
-/**
- * Judge a presented host key against known_hosts. A revoked key is refused whatever else the
- * file says; several keys of one type may be listed for a host (any of them matches); a
- * listed key of the same type that differs means the host key changed. @cert-authority lines
- * are ignored: ozg does not verify host certificates.
- */
-export function verifyHostKey(
-  entries: readonly KnownHostEntry[],
-  host: string,
-  port: number,
-  keyType: string,
-  keyBlob: Buffer,
-): HostKeyVerdict {
-  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && matchesHost(e, host, port));
-  const sameType = forHost.filter((e) => e.keyType === keyType);
-  const revoked = sameType.find((e) => e.marker === 'revoked' && e.key.equals(keyBlob));
-  if (revoked) return { status: 'revoked', entry: revoked };
-  const plain = sameType.filter((e) => e.marker === undefined);
-  const match = plain.find((e) => e.key.equals(keyBlob));
-  if (match) return { status: 'match', entry: match };
-  if (plain.length > 0) return { status: 'changed', entry: plain[0] };
-  return { status: 'unknown' };
-}
-
-export function checkHostKey(
-  entries: readonly KnownHostEntry[],
-  host: string,
-  port: number,
-  keyType: string,
-  keyBlob: Buffer,
-): HostKeyStatus {
-  return verifyHostKey(entries, host, port, keyType, keyBlob).status;
-}
-
 /** Key types known_hosts holds for a host, so the client can ask the server for one of them. */
 export function listKnownKeyTypes(entries: readonly KnownHostEntry[], host: string, port: number): string[] {
   const types = new Set<string>();
@@ -174,15 +131,28 @@ export function listKnownKeyTypes(entries: readonly KnownHostEntry[], host: stri
 // file are chained so the duplicate check and the write happen as one step.
 const appendQueues = new Map<string, Promise<unknown>>();
 
+export interface AppendKnownHostOptions {
+  /** write the name as `|1|salt|hmac`, as ssh does with `HashKnownHosts yes` */
+  hashed?: boolean;
+}
+
 /**
- * Record a host key as a plain line. Creates the file (0600) and its directory (0700) when
- * missing; writes nothing when the key is already listed for the host. Resolves true when a
- * line was written.
+ * Record a host key. Creates the file (0600) and its directory (0700) when missing; writes
+ * nothing when the key is already listed for the host. Resolves true when a line was written.
+ * Throws when meanwhile another key was listed for the host:port (a second transport of the
+ * run recorded what another server presented): that host then looks changed, never new.
  */
-export function appendKnownHost(file: string, host: string, port: number, keyType: string, keyBlob: Buffer): Promise<boolean> {
+export function appendKnownHost(
+  file: string,
+  host: string,
+  port: number,
+  keyType: string,
+  keyBlob: Buffer,
+  options: AppendKnownHostOptions = {},
+): Promise<boolean> {
   const absolute = path.resolve(file);
   const previous = appendQueues.get(absolute) ?? Promise.resolve();
-  const next = previous.catch(() => undefined).then(() => writeKnownHost(absolute, host, port, keyType, keyBlob));
+  const next = previous.catch(() => undefined).then(() => writeKnownHost(absolute, host, port, keyType, keyBlob, options));
   appendQueues.set(absolute, next);
   void next.finally(() => {
     if (appendQueues.get(absolute) === next) appendQueues.delete(absolute);
@@ -190,7 +160,7 @@ export function appendKnownHost(file: string, host: string, port: number, keyTyp
   return next;
 }
 
-async function writeKnownHost(file: string, host: string, port: number, keyType: string, keyBlob: Buffer): Promise<boolean> {
+async function writeKnownHost(file: string, host: string, port: number, keyType: string, keyBlob: Buffer, options: AppendKnownHostOptions): Promise<boolean> {
   let existing = '';
   try {
     existing = await readFile(file, 'utf8');
@@ -198,9 +168,18 @@ async function writeKnownHost(file: string, host: string, port: number, keyType:
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   }
-  if (checkHostKey(parseKnownHosts(existing, file), host, port, keyType, keyBlob) === 'match') return false;
+  const listed = parseKnownHosts(existing, file).filter((e) => e.marker === undefined && matchesHost(e, host, port));
+  if (listed.some((e) => e.key.equals(keyBlob))) return false;
+  if (listed.length > 0) {
+    const other = listed[0];
+    throw new Error(
+      `${file}:${other.line} meanwhile lists ${other.keyType} ${formatFingerprint(other.key)} for ${formatEndpoint(host, port)}, ` +
+        `not the presented ${keyType} ${formatFingerprint(keyBlob)}`,
+    );
+  }
+  const name = formatKnownHostName(host, port);
   const separator = existing === '' || existing.endsWith('\n') ? '' : '\n';
-  const line = `${separator}${formatKnownHostName(host, port)} ${keyType} ${keyBlob.toString('base64')}\n`;
+  const line = `${separator}${options.hashed ? hashKnownHostName(name) : name} ${keyType} ${keyBlob.toString('base64')}\n`;
   const handle = await open(file, 'a', 0o600);
   try {
     await handle.appendFile(line);
@@ -208,4 +187,11 @@ async function writeKnownHost(file: string, host: string, port: number, keyType:
     await handle.close();
   }
   return true;
+}
+
+/** `|1|salt|hmac` with a fresh 20-byte salt, as `ssh-keygen -H` and ssh's HashKnownHosts write it. */
+export function hashKnownHostName(name: string): string {
+  const salt = randomBytes(20);
+  const hash = createHmac('sha1', salt).update(name).digest();
+  return `|1|${salt.toString('base64')}|${hash.toString('base64')}`;
 }

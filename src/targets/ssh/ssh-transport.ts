@@ -3,17 +3,11 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { InternalError, UnreachableError } from '../../errors.js';
 import { quoteShell } from '../vm/shell-quote.js';
+import { createOutputTail, droppedCounts } from '../vm/output-tail.js';
 import type { ExecOptions, ExecResult, ShellTransport } from '../vm/transport.js';
-import {
-  appendKnownHost,
-  formatEndpoint,
-  formatFingerprint,
-  formatKnownHostName,
-  listKnownKeyTypes,
-  readKeyType,
-  readKnownHosts,
-  verifyHostKey,
-} from './known-hosts.js';
+import { createHashKnownHostsDecision, type DecideHashKnownHosts } from './hash-known-hosts.js';
+import { judgeHostKey, orderHostKeyAlgorithms } from './host-key-judgement.js';
+import { appendKnownHost, formatEndpoint, formatFingerprint, formatKnownHostName, listKnownKeyTypes, readKnownHosts } from './known-hosts.js';
 
 /** A jump host the target is reached through (`ssh -J`). */
 export interface SshBastion {
@@ -38,6 +32,10 @@ export interface CreateSshTransportOptions {
   knownHostsFile: string;
   /** record keys of hosts not yet in known_hosts instead of refusing them */
   acceptNewHostKeys: boolean;
+  /** whether a recorded key is written hashed; default: the user's OpenSSH (`ssh -G`) decides */
+  hashKnownHosts?: DecideHashKnownHosts;
+  /** told about every key recorded with acceptNewHostKeys, so the run can show it */
+  onHostKeyRecorded?: (recorded: RecordedHostKey) => void;
   /** run every script as root through `sudo -n` */
   sudo: boolean;
   bastion?: SshBastion;
@@ -47,6 +45,18 @@ export interface CreateSshTransportOptions {
   where?: string;
   /** session channels open at once on the connection (sshd's MaxSessions defaults to 10); default 8 */
   maxChannels?: number;
+}
+
+/** A host key written to known_hosts under --accept-new-host-keys. */
+export interface RecordedHostKey {
+  /** `host:port` */
+  endpoint: string;
+  keyType: string;
+  /** `SHA256:…`, as ssh-keygen -l prints it */
+  fingerprint: string;
+  knownHostsFile: string;
+  /** written as `|1|salt|hmac` */
+  hashed: boolean;
 }
 
 /** Counters for benchmarks: every SSH handshake (bastion hops included) and every exec. */
@@ -108,19 +118,6 @@ const SUDO_WRAPPER = `trap 'trap - TERM; kill -TERM 0 2>/dev/null; exit 143' TER
 { sh -c "$1" 0<&3 3<&- & } 3<&0
 wait $!`;
 
-const DEFAULT_HOST_KEY_ALGORITHMS = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'rsa-sha2-512',
-  'rsa-sha2-256',
-  'ssh-rsa',
-];
-const HOST_KEY_ALGORITHMS_BY_KEY_TYPE: Record<string, string[]> = {
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-};
-
 type NodeSshModule = typeof import('node-ssh');
 let nodeSshModule: Promise<NodeSshModule> | undefined;
 
@@ -156,6 +153,7 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const stats: SshTransportStats = { connects: 0, execs: 0, bytesSent: 0 };
   const channels = createLimiter(options.maxChannels ?? 8);
+  const hashKnownHosts = options.hashKnownHosts ?? createHashKnownHostsDecision({ env: process.env });
   let connecting: Promise<Connection> | undefined;
 
   function getConnection(): Promise<Connection> {
@@ -236,7 +234,7 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
       keepaliveInterval: 10_000,
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer, verify: (accept: boolean) => void) => {
-        judgeHostKey(hop, key).then(
+        judgeHostKeyOf(hop, key).then(
           (problem) => {
             refusal = problem;
             verify(problem === undefined);
@@ -276,21 +274,23 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
   }
 
   /** undefined when the key may be used, otherwise the refusal to report */
-  async function judgeHostKey(hop: Hop, key: Buffer): Promise<UnreachableError | undefined> {
+  async function judgeHostKeyOf(hop: Hop, key: Buffer): Promise<UnreachableError | undefined> {
     const file = options.knownHostsFile;
     const endpoint = formatEndpoint(hop.host, hop.port);
-    const keyType = readKeyType(key);
     const fingerprint = formatFingerprint(key);
     // Read again: another transport of this run may just have recorded this host's key.
-    const verdict = verifyHostKey(await readKnownHosts(file), hop.host, hop.port, keyType, key);
-    switch (verdict.status) {
-      case 'match':
-        return undefined;
+    const judgement = judgeHostKey(await readKnownHosts(file), hop.host, hop.port, key, { acceptNew: options.acceptNewHostKeys });
+    if (judgement.action === 'connect') return undefined;
+    const { keyType } = judgement;
+    if (judgement.action === 'record') {
+      const hashed = await hashKnownHosts(hop.host, hop.port);
+      if (await appendKnownHost(file, hop.host, hop.port, keyType, key, { hashed })) {
+        options.onHostKeyRecorded?.({ endpoint, keyType, fingerprint, knownHostsFile: file, hashed });
+      }
+      return undefined;
+    }
+    switch (judgement.reason) {
       case 'unknown':
-        if (options.acceptNewHostKeys) {
-          await appendKnownHost(file, hop.host, hop.port, keyType, key);
-          return undefined;
-        }
         return new UnreachableError(
           where,
           `unknown host key for ${endpoint} (${keyType} ${fingerprint}); verify it, then rerun with ` +
@@ -298,21 +298,20 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
           { hint: `compare with \`ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileKind(keyType)}_key.pub\` run on the host itself` },
         );
       case 'changed': {
-        const old = verdict.entry!;
+        const listed = judgement.known.map((e) => `${e.file}:${e.line} lists ${e.keyType} ${formatFingerprint(e.key)}`).join('; ');
+        const lines = [...new Set(judgement.known.map((e) => e.line))].join(', ');
+        // What to do goes into the message itself: a rollout shows each site's message, not hints.
         return new UnreachableError(
           where,
-          `HOST KEY CHANGED for ${endpoint}: ${old.file}:${old.line} lists ${old.keyType} ${formatFingerprint(old.key)}, ` +
-            `the host now presents ${keyType} ${fingerprint}. Someone may be intercepting the connection ` +
-            `(man-in-the-middle), or the host was reinstalled; refusing to connect`,
-          {
-            hint:
-              `if the new key is legitimate, remove line ${old.line} from ${old.file} ` +
-              `(ssh-keygen -R '${formatKnownHostName(hop.host, hop.port)}' -f ${old.file}) and rerun with --accept-new-host-keys`,
-          },
+          `HOST KEY CHANGED for ${endpoint}: ${listed}; the host now presents ${keyType} ${fingerprint}, which matches none of them. ` +
+            `Someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled; refusing to connect ` +
+            `(--accept-new-host-keys never replaces a known key). Check the host's key out of band (ssh-keygen -lf on the host itself); ` +
+            `if ${fingerprint} is legitimate, remove line${judgement.known.length > 1 ? 's' : ''} ${lines} from ${file} ` +
+            `(ssh-keygen -R '${formatKnownHostName(hop.host, hop.port)}' -f ${file}) and rerun with --accept-new-host-keys`,
         );
       }
       case 'revoked': {
-        const entry = verdict.entry!;
+        const entry = judgement.entry;
         return new UnreachableError(
           where,
           `host key of ${endpoint} (${keyType} ${fingerprint}) is marked @revoked in ${entry.file}:${entry.line}; refusing to connect`,
@@ -417,8 +416,8 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
           );
           return;
         }
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
+        const stdout = createOutputTail();
+        const stderr = createOutputTail();
         let exitCode: number | null = null;
         let exited = false;
         let timedOut = false;
@@ -433,10 +432,11 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
             resolve({
               exitCode: timedOut ? null : exitCode,
               // decoded once at the end: a chunk boundary may split a multi-byte character
-              stdout: Buffer.concat(stdout).toString('utf8'),
-              stderr: Buffer.concat(stderr).toString('utf8'),
+              stdout: stdout.text(),
+              stderr: stderr.text(),
               durationMs: elapsed(),
               ...(timedOut ? { timedOut } : {}),
+              ...droppedCounts(stdout, stderr),
             }),
           );
         channel.on('close', () => {
@@ -534,14 +534,6 @@ function sendSignal(channel: Ssh2Channel, name: 'TERM' | 'KILL'): void {
 function hostKeyFileKind(keyType: string): string {
   if (keyType.startsWith('ecdsa-')) return 'ecdsa';
   return keyType.replace(/^ssh-/, '');
-}
-
-/** Ask first for the key types known_hosts already has for the host, as ssh does. */
-function orderHostKeyAlgorithms(knownTypes: string[]): string[] {
-  const preferred = knownTypes
-    .flatMap((type) => HOST_KEY_ALGORITHMS_BY_KEY_TYPE[type] ?? [type])
-    .filter((algorithm) => DEFAULT_HOST_KEY_ALGORITHMS.includes(algorithm));
-  return [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
 /** At most `limit` tasks at once; the rest wait in order. */

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { UnreachableError } from '../../errors.js';
+import { createOutputTail, droppedCounts } from './output-tail.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
 
 export interface CreateLocalTransportOptions {
@@ -23,13 +24,18 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
       ...(execOptions.stdin === undefined ? { stdin: 'ignore' as const } : { input: execOptions.stdin }),
       env: options.env,
       reject: false,
-      stripFinalNewline: false,
+      // read below into bounded tails instead of execa's unbounded buffers
+      buffer: false,
       // Its own process group, so a timeout can kill what the script started too: a
       // background grandchild holding stdout open would otherwise keep us waiting.
       detached: true,
     });
     const pid = child.pid;
     if (pid !== undefined) running.add(pid);
+    const stdout = createOutputTail();
+    const stderr = createOutputTail();
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     let timedOut = false;
     const timer =
       execOptions.timeoutMs === undefined || pid === undefined
@@ -51,10 +57,11 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     }
     return {
       exitCode: result.exitCode ?? null,
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
+      stdout: stdout.text(),
+      stderr: stderr.text(),
       durationMs,
       ...(timedOut ? { timedOut } : {}),
+      ...droppedCounts(stdout, stderr),
     };
   }
 

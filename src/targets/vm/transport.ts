@@ -9,6 +9,12 @@ export interface ExecResult {
   durationMs: number;
   /** true when the command was killed because it ran past `timeoutMs` (exitCode is then null) */
   timedOut?: boolean;
+  /**
+   * Output is kept only up to its last OUTPUT_TAIL_BYTES per stream (output-tail.ts); these
+   * count the bytes dropped before that, also named in a first `… N bytes dropped` line.
+   */
+  stdoutDroppedBytes?: number;
+  stderrDroppedBytes?: number;
 }
 
 export interface ExecOptions {

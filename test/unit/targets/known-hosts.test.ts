@@ -1,16 +1,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  appendKnownHost,
-  checkHostKey,
-  formatFingerprint,
-  listKnownKeyTypes,
-  parseKnownHosts,
-  readKeyType,
-  readKnownHosts,
-  verifyHostKey,
-} from '../../../src/targets/ssh/known-hosts.js';
+import { appendKnownHost, formatFingerprint, matchesHost, parseKnownHosts, readKeyType, readKnownHosts } from '../../../src/targets/ssh/known-hosts.js';
 
 // Keys, fingerprints and hashed names made with ssh-keygen (-lf, -H), so the expectations
 // are OpenSSH's own answers, not this module's.
@@ -70,72 +61,6 @@ describe('parseKnownHosts', () => {
   });
 });
 
-describe('checkHostKey', () => {
-  const plain = parseKnownHosts(
-    [
-      `kiel.example,10.1.0.7 ssh-ed25519 ${K1}`,
-      `[10.1.0.8]:2222 ssh-ed25519 ${K2}`,
-      `[10.1.0.8]:2222 ecdsa-sha2-nistp256 ${K3_ECDSA}`,
-      `*.amt-hohner-harde.example,!bastion.amt-hohner-harde.example ssh-ed25519 ${K1}`,
-      `web-?.example ssh-ed25519 ${K2}`,
-    ].join('\n'),
-    '/kh',
-  );
-
-  it('matches plain names, comma lists and the [host]:port form', () => {
-    expect(checkHostKey(plain, 'kiel.example', 22, 'ssh-ed25519', k1)).toBe('match');
-    expect(checkHostKey(plain, '10.1.0.7', 22, 'ssh-ed25519', k1)).toBe('match');
-    expect(checkHostKey(plain, 'KIEL.example', 22, 'ssh-ed25519', k1)).toBe('match');
-    expect(checkHostKey(plain, '10.1.0.8', 2222, 'ssh-ed25519', k2)).toBe('match');
-    expect(checkHostKey(plain, '10.1.0.8', 2222, 'ecdsa-sha2-nistp256', k3)).toBe('match');
-  });
-
-  it('keeps ports apart: a key for port 22 says nothing about port 2222 and back', () => {
-    expect(checkHostKey(plain, 'kiel.example', 2222, 'ssh-ed25519', k1)).toBe('unknown');
-    expect(checkHostKey(plain, '10.1.0.8', 22, 'ssh-ed25519', k2)).toBe('unknown');
-  });
-
-  it('reports changed for another key of the same type, unknown for a type not listed', () => {
-    const verdict = verifyHostKey(plain, 'kiel.example', 22, 'ssh-ed25519', k2);
-    expect(verdict.status).toBe('changed');
-    expect(verdict.entry?.line).toBe(1);
-    expect(checkHostKey(plain, 'kiel.example', 22, 'ecdsa-sha2-nistp256', k3)).toBe('unknown');
-    expect(checkHostKey(plain, 'rendsburg.example', 22, 'ssh-ed25519', k1)).toBe('unknown');
-  });
-
-  it('honours wildcards and negated patterns', () => {
-    expect(checkHostKey(plain, 'vm1.amt-hohner-harde.example', 22, 'ssh-ed25519', k1)).toBe('match');
-    expect(checkHostKey(plain, 'bastion.amt-hohner-harde.example', 22, 'ssh-ed25519', k1)).toBe('unknown');
-    expect(checkHostKey(plain, 'web-1.example', 22, 'ssh-ed25519', k2)).toBe('match');
-    expect(checkHostKey(plain, 'web-12.example', 22, 'ssh-ed25519', k2)).toBe('unknown');
-  });
-
-  it('accepts any of several keys listed for one host', () => {
-    const entries = parseKnownHosts(`h.example ssh-ed25519 ${K1}\nh.example ssh-ed25519 ${K2}\n`, '/kh');
-    expect(checkHostKey(entries, 'h.example', 22, 'ssh-ed25519', k2)).toBe('match');
-  });
-
-  it('matches hashed names written by ssh-keygen -H', () => {
-    const hashed = parseKnownHosts(HASHED, '/kh');
-    expect(hashed[0].hosts.kind).toBe('hashed');
-    expect(checkHostKey(hashed, '10.0.0.5', 2222, 'ssh-ed25519', k1)).toBe('match');
-    expect(checkHostKey(hashed, 'gemeinde.example', 22, 'ssh-ed25519', k2)).toBe('match');
-    expect(checkHostKey(hashed, 'gemeinde.example', 22, 'ssh-ed25519', k1)).toBe('changed');
-    expect(checkHostKey(hashed, '10.0.0.5', 22, 'ssh-ed25519', k1)).toBe('unknown');
-  });
-
-  it('refuses @revoked keys and ignores @cert-authority lines', () => {
-    const entries = parseKnownHosts(
-      [`@revoked * ssh-ed25519 ${K2}`, `kiel.example ssh-ed25519 ${K2}`, `@cert-authority *.example ssh-ed25519 ${K1}`].join('\n'),
-      '/kh',
-    );
-    const verdict = verifyHostKey(entries, 'kiel.example', 22, 'ssh-ed25519', k2);
-    expect(verdict).toMatchObject({ status: 'revoked', entry: { line: 1 } });
-    expect(checkHostKey(entries, 'lübeck.example', 22, 'ssh-ed25519', k1)).toBe('unknown');
-    expect(listKnownKeyTypes(entries, 'kiel.example', 22)).toEqual(['ssh-ed25519']);
-  });
-});
-
 describe('appendKnownHost', () => {
   let dir: string;
   beforeEach(async () => {
@@ -169,5 +94,27 @@ describe('appendKnownHost', () => {
     expect(await appendKnownHost(file, 'neu.example', 22, 'ecdsa-sha2-nistp256', k3)).toBe(true);
     const lines = (await readFile(file, 'utf8')).split('\n');
     expect(lines).toEqual([...HASHED.split('\n'), `neu.example ecdsa-sha2-nistp256 ${K3_ECDSA}`, '']);
+  });
+
+  it('writes hashed names with hashed: true, which ssh-style matching finds and which do not show the host', async () => {
+    const file = path.join(dir, 'known_hosts');
+    expect(await appendKnownHost(file, '10.1.0.8', 2222, 'ssh-ed25519', k1, { hashed: true })).toBe(true);
+    const text = await readFile(file, 'utf8');
+    expect(text).toMatch(/^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}= ssh-ed25519 /);
+    expect(text).not.toContain('10.1.0.8');
+    const [entry] = parseKnownHosts(text, file);
+    expect(matchesHost(entry, '10.1.0.8', 2222)).toBe(true);
+    expect(matchesHost(entry, '10.1.0.8', 22)).toBe(false);
+    // listed already (hashed): nothing more is written
+    expect(await appendKnownHost(file, '10.1.0.8', 2222, 'ssh-ed25519', k1, { hashed: true })).toBe(false);
+  });
+
+  it('never adds a second key for a host:port that meanwhile has another one, whatever its type', async () => {
+    const file = path.join(dir, 'known_hosts');
+    await appendKnownHost(file, '10.1.0.8', 2222, 'ssh-ed25519', k1);
+    await expect(appendKnownHost(file, '10.1.0.8', 2222, 'ecdsa-sha2-nistp256', k3)).rejects.toThrow(
+      `${file}:1 meanwhile lists ssh-ed25519 ${K1_FINGERPRINT} for 10.1.0.8:2222, not the presented ecdsa-sha2-nistp256 ${K3_FINGERPRINT}`,
+    );
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(1);
   });
 });

@@ -1,0 +1,66 @@
+import { matchesHost, readKeyType, type KnownHostEntry } from './known-hosts.js';
+
+/**
+ * What to do with the host key a server presents, decided from known_hosts alone (pure, no
+ * I/O), with OpenSSH's rules: a host:port that has ANY key listed and presents a key that
+ * matches none of them has *changed*, whatever the key types, and is refused even when new
+ * keys may be accepted (OpenSSH's "REMOTE HOST IDENTIFICATION HAS CHANGED" under
+ * StrictHostKeyChecking=accept-new). Only a host:port with no key at all is new.
+ */
+export type HostKeyJudgement =
+  | { action: 'connect'; entry: KnownHostEntry }
+  | { action: 'record'; keyType: string }
+  | { action: 'refuse'; reason: 'unknown'; keyType: string }
+  /** `known`: every key listed for the host:port, none of them the presented one */
+  | { action: 'refuse'; reason: 'changed'; keyType: string; known: KnownHostEntry[] }
+  | { action: 'refuse'; reason: 'revoked'; keyType: string; entry: KnownHostEntry };
+
+export interface JudgeHostKeyOptions {
+  /** --accept-new-host-keys: a host:port with no listed key gets the presented one recorded */
+  acceptNew: boolean;
+}
+
+export function judgeHostKey(
+  entries: readonly KnownHostEntry[],
+  host: string,
+  port: number,
+  keyBlob: Buffer,
+  options: JudgeHostKeyOptions,
+): HostKeyJudgement {
+  const keyType = readKeyType(keyBlob);
+  // @cert-authority lines are ignored: ozg does not verify host certificates.
+  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && matchesHost(e, host, port));
+  // A revoked key is refused whatever else the file says about the host.
+  const revoked = forHost.find((e) => e.marker === 'revoked' && e.key.equals(keyBlob));
+  if (revoked) return { action: 'refuse', reason: 'revoked', keyType, entry: revoked };
+  const known = forHost.filter((e) => e.marker === undefined);
+  const match = known.find((e) => e.key.equals(keyBlob));
+  if (match) return { action: 'connect', entry: match };
+  if (known.length > 0) return { action: 'refuse', reason: 'changed', keyType, known };
+  return options.acceptNew ? { action: 'record', keyType } : { action: 'refuse', reason: 'unknown', keyType };
+}
+
+const DEFAULT_HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+const HOST_KEY_ALGORITHMS_BY_KEY_TYPE: Record<string, string[]> = {
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+
+/**
+ * The host key algorithms the client offers, in order (ssh2's `algorithms.serverHostKey`):
+ * the types known_hosts lists for the host first, as ssh does, so a server holding several
+ * keys shows the pinned one instead of one that would look changed.
+ */
+export function orderHostKeyAlgorithms(knownTypes: readonly string[]): string[] {
+  const preferred = knownTypes
+    .flatMap((type) => HOST_KEY_ALGORITHMS_BY_KEY_TYPE[type] ?? [type])
+    .filter((algorithm) => DEFAULT_HOST_KEY_ALGORITHMS.includes(algorithm));
+  return [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])];
+}
