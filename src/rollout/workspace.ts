@@ -12,7 +12,7 @@ import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
 import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
-import { acquireLock } from '../ledger/lock.js';
+import { acquireLock, describeRecoveredLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
 import { isInShard, parseShard } from './waves.js';
@@ -60,8 +60,17 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
   const actor = describeActor();
   const run = randomUUID();
   const lock = options.lock
-    ? await acquireLock(inventory.ledgerDir, { command: options.command, user: actor.split('@')[0]!, hostname: os.hostname(), pid: process.pid, now: () => new Date() })
+    ? await acquireLock(inventory.ledgerDir, {
+        command: options.command,
+        user: actor.split('@')[0]!,
+        hostname: os.hostname(),
+        pid: process.pid,
+        now: () => new Date(),
+        onHeartbeatError: (error) => context.reporter.emit({ type: 'warning', message: error.message }),
+      })
     : undefined;
+  // the run that left it stopped mid-deploy: its last steps may be live but unrecorded
+  if (lock?.recovered) context.reporter.emit({ type: 'warning', message: describeRecoveredLock(lock.path, lock.recovered) });
   try {
     const ledger = await openLedger(inventory.ledgerDir);
     const latest = await indexLatest(ledger);
