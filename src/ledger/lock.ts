@@ -272,6 +272,7 @@ function createHandle(ctx: LockContext, holder: LockHolder, recovered: Recovered
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   let released = false;
   let timer: NodeJS.Timeout | undefined;
+  let lastReported: string | undefined;
 
   const beat = async (): Promise<void> => {
     // Touch the file through a handle whose content we checked, so a lock another run took
@@ -297,6 +298,7 @@ function createHandle(ctx: LockContext, holder: LockHolder, recovered: Recovered
     timer = setTimeout(() => {
       beat().then(
         () => {
+          lastReported = undefined;
           if (!released) schedule();
         },
         (error: unknown) => {
@@ -305,7 +307,9 @@ function createHandle(ctx: LockContext, holder: LockHolder, recovered: Recovered
           const surfaced = lost
             ? error
             : new Error(`could not refresh the heartbeat of the ledger lock ${path}: ${(error as Error).message ?? String(error)}; another run may take the lock over`, { cause: error });
-          options.onHeartbeatError?.(surfaced);
+          // a failure that keeps repeating is told once, not every few seconds
+          if (surfaced.message !== lastReported) options.onHeartbeatError?.(surfaced);
+          lastReported = surfaced.message;
           // a write that failed may work next time; a lock that is gone stays gone
           if (!lost) schedule();
         },

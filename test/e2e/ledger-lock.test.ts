@@ -20,6 +20,7 @@ describe('the ledger lock', () => {
 
   it('keeps two runs apart that are both pid 1 in their own PID namespaces on the same host', async () => {
     if (!existsSync('/usr/bin/unshare')) throw new Error('unshare is missing: apt-get install -y util-linux');
+    if (process.getuid?.() !== 0) throw new Error('unshare --pid needs root: run this test as root (as CI does)');
     await writeProbeInventory(dir, { version: '1.0.0', count: 2, installDelay: 1.5 });
     const first = runInPidNamespace(['deploy', '-c', '1'], dir);
     await waitFor(() => existsSync(path.join(dir, '.ozg/lock')));
