@@ -157,7 +157,7 @@ export async function cloneProcedure(context: CommandContext, request: CloneRequ
   };
 
   if ((request.write || request.deploy) && changed) {
-    await writeInventory({ file, display, ledgerDir: project.inventory.ledgerDir, before: text, after, command: 'clone-procedure' });
+    await writeInventory({ file, display, ledgerDir: project.inventory.ledgerDir, before: text, after, command: 'clone-procedure', warn: (message) => context.reporter.emit({ type: 'warning', message }) });
     result.written = true;
   }
   const deployCommand = formatCommand(['ozg', 'deploy', '-i', display, request.to]);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { acquireLock } from '../ledger/lock.js';
+import { acquireLock, describeRecoveredLock } from '../ledger/lock.js';
 
 export interface WriteInventoryOptions {
   /** absolute path of sites.yaml */
@@ -19,10 +19,13 @@ export interface WriteInventoryOptions {
   after: string;
   /** shown to whoever finds the ledger locked */
   command: string;
+  /** told when a stale lock was taken over or the lock's heartbeat failed */
+  warn?: (message: string) => void;
 }
 
 export async function writeInventory(options: WriteInventoryOptions): Promise<void> {
-  const lock = await acquireLock(options.ledgerDir, { command: options.command });
+  const lock = await acquireLock(options.ledgerDir, { command: options.command, onHeartbeatError: (error) => options.warn?.(error.message) });
+  if (lock.recovered) options.warn?.(describeRecoveredLock(lock.path, lock.recovered));
   try {
     const target = await realpath(options.file); // a symlinked inventory stays a symlink
     if ((await readFile(target, 'utf8')) !== options.before) {

@@ -36,8 +36,26 @@ function isLedgerRecord(value: unknown): value is LedgerRecord {
   return (
     ['id', 'time', 'site', 'procedure', 'version', 'hash', 'outcome'].every((k) => typeof r[k] === 'string') &&
     (r.environment === 'test' || r.environment === 'prod') &&
-    Array.isArray(r.smoke)
+    Array.isArray(r.smoke) &&
+    (r.seq === undefined || (Number.isSafeInteger(r.seq) && (r.seq as number) > 0))
   );
+}
+
+const LINE_START = '{"v":1,"sum":"';
+
+/**
+ * A line that failed to parse and looks like the beginning of a record cut off mid-write (a
+ * run killed while appending), as opposed to a line that was altered or corrupted.
+ */
+export function isTornLedgerLine(line: string): boolean {
+  if (line.length <= LINE_START.length) return LINE_START.startsWith(line);
+  if (!line.startsWith(LINE_START)) return false;
+  try {
+    JSON.parse(line);
+    return false; // complete JSON that did not verify: altered, not torn
+  } catch {
+    return true;
+  }
 }
 
 function hashText(text: string): string {

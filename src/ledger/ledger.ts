@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatLedgerLine, parseLedgerLine } from './ledger-line.js';
+import { formatLedgerLine, isTornLedgerLine, parseLedgerLine } from './ledger-line.js';
 import type { LedgerRecord, ReleaseOutcome } from './types.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -33,17 +33,43 @@ export interface LedgerReadResult {
   records: LedgerRecord[];
   /** number of torn or altered lines that were skipped */
   ignored: number;
-  /** 1-based line numbers of the skipped lines, for a warning */
+  /** 1-based line numbers of the skipped lines (the first 1,000), for a warning */
   ignoredLines: number[];
+  damage: LedgerDamage;
+}
+
+/** Lines a read skipped, told apart by how they came to be. */
+export interface LedgerDamage {
+  /** 1-based numbers of lines cut off by a run killed mid-append: expected after a crash (first 1,000) */
+  torn: number[];
+  tornCount: number;
+  /** 1-based numbers of lines altered or corrupted (bad checksum, not a record, garbage): never expected (first 1,000) */
+  damaged: number[];
+  damagedCount: number;
+}
+
+/** Everything a command needs from one pass over the ledger. */
+export interface LedgerIndex {
+  /** per (site, environment, procedure): the last record saying what should be live, in causal order */
+  latest: Map<string, LedgerRecord>;
+  damage: LedgerDamage;
 }
 
 /** The local, append-only record of every release and smoke result. */
 export interface Ledger {
   /** absolute path of ledger.jsonl */
   readonly file: string;
-  /** durably appends the records as one batch and returns them as written; the caller holds the ledger lock */
+  /**
+   * Durably appends the records as one batch and returns them as written: each gets the next
+   * `seq` of its target unless it carries one (a merged record keeps its own). The caller holds the ledger lock.
+   */
   append(records: readonly LedgerRecordInput[]): Promise<LedgerRecord[]>;
+  /** all records in memory: for small ledgers and tests; commands use `index`, `history` or `scan` */
   read(): Promise<LedgerReadResult>;
+  /** streams the records in file order; memory does not grow with the file */
+  scan(onRecord: (record: LedgerRecord, line: number) => void): Promise<LedgerDamage>;
+  /** one streaming pass: the latest record per target and the damage found */
+  index(): Promise<LedgerIndex>;
   /** per (site, environment, procedure): the last record saying what should be live */
   latest(filter?: LedgerFilter): Promise<LedgerRecord[]>;
   /** matching records, newest first */
@@ -58,17 +84,48 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
   const file = join(dir, LEDGER_FILE);
   const now = deps.now ?? (() => new Date());
   const createId = deps.createId ?? randomUUID;
-  const read = () => readLedgerFile(file);
+  // highest seq per target, known after one pass; only the lock holder appends, so it stays true
+  let seqs: Map<string, number> | undefined;
+  const scan = (onRecord: (record: LedgerRecord, line: number) => void) => scanLedgerFile(file, onRecord);
+  const index = async (): Promise<LedgerIndex> => {
+    const tracker = new LatestTracker();
+    const damage = await scan((record) => tracker.add(record));
+    seqs = tracker.seqs;
+    return { latest: tracker.latest, damage };
+  };
   return {
     file,
     async append(inputs) {
-      const records = inputs.map((input) => stampRecord(input, now, createId));
+      if (!seqs) await index();
+      const known = seqs!;
+      const records = inputs.map((input) => {
+        const key = targetKey(input);
+        const seq = input.seq ?? (known.get(key) ?? 0) + 1;
+        known.set(key, Math.max(known.get(key) ?? 0, seq));
+        return stampRecord({ ...input, seq }, now, createId);
+      });
       await appendToLedgerFile(dir, file, records);
       return records;
     },
-    read,
-    latest: async (filter = {}) => selectLatest((await read()).records, filter),
-    history: async (options = {}) => selectHistory((await read()).records, options),
+    read: () => readLedgerFile(file),
+    scan,
+    index,
+    async latest(filter = {}) {
+      const tracker = new LatestTracker(filter);
+      await scan((record) => tracker.add(record));
+      return [...tracker.latest.values()];
+    },
+    async history(options = {}) {
+      // only the newest `limit` matching records are kept while streaming
+      const limit = options.limit === undefined ? Infinity : Math.max(0, options.limit);
+      const kept: LedgerRecord[] = [];
+      await scan((record) => {
+        if (limit === 0 || !matchesFilter(record, options)) return;
+        kept.push(record);
+        if (kept.length > limit * 2 + 1024) kept.splice(0, kept.length - limit);
+      });
+      return kept.slice(Math.max(0, kept.length - limit)).reverse();
+    },
   };
 }
 
@@ -78,24 +135,113 @@ function stampRecord(input: LedgerRecordInput, now: () => Date, createId: () => 
   return { id: id ?? createId(), time: time ?? now().toISOString(), ...rest };
 }
 
+/** Reads the whole ledger into memory (merging, tests). Commands stream with `scanLedgerFile`. */
 export async function readLedgerFile(file: string): Promise<LedgerReadResult> {
-  let data: Buffer;
+  const records: LedgerRecord[] = [];
+  const damage = await scanLedgerFile(file, (record) => records.push(record));
+  const ignoredLines = [...damage.torn, ...damage.damaged].sort((a, b) => a - b).slice(0, MAX_LISTED_LINES);
+  return { records, ignored: damage.tornCount + damage.damagedCount, ignoredLines, damage };
+}
+
+/** Bytes read at a time. */
+const CHUNK_BYTES = 1 << 20;
+/** A line longer than this is not a record ozg wrote (records are kilobytes); it is counted as damage without being kept. */
+const MAX_LINE_BYTES = 64 << 20;
+/** Line numbers listed per kind of damage; the counts stay exact. */
+const MAX_LISTED_LINES = 1_000;
+
+/**
+ * Streams the ledger line by line in fixed-size chunks, so memory stays flat however large the
+ * file (a string holding it all fails beyond 512 MiB). Lines that are not intact records are
+ * skipped and reported: the unterminated last line or an incomplete record as torn (a run killed
+ * mid-append), anything else as damaged.
+ */
+export async function scanLedgerFile(file: string, onRecord: (record: LedgerRecord, line: number) => void): Promise<LedgerDamage> {
+  const damage: LedgerDamage = { torn: [], tornCount: 0, damaged: [], damagedCount: 0 };
+  let handle: FileHandle;
   try {
-    data = await readFile(file);
+    handle = await open(file, 'r');
   } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) return { records: [], ignored: 0, ignoredLines: [] };
+    if (isErrnoCode(error, 'ENOENT')) return damage;
     throw error;
   }
-  const records: LedgerRecord[] = [];
-  const ignoredLines: number[] = [];
-  const lines = data.toString('utf8').split('\n');
-  lines.forEach((line, index) => {
-    if (line === '') return;
-    const record = parseLedgerLine(line);
-    if (record) records.push(record);
-    else ignoredLines.push(index + 1);
-  });
-  return { records, ignored: ignoredLines.length, ignoredLines };
+  const note = (kind: 'torn' | 'damaged', line: number) => {
+    if (kind === 'torn') {
+      damage.tornCount += 1;
+      if (damage.torn.length < MAX_LISTED_LINES) damage.torn.push(line);
+    } else {
+      damage.damagedCount += 1;
+      if (damage.damaged.length < MAX_LISTED_LINES) damage.damaged.push(line);
+    }
+  };
+  let pieces: Buffer[] = [];
+  let pendingBytes = 0;
+  let overlong = false;
+  let lineNumber = 0;
+  const finishLine = (terminated: boolean) => {
+    lineNumber += 1;
+    if (overlong) {
+      note('damaged', lineNumber);
+    } else if (pendingBytes > 0) {
+      const text = (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)).toString('utf8');
+      const record = parseLedgerLine(text);
+      if (record) onRecord(record, lineNumber);
+      else note(!terminated || isTornLedgerLine(text) ? 'torn' : 'damaged', lineNumber);
+    }
+    pieces = [];
+    pendingBytes = 0;
+    overlong = false;
+  };
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      let start = 0;
+      while (start < bytesRead) {
+        const newline = buffer.indexOf(0x0a, start);
+        const end = newline === -1 || newline >= bytesRead ? bytesRead : newline;
+        if (!overlong && end > start) {
+          if (pendingBytes + (end - start) > MAX_LINE_BYTES) {
+            overlong = true;
+            pieces = [];
+          } else {
+            // copied: the read buffer is reused for the next chunk
+            pieces.push(Buffer.from(buffer.subarray(start, end)));
+          }
+        }
+        pendingBytes += end - start;
+        if (end === bytesRead) break;
+        finishLine(true);
+        start = end + 1;
+      }
+    }
+    if (pendingBytes > 0 || overlong) finishLine(false);
+  } finally {
+    await handle.close();
+  }
+  return damage;
+}
+
+/** Warnings for a read that skipped lines, naming the file and line numbers; none for a clean read. */
+export function describeLedgerDamage(file: string, damage: LedgerDamage): string[] {
+  const warnings: string[] = [];
+  if (damage.damagedCount > 0) {
+    warnings.push(
+      `${file}: ${describeLines(damage.damaged, damage.damagedCount)} damaged (altered or corrupted: not a record ozg wrote, or its checksum does not match) and skipped. ` +
+        'Records may be lost: restore the file from a backup or a shard copy and merge it with `ozg ledger merge`',
+    );
+  }
+  if (damage.tornCount > 0) {
+    warnings.push(`${file}: ${describeLines(damage.torn, damage.tornCount)} cut off by a run killed while appending, skipped (expected after a crash; the records before and after are intact)`);
+  }
+  return warnings;
+}
+
+function describeLines(lines: number[], count: number): string {
+  const shown = lines.slice(0, 20).join(', ');
+  const more = count > 20 ? ` and ${count - 20} more` : '';
+  return count === 1 ? `line ${shown} is` : `lines ${shown}${more} are`;
 }
 
 async function appendToLedgerFile(dir: string, file: string, records: readonly LedgerRecord[]): Promise<void> {
@@ -153,17 +299,43 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** The last live-making record per (site, environment, procedure), in ledger order. */
-export function selectLatest(records: readonly LedgerRecord[], filter: LedgerFilter = {}): LedgerRecord[] {
-  const last = new Map<string, LedgerRecord>();
-  for (const record of records) {
-    if (!matchesFilter(record, filter) || !LIVE_OUTCOMES.includes(record.outcome)) continue;
-    const key = `${record.site}\0${record.environment}\0${record.procedure}`;
+/** Identifies a target in the ledger: site, environment, procedure. */
+export function targetKey(record: Pick<LedgerRecord, 'site' | 'environment' | 'procedure'>): string {
+  return `${record.site}\0${record.environment}\0${record.procedure}`;
+}
+
+/**
+ * Aggregates records in file order into the latest live record per target. Order is causal,
+ * never by clock: the higher `seq` wins, and at equal seq the later line. A record without a
+ * seq (older ozg) takes the highest seq seen so far for its target, so it is ordered by its
+ * place in the file.
+ */
+export class LatestTracker {
+  readonly latest = new Map<string, LedgerRecord>();
+  readonly seqs = new Map<string, number>();
+  private readonly latestSeq = new Map<string, number>();
+
+  constructor(private readonly filter: LedgerFilter = {}) {}
+
+  add(record: LedgerRecord): void {
+    const key = targetKey(record);
+    const seq = record.seq ?? this.seqs.get(key) ?? 0;
+    this.seqs.set(key, Math.max(this.seqs.get(key) ?? 0, seq));
+    if (!LIVE_OUTCOMES.includes(record.outcome) || !matchesFilter(record, this.filter)) return;
+    const best = this.latestSeq.get(key);
+    if (best !== undefined && seq < best) return;
     // delete first so the map's order follows the latest record, not the first one seen
-    last.delete(key);
-    last.set(key, record);
+    this.latest.delete(key);
+    this.latest.set(key, record);
+    this.latestSeq.set(key, seq);
   }
-  return [...last.values()];
+}
+
+/** The last live-making record per (site, environment, procedure), in causal order. */
+export function selectLatest(records: readonly LedgerRecord[], filter: LedgerFilter = {}): LedgerRecord[] {
+  const tracker = new LatestTracker(filter);
+  for (const record of records) tracker.add(record);
+  return [...tracker.latest.values()];
 }
 
 /** Matching records, newest first, at most `limit`. */

@@ -7,6 +7,16 @@ import { InternalError, LockHeldError } from '../errors.js';
 
 export const LOCK_FILE = 'lock';
 
+/**
+ * A lock whose file has not been touched for this long belongs to a run that is gone. Pids
+ * and host names cannot tell: two containers sharing the ledger folder are both pid 1 on a
+ * host of the same name, and a pid alive here may be another namespace's. Only the holder's
+ * heartbeat (the file's mtime) says it is alive.
+ */
+export const DEFAULT_STALE_MS = 30_000;
+/** How often the holder touches its lock file; well below the stale age so a busy event loop does not lose it. */
+export const DEFAULT_HEARTBEAT_MS = 5_000;
+
 /** What the lock file says about the run holding it. */
 export interface LockHolder {
   pid: number;
@@ -15,8 +25,16 @@ export interface LockHolder {
   command: string;
   /** ISO time */
   startedAt: string;
-  /** random per acquisition: tells our lock from a recycled pid's */
+  /** random per acquisition: the only thing that tells one holder from another */
   token: string;
+}
+
+/** A lock this acquisition took over: the run that held it stopped (crashed, killed) mid-way. */
+export interface RecoveredLock {
+  /** what the dead run's lock file said; undefined when it was empty or unreadable */
+  holder?: LockHolder;
+  /** ISO time of its last heartbeat (the file's mtime) */
+  lastHeartbeat: string;
 }
 
 export interface AcquireLockOptions {
@@ -26,26 +44,32 @@ export interface AcquireLockOptions {
   pid?: number;
   hostname?: string;
   user?: string;
-  /** default: `process.kill(pid, 0)`; only asked about pids on this host */
-  isProcessAlive?: (pid: number) => boolean;
-  /** an unreadable lock younger than this may belong to a run still writing it (default 5 s) */
-  unreadableGraceMs?: number;
+  /** a lock whose heartbeat is older than this is taken over (default 30 s) */
+  staleMs?: number;
+  /** how often the holder refreshes its heartbeat (default 5 s) */
+  heartbeatMs?: number;
   /** how long to keep trying while other processes are recovering the same stale lock (default 3 s) */
   contentionTimeoutMs?: number;
+  /**
+   * Called when the heartbeat could not be written, or the lock is no longer ours (another run
+   * judged it stale and took it): the caller must tell the user, because another run may now work
+   * on the same ledger and targets. Without it such failures are thrown away — so pass one.
+   */
+  onHeartbeatError?: (error: Error) => void;
 }
 
 export interface LedgerLock {
   readonly path: string;
   readonly holder: LockHolder;
-  /** the abandoned lock this acquisition replaced, so the caller can mention it */
-  readonly recovered?: LockHolder | 'unreadable';
+  /** the abandoned lock this acquisition replaced, so the caller can warn about it */
+  readonly recovered?: RecoveredLock;
   /** removes the lock file if it is still ours; false when it was not (or already released) */
   release(): Promise<boolean>;
   /** for a process 'exit' handler, where nothing async runs any more */
   releaseSync(): boolean;
 }
 
-/** A lock that a recovering process held for longer than this died while holding it. */
+/** A recoverer holds `lock.break` for microseconds; one older than this died while holding it. */
 const BREAK_STALE_MS = 10_000;
 
 /** Lock tokens this process holds, so a second acquisition in-process is a bug, not a stale lock. */
@@ -63,29 +87,24 @@ interface LockContext {
   pid: number;
   host: string;
   now: () => Date;
-  isProcessAlive: (pid: number) => boolean;
-  unreadableGraceMs: number;
+  staleMs: number;
 }
 
 type Verdict = { kind: 'stale' } | { kind: 'held'; error: LockHeldError };
 
 /**
- * Takes `<dir>/lock` so that only one ozg run writes the ledger. A lock left by a dead process
- * on this host is recovered; any other existing lock throws LockHeldError naming its holder.
+ * Takes `<dir>/lock` so that only one ozg run writes the ledger: created with O_EXCL, kept
+ * alive by a heartbeat, taken over only when its heartbeat is older than `staleMs`. Any other
+ * existing lock throws LockHeldError naming its holder.
  */
 export async function acquireLock(dir: string, options: AcquireLockOptions): Promise<LedgerLock> {
   const now = options.now ?? (() => new Date());
-  const ctx: LockContext = {
-    path: join(dir, LOCK_FILE),
-    pid: options.pid ?? process.pid,
-    host: options.hostname ?? osHostname(),
-    now,
-    isProcessAlive: options.isProcessAlive ?? isProcessAlive,
-    unreadableGraceMs: options.unreadableGraceMs ?? 5_000,
-  };
+  const pid = options.pid ?? process.pid;
+  const host = options.hostname ?? osHostname();
+  const ctx: LockContext = { path: join(dir, LOCK_FILE), pid, host, now, staleMs: options.staleMs ?? DEFAULT_STALE_MS };
   const holder: LockHolder = {
-    pid: ctx.pid,
-    host: ctx.host,
+    pid,
+    host,
     user: options.user ?? currentUser(),
     command: options.command,
     startedAt: now().toISOString(),
@@ -94,11 +113,11 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
   await mkdir(dir, { recursive: true });
 
   const deadline = Date.now() + (options.contentionTimeoutMs ?? 3_000);
-  let recovered: LockHolder | 'unreadable' | undefined;
+  let recovered: RecoveredLock | undefined;
   for (;;) {
     if (await tryCreateLock(ctx.path, holder)) {
       heldTokens.add(holder.token);
-      return createHandle(ctx.path, holder, recovered);
+      return createHandle(ctx, holder, recovered, options);
     }
     // undefined: released between our attempt and the read, so simply try again
     const seen = await readLockFile(ctx.path);
@@ -107,7 +126,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
       const verdict = judgeLock(seen, ctx);
       if (verdict.kind === 'held') throw verdict.error;
       outcome = await breakStaleLock(seen, ctx);
-      if (outcome === 'broken') recovered = seen.holder ?? 'unreadable';
+      if (outcome === 'broken') recovered = { holder: seen.holder, lastHeartbeat: new Date(seen.mtimeMs).toISOString() };
     }
     if (Date.now() > deadline) {
       throw new LockHeldError(`the ledger lock ${ctx.path} is contended: other runs keep taking it`, {
@@ -116,6 +135,18 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
     }
     if (outcome === 'busy') await sleep(20);
   }
+}
+
+/** One line for a warning: who held the lock the caller took over, and that it stopped mid-way. */
+export function describeRecoveredLock(path: string, recovered: RecoveredLock): string {
+  const { holder } = recovered;
+  const who = holder
+    ? `${holder.user}@${holder.host} pid ${holder.pid} running "${holder.command}", started ${holder.startedAt}`
+    : 'a run whose lock file was empty or unreadable';
+  return (
+    `took over the stale ledger lock ${path} of ${who}; its last heartbeat was at ${recovered.lastHeartbeat}. ` +
+    'That run stopped mid-way (crashed or killed): its last steps may be unrecorded; check its targets with `ozg status`'
+  );
 }
 
 async function tryCreateLock(path: string, holder: LockHolder): Promise<boolean> {
@@ -127,7 +158,7 @@ async function tryCreateLock(path: string, holder: LockHolder): Promise<boolean>
     throw error;
   }
   // Between the create above and this write the file is empty; readers treat an empty or
-  // half-written lock as "starting up" until it is older than the grace period.
+  // half-written lock like any other: held while its mtime is fresh.
   try {
     await handle.writeFile(JSON.stringify(holder) + '\n', 'utf8');
     await handle.datasync();
@@ -172,42 +203,31 @@ function parseHolder(raw: string): LockHolder | undefined {
       return value as LockHolder;
     }
   } catch {
-    // torn or hand-edited: handled as unreadable
+    // torn or hand-edited: judged by age like any other
   }
   return undefined;
 }
 
 function judgeLock(state: LockFileState, ctx: LockContext): Verdict {
   const { holder } = state;
+  if (holder && holder.pid === ctx.pid && holder.host === ctx.host && heldTokens.has(holder.token)) {
+    throw new InternalError(`this process already holds the ledger lock ${ctx.path}`);
+  }
+  const ageMs = ctx.now().getTime() - state.mtimeMs;
+  if (ageMs > ctx.staleMs) return { kind: 'stale' };
+  const heartbeat = `its heartbeat is ${Math.max(0, Math.round(ageMs / 1000))} s old`;
+  const hint = `wait for it to finish; a lock whose heartbeat stops for ${Math.round(ctx.staleMs / 1000)} s is taken over by the next run`;
   if (!holder) {
-    const ageMs = ctx.now().getTime() - state.mtimeMs;
-    if (ageMs > ctx.unreadableGraceMs) return { kind: 'stale' };
     return {
       kind: 'held',
-      error: new LockHeldError(`the ledger is locked by another ozg run that is just starting (${ctx.path})`, {
-        hint: `try again in a few seconds; if the lock file stays unreadable, remove ${ctx.path}`,
-      }),
+      error: new LockHeldError(`the ledger is locked by another ozg run that is just starting (${ctx.path}, ${heartbeat})`, { hint }),
     };
   }
-  if (holder.host === ctx.host) {
-    if (holder.pid === ctx.pid) {
-      if (heldTokens.has(holder.token)) {
-        throw new InternalError(`this process already holds the ledger lock ${ctx.path}`);
-      }
-      // Our own pid, but not our lock: an earlier process with a recycled pid (pid 1 in a container).
-      return { kind: 'stale' };
-    }
-    if (!ctx.isProcessAlive(holder.pid)) return { kind: 'stale' };
-  }
   const since = describeSince(holder.startedAt, ctx.now());
-  const hint =
-    holder.host === ctx.host
-      ? `wait for it to finish (pid ${holder.pid} is still running on this machine)`
-      : `wait for it to finish, or if that process is gone from another machine, remove ${ctx.path}`;
   return {
     kind: 'held',
     error: new LockHeldError(
-      `the ledger is locked by ${holder.user}@${holder.host} pid ${holder.pid}, running "${holder.command}" since ${since}`,
+      `the ledger is locked by ${holder.user}@${holder.host} pid ${holder.pid}, running "${holder.command}" since ${since}; ${heartbeat}`,
       { hint },
     ),
   };
@@ -215,8 +235,10 @@ function judgeLock(state: LockFileState, ctx: LockContext): Verdict {
 
 /**
  * Removes a stale lock. Unlinking is not conditional, so two processes recovering at once could
- * each remove the other's fresh lock; a short-lived `lock.break` file serialises recoverers, and
- * under it the lock is re-read and must be the very file judged stale (same inode and content).
+ * each remove the other's fresh lock; a short-lived `lock.break` file (O_EXCL) serialises
+ * recoverers, and under it the lock is re-read and must be the very file judged stale (same
+ * inode and content) and still stale. The fresh lock is then created with O_EXCL, so of several
+ * recoverers exactly one gets it.
  */
 async function breakStaleLock(seen: LockFileState, ctx: LockContext): Promise<'broken' | 'changed' | 'busy'> {
   const breakPath = ctx.path + '.break';
@@ -227,7 +249,7 @@ async function breakStaleLock(seen: LockFileState, ctx: LockContext): Promise<'b
     if (!isErrnoCode(error, 'EEXIST')) throw error;
     const info = await stat(breakPath).catch(() => undefined);
     // A recoverer killed inside this microsecond-wide section leaves the break file behind.
-    if (info && ctx.now().getTime() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => undefined);
     return 'busy';
   }
   try {
@@ -244,21 +266,79 @@ async function breakStaleLock(seen: LockFileState, ctx: LockContext): Promise<'b
   }
 }
 
-function createHandle(path: string, holder: LockHolder, recovered: LockHolder | 'unreadable' | undefined): LedgerLock {
+function createHandle(ctx: LockContext, holder: LockHolder, recovered: RecoveredLock | undefined, options: AcquireLockOptions): LedgerLock {
+  const { path } = ctx;
   const isOurs = (raw: string | undefined) => raw !== undefined && parseHolder(raw)?.token === holder.token;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+  let lastReported: string | undefined;
+
+  const beat = async (): Promise<void> => {
+    // Touch the file through a handle whose content we checked, so a lock another run took
+    // over is never kept alive by us.
+    const handle = await open(path, 'r+').catch((error: unknown) => {
+      if (isErrnoCode(error, 'ENOENT')) return undefined;
+      throw error;
+    });
+    if (!handle) throw new LockLostError(path, 'the lock file was removed');
+    try {
+      const raw = await handle.readFile('utf8');
+      if (!isOurs(raw)) {
+        const other = parseHolder(raw);
+        throw new LockLostError(path, other ? `${other.user}@${other.host} pid ${other.pid} ("${other.command}") holds it now` : 'it holds something else now');
+      }
+      const at = new Date();
+      await handle.utimes(at, at);
+    } finally {
+      await handle.close();
+    }
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      beat().then(
+        () => {
+          lastReported = undefined;
+          if (!released) schedule();
+        },
+        (error: unknown) => {
+          if (released) return;
+          const lost = error instanceof LockLostError;
+          const surfaced = lost
+            ? error
+            : new Error(`could not refresh the heartbeat of the ledger lock ${path}: ${(error as Error).message ?? String(error)}; another run may take the lock over`, { cause: error });
+          // a failure that keeps repeating is told once, not every few seconds
+          if (surfaced.message !== lastReported) options.onHeartbeatError?.(surfaced);
+          lastReported = surfaced.message;
+          // a write that failed may work next time; a lock that is gone stays gone
+          if (!lost) schedule();
+        },
+      );
+    }, heartbeatMs);
+    // the heartbeat must never keep a finished process alive
+    timer.unref();
+  };
+  schedule();
+  const stop = () => {
+    released = true;
+    if (timer) clearTimeout(timer);
+    heldTokens.delete(holder.token);
+  };
+
   return {
     path,
     holder,
     recovered,
     async release() {
-      const state = await readLockFile(path);
-      heldTokens.delete(holder.token);
+      stop();
+      // unreadable (replaced by something that is not a lock file): not ours to remove
+      const state = await readLockFile(path).catch(() => undefined);
       if (!isOurs(state?.raw)) return false;
       await unlink(path).catch(() => undefined);
       return true;
     },
     releaseSync() {
-      heldTokens.delete(holder.token);
+      stop();
       let raw: string | undefined;
       try {
         raw = readFileSync(path, 'utf8');
@@ -276,13 +356,10 @@ function createHandle(path: string, holder: LockHolder, recovered: LockHolder | 
   };
 }
 
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else
-    return !isErrnoCode(error, 'ESRCH');
+/** The lock file no longer carries our token: another run judged our heartbeat stale and took it. */
+class LockLostError extends Error {
+  constructor(path: string, detail: string) {
+    super(`lost the ledger lock ${path}: ${detail}; another run may be working on the same ledger and targets`);
   }
 }
 

@@ -13,8 +13,14 @@ export type ReleaseOutcome =
 export interface LedgerRecord {
   /** unique record id */
   id: string;
-  /** ISO time the record was written */
+  /** ISO time the record was written: shown to people, never used to order records (clocks differ) */
   time: string;
+  /**
+   * Causal order per target (site, environment, procedure): one more than the highest this
+   * ledger held for that target when the record was written. Absent in records of older ozg
+   * versions, which are ordered by their place in the file.
+   */
+  seq?: number;
   /** user@host running ozg */
   actor: string;
   /** id of the ozg run (one `ozg deploy` invocation) */

@@ -11,8 +11,8 @@ import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
-import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
-import { acquireLock } from '../ledger/lock.js';
+import { describeLedgerDamage, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
+import { acquireLock, describeRecoveredLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
 import { isInShard, parseShard } from './waves.js';
@@ -60,11 +60,22 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
   const actor = describeActor();
   const run = randomUUID();
   const lock = options.lock
-    ? await acquireLock(inventory.ledgerDir, { command: options.command, user: actor.split('@')[0]!, hostname: os.hostname(), pid: process.pid, now: () => new Date() })
+    ? await acquireLock(inventory.ledgerDir, {
+        command: options.command,
+        user: actor.split('@')[0]!,
+        hostname: os.hostname(),
+        pid: process.pid,
+        now: () => new Date(),
+        onHeartbeatError: (error) => context.reporter.emit({ type: 'warning', message: error.message }),
+      })
     : undefined;
+  // the run that left it stopped mid-deploy: its last steps may be live but unrecorded
+  if (lock?.recovered) context.reporter.emit({ type: 'warning', message: describeRecoveredLock(lock.path, lock.recovered) });
   try {
     const ledger = await openLedger(inventory.ledgerDir);
-    const latest = await indexLatest(ledger);
+    // one streaming pass: a ledger of any size, ordered causally (seq, file order), never by clocks
+    const { latest, damage } = await ledger.index();
+    for (const message of describeLedgerDamage(ledger.file, damage)) context.reporter.emit({ type: 'warning', message });
     const drivers = new Map<string, Promise<TargetDriver>>();
     const secretCache = new Map<string, Promise<string>>();
     const bundles = new Map<string, Promise<Bundle>>();
@@ -192,17 +203,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
 }
 
 function latestKey(key: TargetKey): string {
-  return `${key.site}\0${key.environment}\0${key.procedure}`;
-}
-
-/**
- * The last live release per target. Sorted by time first (stable, so equal times keep file
- * order): a merged ledger may hold one shard's records after another's.
- */
-async function indexLatest(ledger: Ledger): Promise<Map<string, LedgerRecord>> {
-  const { records } = await ledger.read();
-  const byTime = [...records].sort((a, b) => a.time.localeCompare(b.time));
-  return new Map(selectLatest(byTime).map((record) => [latestKey(record), record]));
+  return targetKey(key);
 }
 
 function describeActor(): string {

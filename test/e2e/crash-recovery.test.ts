@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, spawnOzg } from '../helpers/run-ozg.js';
+import { readFile, utimes } from 'node:fs/promises';
+import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, spawnOzg } from '../helpers/run-ozg.js';
 import { writeProbeInventory } from '../helpers/probe-inventory.js';
 
 /** Must-show 6: SIGKILL in the middle of a deploy; the next run reads the ledger and completes. */
@@ -24,8 +24,13 @@ describe('a deploy killed with SIGKILL', () => {
     expect(before.records.length).toBeGreaterThan(0);
     expect(before.records.length).toBeLessThan(24);
 
+    // the killed run's heartbeat stopped; let its lock reach the stale age instead of waiting 30 s
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    await utimes(path.join(dir, '.ozg/lock'), aMinuteAgo, aMinuteAgo);
     const rerun = await runOzg(['deploy', '--json'], { cwd: dir });
     expect({ code: rerun.code, stderr: rerun.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const warnings = parseJsonLines(rerun.stdout).filter((l) => l.type === 'warning');
+    expect(warnings).toContainEqual({ type: 'warning', message: expect.stringContaining(`pid ${child.pid} running "deploy"`) });
     const status = resultOf(await runOzg(['status', '--json'], { cwd: dir }));
     expect(status.targets).toHaveLength(24);
     expect(status.targets.every((t: any) => t.live === '1.0.0' && t.upToDate && !t.drift)).toBe(true);

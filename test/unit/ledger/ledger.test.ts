@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatLedgerLine, parseLedgerLine } from '../../../src/ledger/ledger-line.js';
-import { openLedger, selectHistory, selectLatest } from '../../../src/ledger/ledger.js';
+import { describeLedgerDamage, openLedger, selectHistory, selectLatest } from '../../../src/ledger/ledger.js';
 import type { LedgerRecord } from '../../../src/ledger/types.js';
 import { makeLedgerRecord } from '../../helpers/ledger-records.js';
 
@@ -45,7 +45,7 @@ describe('ledger line format', () => {
 describe('openLedger', () => {
   it('reads an absent ledger as empty without creating anything', async () => {
     const ledger = openLedger(join(dir, '.ozg'));
-    expect(await ledger.read()).toEqual({ records: [], ignored: 0, ignoredLines: [] });
+    expect(await ledger.read()).toEqual({ records: [], ignored: 0, ignoredLines: [], damage: { torn: [], tornCount: 0, damaged: [], damagedCount: 0 } });
     await expect(stat(join(dir, '.ozg'))).rejects.toMatchObject({ code: 'ENOENT' });
     await ledger.append([]);
     await expect(stat(join(dir, '.ozg'))).rejects.toMatchObject({ code: 'ENOENT' });
@@ -57,13 +57,13 @@ describe('openLedger', () => {
     const first = await ledger.append([input, { ...input, site: 'flensburg' }]);
     const second = await ledger.append([{ ...input, environment: 'prod', id: 'given', time: '2026-01-01T00:00:00.000Z' }]);
 
-    expect(first.map((r) => [r.id, r.time])).toEqual([
-      ['id-1', '2026-03-01T12:00:00.000Z'],
-      ['id-2', '2026-03-01T12:00:00.000Z'],
+    expect(first.map((r) => [r.id, r.time, r.seq])).toEqual([
+      ['id-1', '2026-03-01T12:00:00.000Z', 1],
+      ['id-2', '2026-03-01T12:00:00.000Z', 1],
     ]);
-    expect(second[0]).toMatchObject({ id: 'given', time: '2026-01-01T00:00:00.000Z', environment: 'prod' });
+    expect(second[0]).toMatchObject({ id: 'given', time: '2026-01-01T00:00:00.000Z', environment: 'prod', seq: 1 });
     const read = await ledger.read();
-    expect(read).toEqual({ records: [...first, ...second], ignored: 0, ignoredLines: [] });
+    expect(read).toMatchObject({ records: [...first, ...second], ignored: 0, ignoredLines: [] });
     expect(ledger.file).toBe(join(dir, '.ozg', 'ledger.jsonl'));
     const text = await readFile(ledger.file, 'utf8');
     expect(text.split('\n')).toHaveLength(4); // three lines and the final newline
@@ -138,5 +138,84 @@ describe('latest and history', () => {
     await ledger.append(records);
     expect((await ledger.latest({ site: 'kiel', environment: 'test' })).map((r) => r.id)).toEqual(['6', '7']);
     expect((await ledger.history({ site: 'flensburg' })).map((r) => r.id)).toEqual(['5']);
+  });
+});
+
+describe('causal order (issue 9: clocks differ between shards)', () => {
+  it('stamps each record with the next seq of its own target, also after reopening', async () => {
+    const ledger = openLedger(dir, fixedDeps());
+    const input = (overrides: Partial<LedgerRecord>) => {
+      const { id: _id, time: _time, ...rest } = makeLedgerRecord(overrides);
+      return rest;
+    };
+    const first = await ledger.append([input({}), input({ environment: 'prod' }), input({})]);
+    expect(first.map((r) => r.seq)).toEqual([1, 1, 2]);
+    const again = await openLedger(dir, fixedDeps()).append([input({}), input({ site: 'flensburg' })]);
+    expect(again.map((r) => r.seq)).toEqual([3, 1]);
+  });
+
+  it('recorded follows seq, not the clock: a shard whose clock ran an hour fast does not hide a later deploy', () => {
+    const fastClock = makeLedgerRecord({ id: 'shard', version: '1.0.0', seq: 1, time: '2026-03-01T11:00:00.000Z' });
+    const later = makeLedgerRecord({ id: 'main', version: '2.0.0', seq: 2, time: '2026-03-01T10:10:00.000Z' });
+    expect(selectLatest([fastClock, later]).map((r) => r.id)).toEqual(['main']);
+    // merged late, the shard's record comes after in the file, and still does not win
+    expect(selectLatest([later, fastClock]).map((r) => r.id)).toEqual(['main']);
+  });
+
+  it('records of older ozg versions (no seq) are ordered by their place in the file', () => {
+    const { seq: _a, ...old1 } = makeLedgerRecord({ id: 'old-1', version: '1.0.0', time: '2026-03-01T12:00:00.000Z' });
+    const { seq: _b, ...old2 } = makeLedgerRecord({ id: 'old-2', version: '1.1.0', time: '2026-03-01T09:00:00.000Z' });
+    expect(selectLatest([old1, old2]).map((r) => r.id)).toEqual(['old-2']);
+    const next = makeLedgerRecord({ id: 'new', version: '2.0.0', seq: 1 });
+    expect(selectLatest([old1, old2, next]).map((r) => r.id)).toEqual(['new']);
+    expect(selectLatest([old1, next, old2]).map((r) => r.id)).toEqual(['old-2']);
+  });
+
+  it('index and the next append agree: a new record is always the latest of its target', async () => {
+    const ledger = openLedger(dir);
+    await ledger.append([makeLedgerRecord({ id: 'a', version: '1.0.0', seq: 7, time: '2030-01-01T00:00:00.000Z' })]);
+    const { id: _id, time: _time, ...input } = makeLedgerRecord({ version: '2.0.0' });
+    const [written] = await ledger.append([input]);
+    expect(written!.seq).toBe(8);
+    const { latest } = await openLedger(dir).index();
+    expect([...latest.values()].map((r) => r.version)).toEqual(['2.0.0']);
+  });
+});
+
+describe('damaged and torn lines', () => {
+  it('tells a torn last line (mild) from damage in the middle (serious), naming line numbers', async () => {
+    const ledger = openLedger(dir);
+    await ledger.append(['a', 'b', 'c', 'd'].map((id) => makeLedgerRecord({ id })));
+    const lines = (await readFile(ledger.file, 'utf8')).split('\n');
+    lines[1] = lines[1]!.replace('"kiel"', '"kiew"'); // altered: checksum mismatch
+    lines[2] = '\u0000\u0000\u0000garbage';
+    const torn = formatLedgerLine(makeLedgerRecord({ id: 'e' }));
+    await writeFile(ledger.file, lines.join('\n') + torn.slice(0, 60));
+
+    const read = await ledger.read();
+    expect(read.records.map((r) => r.id)).toEqual(['a', 'd']);
+    expect(read.damage).toEqual({ torn: [5], tornCount: 1, damaged: [2, 3], damagedCount: 2 });
+    const warnings = describeLedgerDamage('ledger.jsonl', read.damage);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^ledger\.jsonl: lines 2, 3 are damaged \(altered or corrupted.*restore the file/),
+      expect.stringMatching(/^ledger\.jsonl: line 5 is cut off by a run killed while appending, skipped \(expected after a crash/),
+    ]);
+    expect(describeLedgerDamage('ledger.jsonl', (await openLedger(join(dir, 'none')).read()).damage)).toEqual([]);
+  });
+
+  it('a record cut off by a crash stays "torn" after later appends put it in the middle', async () => {
+    const ledger = openLedger(dir);
+    await ledger.append([makeLedgerRecord({ id: 'a' })]);
+    await appendFile(ledger.file, formatLedgerLine(makeLedgerRecord({ id: 'torn' })).slice(0, 80));
+    await ledger.append([makeLedgerRecord({ id: 'b' })]);
+    const { damage } = await ledger.index();
+    expect(damage).toEqual({ torn: [2], tornCount: 1, damaged: [], damagedCount: 0 });
+  });
+
+  it('history streams and keeps only the newest matching records', async () => {
+    const ledger = openLedger(dir);
+    await ledger.append(Array.from({ length: 3000 }, (_, i) => makeLedgerRecord({ id: `r${i}`, site: i % 2 ? 'kiel' : 'flensburg' })));
+    expect((await ledger.history({ site: 'kiel', limit: 3 })).map((r) => r.id)).toEqual(['r2999', 'r2997', 'r2995']);
+    expect(await ledger.history({ site: 'kiel' })).toHaveLength(1500);
   });
 });

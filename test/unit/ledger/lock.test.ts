@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InternalError, LockHeldError } from '../../../src/errors.js';
-import { acquireLock, type AcquireLockOptions, type LockHolder } from '../../../src/ledger/lock.js';
+import { acquireLock, describeRecoveredLock, type AcquireLockOptions, type LockHolder } from '../../../src/ledger/lock.js';
 
 let dir: string;
 let lockPath: string;
@@ -15,27 +14,31 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const NOW = new Date('2026-03-01T12:30:00.000Z');
+const STARTED = new Date(Date.now() - 30 * 60_000);
 
 function options(overrides: Partial<AcquireLockOptions> = {}): AcquireLockOptions {
-  return { command: 'ozg deploy --all', now: () => NOW, pid: 4242, hostname: 'admin-host', user: 'alice', isProcessAlive: () => true, ...overrides };
+  return { command: 'ozg deploy --all', pid: 4242, hostname: 'admin-host', user: 'alice', ...overrides };
 }
 
 function holder(overrides: Partial<LockHolder> = {}): LockHolder {
-  return { pid: 777, host: 'admin-host', user: 'bob', command: 'ozg deploy kiel', startedAt: '2026-03-01T12:00:00.000Z', token: 'their-token', ...overrides };
+  return { pid: 777, host: 'admin-host', user: 'bob', command: 'ozg deploy kiel', startedAt: STARTED.toISOString(), token: 'their-token', ...overrides };
 }
 
-/** The pid of a process that has certainly exited. */
-function findDeadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '']);
-  return child.pid!;
+/** Sets the lock file's heartbeat (mtime) this many ms into the past. */
+async function age(path: string, ms: number): Promise<void> {
+  const then = new Date(Date.now() - ms);
+  await utimes(path, then, then);
+}
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 10));
 }
 
 describe('acquireLock', () => {
   it('creates the lock file naming the holder, and release removes it', async () => {
     const lock = await acquireLock(join(dir, 'nested', '.ozg'), options());
     const written = JSON.parse(await readFile(lock.path, 'utf8')) as LockHolder;
-    expect(written).toMatchObject({ pid: 4242, host: 'admin-host', user: 'alice', command: 'ozg deploy --all', startedAt: NOW.toISOString() });
+    expect(written).toMatchObject({ pid: 4242, host: 'admin-host', user: 'alice', command: 'ozg deploy --all' });
     expect(written.token).toBe(lock.holder.token);
     expect(lock.recovered).toBeUndefined();
     expect(await lock.release()).toBe(true);
@@ -43,39 +46,53 @@ describe('acquireLock', () => {
     expect(await lock.release()).toBe(false);
   });
 
-  it('refuses while a live process on this host holds it, naming holder, command and time', async () => {
+  it('refuses a lock with a fresh heartbeat, naming holder, command, start and heartbeat age', async () => {
     await writeFile(lockPath, JSON.stringify(holder()));
     const error = await acquireLock(dir, options()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockHeldError);
     expect((error as LockHeldError).exitCode).toBe(7);
-    expect((error as LockHeldError).message).toBe(
-      'the ledger is locked by bob@admin-host pid 777, running "ozg deploy kiel" since 2026-03-01T12:00:00.000Z (30 min ago)',
+    expect((error as LockHeldError).message).toMatch(
+      new RegExp(`^the ledger is locked by bob@admin-host pid 777, running "ozg deploy kiel" since ${STARTED.toISOString().replace(/\./g, '\\.')} \\(30 min ago\\); its heartbeat is \\d+ s old$`),
     );
-    expect((error as LockHeldError).hint).toMatch(/wait for it to finish/);
+    expect((error as LockHeldError).hint).toMatch(/wait for it to finish; a lock whose heartbeat stops for 30 s is taken over/);
     expect(JSON.parse(await readFile(lockPath, 'utf8'))).toEqual(holder());
   });
 
-  it('refuses a lock held from another machine even if that pid is unknown here, hinting at removal', async () => {
-    await writeFile(lockPath, JSON.stringify(holder({ host: 'ci-runner-3' })));
-    const error = (await acquireLock(dir, options({ isProcessAlive: () => false })).catch((e: unknown) => e)) as LockHeldError;
-    expect(error).toBeInstanceOf(LockHeldError);
-    expect(error.message).toContain('bob@ci-runner-3 pid 777');
-    expect(error.hint).toBe(`wait for it to finish, or if that process is gone from another machine, remove ${lockPath}`);
+  // Containers sharing the ledger folder: both runs are pid 1 on a host of the same name, and a
+  // pid that is dead in our namespace may be alive in theirs. Pids say nothing; the heartbeat does.
+  it.each([
+    ['the same pid and host as ours (another PID namespace)', { pid: 4242 }],
+    ['a pid that does not exist here', { pid: 2 ** 22 + 17 }],
+    ['pid 0', { pid: 0 }],
+  ])('refuses a fresh lock held by %s', async (_, overrides) => {
+    await writeFile(lockPath, JSON.stringify(holder(overrides)));
+    await expect(acquireLock(dir, options())).rejects.toBeInstanceOf(LockHeldError);
   });
 
-  it('recovers a lock whose process on this host is dead (real pid check)', async () => {
-    const deadPid = findDeadPid();
-    await writeFile(lockPath, JSON.stringify(holder({ pid: deadPid })));
-    const lock = await acquireLock(dir, options({ isProcessAlive: undefined, pid: process.pid }));
-    expect(lock.recovered).toMatchObject({ pid: deadPid, user: 'bob' });
-    expect(JSON.parse(await readFile(lockPath, 'utf8'))).toMatchObject({ pid: process.pid, token: lock.holder.token });
+  it.each<[string, Partial<LockHolder>]>([
+    ['the same pid and host as ours', { pid: 4242 }],
+    ['a live pid (our own process)', { pid: process.pid }],
+    ['pid 0', { pid: 0 }],
+    ['another machine', { host: 'ci-runner-3' }],
+  ])('takes over a lock whose heartbeat is older than the stale age, held by %s, and reports the dead run', async (_, overrides) => {
+    await writeFile(lockPath, JSON.stringify(holder(overrides)));
+    await age(lockPath, 31_000);
+    const lock = await acquireLock(dir, options());
+    expect(lock.recovered?.holder).toEqual(holder(overrides));
+    expect(Date.parse(lock.recovered!.lastHeartbeat)).toBeLessThan(Date.now() - 30_000);
+    expect(JSON.parse(await readFile(lockPath, 'utf8'))).toMatchObject({ token: lock.holder.token });
+    const warning = describeRecoveredLock(lock.path, lock.recovered!);
+    expect(warning).toContain(`bob@${overrides.host ?? 'admin-host'} pid ${overrides.pid ?? 777} running "ozg deploy kiel", started ${STARTED.toISOString()}`);
+    expect(warning).toMatch(/stopped mid-way/);
     await lock.release();
   });
 
-  it('recovers a lock left by an earlier process that had our pid (containers reuse pid 1)', async () => {
-    await writeFile(lockPath, JSON.stringify(holder({ pid: 4242 })));
-    const lock = await acquireLock(dir, options());
-    expect(lock.recovered).toMatchObject({ pid: 4242, token: 'their-token' });
+  it('honours a custom stale age', async () => {
+    await writeFile(lockPath, JSON.stringify(holder()));
+    await age(lockPath, 5_000);
+    await expect(acquireLock(dir, options())).rejects.toBeInstanceOf(LockHeldError);
+    const lock = await acquireLock(dir, options({ staleMs: 2_000 }));
+    expect(lock.recovered?.holder?.pid).toBe(777);
     await lock.release();
   });
 
@@ -100,34 +117,60 @@ describe('acquireLock', () => {
     await expect(stat(lockPath)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('treats a fresh unreadable lock as a run still starting, and an old one as abandoned', async () => {
+  it('judges an unreadable or empty lock by its age too', async () => {
     await writeFile(lockPath, '{"pid":12');
-    const error = (await acquireLock(dir, options({ now: () => new Date() })).catch((e: unknown) => e)) as LockHeldError;
+    const error = (await acquireLock(dir, options()).catch((e: unknown) => e)) as LockHeldError;
     expect(error).toBeInstanceOf(LockHeldError);
     expect(error.message).toMatch(/just starting/);
 
-    const aMinuteAgo = new Date(Date.now() - 60_000);
-    await utimes(lockPath, aMinuteAgo, aMinuteAgo);
-    const lock = await acquireLock(dir, options({ now: () => new Date() }));
-    expect(lock.recovered).toBe('unreadable');
+    await age(lockPath, 60_000);
+    const lock = await acquireLock(dir, options());
+    expect(lock.recovered).toMatchObject({ holder: undefined });
+    expect(describeRecoveredLock(lock.path, lock.recovered!)).toMatch(/empty or unreadable/);
+    await lock.release();
+
+    await writeFile(lockPath, '');
+    await age(lockPath, 60_000);
+    const again = await acquireLock(dir, options());
+    expect(again.recovered).toMatchObject({ holder: undefined });
+    await again.release();
+  });
+
+  it('the holder refreshes its heartbeat, so its lock never goes stale while it runs', async () => {
+    const lock = await acquireLock(dir, options({ heartbeatMs: 20 }));
+    await age(lockPath, 60_000);
+    await waitFor(async () => Date.now() - (await stat(lockPath)).mtimeMs < 30_000);
+    await expect(acquireLock(dir, options({ pid: 5555 }))).rejects.toBeInstanceOf(LockHeldError);
     await lock.release();
   });
 
-  it('an empty lock file (killed between create and write) counts as unreadable', async () => {
-    await writeFile(lockPath, '');
-    const old = new Date(Date.now() - 10_000);
-    await utimes(lockPath, old, old);
-    const lock = await acquireLock(dir, options({ now: () => new Date() }));
-    expect(lock.recovered).toBe('unreadable');
+  it('reports a lock another run took over, and never refreshes that run\'s lock', async () => {
+    const problems: Error[] = [];
+    const lock = await acquireLock(dir, options({ heartbeatMs: 20, onHeartbeatError: (e) => problems.push(e) }));
+    await writeFile(lockPath, JSON.stringify(holder({ token: 'the-taker' })));
+    await age(lockPath, 60_000);
+    await waitFor(async () => problems.length > 0);
+    expect(problems[0]!.message).toMatch(/lost the ledger lock .*bob@admin-host pid 777/);
+    expect(Date.now() - (await stat(lockPath)).mtimeMs).toBeGreaterThan(50_000);
+    expect(await lock.release()).toBe(false);
+  });
+
+  it('reports a heartbeat that cannot be written', async () => {
+    const problems: Error[] = [];
+    const lock = await acquireLock(dir, options({ heartbeatMs: 20, onHeartbeatError: (e) => problems.push(e) }));
+    // a directory where the lock file was: opening it for writing fails (EISDIR), even as root
+    await rm(lockPath);
+    await mkdir(lockPath);
+    await waitFor(async () => problems.length > 0);
+    expect(problems[0]!.message).toMatch(/could not refresh the heartbeat of the ledger lock .*EISDIR/);
     await lock.release();
   });
 
   it('lets exactly one of several simultaneous recoverers win a stale lock', async () => {
     for (let round = 0; round < 100; round++) {
       await writeFile(lockPath, JSON.stringify(holder({ pid: 9 })));
-      const contenders = [101, 102, 103, 104, 105, 106].map((pid) =>
-        acquireLock(dir, options({ pid, isProcessAlive: (p) => p !== 9 })),
-      );
+      await age(lockPath, 60_000);
+      const contenders = [101, 102, 103, 104, 105, 106].map((pid) => acquireLock(dir, options({ pid })));
       const settled = await Promise.allSettled(contenders);
       const winners = settled.filter((s) => s.status === 'fulfilled');
       const losers = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
