@@ -14,6 +14,8 @@ export type OzgEvent =
   | { type: 'recorded'; record: LedgerRecord }
   | { type: 'site-finished'; site: string; outcome: 'ok' | 'unchanged' | 'failed' | 'skipped'; error?: string }
   | { type: 'warning'; message: string }
+  /** a file ozg keeps could not be written; `lines` are the ledger lines lost with it, to keep elsewhere */
+  | { type: 'write-failed'; file: string; error: string; lines: string[] }
   | { type: 'info'; message: string }
   | { type: 'run-finished'; run: string; ok: boolean; durationMs: number };
 

@@ -24,6 +24,8 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
       const outcome = event.outcome === 'failed' ? style.red('FAILED') : event.outcome === 'ok' ? style.green('ok') : event.outcome;
       return `${event.site}: ${outcome}${event.error ? `: ${indentContinuation(event.error)}` : ''}`;
     }
+    case 'write-failed':
+      return formatWriteFailed(event, style);
     case 'warning':
       return `${style.yellow('warning')}: ${indentContinuation(event.message)}`;
     case 'info':
@@ -31,6 +33,12 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
     case 'run-finished':
       return `run ${event.run}: ${event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
   }
+}
+
+/** The unwritten ledger lines in full, one per line: copied to a file, `ozg ledger merge` takes them. */
+export function formatWriteFailed(event: Extract<OzgEvent, { type: 'write-failed' }>, style: ChalkInstance): string {
+  const head = `${style.red('error')}: could not write ${event.file}: ${event.error}`;
+  return [head, ...event.lines.map((line) => `  not recorded: ${line.replace(/\n$/, '')}`)].join('\n');
 }
 
 export function formatSmokeResult(result: SmokeResult, style: ChalkInstance): string {

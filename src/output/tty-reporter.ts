@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import ora from 'ora';
 import type { Ora } from 'ora';
 import type { OzgEvent, Reporter } from './events.js';
-import { countSites, formatDuration, formatSmokeResult } from './format-event.js';
+import { countSites, formatDuration, formatSmokeResult, formatWriteFailed } from './format-event.js';
 import { writeResult } from './plain-reporter.js';
 
 /** Sites shown under the spinner at once; a terminal full of spinners helps nobody. */
@@ -90,6 +90,9 @@ export function createTtyReporter(
           active.delete(event.site);
           persist(formatFinishedSite(event, style));
           refresh();
+          return;
+        case 'write-failed':
+          persist(formatWriteFailed(event, style));
           return;
         case 'warning':
           persist(`${style.yellow('⚠')} ${event.message}`);

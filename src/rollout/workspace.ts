@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
@@ -6,12 +7,13 @@ import type { Bundle, Catalogue } from '../procedure/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { TargetDriver } from '../targets/driver.js';
 import type { CommandContext, SelectionFlags } from '../commands/context.js';
-import { UsageError } from '../errors.js';
+import { OzgError, RecordWriteError, UsageError } from '../errors.js';
 import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
 import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
+import { formatLedgerLine } from '../ledger/ledger-line.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
@@ -60,7 +62,17 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
   const actor = describeActor();
   const run = randomUUID();
   const lock = options.lock
-    ? await acquireLock(inventory.ledgerDir, { command: options.command, user: actor.split('@')[0]!, hostname: os.hostname(), pid: process.pid, now: () => new Date() })
+    ? await acquireLock(inventory.ledgerDir, { command: options.command, user: actor.split('@')[0]!, hostname: os.hostname(), pid: process.pid, now: () => new Date() }).catch(
+        (error: unknown) => {
+          // a lock that cannot be written (full disk, read-only folder) is the user's to fix, not a bug
+          if (error instanceof OzgError) throw error;
+          throw new RecordWriteError(path.join(inventory.ledgerDir, 'lock'), describeWriteFailure(error), {
+            cause: error,
+            what: `the ledger lock in ${inventory.ledgerDir}`,
+            hint: `free space on (or repair) the disk holding ${inventory.ledgerDir}, or make it writable; nothing was deployed`,
+          });
+        },
+      )
     : undefined;
   try {
     const ledger = await openLedger(inventory.ledgerDir);
@@ -148,10 +160,15 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           driver: (site, environment) => workspace.driver(site, environment),
           recorded: (key) => workspace.recorded(key),
           record: async (input: RecordInput) => {
-            const record = await ledger.append([{ ...input, run, actor }]);
-            const written = Array.isArray(record) ? record[0] : record;
-            if (written && (input.outcome === 'applied' || input.outcome === 'rolled-back')) latest.set(latestKey(input), written);
-            if (written) context.reporter.emit({ type: 'recorded', record: written });
+            // stamped here, not by the ledger, so a record the disk refuses can still be shown whole
+            const record: LedgerRecord = { id: randomUUID(), time: new Date().toISOString(), ...input, run, actor };
+            try {
+              await ledger.append([record]);
+            } catch (error) {
+              throw new RecordWriteError(ledger.file, describeWriteFailure(error), { cause: error, lines: [formatLedgerLine(record)] });
+            }
+            if (input.outcome === 'applied' || input.outcome === 'rolled-back') latest.set(latestKey(input), record);
+            context.reporter.emit({ type: 'recorded', record });
           },
           reporter: context.reporter,
           now: () => new Date(),
@@ -196,6 +213,12 @@ async function indexLatest(ledger: Ledger): Promise<Map<string, LedgerRecord>> {
   const { records } = await ledger.read();
   const byTime = [...records].sort((a, b) => a.time.localeCompare(b.time));
   return new Map(selectLatest(byTime).map((record) => [latestKey(record), record]));
+}
+
+/** `ENOSPC: no space left on device, write`: the system's words, which say what to fix. */
+export function describeWriteFailure(error: unknown): string {
+  if (error instanceof OzgError) return error.message;
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describeActor(): string {
