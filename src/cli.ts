@@ -21,9 +21,21 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   const cli: CliIo = { ...defaultIo(), ...io };
   let exitCode: number = ExitCode.ok;
   const controller = new AbortController();
+  const stops = new Set<() => Promise<void>>();
+  let leaving = false;
   const onSignal = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.interrupted); // a second Ctrl-C: leave now
-    controller.abort();
+    if (!controller.signal.aborted) {
+      cli.stderr.write('interrupted: finishing the steps under way and recording them (Ctrl-C again to stop now)\n');
+      controller.abort();
+      return;
+    }
+    // A second Ctrl-C: leave now, but first end the scripts still running (they run in their
+    // own process groups, out of the terminal's reach) and release the lock, so the next run
+    // never installs on a target this one is still installing on.
+    if (leaving) return;
+    leaving = true;
+    cli.stderr.write('interrupted again: stopping running scripts, releasing the lock\n');
+    void Promise.allSettled([...stops].map((stop) => stop())).then(() => process.exit(ExitCode.interrupted));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -40,6 +52,10 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       interactive: Boolean(cli.stdin.isTTY && cli.stderr.isTTY),
       acceptNewHostKeys: Boolean(flags.acceptNewHostKeys),
       confirm: (question) => askYesNo(question, cli),
+      onStopNow: (stop) => {
+        stops.add(stop);
+        return () => stops.delete(stop);
+      },
     };
     try {
       const module = await load();

@@ -80,6 +80,9 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
     const drivers = new Map<string, Promise<TargetDriver>>();
     const secretCache = new Map<string, Promise<string>>();
     const bundles = new Map<string, Promise<Bundle>>();
+    // ledger appends under way, and whether a second Ctrl-C has ended the run (the lock is going)
+    const appending = new Set<Promise<unknown>>();
+    let stoppedNow = false;
 
     const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
       const dc = inventory.dataCenters.get(item.site.dataCenter)!;
@@ -162,10 +165,17 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           record: async (input: RecordInput) => {
             // stamped here, not by the ledger, so a record the disk refuses can still be shown whole
             const record: LedgerRecord = { id: randomUUID(), time: new Date().toISOString(), ...input, run, actor };
+            if (stoppedNow) {
+              throw new RecordWriteError(ledger.file, 'ozg was stopped by a second interrupt and no longer holds the lock', { lines: [formatLedgerLine(record)] });
+            }
+            const appended = ledger.append([record]);
+            appending.add(appended);
             try {
-              await ledger.append([record]);
+              await appended;
             } catch (error) {
               throw new RecordWriteError(ledger.file, describeWriteFailure(error), { cause: error, lines: [formatLedgerLine(record)] });
+            } finally {
+              appending.delete(appended);
             }
             if (input.outcome === 'applied' || input.outcome === 'rolled-back') latest.set(latestKey(input), record);
             context.reporter.emit({ type: 'recorded', record });
@@ -189,17 +199,33 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
       },
       async close() {
-        const opened = await Promise.allSettled(drivers.values());
-        await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
+        unregisterStopNow?.();
+        await closeDrivers();
         await lock?.release();
       },
     };
+    const closeDrivers = async () => {
+      const opened = await Promise.allSettled(drivers.values());
+      await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
+    };
+    // A second Ctrl-C: closing the drivers ends running scripts (SIGTERM, then SIGKILL) and
+    // connections; records being appended finish; then the lock goes, and nothing is written after.
+    const stopNow = async () => {
+      await Promise.race([closeDrivers(), new Promise((resolve) => setTimeout(resolve, STOP_NOW_LIMIT_MS).unref())]);
+      await Promise.allSettled(appending);
+      stoppedNow = true;
+      await lock?.release();
+    };
+    const unregisterStopNow = lock ? context.onStopNow?.(stopNow) : undefined;
     return workspace;
   } catch (error) {
     await lock?.release();
     throw error;
   }
 }
+
+/** A second Ctrl-C waits at most this long for scripts and connections to end before it releases the lock. */
+const STOP_NOW_LIMIT_MS = 10_000;
 
 function latestKey(key: TargetKey): string {
   return `${key.site}\0${key.environment}\0${key.procedure}`;
