@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ExitCode, InvalidInputError, OzgError, formatProblem } from './errors.js';
+import { ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './output/events.js';
 
@@ -231,20 +231,31 @@ async function askYesNo(question: string, cli: CliIo): Promise<boolean> {
 }
 
 function reportError(error: unknown, cli: CliIo, json: boolean): number {
-  const ozg = error instanceof OzgError ? error : undefined;
+  const ozg = error instanceof OzgError ? error : asWriteFailure(error);
   const exitCode = ozg ? ozg.exitCode : ExitCode.internal;
   if (json) {
-    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(error) };
+    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(ozg ?? error) };
     if (ozg?.hint) body.hint = ozg.hint;
     if (error instanceof InvalidInputError) body.problems = error.problems;
     cli.stdout.write(JSON.stringify(body) + '\n');
     return exitCode;
   }
-  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(error)}`];
+  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(ozg ?? error)}`];
   if (ozg?.hint) lines.push(`hint: ${ozg.hint}`);
   if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
   cli.stderr.write(lines.join('\n') + '\n');
   return exitCode;
+}
+
+/** The system's "cannot write" errors: the disk's problem, never a bug in ozg. */
+const WRITE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);
+
+/** A write failure no command turned into an OzgError yet, made into one (exit 4) so it is not reported as a bug. */
+function asWriteFailure(error: unknown): RecordWriteError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (!(error instanceof Error) || !code || !WRITE_FAILURES.has(code)) return undefined;
+  const file = (error as NodeJS.ErrnoException).path ?? 'a file';
+  return new RecordWriteError(file, error.message, { cause: error, hint: `free space on (or repair) the disk holding ${file}, then run the command again` });
 }
 
 function invalidInputText(error: InvalidInputError): string {

@@ -250,4 +250,15 @@ describe('a disk that fills up during a deploy', () => {
     const error = events.find((e) => e.type === 'error');
     expect(error).toMatchObject({ error: 'RecordWriteError', exitCode: 4 });
   }, 120_000);
+
+  it('any other write to a full disk is the disk\'s problem (exit 4), not "a bug in ozg"', async () => {
+    // a seed bigger than the disk fills it before ozg starts
+    const seed = path.join(dir, 'big');
+    await writeFile(seed, Buffer.alloc(128 * 1024));
+    const run = await runInSmallDisk(dir, ledgerDir, out, ['render', '-o', path.join(ledgerDir, 'rendered')], /$^/, seed);
+
+    expectNoCrash(run);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/^error: could not write .*no space left on device/im);
+  }, 120_000);
 });
