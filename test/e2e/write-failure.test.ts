@@ -90,6 +90,27 @@ async function writeFixture(dir: string, ledgerDir: string, out: string): Promis
   await writeFile(path.join(dir, 'sites.yaml'), lines.join('\n') + '\n');
 }
 
+/** One ledger line of an earlier run (a `tested` record: it changes no plan), padded to `size` bytes when asked. */
+function seedLine(size: number): string {
+  const record = {
+    id: 'seed-1',
+    time: '2026-01-01T00:00:00.000Z',
+    site: 'site-005',
+    environment: 'test' as const,
+    procedure: 'filler',
+    version: '0.9.0',
+    hash: 'seed',
+    outcome: 'tested' as const,
+    smoke: [],
+    durationMs: 0,
+    run: 'seed',
+    actor: 'seed@test',
+    error: '',
+  };
+  const bare = formatLedgerLine(record).length;
+  return formatLedgerLine({ ...record, error: 'x'.repeat(Math.max(0, size - bare)) });
+}
+
 interface NamespacedRun {
   code: number | null;
   stdout: string;
@@ -181,7 +202,10 @@ describe('a disk that fills up during a deploy', () => {
   });
 
   it('a failed ledger append stops new sites, keeps the lock while site-002 runs, prints every unwritten record and exits 4', async () => {
-    const run = await runInSmallDisk(dir, ledgerDir, out, ['deploy'], /could not write/);
+    // the ledger's last page has room for a few bytes only: the disk takes part of the next record
+    const seed = path.join(dir, 'seed.jsonl');
+    await writeFile(seed, seedLine(4096 - 40));
+    const run = await runInSmallDisk(dir, ledgerDir, out, ['deploy'], /could not write/, seed);
     const seen = await readOut(out);
 
     expectNoCrash(run);
@@ -200,7 +224,9 @@ describe('a disk that fills up during a deploy', () => {
     const written = seen.ledger.split('\n').filter(Boolean).map((line) => parseLedgerLine(line));
     expect(written.every(Boolean)).toBe(true);
     const recorded = [...printed, ...written].map((r) => `${r!.site}/${r!.environment}:${r!.outcome}`).sort();
-    expect(recorded).toEqual(['site-001/test:applied', 'site-002/test:applied']);
+    // and the ledger is as it was: no torn line left by the part of a record the disk took
+    expect(recorded).toEqual(['site-001/test:applied', 'site-002/test:applied', 'site-005/test:tested']);
+    expect(seen.ledger).toBe(await readFile(seed, 'utf8'));
     expect(run.stderr).toMatch(/^error: could not write .*ledger\.jsonl.*no space left on device/im);
     expect(run.stderr).toMatch(/^hint: .*ozg ledger merge/m);
   }, 120_000);
@@ -208,23 +234,7 @@ describe('a disk that fills up during a deploy', () => {
   it('a failed rollout state write stops the rollout the same way, also with --json', async () => {
     // a ledger that already has a record keeps room on its page: here the state write fails first
     const seed = path.join(dir, 'seed.jsonl');
-    await writeFile(
-      seed,
-      formatLedgerLine({
-        id: 'seed-1',
-        time: '2026-01-01T00:00:00.000Z',
-        site: 'site-005',
-        environment: 'test',
-        procedure: 'filler',
-        version: '0.9.0',
-        hash: 'seed',
-        outcome: 'tested',
-        smoke: [],
-        durationMs: 0,
-        run: 'seed',
-        actor: 'seed@test',
-      }),
-    );
+    await writeFile(seed, seedLine(0));
     // the state is written off the site's slot: a second wave makes "started after the failure" exact
     const run = await runInSmallDisk(dir, ledgerDir, out, ['--json', 'deploy', '--waves', '2,100%'], /"type":"write-failed"/, seed);
     const seen = await readOut(out);
