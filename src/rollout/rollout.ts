@@ -220,10 +220,12 @@ export function writeFailureError(failures: WriteFailure[]): RecordWriteError {
   const files = [...new Set(failures.map((f) => f.file))];
   const lost = failures.reduce((n, f) => n + f.lines.length, 0);
   const first = failures[0]!;
+  const records =
+    lost > 0
+      ? `${lost} ledger record(s) were not written and are printed above as "not recorded": save those lines to a file and add them with \`ozg ledger merge <file>\``
+      : 'every ledger record was written';
   return new RecordWriteError(first.file, first.error, {
     what: files.join(', '),
-    hint:
-      `the rollout stopped; ${lost} ledger record(s) were not written and are printed above as "not recorded". ` +
-      `Free space on (or repair) the disk, save those lines to a file and add them with \`ozg ledger merge <file>\`, then run \`ozg deploy --resume\``,
+    hint: `free space on (or repair) the disk; ${records}; then \`ozg deploy --resume\` continues with the sites not done`,
   });
 }

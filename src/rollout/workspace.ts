@@ -74,15 +74,29 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         },
       )
     : undefined;
+  const drivers = new Map<string, Promise<TargetDriver>>();
+  // ledger appends under way, and whether a second Ctrl-C has ended the run (the lock is going)
+  const appending = new Set<Promise<unknown>>();
+  let stoppedNow = false;
+  const closeDrivers = async () => {
+    const opened = await Promise.allSettled(drivers.values());
+    await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
+  };
+  // A second Ctrl-C (from here on, also while a large ledger is read): closing the drivers ends
+  // running scripts (SIGTERM, then SIGKILL) and connections; records being appended finish;
+  // then the lock goes, and nothing is written after.
+  const stopNow = async () => {
+    await Promise.race([closeDrivers(), new Promise((resolve) => setTimeout(resolve, STOP_NOW_LIMIT_MS).unref())]);
+    await Promise.allSettled(appending);
+    stoppedNow = true;
+    await lock?.release();
+  };
+  const unregisterStopNow = lock ? context.onStopNow?.(stopNow) : undefined;
   try {
     const ledger = await openLedger(inventory.ledgerDir);
     const latest = await indexLatest(ledger);
-    const drivers = new Map<string, Promise<TargetDriver>>();
     const secretCache = new Map<string, Promise<string>>();
     const bundles = new Map<string, Promise<Bundle>>();
-    // ledger appends under way, and whether a second Ctrl-C has ended the run (the lock is going)
-    const appending = new Set<Promise<unknown>>();
-    let stoppedNow = false;
 
     const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
       const dc = inventory.dataCenters.get(item.site.dataCenter)!;
@@ -204,21 +218,9 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         await lock?.release();
       },
     };
-    const closeDrivers = async () => {
-      const opened = await Promise.allSettled(drivers.values());
-      await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
-    };
-    // A second Ctrl-C: closing the drivers ends running scripts (SIGTERM, then SIGKILL) and
-    // connections; records being appended finish; then the lock goes, and nothing is written after.
-    const stopNow = async () => {
-      await Promise.race([closeDrivers(), new Promise((resolve) => setTimeout(resolve, STOP_NOW_LIMIT_MS).unref())]);
-      await Promise.allSettled(appending);
-      stoppedNow = true;
-      await lock?.release();
-    };
-    const unregisterStopNow = lock ? context.onStopNow?.(stopNow) : undefined;
     return workspace;
   } catch (error) {
+    unregisterStopNow?.();
     await lock?.release();
     throw error;
   }
