@@ -113,7 +113,12 @@ describe('a second Ctrl-C', () => {
     await writeFixture(dir, out, true);
     const { child, done } = spawnOzg(['deploy'], { cwd: dir });
     // both sites' installs are running (pid files are renamed into place once complete)
-    while ((await readGroups(out)).length < SITES.length) await new Promise((r) => setTimeout(r, 50));
+    let exited: { stderr: string } | undefined;
+    void done.then((run) => (exited = run));
+    while ((await readGroups(out)).length < SITES.length) {
+      if (exited) throw new Error(`ozg ended before the installs ran:\n${exited.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const groups = await readGroups(out);
     for (const pgid of groups) expect((await liveMembers(pgid)).length).toBeGreaterThanOrEqual(2);
 
