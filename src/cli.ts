@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ExitCode, InvalidInputError, OzgError, formatProblem } from './errors.js';
+import { ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './output/events.js';
 
@@ -21,9 +21,21 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   const cli: CliIo = { ...defaultIo(), ...io };
   let exitCode: number = ExitCode.ok;
   const controller = new AbortController();
+  const stops = new Set<() => Promise<void>>();
+  let leaving = false;
   const onSignal = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.interrupted); // a second Ctrl-C: leave now
-    controller.abort();
+    if (!controller.signal.aborted) {
+      cli.stderr.write('interrupted: finishing the steps under way and recording them (Ctrl-C again to stop now)\n');
+      controller.abort();
+      return;
+    }
+    // A second Ctrl-C: leave now, but first end the scripts still running (they run in their
+    // own process groups, out of the terminal's reach) and release the lock, so the next run
+    // never installs on a target this one is still installing on.
+    if (leaving) return;
+    leaving = true;
+    cli.stderr.write('interrupted again: stopping running scripts, releasing the lock\n');
+    void Promise.allSettled([...stops].map((stop) => stop())).then(() => process.exit(ExitCode.interrupted));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -40,6 +52,10 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       interactive: Boolean(cli.stdin.isTTY && cli.stderr.isTTY),
       acceptNewHostKeys: Boolean(flags.acceptNewHostKeys),
       confirm: (question) => askYesNo(question, cli),
+      onStopNow: (stop) => {
+        stops.add(stop);
+        return () => stops.delete(stop);
+      },
     };
     try {
       const module = await load();
@@ -215,20 +231,31 @@ async function askYesNo(question: string, cli: CliIo): Promise<boolean> {
 }
 
 function reportError(error: unknown, cli: CliIo, json: boolean): number {
-  const ozg = error instanceof OzgError ? error : undefined;
+  const ozg = error instanceof OzgError ? error : asWriteFailure(error);
   const exitCode = ozg ? ozg.exitCode : ExitCode.internal;
   if (json) {
-    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(error) };
+    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(ozg ?? error) };
     if (ozg?.hint) body.hint = ozg.hint;
     if (error instanceof InvalidInputError) body.problems = error.problems;
     cli.stdout.write(JSON.stringify(body) + '\n');
     return exitCode;
   }
-  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(error)}`];
+  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(ozg ?? error)}`];
   if (ozg?.hint) lines.push(`hint: ${ozg.hint}`);
   if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
   cli.stderr.write(lines.join('\n') + '\n');
   return exitCode;
+}
+
+/** The system's "cannot write" errors: the disk's problem, never a bug in ozg. */
+const WRITE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);
+
+/** A write failure no command turned into an OzgError yet, made into one (exit 4) so it is not reported as a bug. */
+function asWriteFailure(error: unknown): RecordWriteError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (!(error instanceof Error) || !code || !WRITE_FAILURES.has(code)) return undefined;
+  const file = (error as NodeJS.ErrnoException).path ?? 'a file';
+  return new RecordWriteError(file, error.message, { cause: error, hint: `free space on (or repair) the disk holding ${file}, then run the command again` });
 }
 
 function invalidInputText(error: InvalidInputError): string {

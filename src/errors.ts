@@ -175,6 +175,34 @@ export class DeployFailedError extends OzgError {
   override readonly exitCode: number = ExitCode.deployFailed;
 }
 
+/**
+ * A file ozg must keep could not be written (disk full, I/O error): the ledger, the rollout
+ * state, the lock, a report. `lines` are the ledger lines that were not written, so they can
+ * be kept elsewhere and merged in later (`ozg ledger merge`).
+ */
+export class RecordWriteError extends OzgError {
+  override readonly exitCode: number = ExitCode.deployFailed;
+  readonly file: string;
+  readonly reason: string;
+  readonly lines: string[];
+
+  constructor(file: string, reason: string, options: OzgErrorOptions & { lines?: string[]; what?: string } = {}) {
+    const lines = options.lines ?? [];
+    super(
+      `could not write ${options.what ?? file}: ${reason}` + lines.map((line) => `\n  not recorded: ${line.replace(/\n$/, '')}`).join(''),
+      {
+        hint:
+          options.hint ??
+          `free space on (or repair) the disk holding ${file}; save the lines marked "not recorded" to a file and add them with \`ozg ledger merge <file>\``,
+        cause: options.cause,
+      },
+    );
+    this.file = file;
+    this.reason = reason;
+    this.lines = lines;
+  }
+}
+
 /** Another ozg run holds the ledger lock. */
 export class LockHeldError extends OzgError {
   override readonly exitCode: number = ExitCode.lockHeld;

@@ -14,6 +14,11 @@ export interface CommandContext {
   acceptNewHostKeys: boolean;
   /** asks a yes/no question on the terminal; absent without one */
   confirm?(question: string): Promise<boolean>;
+  /**
+   * Registers what must happen before ozg leaves on a second Ctrl-C (end running scripts,
+   * release the lock); the CLI runs it, then exits. Returns the unregister function.
+   */
+  onStopNow?(stop: () => Promise<void>): () => void;
 }
 
 /** Selection flags shared by the commands that act on sites. */

@@ -262,8 +262,16 @@ async function appendToLedgerFile(dir: string, file: string, records: readonly L
     // A previous run killed mid-line left no newline: start on a fresh line so our first
     // record is not glued onto the torn one.
     const prefix = (await endsWithNewline(handle)) ? '' : '\n';
-    await writeFully(handle, Buffer.from(prefix + body, 'utf8'));
-    await handle.datasync();
+    const { size } = await handle.stat();
+    try {
+      await writeFully(handle, Buffer.from(prefix + body, 'utf8'));
+      await handle.datasync();
+    } catch (error) {
+      // A full disk takes part of a write: cut it off again, so a failed append leaves the
+      // ledger as it was (the caller keeps the records) instead of a torn line in the middle.
+      await handle.truncate(size).catch(() => undefined);
+      throw error;
+    }
   } finally {
     await handle.close();
   }

@@ -16,6 +16,8 @@ export type OzgEvent =
   /** --accept-new-host-keys wrote this host key to known_hosts */
   | { type: 'host-key-recorded'; site: string; environment: string; endpoint: string; keyType: string; fingerprint: string; knownHostsFile: string; hashed: boolean }
   | { type: 'warning'; message: string }
+  /** a file ozg keeps could not be written; `lines` are the ledger lines lost with it, to keep elsewhere */
+  | { type: 'write-failed'; file: string; error: string; lines: string[] }
   | { type: 'info'; message: string }
   | { type: 'run-finished'; run: string; ok: boolean; durationMs: number };
 

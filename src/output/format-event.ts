@@ -26,6 +26,8 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
     }
     case 'host-key-recorded':
       return formatHostKeyRecorded(event);
+    case 'write-failed':
+      return formatWriteFailed(event, style);
     case 'warning':
       return `${style.yellow('warning')}: ${indentContinuation(event.message)}`;
     case 'info':
@@ -37,6 +39,12 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
 
 export function formatHostKeyRecorded(event: Extract<OzgEvent, { type: 'host-key-recorded' }>): string {
   return `${event.site} ${event.environment}: recorded host key of ${event.endpoint}: ${event.keyType} ${event.fingerprint} in ${event.knownHostsFile}${event.hashed ? ' (hashed)' : ''}`;
+}
+
+/** The unwritten ledger lines in full, one per line: copied to a file, `ozg ledger merge` takes them. */
+export function formatWriteFailed(event: Extract<OzgEvent, { type: 'write-failed' }>, style: ChalkInstance): string {
+  const head = `${style.red('error')}: could not write ${event.file}: ${event.error}`;
+  return [head, ...event.lines.map((line) => `  not recorded: ${line.replace(/\n$/, '')}`)].join('\n');
 }
 
 export function formatSmokeResult(result: SmokeResult, style: ChalkInstance): string {

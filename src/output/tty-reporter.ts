@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import ora from 'ora';
 import type { Ora } from 'ora';
 import type { OzgEvent, Reporter } from './events.js';
-import { countSites, formatDuration, formatHostKeyRecorded, formatSmokeResult } from './format-event.js';
+import { countSites, formatDuration, formatHostKeyRecorded, formatSmokeResult, formatWriteFailed } from './format-event.js';
 import { writeResult } from './plain-reporter.js';
 
 /** Sites shown under the spinner at once; a terminal full of spinners helps nobody. */
@@ -93,6 +93,9 @@ export function createTtyReporter(
           return;
         case 'host-key-recorded':
           persist(`${style.yellow('⚠')} ${formatHostKeyRecorded(event)}`);
+          return;
+        case 'write-failed':
+          persist(formatWriteFailed(event, style));
           return;
         case 'warning':
           persist(`${style.yellow('⚠')} ${event.message}`);

@@ -2,13 +2,13 @@ import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { CommandContext, SelectionFlags } from '../commands/context.js';
 import type { Site } from '../inventory/types.js';
-import { UsageError } from '../errors.js';
+import { RecordWriteError, UsageError } from '../errors.js';
 import { formatJunit } from '../output/junit.js';
 import { renderAll } from './render-all.js';
 import { runRollout, type RolloutResult } from './rollout.js';
-import { loadResumableState, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
+import { loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
 import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
-import type { Workspace } from './workspace.js';
+import { describeWriteFailure, type Workspace } from './workspace.js';
 
 export interface DeployFlags extends SelectionFlags {
   concurrency?: number;
@@ -43,7 +43,10 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
 
   const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
   const maxFailures = plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
-  await writeRolloutState(workspace.inventory.ledgerDir, state);
+  const ledgerDir = workspace.inventory.ledgerDir;
+  await writeRolloutState(ledgerDir, state).catch((error: unknown) => {
+    throw stateWriteError(ledgerDir, error);
+  });
   let saving = Promise.resolve();
   const started = Date.now();
   context.reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length });
@@ -55,27 +58,44 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
       environmentsOf,
       ...(waves ? { waves } : {}),
       ...(maxFailures !== undefined ? { maxFailures } : {}),
-      onSiteFinished: async (outcome) => {
+      onSiteFinished: async (outcome, rollout) => {
         await workspace.releaseSite(outcome.site);
         if (outcome.result !== 'ok' && outcome.result !== 'unchanged') return;
         state.done.push(outcome.site);
         // one write at a time, in order (sites finish concurrently), off the site's slot;
-        // the last write is awaited before the run ends
-        saving = saving.then(() => writeRolloutState(workspace.inventory.ledgerDir, state));
+        // the last write is awaited before the run ends. A failed write stops the rollout
+        // here and now (never an unhandled rejection that kills ozg mid-rollout).
+        saving = saving.then(() => writeRolloutState(ledgerDir, state)).catch((error: unknown) => rollout.writeFailed(stateWriteError(ledgerDir, error)));
       },
     },
     workspace.pipelineDeps(),
   );
   await saving;
-  if (!result.stopped && !context.signal.aborted) {
+  const reportFailure = (error: RecordWriteError) => {
+    result.writeFailures.push({ file: error.file, error: error.reason, lines: error.lines });
+    context.reporter.emit({ type: 'write-failed', file: error.file, error: error.reason, lines: error.lines });
+  };
+  if (!result.stopped && !context.signal.aborted && result.writeFailures.length === 0) {
     state.finishedAt = new Date().toISOString();
-    await writeRolloutState(workspace.inventory.ledgerDir, state);
+    await writeRolloutState(ledgerDir, state).catch((error: unknown) => reportFailure(stateWriteError(ledgerDir, error)));
   }
+  if (result.writeFailures.length > 0) result.ok = false;
   context.reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: Date.now() - started });
   if (flags.junit) {
-    await writeFile(path.resolve(context.cwd, flags.junit), formatJunit(result, { name: `ozg deploy ${state.run}`, timestamp: new Date(started) }));
+    const file = path.resolve(context.cwd, flags.junit);
+    await writeFile(file, formatJunit(result, { name: `ozg deploy ${state.run}`, timestamp: new Date(started) })).catch((error: unknown) =>
+      reportFailure(new RecordWriteError(file, describeWriteFailure(error), { cause: error, what: `the JUnit report ${file}` })),
+    );
   }
   return result;
+}
+
+function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
+  return new RecordWriteError(stateFile(ledgerDir), describeWriteFailure(error), {
+    cause: error,
+    what: `the rollout state ${stateFile(ledgerDir)}`,
+    hint: `free space on (or repair) the disk holding ${ledgerDir}; until the state is written, \`ozg deploy --resume\` may redo sites that are already done (they are then unchanged)`,
+  });
 }
 
 async function startState(workspace: Workspace, flags: DeployFlags): Promise<{ state: RolloutState; resumed: boolean }> {

@@ -262,5 +262,8 @@ function report(deps: PipelineDeps, item: WorkItem, environment: EnvironmentName
 }
 
 function checkAborted(deps: PipelineDeps): void {
-  if (deps.signal?.aborted) throw new InterruptedError('interrupted: stopped before the next step');
+  if (!deps.signal?.aborted) return;
+  // the rollout stopped itself (a record it could not write) and says why; Ctrl-C says nothing
+  if (deps.signal.reason instanceof InterruptedError) throw deps.signal.reason;
+  throw new InterruptedError('interrupted: stopped before the next step');
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 
 /** The options a rollout was started with: `--resume` continues with exactly these. */
@@ -47,8 +47,14 @@ export async function writeRolloutState(ledgerDir: string, state: RolloutState):
   await mkdir(ledgerDir, { recursive: true });
   const file = stateFile(ledgerDir);
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(state, null, 2) + '\n');
-  await rename(temporary, file);
+  try {
+    await writeFile(temporary, JSON.stringify(state, null, 2) + '\n');
+    await rename(temporary, file);
+  } catch (error) {
+    // a full disk leaves a half-written temporary file: not ours to keep
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** The state of the rollout to resume, or a usage error saying why there is none. */

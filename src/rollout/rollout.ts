@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
-import { ExitCode, InterruptedError } from '../errors.js';
+import { ExitCode, InterruptedError, RecordWriteError } from '../errors.js';
 import { deployItem, type ItemOutcome, type PipelineDeps } from './pipeline.js';
 import type { WorkItem } from './work-item.js';
 
@@ -13,8 +13,23 @@ export interface RolloutOptions {
   waves?: Site[][];
   /** failed sites tolerated; once exceeded, sites not yet started are skipped (default: no limit) */
   maxFailures?: number;
-  /** called after every site, e.g. to keep the state `--resume` continues from */
-  onSiteFinished?(outcome: SiteOutcome): Promise<void> | void;
+  /**
+   * called after every site, e.g. to keep the state `--resume` continues from; a file it
+   * cannot write (now or later) is handed to `rollout.writeFailed`, which stops the rollout
+   */
+  onSiteFinished?(outcome: SiteOutcome, rollout: RolloutControl): Promise<void> | void;
+}
+
+export interface RolloutControl {
+  /** a file the rollout keeps could not be written: no site or step starts after this */
+  writeFailed(error: RecordWriteError): void;
+}
+
+/** A file that could not be written during a rollout, with the ledger lines lost with it. */
+export interface WriteFailure {
+  file: string;
+  error: string;
+  lines: string[];
 }
 
 export type SiteResult = 'ok' | 'unchanged' | 'test-gate-failed' | 'failed' | 'skipped';
@@ -30,8 +45,10 @@ export interface SiteOutcome {
 export interface RolloutResult {
   sites: SiteOutcome[];
   ok: boolean;
-  /** the failure budget was exceeded and the rollout stopped early */
+  /** the failure budget was exceeded, or a record could not be written, and the rollout stopped early */
   stopped?: string;
+  /** records and files that could not be written (exit 4); a write still under way when the rollout returns adds to it */
+  writeFailures: WriteFailure[];
 }
 
 /**
@@ -61,6 +78,36 @@ export async function runRollout(
   const outcomes = new Map<string, SiteOutcome>();
   let failures = 0;
   let stopped: string | undefined;
+  const writeFailures: WriteFailure[] = [];
+  // A write that failed stops every site at its next step, as Ctrl-C does: nothing new is
+  // applied that could not be recorded, and what is under way (a rollback too) finishes.
+  const halt = new AbortController();
+  const control: RolloutControl = {
+    writeFailed(error) {
+      writeFailures.push({ file: error.file, error: error.reason, lines: error.lines });
+      deps.reporter.emit({ type: 'write-failed', file: error.file, error: error.reason, lines: error.lines });
+      if (!stopped) {
+        stopped = `stopped: could not write ${error.file} (${error.reason})`;
+        deps.reporter.emit({ type: 'warning', message: `${stopped}; sites and steps not yet started are skipped` });
+      }
+      halt.abort(new InterruptedError(stopped));
+    },
+  };
+  const siteDeps: PipelineDeps = {
+    ...deps,
+    signal: deps.signal ? AbortSignal.any([deps.signal, halt.signal]) : halt.signal,
+    // the pipeline goes on after a record it could not write (a rollback still runs); the
+    // record is printed instead and the rollout stops
+    record: async (record) => {
+      try {
+        await deps.record(record);
+      } catch (error) {
+        if (!(error instanceof RecordWriteError)) throw error;
+        control.writeFailed(error);
+      }
+    },
+  };
+  let unexpected: { error: unknown } | undefined;
 
   const runSite = async (site: Site): Promise<void> => {
     if (stopped || deps.signal?.aborted) {
@@ -69,7 +116,7 @@ export async function runRollout(
       deps.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: outcome.reason });
       return;
     }
-    const outcome = await deploySite(site, bySite.get(site.name)!.items, options.environmentsOf(site), deps);
+    const outcome = await deploySite(site, bySite.get(site.name)!.items, options.environmentsOf(site), siteDeps);
     outcomes.set(site.name, outcome);
     if (outcome.result === 'failed' || outcome.result === 'test-gate-failed') {
       failures += 1;
@@ -78,27 +125,43 @@ export async function runRollout(
         deps.reporter.emit({ type: 'warning', message: `${stopped}; sites not yet started are skipped` });
       }
     }
-    await options.onSiteFinished?.(outcome);
+    await options.onSiteFinished?.(outcome, control);
   };
+  // Every site task settles before the rollout returns, whatever one of them threw: the
+  // caller releases the lock only then, never while another site is still applying.
+  const settleSite = (site: Site) =>
+    runSite(site).catch((error: unknown) => {
+      if (error instanceof RecordWriteError) return control.writeFailed(error);
+      unexpected ??= { error };
+      if (!stopped) stopped = 'stopped after an unexpected error';
+      halt.abort(new InterruptedError(stopped));
+    });
 
   for (const [index, wave] of waves.entries()) {
     if (wave.length === 0) continue;
     deps.reporter.emit({ type: 'wave-started', wave: index + 1, waves: waves.length, sites: wave.map((s) => s.name) });
-    await Promise.all(
+    await Promise.allSettled(
       wave.map((site) => {
         // data-center slot first, so a site queued for a busy data center holds no overall slot
         const limiter = limiterFor(site);
-        const run = () => overall(() => runSite(site));
+        const run = () => overall(() => settleSite(site));
         return limiter ? limiter(run) : run();
       }),
     );
   }
+  if (unexpected) throw unexpected.error;
   const sites = [...bySite.keys()].map((name) => outcomes.get(name)!).filter(Boolean);
-  return { sites, ok: !stopped && sites.every((r) => r.result === 'ok' || r.result === 'unchanged'), ...(stopped ? { stopped } : {}) };
+  return {
+    sites,
+    ok: !stopped && sites.every((r) => r.result === 'ok' || r.result === 'unchanged'),
+    ...(stopped ? { stopped } : {}),
+    writeFailures,
+  };
 }
 
 /** One exit code for a whole rollout: the worst thing that happened decides. */
 export function exitCodeForRollout(result: RolloutResult): number {
+  if (result.writeFailures.length > 0) return ExitCode.deployFailed;
   const environments = result.sites.flatMap((s) => s.items.flatMap((i) => i.environments));
   const failed = result.sites.filter((s) => s.result === 'failed');
   if (failed.length > 0) {
@@ -150,4 +213,19 @@ function groupBySite(items: WorkItem[]): Map<string, { site: Site; items: WorkIt
     groups.set(item.site.name, group);
   }
   return groups;
+}
+
+/** One error (exit 4) for every write a rollout could not make; the lines were printed as each failed. */
+export function writeFailureError(failures: WriteFailure[]): RecordWriteError {
+  const files = [...new Set(failures.map((f) => f.file))];
+  const lost = failures.reduce((n, f) => n + f.lines.length, 0);
+  const first = failures[0]!;
+  const records =
+    lost > 0
+      ? `${lost} ledger record(s) were not written and are printed above as "not recorded": save those lines to a file and add them with \`ozg ledger merge <file>\``
+      : 'every ledger record was written';
+  return new RecordWriteError(first.file, first.error, {
+    what: files.join(', '),
+    hint: `free space on (or repair) the disk; ${records}; then \`ozg deploy --resume\` continues with the sites not done`,
+  });
 }

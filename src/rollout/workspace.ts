@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
@@ -6,12 +7,13 @@ import type { Bundle, Catalogue } from '../procedure/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { TargetDriver } from '../targets/driver.js';
 import type { CommandContext, SelectionFlags } from '../commands/context.js';
-import { UsageError } from '../errors.js';
+import { OzgError, RecordWriteError, UsageError } from '../errors.js';
 import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
 import { describeLedgerDamage, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
+import { formatLedgerLine } from '../ledger/ledger-line.js';
 import { acquireLock, describeRecoveredLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
@@ -67,16 +69,41 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         pid: process.pid,
         now: () => new Date(),
         onHeartbeatError: (error) => context.reporter.emit({ type: 'warning', message: error.message }),
+      }).catch((error: unknown) => {
+        // a lock that cannot be written (full disk, read-only folder) is the user's to fix, not a bug
+        if (error instanceof OzgError) throw error;
+        throw new RecordWriteError(path.join(inventory.ledgerDir, 'lock'), describeWriteFailure(error), {
+          cause: error,
+          what: `the ledger lock in ${inventory.ledgerDir}`,
+          hint: `free space on (or repair) the disk holding ${inventory.ledgerDir}, or make it writable; nothing was deployed`,
+        });
       })
     : undefined;
   // the run that left it stopped mid-deploy: its last steps may be live but unrecorded
   if (lock?.recovered) context.reporter.emit({ type: 'warning', message: describeRecoveredLock(lock.path, lock.recovered) });
+  const drivers = new Map<string, Promise<TargetDriver>>();
+  // ledger appends under way, and whether a second Ctrl-C has ended the run (the lock is going)
+  const appending = new Set<Promise<unknown>>();
+  let stoppedNow = false;
+  const closeDrivers = async () => {
+    const opened = await Promise.allSettled(drivers.values());
+    await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
+  };
+  // A second Ctrl-C (from here on, also while a large ledger is read): closing the drivers ends
+  // running scripts (SIGTERM, then SIGKILL) and connections; records being appended finish;
+  // then the lock goes, and nothing is written after.
+  const stopNow = async () => {
+    await Promise.race([closeDrivers(), new Promise((resolve) => setTimeout(resolve, STOP_NOW_LIMIT_MS).unref())]);
+    await Promise.allSettled(appending);
+    stoppedNow = true;
+    await lock?.release();
+  };
+  const unregisterStopNow = lock ? context.onStopNow?.(stopNow) : undefined;
   try {
     const ledger = await openLedger(inventory.ledgerDir);
     // one streaming pass: a ledger of any size, ordered causally (seq, file order), never by clocks
     const { latest, damage } = await ledger.index();
     for (const message of describeLedgerDamage(ledger.file, damage)) context.reporter.emit({ type: 'warning', message });
-    const drivers = new Map<string, Promise<TargetDriver>>();
     const secretCache = new Map<string, Promise<string>>();
     const bundles = new Map<string, Promise<Bundle>>();
 
@@ -166,10 +193,23 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           driver: (site, environment) => workspace.driver(site, environment),
           recorded: (key) => workspace.recorded(key),
           record: async (input: RecordInput) => {
-            const record = await ledger.append([{ ...input, run, actor }]);
-            const written = Array.isArray(record) ? record[0] : record;
-            if (written && (input.outcome === 'applied' || input.outcome === 'rolled-back')) latest.set(latestKey(input), written);
-            if (written) context.reporter.emit({ type: 'recorded', record: written });
+            // stamped here, not by the ledger, so a record the disk refuses can still be shown whole
+            const record: LedgerRecord = { id: randomUUID(), time: new Date().toISOString(), ...input, run, actor };
+            if (stoppedNow) {
+              throw new RecordWriteError(ledger.file, 'ozg was stopped by a second interrupt and no longer holds the lock', { lines: [formatLedgerLine(record)] });
+            }
+            const appended = ledger.append([record]);
+            appending.add(appended);
+            let written: LedgerRecord;
+            try {
+              [written] = (await appended) as [LedgerRecord];
+            } catch (error) {
+              throw new RecordWriteError(ledger.file, describeWriteFailure(error), { cause: error, lines: [formatLedgerLine(record)] });
+            } finally {
+              appending.delete(appended);
+            }
+            if (input.outcome === 'applied' || input.outcome === 'rolled-back') latest.set(latestKey(input), written);
+            context.reporter.emit({ type: 'recorded', record: written });
           },
           reporter: context.reporter,
           now: () => new Date(),
@@ -190,20 +230,30 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
       },
       async close() {
-        const opened = await Promise.allSettled(drivers.values());
-        await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
+        unregisterStopNow?.();
+        await closeDrivers();
         await lock?.release();
       },
     };
     return workspace;
   } catch (error) {
+    unregisterStopNow?.();
     await lock?.release();
     throw error;
   }
 }
 
+/** A second Ctrl-C waits at most this long for scripts and connections to end before it releases the lock. */
+const STOP_NOW_LIMIT_MS = 10_000;
+
 function latestKey(key: TargetKey): string {
   return targetKey(key);
+}
+
+/** `ENOSPC: no space left on device, write`: the system's words, which say what to fix. */
+export function describeWriteFailure(error: unknown): string {
+  if (error instanceof OzgError) return error.message;
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describeActor(): string {

@@ -8,12 +8,16 @@ export interface CreateLocalTransportOptions {
   where: string;
   /** extra environment variables for every command, on top of this process's environment */
   env?: Record<string, string | undefined>;
+  /** how long close() lets a running script end on SIGTERM before it SIGKILLs its process group (default 2 s) */
+  killGraceMs?: number;
 }
 
 /** The `local` transport: every script runs as `sh -c <script>` on this machine. */
 export function createLocalTransport(options: CreateLocalTransportOptions): ShellTransport {
   const { where } = options;
-  const running = new Set<number>();
+  // pid (= process group id) of every running script, and when it has ended
+  const running = new Map<number, Promise<unknown>>();
+  const killGraceMs = options.killGraceMs ?? 2_000;
 
   async function exec(script: string, execOptions: ExecOptions = {}): Promise<ExecResult> {
     const started = performance.now();
@@ -31,7 +35,7 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
       detached: true,
     });
     const pid = child.pid;
-    if (pid !== undefined) running.add(pid);
+    if (pid !== undefined) running.set(pid, child.then(() => undefined, () => undefined));
     const stdout = createOutputTail();
     const stderr = createOutputTail();
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -42,7 +46,7 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            killGroup(pid);
+            killGroup(pid, 'SIGKILL');
           }, execOptions.timeoutMs);
     const result = await child;
     if (timer) clearTimeout(timer);
@@ -65,10 +69,24 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     };
   }
 
+  /**
+   * Nothing is pooled locally; only scripts still running (a second Ctrl-C) need ending. Each
+   * is a process group of its own, which the terminal's Ctrl-C never reaches: SIGTERM to the
+   * group, SIGKILL after a grace, and close() returns once the scripts have ended, so the
+   * caller can release the lock knowing no install still runs.
+   */
   async function close(): Promise<void> {
-    // Nothing is pooled locally; only scripts still running (after Ctrl-C) need ending.
-    for (const pid of running) killGroup(pid);
+    const scripts = [...running];
     running.clear();
+    await Promise.all(
+      scripts.map(async ([pid, ended]) => {
+        killGroup(pid, 'SIGTERM');
+        if (await settlesWithin(ended, killGraceMs)) return;
+        killGroup(pid, 'SIGKILL');
+        // a grandchild that left the group could hold stdout open for ever: do not wait on it
+        await settlesWithin(ended, killGraceMs);
+      }),
+    );
   }
 
   /**
@@ -91,9 +109,17 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
   return { where, exec, readFile, close };
 }
 
-function killGroup(pid: number): void {
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = await Promise.race([promise.then(() => true), timeout]);
+  clearTimeout(timer);
+  return settled;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(-pid, signal);
   } catch {
     // already gone
   }

@@ -4,6 +4,7 @@ import type { RolloutResult } from '../../../src/rollout/rollout.js';
 describe('formatJunit', () => {
   const result: RolloutResult = {
     ok: false,
+    writeFailures: [],
     sites: [
       {
         site: 'kiel',
