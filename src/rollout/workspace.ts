@@ -11,7 +11,7 @@ import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
-import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
+import { LIVE_OUTCOMES, openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
 import { acquireLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
@@ -150,7 +150,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           record: async (input: RecordInput) => {
             const record = await ledger.append([{ ...input, run, actor }]);
             const written = Array.isArray(record) ? record[0] : record;
-            if (written && (input.outcome === 'applied' || input.outcome === 'rolled-back')) latest.set(latestKey(input), written);
+            if (written && LIVE_OUTCOMES.includes(input.outcome)) latest.set(latestKey(input), written);
             if (written) context.reporter.emit({ type: 'recorded', record: written });
           },
           reporter: context.reporter,
