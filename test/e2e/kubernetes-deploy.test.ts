@@ -185,10 +185,10 @@ describe('ozg deploy to a Kubernetes data center', () => {
     // every request stayed in the four site namespaces, each environment's account in its own
     expect(server.requests.filter((r) => r.namespace === undefined || !/^ozg-(kiel|husum)-(test|prod)$/.test(r.namespace)).map(describeRequest)).toEqual([]);
     expect(server.requests.filter((r) => r.user !== `ozg-landes-it-${r.namespace!.split('-').at(-1)}`).map(describeRequest)).toEqual([]);
-    // every object went in by server-side apply as field manager ozg, never forcing
+    // every object went in by server-side apply as the procedure's own field manager, never forcing
     const patches = server.requests.filter((r) => r.method === 'PATCH');
     expect(patches.length).toBeGreaterThan(0);
-    expect(patches.filter((r) => !r.contentType?.startsWith('application/apply-patch+yaml') || r.query.fieldManager !== 'ozg' || r.query.force !== 'false').map(describeRequest)).toEqual([]);
+    expect(patches.filter((r) => !r.contentType?.startsWith('application/apply-patch+yaml') || r.query.fieldManager !== `ozg-${PROCEDURE}` || r.query.force !== 'false').map(describeRequest)).toEqual([]);
     // the smoke check ran as a Job in each namespace (test: the default image, prod: the
     // environment's smokeImage) and was cleaned up
     expect(jobImages.sort()).toEqual([`ozg-husum-prod: ${MIRROR_IMAGE}`, 'ozg-husum-test: busybox:1.36', `ozg-kiel-prod: ${MIRROR_IMAGE}`, 'ozg-kiel-test: busybox:1.36']);
