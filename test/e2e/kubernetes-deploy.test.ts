@@ -282,6 +282,10 @@ describe('ozg deploy to a Kubernetes data center', () => {
     expect(server.requests.filter(isWrite).map(describeRequest)).toEqual([]);
     expect({ test: snapshot(ns('kiel', 'test')), prod: snapshot(ns('kiel', 'prod')) }).toEqual(before);
     expect(server.getObject('configmaps', ns('kiel', 'test'), 'kube-probe-config')!.metadata.labels!['ozg.example/procedure']).toBe(PROCEDURE);
+
+    // plan's server-side preview names the clash instead of a change the deploy would never make
+    const plan = resultOf(await ozg(dir, 'plan', '--json', 'kiel', '-p', 'kube-twin'));
+    expect(plan.targets.map((t: any) => t.error)).toEqual([expect.stringMatching(/belongs to procedure kube-probe/), expect.stringMatching(/belongs to procedure kube-probe/)]);
   });
 
   it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {

@@ -264,12 +264,14 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
       if (owner === procedure) ours.add(objectKey(o));
       else foreign.push(`${describeObject(o.object)} (${o.source}) belongs to procedure ${owner}`);
     }
-    if (foreign.length > 0) {
-      throw new ClusterError(namespace, `${procedure}: ${foreign.join('; ')} (label ${LABELS.procedure}); nothing was applied`, undefined, {
-        hint: 'an object belongs to one procedure of a site: rename it in one of the two procedures, or remove it from the procedure that should not have it',
-      });
-    }
+    if (foreign.length > 0) throw foreignObjectsError(procedure, foreign);
     return ours;
+  }
+
+  function foreignObjectsError(procedure: string, foreign: readonly string[]): ClusterError {
+    return new ClusterError(namespace, `${procedure}: ${foreign.join('; ')} (label ${LABELS.procedure}); nothing was applied`, undefined, {
+      hint: 'an object belongs to one procedure of a site: rename it in one of the two procedures, or remove it from the procedure that should not have it',
+    });
   }
 
   /** Delete what ozg applied for this procedure earlier and the new set no longer has. */
@@ -454,15 +456,23 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     const { record } = await readRecord(c, bundle.procedure);
     const objects = labelAll(bundle, parsed, record?.live?.release ?? 'dry-run');
     const diff: BundleDiff = { create: [], change: [], unchanged: [], prune: [] };
+    const foreign: string[] = [];
     for (const o of objects) {
       const before = await c.get<KubeObject>(o.info, o.object.metadata.name);
-      const ours = before?.metadata?.labels?.[LABELS.procedure] === bundle.procedure;
+      const owner = before?.metadata?.labels?.[LABELS.procedure];
+      if (owner !== undefined && owner !== bundle.procedure) {
+        foreign.push(`${describeObject(o.object)} (${o.source}) belongs to procedure ${owner}`);
+        continue;
+      }
+      const ours = owner === bundle.procedure;
       const after = await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(bundle.procedure), dryRun: true, ...(ours ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
       const name = describeObject(o.object);
       if (!before) diff.create.push(name);
       else if (comparable(before) !== comparable(after)) diff.change.push(name);
       else diff.unchanged.push(name);
     }
+    // a deploy would refuse this bundle: the preview says so instead of a change it would never make
+    if (foreign.length > 0) throw foreignObjectsError(bundle.procedure, foreign);
     const desired = new Set(objects.map((o) => `${o.info.kind}/${o.object.metadata.name}`));
     for (const key of record?.kinds ?? []) {
       const info = infoForKey(key);
