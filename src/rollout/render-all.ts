@@ -19,6 +19,9 @@ export async function renderAll(
   const bundles: Bundle[] = [];
   const problems: Problem[] = [];
   const owners = new Map<string, ObjectOwner>();
+  // only a site with two or more procedures can have two claim one object
+  const perSite = new Map<string, number>();
+  for (const item of items) perSite.set(item.site.name, (perSite.get(item.site.name) ?? 0) + 1);
   const refusalHints = new Set<string>();
   let renderFailed = false;
   for (const item of items) {
@@ -26,7 +29,7 @@ export async function renderAll(
       try {
         const bundle = await workspace.renderBundle(item, environment, { redactSecrets: options.redactSecrets });
         bundles.push(bundle);
-        const shared = await claimObjects(workspace, item, environment, bundle, owners);
+        const shared = perSite.get(item.site.name)! > 1 ? await claimObjects(workspace, item, environment, bundle, owners) : [];
         if (shared.length > 0) {
           problems.push(...shared);
           refusalHints.add('rename the object in one of the two procedures, or leave it to one of them');
