@@ -41,7 +41,8 @@ export async function testLive(workspace: Workspace, items: WorkItem[], only?: E
           for (const result of row.smoke) deps.reporter.emit({ type: 'smoke-result', site: row.site, environment, procedure: row.procedure, result });
           row.status = row.smoke.every((r) => r.passed) ? 'passed' : 'failed';
           // the desired release live but missing from the ledger (a deploy killed before its record): passing, it is recorded as live
-          const adopted = row.status === 'passed' && isUnrecordedRelease(planTarget(await workspace.renderBundle(item, environment), live, workspace.recorded(row)));
+          const desired = row.status === 'passed' ? await workspace.renderBundle(item, environment).catch(() => undefined) : undefined;
+          const adopted = desired !== undefined && isUnrecordedRelease(planTarget(desired, live, workspace.recorded(row)));
           await deps.record({
             site: row.site,
             environment,
