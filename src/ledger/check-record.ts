@@ -8,7 +8,9 @@ export interface RecordContext {
   procedures: ReadonlySet<string>;
 }
 
-const OUTCOMES: readonly ReleaseOutcome[] = ['applied', 'unchanged', 'smoke-failed', 'apply-failed', 'rolled-back', 'tested', 'skipped'];
+// a Record, so a new outcome that is not listed here fails to compile instead of being refused on merge
+const OUTCOME_SET: Record<ReleaseOutcome, true> = { applied: true, unchanged: true, 'smoke-failed': true, 'apply-failed': true, 'rolled-back': true, tested: true, skipped: true, adopted: true };
+const OUTCOMES = Object.keys(OUTCOME_SET) as ReleaseOutcome[];
 const RECORD_KEYS = new Set(['id', 'time', 'seq', 'actor', 'run', 'site', 'environment', 'procedure', 'version', 'hash', 'release', 'outcome', 'smoke', 'durationMs', 'error']);
 const SMOKE_KEYS = new Set(['name', 'passed', 'attempts', 'durationMs', 'detail', 'output', 'skipped']);
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;

@@ -77,7 +77,7 @@ export interface Ledger {
 }
 
 /** Outcomes after which the record's version/hash is what the target should run (rolled-back: the release live again). */
-export const LIVE_OUTCOMES: readonly ReleaseOutcome[] = ['applied', 'rolled-back'];
+export const LIVE_OUTCOMES: readonly ReleaseOutcome[] = ['applied', 'rolled-back', 'adopted'];
 
 /** Opens the ledger in `dir` (usually `<inventory dir>/.ozg`). Nothing is created until the first append. */
 export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {

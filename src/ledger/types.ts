@@ -7,6 +7,7 @@ export type ReleaseOutcome =
   | 'apply-failed'
   | 'rolled-back' // target switched back to the previous release (version/hash: now live)
   | 'tested' // smoke checks run against an unchanged live release
+  | 'adopted' // found live at the desired hash without a ledger record (a run killed before recording it), smoke passed
   | 'skipped'; // not attempted (e.g. test gate failed, so prod skipped)
 
 /** One line of the ledger. */

@@ -6,7 +6,7 @@ import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
 import { InterruptedError, OzgError, UnreachableError } from '../errors.js';
 import { createReleaseId } from './release-id.js';
-import { planTarget, type TargetPlan } from './plan.js';
+import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
 import type { TargetKey, WorkItem } from './work-item.js';
 
 /** A ledger record before the ledger stamps id, time, actor and run on it. */
@@ -24,7 +24,7 @@ export interface PipelineDeps {
   signal?: AbortSignal;
 }
 
-export type EnvironmentStatus = 'unchanged' | 'applied' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped';
+export type EnvironmentStatus = 'unchanged' | 'applied' | 'adopted' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped';
 
 export interface EnvironmentOutcome {
   environment: EnvironmentName;
@@ -92,7 +92,7 @@ export async function deployItem(item: WorkItem, environments: EnvironmentName[]
     });
     return outcome;
   }
-  if (stages.every((s) => s.plan.action === 'unchanged')) {
+  if (stages.every((s) => s.plan.action === 'unchanged' && !isUnrecordedRelease(s.plan))) {
     for (const s of stages) outcome.environments.push({ environment: s.environment, status: 'unchanged', version: s.bundle.version, release: s.live?.release, smoke: [] });
     report(deps, item, stages[0]!.environment, 'plan', 'unchanged, nothing to do');
     return outcome;
@@ -101,13 +101,13 @@ export async function deployItem(item: WorkItem, environments: EnvironmentName[]
   const stamp = deps.now();
   for (const [index, stage] of stages.entries()) {
     const gatesLaterStage = stages.slice(index + 1).some((s) => s.plan.action !== 'unchanged');
-    if (stage.plan.action === 'unchanged' && !gatesLaterStage) {
+    if (stage.plan.action === 'unchanged' && !gatesLaterStage && !isUnrecordedRelease(stage.plan)) {
       outcome.environments.push({ environment: stage.environment, status: 'unchanged', version: stage.bundle.version, release: stage.live?.release, smoke: [] });
       continue;
     }
     const result = await runStage(item, stage, stamp, deps);
     outcome.environments.push(result);
-    if (result.status === 'applied' || result.status === 'unchanged') continue;
+    if (result.status === 'applied' || result.status === 'adopted' || result.status === 'unchanged') continue;
     outcome.result = stage.environment === 'test' && result.status === 'smoke-failed' ? 'test-gate-failed' : 'failed';
     for (const skipped of stages.slice(index + 1)) {
       outcome.environments.push({ environment: skipped.environment, status: 'skipped', version: skipped.bundle.version, smoke: [] });
@@ -141,6 +141,10 @@ async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: Pipelin
   const base = { environment, version: bundle.version };
   let release = stage.live?.release;
   let applied = false;
+  const adopting = isUnrecordedRelease(stage.plan);
+  if (adopting) {
+    report(deps, item, environment, 'plan', `release ${release} (${bundle.version}) is live but not in the ledger: smoke-testing it to record it`);
+  }
   if (stage.plan.action !== 'unchanged') {
     checkAborted(deps);
     report(deps, item, environment, 'apply', `${stage.plan.action} → ${bundle.version}`);
@@ -163,13 +167,14 @@ async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: Pipelin
   const smoke = await runSmoke(item, stage, deps);
   const passed = smoke.every((r) => r.passed);
   if (passed) {
-    await deps.record(recordFor(item, stage, applied ? 'applied' : 'tested', { release, smoke, durationMs: Date.now() - started }));
-    return { ...base, status: applied ? 'applied' : 'unchanged', release, smoke };
+    await deps.record(recordFor(item, stage, applied ? 'applied' : adopting ? 'adopted' : 'tested', { release, smoke, durationMs: Date.now() - started }));
+    return { ...base, status: applied ? 'applied' : adopting ? 'adopted' : 'unchanged', release, smoke };
   }
 
   const failedNames = smoke.filter((r) => !r.passed).map((r) => `${r.name}: ${r.detail}`).join('; ');
   await deps.record(recordFor(item, stage, 'smoke-failed', { release, smoke, durationMs: Date.now() - started, error: failedNames }));
-  if (applied) await rollBack(item, stage, deps);
+  // a release that went live unrecorded never passed its gate: undo it as its own run would have
+  if (applied || adopting) await rollBack(item, stage, deps);
   return { ...base, status: 'smoke-failed', release, smoke, error: failedNames };
 }
 

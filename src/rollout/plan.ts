@@ -30,6 +30,16 @@ export function planTarget(bundle: Bundle, live: LiveRelease | undefined, record
   return plan;
 }
 
+/**
+ * The target runs exactly the desired bundle, yet the ledger's last live release says
+ * otherwise: a run was killed after the switch and before its record (or another checkout
+ * deployed the same content). Left alone, status would show drift forever and every deploy
+ * would call it unchanged; once its smoke checks pass it is recorded as adopted.
+ */
+export function isUnrecordedRelease(plan: TargetPlan): boolean {
+  return plan.action === 'unchanged' && plan.drift;
+}
+
 function chooseAction(bundle: Bundle, live: LiveRelease | undefined): PlanAction {
   if (!live) return 'install';
   // a change that started and never finished may have left parts behind: apply again

@@ -1,6 +1,8 @@
+import { posix } from 'node:path';
 import type { EnvironmentName } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import { InvalidInputError, RenderError, type Problem } from '../errors.js';
+import { listBundleObjects } from '../targets/create-driver.js';
 import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
@@ -16,12 +18,22 @@ export async function renderAll(
 ): Promise<Bundle[]> {
   const bundles: Bundle[] = [];
   const problems: Problem[] = [];
+  const owners = new Map<string, ObjectOwner>();
+  // only a site with two or more procedures can have two claim one object
+  const perSite = new Map<string, number>();
+  for (const item of items) perSite.set(item.site.name, (perSite.get(item.site.name) ?? 0) + 1);
   const refusalHints = new Set<string>();
   let renderFailed = false;
   for (const item of items) {
     for (const environment of workspace.environmentsOf(item.site, options.only)) {
       try {
-        bundles.push(await workspace.renderBundle(item, environment, { redactSecrets: options.redactSecrets }));
+        const bundle = await workspace.renderBundle(item, environment, { redactSecrets: options.redactSecrets });
+        bundles.push(bundle);
+        const shared = perSite.get(item.site.name)! > 1 ? await claimObjects(workspace, item, environment, bundle, owners) : [];
+        if (shared.length > 0) {
+          problems.push(...shared);
+          refusalHints.add('rename the object in one of the two procedures, or leave it to one of them');
+        }
       } catch (error) {
         if (error instanceof InvalidInputError) {
           // a bundle its target cannot take: the problems name the rendered file and document
@@ -45,6 +57,45 @@ export async function renderAll(
   const hint = !renderFailed && refusalHints.size === 1 ? [...refusalHints][0] : undefined;
   if (problems.length > 0) throw new InvalidInputError(dedupe(problems), hint ? { hint } : {});
   return bundles;
+}
+
+interface ObjectOwner {
+  procedure: string;
+  /** the template file that defines it, as render errors name files */
+  file: string;
+  line: number;
+}
+
+/**
+ * An object (kind/name) in a site's namespace belongs to one procedure: two procedures of a
+ * site that define the same one would take it from each other on every deploy, and the one
+ * deployed last would prune it from under the other. Registers this bundle's objects in
+ * `owners` and returns a problem for each one an earlier procedure of the site defines.
+ */
+async function claimObjects(workspace: Workspace, item: WorkItem, environment: EnvironmentName, bundle: Bundle, owners: Map<string, ObjectOwner>): Promise<Problem[]> {
+  const dc = workspace.inventory.dataCenters.get(item.site.dataCenter)!;
+  const spec = dc.environments[environment];
+  if (!spec) return [];
+  const manifests = item.procedure.kubernetes?.manifests ?? '.';
+  const problems: Problem[] = [];
+  for (const object of await listBundleObjects(dc, spec, item.site, bundle)) {
+    const owner: ObjectOwner = { procedure: item.procedure.name, file: posix.join(item.procedure.name, item.procedure.version, manifests, object.file), line: object.line };
+    const key = `${item.site.name}\0${environment}\0${object.key}`;
+    const earlier = owners.get(key);
+    if (!earlier) {
+      owners.set(key, owner);
+      continue;
+    }
+    if (earlier.procedure === owner.procedure) continue;
+    problems.push({
+      file: owner.file,
+      line: owner.line,
+      col: 1,
+      path: `sites.${item.site.name}.procedures.${item.procedure.name}`,
+      message: `${object.key} is also defined by procedure ${earlier.procedure} (${earlier.file}:${earlier.line}); an object in the site's namespace belongs to one procedure`,
+    });
+  }
+  return problems;
 }
 
 function dedupe(problems: Problem[]): Problem[] {

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import type { EnvironmentName } from '../inventory/types.js';
 import type { SmokeResult } from '../smoke/types.js';
 import { describeError } from './pipeline.js';
+import { isUnrecordedRelease, planTarget } from './plan.js';
 import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
@@ -39,6 +40,9 @@ export async function testLive(workspace: Workspace, items: WorkItem[], only?: E
           row.smoke = await driver.smoke(item.procedure.name, bundle.smoke);
           for (const result of row.smoke) deps.reporter.emit({ type: 'smoke-result', site: row.site, environment, procedure: row.procedure, result });
           row.status = row.smoke.every((r) => r.passed) ? 'passed' : 'failed';
+          // the desired release live but missing from the ledger (a deploy killed before its record): passing, it is recorded as live
+          const desired = row.status === 'passed' ? await workspace.renderBundle(item, environment).catch(() => undefined) : undefined;
+          const adopted = desired !== undefined && isUnrecordedRelease(planTarget(desired, live, workspace.recorded(row)));
           await deps.record({
             site: row.site,
             environment,
@@ -46,7 +50,7 @@ export async function testLive(workspace: Workspace, items: WorkItem[], only?: E
             version: live.version,
             hash: live.hash,
             release: live.release,
-            outcome: row.status === 'passed' ? 'tested' : 'smoke-failed',
+            outcome: adopted ? 'adopted' : row.status === 'passed' ? 'tested' : 'smoke-failed',
             smoke: row.smoke,
             durationMs: Date.now() - started,
           });

@@ -12,7 +12,7 @@ import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { renderBundle } from '../procedure/render.js';
-import { describeLedgerDamage, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
+import { describeLedgerDamage, LIVE_OUTCOMES, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
 import { formatLedgerLine } from '../ledger/ledger-line.js';
 import { acquireLock, describeRecoveredLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
@@ -208,7 +208,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
             } finally {
               appending.delete(appended);
             }
-            if (input.outcome === 'applied' || input.outcome === 'rolled-back') latest.set(latestKey(input), written);
+            if (LIVE_OUTCOMES.includes(input.outcome)) latest.set(latestKey(input), written);
             context.reporter.emit({ type: 'recorded', record: written });
           },
           reporter: context.reporter,

@@ -82,6 +82,26 @@ export async function checkBundleForTarget(dataCenter: DataCenter, environmentSp
   readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) });
 }
 
+/** An object a bundle puts on its target, for comparing the procedures of one site. */
+export interface BundleObject {
+  /** `ConfigMap/settings` */
+  key: string;
+  /** the bundle file (`configmap.yaml`) and line of its document */
+  file: string;
+  line: number;
+}
+
+/** The objects of a bundle that passed checkBundleForTarget; none for VM targets (files belong to their procedure's folder). */
+export async function listBundleObjects(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site, bundle: Bundle): Promise<BundleObject[]> {
+  if (dataCenter.kind !== 'kubernetes') return [];
+  const [{ resolveNamespace }, { readBundleManifests }] = await Promise.all([import('./kubernetes/kube-target.js'), import('./kubernetes/manifests.js')]);
+  return readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) }).map((o) => ({
+    key: `${o.info.kind}/${o.object.metadata.name}`,
+    file: o.source.replace(/#\d+$/, ''),
+    line: o.line ?? 1,
+  }));
+}
+
 /** `<environment root>/<site>`, refusing anything that would land outside the environment root. */
 export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site): string {
   const base = environmentSpec.root;

@@ -55,6 +55,20 @@ async function checkout(): Promise<string> {
   return dir;
 }
 
+/** A checkout whose kiel also takes kube-twin, a procedure that defines kube-probe's ConfigMap too. */
+async function checkoutWithTwin(): Promise<string> {
+  const dir = await checkout();
+  const twin = path.join(dir, 'templates/kube-twin/1.0.0');
+  await mkdir(path.join(twin, 'kubernetes'), { recursive: true });
+  await writeFile(
+    path.join(twin, 'procedure.yaml'),
+    'name: kube-twin\nversion: 1.0.0\ndescription: Defines an object kube-probe defines too.\nvalues: { type: object, additionalProperties: false, properties: {} }\nsecrets: []\nkubernetes:\n  manifests: kubernetes\nsmoke: []\n',
+  );
+  await writeFile(path.join(twin, 'kubernetes/settings.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube-probe-config\ndata:\n  owner: kube-twin\n');
+  await writeInventory(dir, { procedures: { kiel: { [PROCEDURE]: '1.0.0', 'kube-twin': '1.0.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+  return dir;
+}
+
 interface InventoryOptions {
   /** procedure → version per site; default kube-probe 1.0.0 everywhere */
   procedures?: Record<string, Record<string, string>>;
@@ -185,10 +199,10 @@ describe('ozg deploy to a Kubernetes data center', () => {
     // every request stayed in the four site namespaces, each environment's account in its own
     expect(server.requests.filter((r) => r.namespace === undefined || !/^ozg-(kiel|husum)-(test|prod)$/.test(r.namespace)).map(describeRequest)).toEqual([]);
     expect(server.requests.filter((r) => r.user !== `ozg-landes-it-${r.namespace!.split('-').at(-1)}`).map(describeRequest)).toEqual([]);
-    // every object went in by server-side apply as field manager ozg, never forcing
+    // every object went in by server-side apply as the procedure's own field manager, never forcing
     const patches = server.requests.filter((r) => r.method === 'PATCH');
     expect(patches.length).toBeGreaterThan(0);
-    expect(patches.filter((r) => !r.contentType?.startsWith('application/apply-patch+yaml') || r.query.fieldManager !== 'ozg' || r.query.force !== 'false').map(describeRequest)).toEqual([]);
+    expect(patches.filter((r) => !r.contentType?.startsWith('application/apply-patch+yaml') || r.query.fieldManager !== `ozg-${PROCEDURE}` || r.query.force !== 'false').map(describeRequest)).toEqual([]);
     // the smoke check ran as a Job in each namespace (test: the default image, prod: the
     // environment's smokeImage) and was cleaned up
     expect(jobImages.sort()).toEqual([`ozg-husum-prod: ${MIRROR_IMAGE}`, 'ozg-husum-test: busybox:1.36', `ozg-kiel-prod: ${MIRROR_IMAGE}`, 'ozg-kiel-test: busybox:1.36']);
@@ -235,6 +249,43 @@ describe('ozg deploy to a Kubernetes data center', () => {
         error: null,
       });
     }
+  });
+
+  it('applies each procedure as its own field manager, visible in managedFields', () => {
+    for (const site of SITES) {
+      for (const environment of ['test', 'prod'] as const) {
+        for (const [resource, name] of [['configmaps', 'kube-probe-config'], ['deployments', PROCEDURE], ['configmaps', RECORD]] as const) {
+          const entries = server.getObject(resource, ns(site, environment), name)!.metadata.managedFields as Array<{ manager: string; operation: string }>;
+          expect({ name, appliers: entries.filter((e) => e.operation === 'Apply').map((e) => e.manager) }).toEqual({ name, appliers: [`ozg-${PROCEDURE}`] });
+        }
+      }
+    }
+  });
+
+  it('validate refuses two procedures of a site that define the same ConfigMap, naming both template files (exit 3)', async () => {
+    const dir = await checkoutWithTwin();
+    const run = await ozg(dir, 'validate');
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/kube-twin\/1\.0\.0\/kubernetes\/settings\.yaml:\d+:\d+.*ConfigMap\/kube-probe-config is also defined by procedure kube-probe \(kube-probe\/1\.0\.0\/kubernetes\/configmap\.yaml:\d+\)/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('deploy refuses an object whose live copy carries another procedure’s label, applying nothing', async () => {
+    const dir = await checkoutWithTwin();
+    const before = { test: snapshot(ns('kiel', 'test')), prod: snapshot(ns('kiel', 'prod')) };
+    server.clearRequests();
+    // only kube-twin is selected, so the catalogue check sees no clash: the namespace does
+    const run = await ozg(dir, 'deploy', '--json', 'kiel', '-p', 'kube-twin');
+    expect(run.code).toBe(4);
+    expect(errorOf(run)?.message ?? run.stdout).toMatch(/configmap\/kube-probe-config \(settings\.yaml\) belongs to procedure kube-probe/);
+    expect(outcomes(run)).toEqual(['kiel/prod: skipped', 'kiel/test: apply-failed']);
+    expect(server.requests.filter(isWrite).map(describeRequest)).toEqual([]);
+    expect({ test: snapshot(ns('kiel', 'test')), prod: snapshot(ns('kiel', 'prod')) }).toEqual(before);
+    expect(server.getObject('configmaps', ns('kiel', 'test'), 'kube-probe-config')!.metadata.labels!['ozg.example/procedure']).toBe(PROCEDURE);
+
+    // plan's server-side preview names the clash instead of a change the deploy would never make
+    const plan = resultOf(await ozg(dir, 'plan', '--json', 'kiel', '-p', 'kube-twin'));
+    expect(plan.targets.map((t: any) => t.error)).toEqual([expect.stringMatching(/belongs to procedure kube-probe/), expect.stringMatching(/belongs to procedure kube-probe/)]);
   });
 
   it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {

@@ -9,6 +9,7 @@ import { createDriver } from '../../src/targets/create-driver.js';
 import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
 import { createKubernetesDriverFor, type KubernetesTargetOptions } from '../../src/targets/kubernetes/kube-target.js';
 import { LABELS } from '../../src/targets/kubernetes/manifests.js';
+import { createKubeApi, type KubeApi } from '../../src/targets/kubernetes/kube-api.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-api/index.js';
 import { configMap, deployment, makeBundle, secret, service } from '../unit/targets/kubernetes/make-bundle.js';
 
@@ -76,7 +77,7 @@ afterAll(async () => {
 });
 
 describe('kubernetes driver against the local API server', () => {
-  it('deploys ConfigMap, Secret, Deployment and Service into the site namespace, labelled and owned by ozg', async () => {
+  it('deploys ConfigMap, Secret, Deployment and Service into the site namespace, labelled and owned by the procedure', async () => {
     const driver = driverFor('kiel');
     const result = await driver.apply(bundleV1(), '20260101T080000Z-aaaaaaaa');
     expect(result).toMatchObject({ status: 'applied', live: { procedure: PROCEDURE, version: '1.0.0', release: '20260101T080000Z-aaaaaaaa' } });
@@ -96,10 +97,12 @@ describe('kubernetes driver against the local API server', () => {
         [LABELS.procedure]: PROCEDURE,
         [LABELS.release]: '20260101T080000Z-aaaaaaaa',
       });
-      expect(object!.metadata.managedFields).toEqual(expect.arrayContaining([expect.objectContaining({ manager: 'ozg', operation: 'Apply' })]));
+      // each procedure applies as its own field manager, so the server reports two procedures claiming one field
+      const appliers = (object!.metadata.managedFields as Array<{ manager: string; operation: string }>).filter((m) => m.operation === 'Apply').map((m) => m.manager);
+      expect(appliers).toEqual([`ozg-${PROCEDURE}`]);
     }
     const applies = server.requests.filter((r) => r.method === 'PATCH');
-    expect(applies.every((r) => r.contentType?.startsWith('application/apply-patch+yaml') && r.query.fieldManager === 'ozg' && r.query.force === 'false')).toBe(true);
+    expect(applies.every((r) => r.contentType?.startsWith('application/apply-patch+yaml') && r.query.fieldManager === `ozg-${PROCEDURE}` && r.query.force === 'false')).toBe(true);
     // nothing at cluster scope, nothing outside the namespace
     expect(server.requests.every((r) => r.namespace === 'ozg-kiel-test')).toBe(true);
 
@@ -277,6 +280,44 @@ describe('kubernetes driver against the local API server', () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as Error).message).toMatch(/insecure-skip-tls-verify/);
     expect(server.requests).toHaveLength(0);
+  });
+
+  it('refuses an object another procedure of the site owns, before writing anything', async () => {
+    const first = driverFor('husum');
+    await first.apply(makeBundle({ 'shared.yaml': configMap('shared-settings', { owner: 'antrag' }) }, { site: 'husum' }), '20260107T080000Z-aaaaaaaa');
+    server.clearRequests();
+    const second = makeBundle({ 'settings.yaml': configMap('shared-settings', { owner: 'melde' }) }, { site: 'husum', procedure: 'melde-register' });
+    const error = (await driverFor('husum').apply(second, '20260107T090000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(error.message).toMatch(/configmap\/shared-settings \(settings\.yaml\) belongs to procedure antrag-formular/);
+    expect(writes()).toEqual([]);
+    const live = server.getObject('configmaps', 'ozg-husum-test', 'shared-settings')!;
+    expect(live.data).toEqual({ owner: 'antrag' });
+    expect(live.metadata.labels![LABELS.procedure]).toBe(PROCEDURE);
+    expect(await driverFor('husum').live('melde-register')).toBeUndefined();
+  });
+
+  it('takes over once what the former shared field manager `ozg` applied for the procedure', async () => {
+    // the driver as it was: every procedure applied as `ozg`
+    const inner = await createKubeApi({ kubeconfigPath: kubeconfig, context: 'ozg-test' });
+    const legacyApi: KubeApi = {
+      ...inner,
+      request: (request) => inner.request(request.query?.fieldManager ? { ...request, query: { ...request.query, fieldManager: 'ozg' } } : request),
+    };
+    const old = makeBundle({ 'cm.yaml': configMap('legacy-settings', { title: 'v1', dropped: 'only in 1.0.0' }) }, { site: 'husum', procedure: 'legacy-app' });
+    await driverFor('husum', environment(), { api: legacyApi }).apply(old, '20260108T080000Z-aaaaaaaa');
+    const appliers = (name: string) =>
+      (server.getObject('configmaps', 'ozg-husum-test', name)!.metadata.managedFields as Array<{ manager: string; operation: string }>).filter((m) => m.operation === 'Apply').map((m) => m.manager);
+    expect(appliers('legacy-settings')).toEqual(['ozg']);
+
+    const next = makeBundle({ 'cm.yaml': configMap('legacy-settings', { title: 'v2' }) }, { site: 'husum', procedure: 'legacy-app', version: '1.1.0' });
+    const result = await driverFor('husum').apply(next, '20260108T090000Z-bbbbbbbb');
+    expect(result).toMatchObject({ status: 'applied', live: { version: '1.1.0' } });
+    expect(appliers('legacy-settings')).toEqual(['ozg-legacy-app']);
+    expect(appliers('ozg-release-legacy-app')).toEqual(['ozg-legacy-app']);
+    // what only the old manager held and the new version dropped is gone, as after any upgrade
+    expect(server.getObject('configmaps', 'ozg-husum-test', 'legacy-settings')!.data).toEqual({ title: 'v2' });
+    inner.close();
   });
 
   it('left the controllers without errors', () => {

@@ -8,8 +8,29 @@ import type { KubeApi, KubeResponse } from './kube-api.js';
 import { resourcePath, type KindInfo } from './kinds.js';
 import { describeObject, isRecord, type KubeObject } from './manifests.js';
 
-/** ozg's name in `managedFields`: what it applied, it owns. */
-export const FIELD_MANAGER = 'ozg';
+/**
+ * The field manager of one procedure: what it applied, it owns. One per procedure, so two
+ * procedures of a site that define the same object get a conflict from the API server
+ * instead of silently taking each other's fields.
+ */
+export function fieldManagerFor(procedure: string): string {
+  return `ozg-${procedure}`;
+}
+
+/** The one field manager ozg used for every procedure before: its fields are taken over once. */
+export const LEGACY_FIELD_MANAGER = 'ozg';
+
+export interface ApplyOptions {
+  /** the procedure's field manager (fieldManagerFor) */
+  fieldManager: string;
+  dryRun?: boolean;
+  /**
+   * On a conflict with this manager alone, take its fields over (force) and then drop its
+   * claim on the object: the one-time migration from LEGACY_FIELD_MANAGER. A conflict with
+   * any other manager is still an error.
+   */
+  takeOverFrom?: string;
+}
 
 export interface KubeClient {
   readonly namespace: string;
@@ -17,8 +38,8 @@ export interface KubeClient {
   /** the object, or undefined when it does not exist */
   get<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<T | undefined>;
   list<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string): Promise<T[]>;
-  /** server-side apply as `ozg`, never forcing: a field held by another manager is an error naming it */
-  apply(info: KindInfo, object: KubeObject, options?: { dryRun?: boolean }): Promise<KubeObject>;
+  /** server-side apply as `options.fieldManager`, never forcing: a field held by another manager is an error naming it */
+  apply(info: KindInfo, object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
   /** true when deleted, false when it was already gone */
   delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean>;
   /** a pod's log (the last `tailLines`), or undefined when the pod is gone */
@@ -53,19 +74,36 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
       return (isRecord(list) && Array.isArray(list.items) ? list.items : []) as T[];
     },
 
-    async apply(info: KindInfo, object: KubeObject, options: { dryRun?: boolean } = {}): Promise<KubeObject> {
+    async apply(info: KindInfo, object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
       const attempt = { verb: 'patch', resource: info.plural, name: object.metadata.name };
-      // JSON is YAML: the server reads exactly the data ozg checked, whatever YAML quirks the template had.
-      const response = await api.request({
-        method: 'PATCH',
-        path: resourcePath(info, namespace, object.metadata.name),
-        query: { fieldManager: FIELD_MANAGER, force: 'false', ...(options.dryRun ? { dryRun: 'All' } : {}) },
-        body: JSON.stringify(object),
-        contentType: 'application/apply-patch+yaml',
-      });
-      if (response.status === 409) throw describeApplyConflict(response, object, namespace);
+      const send = (body: KubeObject, fieldManager: string, force: boolean) =>
+        api.request({
+          method: 'PATCH',
+          path: resourcePath(info, namespace, object.metadata.name),
+          query: { fieldManager, force: String(force), ...(options.dryRun ? { dryRun: 'All' } : {}) },
+          // JSON is YAML: the server reads exactly the data ozg checked, whatever YAML quirks the template had.
+          body: JSON.stringify(body),
+          contentType: 'application/apply-patch+yaml',
+        });
+      let response = await send(object, options.fieldManager, false);
+      const takeOver = options.takeOverFrom;
+      const holders = response.status === 409 && takeOver !== undefined ? conflictManagers(response) : [];
+      if (holders.length > 0 && holders.every((m) => m === takeOver)) {
+        response = await send(object, options.fieldManager, true);
+      }
+      if (response.status === 409) throw describeApplyConflict(response, object, namespace, options.fieldManager);
       if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, object, api.server);
-      return parseJson(response, attempt, namespace) as KubeObject;
+      let applied = parseJson(response, attempt, namespace) as KubeObject;
+      // only once the procedure's manager holds the object, or the old one's fields would just vanish
+      if (takeOver !== undefined && !options.dryRun && hasApplyManager(applied, takeOver) && hasApplyManager(applied, options.fieldManager)) {
+        // The old manager applies an empty configuration: it gives up its fields, and only those
+        // nobody else holds (ones the procedure dropped meanwhile) leave the object.
+        const empty = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace } };
+        const released = await send(empty, takeOver, false);
+        if (!isOk(released.status)) throw describeFailure(released, attempt, namespace, object, api.server);
+        applied = parseJson(released, attempt, namespace) as KubeObject;
+      }
+      return applied;
     },
 
     async delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean> {
@@ -191,8 +229,20 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
   }
 }
 
+/** The field managers a 409 apply conflict names (empty when it names none). */
+export function conflictManagers(response: KubeResponse): string[] {
+  const causes = parseStatus(response.body).details?.causes ?? [];
+  const managers = causes.map((c) => /conflict with "([^"]+)"/.exec(c.message ?? '')?.[1]);
+  return managers.length > 0 && managers.every((m) => m !== undefined) ? (managers as string[]) : [];
+}
+
+function hasApplyManager(object: KubeObject, manager: string): boolean {
+  const entries = Array.isArray(object.metadata?.managedFields) ? (object.metadata.managedFields as Array<{ manager?: string; operation?: string }>) : [];
+  return entries.some((e) => e.manager === manager && e.operation === 'Apply');
+}
+
 /** A field manager conflict: which fields, held by whom, and the deliberate ways out. */
-export function describeApplyConflict(response: KubeResponse, object: KubeObject, namespace: string): ClusterError {
+export function describeApplyConflict(response: KubeResponse, object: KubeObject, namespace: string, fieldManager: string): ClusterError {
   const status = parseStatus(response.body);
   const what = describeObject(object);
   const conflicts = (status.details?.causes ?? [])
@@ -206,10 +256,16 @@ export function describeApplyConflict(response: KubeResponse, object: KubeObject
       hint: 'another change raced this one: run the deploy again',
     });
   }
+  const procedures = conflictManagers(response).filter((m) => m.startsWith('ozg-') && m !== fieldManager);
+  if (procedures.length > 0) {
+    return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
+      hint: `field manager ${procedures[0]} is another procedure of this site: an object belongs to one procedure. Rename it in one of the two procedures' manifests`,
+    });
+  }
   return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
     hint:
       'someone changed these fields with another tool, and ozg does not take them over silently. Either undo that change ' +
       `(or have its owner drop the fields), or take them over deliberately: kubectl -n ${namespace} apply --server-side ` +
-      `--field-manager=${FIELD_MANAGER} --force-conflicts -f <the rendered manifest>; then deploy again`,
+      `--field-manager=${fieldManager} --force-conflicts -f <the rendered manifest>; then deploy again`,
   });
 }

@@ -1,6 +1,7 @@
 /**
  * The Kubernetes target driver: one site's procedures in one namespace, with namespace-only
- * rights. Every object is applied server-side as field manager `ozg` (never forcing), objects
+ * rights. Every object is applied server-side as its procedure's own field manager `ozg-<procedure>`
+ * (never forcing, except once to take over what the former shared manager `ozg` held), objects
  * that left the bundle are pruned, Deployments and StatefulSets must roll out, and only then
  * does the release record (see release-record.ts) name the new release as live.
  *
@@ -14,7 +15,7 @@ import { isCommandCheck, runCheck, type CommandOutcome, type HttpResponse } from
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
 import type { ApplyResult, BundleDiff, DiffingDriver, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
 import { createKubeApi, type KubeApi } from './kube-api.js';
-import { createKubeClient, type KubeClient } from './kube-client.js';
+import { createKubeClient, fieldManagerFor, LEGACY_FIELD_MANAGER, type KubeClient } from './kube-client.js';
 import { findKind, kindKey, type KindInfo } from './kinds.js';
 import {
   describeObject,
@@ -138,7 +139,8 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
   async function writeRecord(c: KubeClient, record: ReleaseRecord, resourceVersion: string | undefined): Promise<string | undefined> {
     let written: KubeObject;
     try {
-      written = await c.apply(CONFIG_MAP, encodeRecord(record, namespace, resourceVersion));
+      // the record is this procedure's by name: what the former shared manager held of it is taken over
+      written = await c.apply(CONFIG_MAP, encodeRecord(record, namespace, resourceVersion), { fieldManager: fieldManagerFor(record.procedure), takeOverFrom: LEGACY_FIELD_MANAGER });
     } catch (error) {
       if (error instanceof ClusterError && error.status === 409) {
         throw new ClusterError(namespace, `the release record of ${record.procedure} changed while this run was working on it`, 409, {
@@ -194,6 +196,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     record: ReleaseRecord | undefined,
     resourceVersion: string | undefined,
   ): Promise<LiveRelease> {
+    const ours = await checkOwnership(c, procedure, objects);
     const kinds = [...new Set([...(record?.kinds ?? []), ...objects.map((o) => kindKey(o.info.apiVersion, o.info.kind))])].sort();
     const working: ReleaseRecord = {
       procedure,
@@ -207,7 +210,9 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     // Written first, so a run that dies half-way leaves a record saying so.
     const rv = await writeRecord(c, working, resourceVersion);
     try {
-      for (const o of objects) await c.apply(o.info, o.object);
+      for (const o of objects) {
+        await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
+      }
       await prune(c, procedure, objects, kinds);
       await waitForRollout(c, objects, record?.live);
     } catch (error) {
@@ -223,7 +228,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
       const entry = { revision, release: target.release, version: target.version, hash: target.hash };
       const archive = encodeArchive(objects.map((o) => o.object), entry, { site, environment, procedure }, namespace);
       if (typeof archive === 'string') throw new InternalError(archive); // checked before anything was applied
-      await c.apply(SECRET, archive);
+      await c.apply(SECRET, archive, { fieldManager: fieldManagerFor(procedure), takeOverFrom: LEGACY_FIELD_MANAGER });
       kept = [{ ...entry, archive: archive.metadata.name }, ...kept.filter((k) => k.revision !== revision)];
     }
     const previous = action === 'rollback' && record?.live?.release === target.release ? record.live.previous : record?.live ? identity(record.live) : undefined;
@@ -242,6 +247,31 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     // Housekeeping: an archive that cannot be deleted now is tried again by the next release.
     for (const old of selection.drop) await c.delete(SECRET, old.archive).catch(() => false);
     return stripRevision(nextLive);
+  }
+
+  /**
+   * An object belongs to one procedure of the site: one that another procedure's label marks
+   * is refused before anything is written, so neither procedure takes over, relabels or later
+   * prunes the other's object. Returns the objects that are already this procedure's.
+   */
+  async function checkOwnership(c: KubeClient, procedure: string, objects: readonly ManifestObject[]): Promise<Set<string>> {
+    const ours = new Set<string>();
+    const foreign: string[] = [];
+    for (const o of objects) {
+      const live = await c.get<KubeObject>(o.info, o.object.metadata.name);
+      const owner = live?.metadata?.labels?.[LABELS.procedure];
+      if (owner === undefined) continue;
+      if (owner === procedure) ours.add(objectKey(o));
+      else foreign.push(`${describeObject(o.object)} (${o.source}) belongs to procedure ${owner}`);
+    }
+    if (foreign.length > 0) throw foreignObjectsError(procedure, foreign);
+    return ours;
+  }
+
+  function foreignObjectsError(procedure: string, foreign: readonly string[]): ClusterError {
+    return new ClusterError(namespace, `${procedure}: ${foreign.join('; ')} (label ${LABELS.procedure}); nothing was applied`, undefined, {
+      hint: 'an object belongs to one procedure of a site: rename it in one of the two procedures, or remove it from the procedure that should not have it',
+    });
   }
 
   /** Delete what ozg applied for this procedure earlier and the new set no longer has. */
@@ -366,7 +396,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
   async function runJob(c: KubeClient, procedure: string, check: SmokeCheck, timeoutMs: number): Promise<JobRun> {
     const name = createSmokeJobName(procedure, options.createJobId?.());
     const image = check.image ?? smokeImage;
-    await c.apply(JOB, buildSmokeJob({ name, namespace, site, environment, procedure, check, image, startupSeconds: smokeStartupSeconds }));
+    await c.apply(JOB, buildSmokeJob({ name, namespace, site, environment, procedure, check, image, startupSeconds: smokeStartupSeconds }), { fieldManager: fieldManagerFor(procedure) });
     try {
       const deadline = clock() + timeoutMs + smokeStartupSeconds * 1000;
       let state: JobRun['state'] | undefined;
@@ -426,14 +456,23 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     const { record } = await readRecord(c, bundle.procedure);
     const objects = labelAll(bundle, parsed, record?.live?.release ?? 'dry-run');
     const diff: BundleDiff = { create: [], change: [], unchanged: [], prune: [] };
+    const foreign: string[] = [];
     for (const o of objects) {
       const before = await c.get<KubeObject>(o.info, o.object.metadata.name);
-      const after = await c.apply(o.info, o.object, { dryRun: true });
+      const owner = before?.metadata?.labels?.[LABELS.procedure];
+      if (owner !== undefined && owner !== bundle.procedure) {
+        foreign.push(`${describeObject(o.object)} (${o.source}) belongs to procedure ${owner}`);
+        continue;
+      }
+      const ours = owner === bundle.procedure;
+      const after = await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(bundle.procedure), dryRun: true, ...(ours ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
       const name = describeObject(o.object);
       if (!before) diff.create.push(name);
       else if (comparable(before) !== comparable(after)) diff.change.push(name);
       else diff.unchanged.push(name);
     }
+    // a deploy would refuse this bundle: the preview says so instead of a change it would never make
+    if (foreign.length > 0) throw foreignObjectsError(bundle.procedure, foreign);
     const desired = new Set(objects.map((o) => `${o.info.kind}/${o.object.metadata.name}`));
     for (const key of record?.kinds ?? []) {
       const info = infoForKey(key);
@@ -513,6 +552,10 @@ function newest(pods: readonly KubeObject[]): KubeObject | undefined {
   return [...pods]
     .filter((p) => isRecord(p.metadata) && typeof p.metadata.name === 'string')
     .sort((a, b) => String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')))[0];
+}
+
+function objectKey(o: ManifestObject): string {
+  return `${kindKey(o.info.apiVersion, o.info.kind)}/${o.object.metadata.name}`;
 }
 
 function infoForKey(key: string): KindInfo | undefined {

@@ -30,6 +30,8 @@ export interface ManifestObject {
   /** `deployment.yaml` or `all.yaml#2` (1-based document number when a file holds several) */
   source: string;
   object: KubeObject;
+  /** line of its document in the file, when read from a bundle */
+  line?: number;
 }
 
 /** Label and annotation keys ozg owns. One prefix, so a data center can see at a glance what is ours. */
@@ -87,7 +89,7 @@ export function readBundleManifests(bundle: Bundle, context: ManifestContext): M
         continue;
       }
       seen.set(key, source);
-      objects.push({ info: entry.info, source, object: entry.object });
+      objects.push({ info: entry.info, source, object: entry.object, line: entry.at.line });
     }
   }
   if (problems.length > 0) {

@@ -227,3 +227,38 @@ describe('a driver that leaves a failed apply incomplete', () => {
     expect(h.targets.prod.calls).not.toContain('rollback');
   });
 });
+
+describe('a release live at the desired hash that the ledger never recorded', () => {
+  /** 1.1.0 live on both targets, the ledger's last live record for prod still 1.0.0 (a run killed before recording prod) */
+  async function killedBeforeProdRecord() {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    const recorded = { id: '1', time: '', actor: '', run: '', site: 'kiel', procedure: 'antrag', outcome: 'applied' as const, smoke: [], durationMs: 0 };
+    h.deps.recorded = (key) =>
+      key.environment === 'test' ? { ...recorded, environment: 'test', version: '1.1.0', hash: 'test-1.1.0' } : { ...recorded, environment: 'prod', version: '1.0.0', hash: 'prod-1.0.0' };
+    h.records.length = 0;
+    h.targets.test.calls = [];
+    h.targets.prod.calls = [];
+    return h;
+  }
+
+  it('is smoke-tested and recorded as adopted with the release id from the live marker', async () => {
+    const h = await killedBeforeProdRecord();
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('ok');
+    expect(outcome.environments.map((e) => `${e.environment}:${e.status}`)).toEqual(['test:unchanged', 'prod:adopted']);
+    expect(h.targets.test.calls).toEqual(['live']);
+    expect(h.targets.prod.calls).toEqual(['live', 'smoke']);
+    expect(h.records).toEqual([expect.objectContaining({ environment: 'prod', outcome: 'adopted', version: '1.1.0', hash: 'prod-1.1.0', release: h.targets.prod.releases.at(-1)!.release })]);
+  });
+
+  it('is rolled back like a fresh apply when its smoke checks fail', async () => {
+    const h = await killedBeforeProdRecord();
+    h.targets.prod.smokePasses = false;
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('failed');
+    expect(h.targets.prod.releases.at(-1)!.version).toBe('1.0.0');
+    expect(h.records.map((r) => `${r.environment}:${r.outcome}:${r.version}`)).toEqual(['prod:smoke-failed:1.1.0', 'prod:rolled-back:1.0.0']);
+  });
+});

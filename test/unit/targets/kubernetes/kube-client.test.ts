@@ -8,14 +8,14 @@ const DEPLOYMENT = findKind('apps/v1', 'Deployment')!;
 const object = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ozg-kiel-test' }, spec: {} };
 
 describe('kube client', () => {
-  it('applies server-side as ozg, without forcing, as JSON in an apply patch', async () => {
+  it('applies server-side as the given field manager, without forcing, as JSON in an apply patch', async () => {
     const api = createFakeKubeApi('ozg-kiel-test');
-    await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object);
+    await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object, { fieldManager: 'ozg-antrag' });
     expect(api.requests).toEqual([
       {
         method: 'PATCH',
         path: '/apis/apps/v1/namespaces/ozg-kiel-test/deployments/web',
-        query: { fieldManager: 'ozg', force: 'false' },
+        query: { fieldManager: 'ozg-antrag', force: 'false' },
         body: JSON.stringify(object),
         contentType: 'application/apply-patch+yaml',
       },
@@ -26,7 +26,7 @@ describe('kube client', () => {
     const api = createFakeKubeApi('ozg-kiel-test');
     api.intercept = () =>
       status(403, 'Forbidden', 'configmaps "x" is forbidden: User "system:serviceaccount:ozg:deployer" cannot patch resource "configmaps" in API group "" in the namespace "ozg-kiel-test"');
-    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(CONFIG_MAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }).catch((e: unknown) => e)) as ClusterError;
+    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(CONFIG_MAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, { fieldManager: 'ozg-antrag' }).catch((e: unknown) => e)) as ClusterError;
     expect(error).toBeInstanceOf(ClusterError);
     expect(error.status).toBe(403);
     expect(error.message).toBe('namespace ozg-kiel-test: forbidden: cannot patch configmaps x in namespace ozg-kiel-test (as system:serviceaccount:ozg:deployer)');
@@ -51,10 +51,10 @@ describe('kube client', () => {
       status(409, 'Conflict', 'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas', {
         causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kubectl-edit" using apps/v1', field: '.spec.replicas' }],
       });
-    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object).catch((e: unknown) => e)) as ClusterError;
+    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object, { fieldManager: 'ozg-antrag' }).catch((e: unknown) => e)) as ClusterError;
     expect(error.message).toBe('namespace ozg-kiel-test: deployment/web: apply conflict: .spec.replicas is owned by field manager "kubectl-edit"');
     expect(error.hint).toMatch(/ozg does not take them over silently/);
-    expect(error.hint).toMatch(/--field-manager=ozg --force-conflicts/);
+    expect(error.hint).toMatch(/--field-manager=ozg-antrag --force-conflicts/);
   });
 
   it('says a missing namespace is missing, and that ozg does not create it', async () => {
@@ -75,7 +75,7 @@ describe('kube client', () => {
   it('reports invalid objects with the server’s reason', async () => {
     const api = createFakeKubeApi('ozg-kiel-test');
     api.intercept = () => status(422, 'Invalid', 'Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{}: `selector` does not match template `labels`');
-    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object).catch((e: unknown) => e)) as ClusterError;
+    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object, { fieldManager: 'ozg-antrag' }).catch((e: unknown) => e)) as ClusterError;
     expect(error.message).toMatch(/^namespace ozg-kiel-test: deployment\/web is invalid: Deployment.apps "web" is invalid: spec.template/);
   });
 
