@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,11 @@ export interface LockHolder {
   startedAt: string;
   /** random per acquisition: the only thing that tells one holder from another */
   token: string;
+  /**
+   * The kernel boot and PID namespace `pid` belongs to (Linux: boot_id and the pid namespace's
+   * inode). Only a reader in the very same PID space may ask the kernel whether `pid` is alive.
+   */
+  pidSpace?: string;
 }
 
 /** A lock this acquisition took over: the run that held it stopped (crashed, killed) mid-way. */
@@ -43,6 +48,10 @@ export interface AcquireLockOptions {
   now?: () => Date;
   pid?: number;
   hostname?: string;
+  /** the PID space `pid` lives in (default: this process's, where the system tells it) */
+  pidSpace?: string | null;
+  /** whether a pid of our own PID space is running (default: kill(pid, 0)) */
+  isAlive?: (pid: number) => boolean;
   user?: string;
   /** a lock whose heartbeat is older than this is taken over (default 30 s) */
   staleMs?: number;
@@ -86,6 +95,8 @@ interface LockContext {
   path: string;
   pid: number;
   host: string;
+  pidSpace?: string;
+  isAlive: (pid: number) => boolean;
   now: () => Date;
   staleMs: number;
 }
@@ -101,7 +112,16 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
   const now = options.now ?? (() => new Date());
   const pid = options.pid ?? process.pid;
   const host = options.hostname ?? osHostname();
-  const ctx: LockContext = { path: join(dir, LOCK_FILE), pid, host, now, staleMs: options.staleMs ?? DEFAULT_STALE_MS };
+  const pidSpace = options.pidSpace === null ? undefined : (options.pidSpace ?? currentPidSpace());
+  const ctx: LockContext = {
+    path: join(dir, LOCK_FILE),
+    pid,
+    host,
+    ...(pidSpace ? { pidSpace } : {}),
+    isAlive: options.isAlive ?? isProcessAlive,
+    now,
+    staleMs: options.staleMs ?? DEFAULT_STALE_MS,
+  };
   const holder: LockHolder = {
     pid,
     host,
@@ -109,6 +129,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
     command: options.command,
     startedAt: now().toISOString(),
     token: randomUUID(),
+    ...(pidSpace ? { pidSpace } : {}),
   };
   await mkdir(dir, { recursive: true });
 
@@ -215,6 +236,9 @@ function judgeLock(state: LockFileState, ctx: LockContext): Verdict {
   }
   const ageMs = ctx.now().getTime() - state.mtimeMs;
   if (ageMs > ctx.staleMs) return { kind: 'stale' };
+  // A run killed a moment ago on this very machine and PID namespace need not keep the next
+  // one waiting for its heartbeat to age: here (and only here) the kernel can say it is gone.
+  if (holder?.pidSpace && holder.pidSpace === ctx.pidSpace && holder.host === ctx.host && !ctx.isAlive(holder.pid)) return { kind: 'stale' };
   const heartbeat = `its heartbeat is ${Math.max(0, Math.round(ageMs / 1000))} s old`;
   const hint = `wait for it to finish; a lock whose heartbeat stops for ${Math.round(ctx.staleMs / 1000)} s is taken over by the next run`;
   if (!holder) {
@@ -360,6 +384,28 @@ function createHandle(ctx: LockContext, holder: LockHolder, recovered: Recovered
 class LockLostError extends Error {
   constructor(path: string, detail: string) {
     super(`lost the ledger lock ${path}: ${detail}; another run may be working on the same ledger and targets`);
+  }
+}
+
+/** `<boot id>/<pid namespace>` on Linux; undefined where the system does not tell (then only the heartbeat's age counts). */
+function currentPidSpace(): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const namespace = readlinkSync('/proc/self/ns/pid');
+    return boot && namespace ? `${boot}/${namespace}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true; // not a pid we may ask about: judged by age
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours
+    return !isErrnoCode(error, 'ESRCH');
   }
 }
 

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,8 @@ afterEach(async () => {
 const STARTED = new Date(Date.now() - 30 * 60_000);
 
 function options(overrides: Partial<AcquireLockOptions> = {}): AcquireLockOptions {
-  return { command: 'ozg deploy --all', pid: 4242, hostname: 'admin-host', user: 'alice', ...overrides };
+  // made-up pids: without a PID space of their own they are judged by heartbeat age alone
+  return { command: 'ozg deploy --all', pid: 4242, hostname: 'admin-host', user: 'alice', pidSpace: null, ...overrides };
 }
 
 function holder(overrides: Partial<LockHolder> = {}): LockHolder {
@@ -180,5 +182,36 @@ describe('acquireLock', () => {
       expect(JSON.parse(await readFile(lockPath, 'utf8'))).toMatchObject({ token: winner.holder.token });
       expect(await winner.release()).toBe(true);
     }
+  });
+});
+
+describe('acquireLock in the same PID space', () => {
+  const space = 'boot-1/pid:[4026531836]';
+
+  it('takes over at once a fresh lock whose holder the kernel says is gone, warning as for a stale one', async () => {
+    await writeFile(lockPath, JSON.stringify(holder({ pidSpace: space })));
+    const lock = await acquireLock(dir, options({ pidSpace: space, isAlive: (pid) => pid !== 777 }));
+    expect(lock.recovered?.holder).toMatchObject({ pid: 777, user: 'bob' });
+    await lock.release();
+  });
+
+  it('refuses a fresh lock whose holder is alive in the same PID space', async () => {
+    await writeFile(lockPath, JSON.stringify(holder({ pidSpace: space })));
+    await expect(acquireLock(dir, options({ pidSpace: space, isAlive: () => true }))).rejects.toBeInstanceOf(LockHeldError);
+  });
+
+  it('never asks the kernel about a pid of another PID space, boot or host: a fresh heartbeat holds', async () => {
+    const isAlive = jest.fn(() => false);
+    for (const other of [holder({ pidSpace: 'boot-1/pid:[4026532001]' }), holder({ pidSpace: 'boot-2/pid:[4026531836]' }), holder({ pidSpace: space, host: 'other-host' }), holder()]) {
+      await writeFile(lockPath, JSON.stringify(other));
+      await expect(acquireLock(dir, options({ pidSpace: space, isAlive }))).rejects.toBeInstanceOf(LockHeldError);
+    }
+    expect(isAlive).not.toHaveBeenCalled();
+  });
+
+  it('writes its own PID space into the lock file, so the next run on this machine may judge it', async () => {
+    const lock = await acquireLock(dir, options({ pidSpace: space }));
+    expect(JSON.parse(await readFile(lock.path, 'utf8'))).toMatchObject({ pidSpace: space });
+    await lock.release();
   });
 });
