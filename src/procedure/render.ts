@@ -11,6 +11,7 @@ import { Drop, Liquid, LiquidError, type FilterImplOptions, type Template } from
 import type { EnvironmentName, Setup, Site } from '../inventory/types.js';
 import { RenderError } from '../errors.js';
 import type { SmokeCheck } from '../smoke/types.js';
+import { resolveContainedPath } from './contained-path.js';
 import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
 import { hashBundle } from './hash.js';
 import { readTemplateFiles, type TemplateFile } from './template-files.js';
@@ -89,7 +90,11 @@ export async function renderCloudInitFragment(input: Omit<RenderInput, 'secrets'
   const display = createDisplayPath(input);
   const file = path.resolve(input.procedure.dir, relative);
   const where = display(file);
-  const source = await readFile(file, 'utf8').catch((err: unknown) => {
+  const found = await resolveContainedPath(input.procedure.dir, relative);
+  if (found.status === 'outside') {
+    throw new RenderError(where, `leads outside the procedure version folder (to ${found.real}) through a symbolic link`);
+  }
+  const source = await readFile(found.status === 'inside' ? found.real : file, 'utf8').catch((err: unknown) => {
     throw new RenderError(where, `cannot read the cloud-init fragment: ${(err as Error).message}`, {}, { cause: err });
   });
   const engine = createEngine();
@@ -195,7 +200,7 @@ function parseTemplateDir(procedure: Procedure, templateDir: string, cwd: string
   if (!parsed) {
     parsed = (async () => {
       const engine = createEngine();
-      const files = await readTemplateFiles(path.resolve(procedure.dir, templateDir), display);
+      const files = await readTemplateFiles(procedure.dir, templateDir, display);
       const templates = files.map((file) => {
         const where = display(file.file);
         const template = parseTemplate(engine, file.source, where);
