@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
-import { OzgError } from '../errors.js';
+import { InternalError, InvalidTargetError } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
@@ -36,7 +36,7 @@ export async function createDriver(
   site: Site,
   options: CreateDriverOptions = {},
 ): Promise<TargetDriver> {
-  if (!DNS_LABEL.test(site.name)) throw new OzgError(`site name ${JSON.stringify(site.name)} is not a DNS label`);
+  if (!DNS_LABEL.test(site.name)) throw new InvalidTargetError(`sites.${site.name}`, 'the site name is not a DNS label');
   const keepReleases = options.keepReleases ?? dataCenter.keepReleases;
   switch (dataCenter.kind) {
     case 'local': {
@@ -63,7 +63,7 @@ export async function createDriver(
       return createKubernetesDriverFor(dataCenter, environmentSpec, site, { keepReleases, sleep: options.sleep });
     }
     default:
-      throw new OzgError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
+      throw new InternalError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
   }
 }
 
@@ -84,14 +84,14 @@ export async function checkBundleForTarget(dataCenter: DataCenter, environmentSp
 export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site): string {
   const base = environmentSpec.root;
   if (!base || !isAbsolute(base)) {
-    throw new OzgError(`data center ${dataCenter.name}: environment ${environmentSpec.name} needs an absolute root directory`, {
+    throw new InvalidTargetError(`dataCenters.${dataCenter.name}.environments.${environmentSpec.name}.root`, 'needs an absolute root directory', {
       hint: 'set `root:` for this environment in sites.yaml',
     });
   }
   const root = resolve(base, site.name);
   const inside = relative(resolve(base), root);
   if (inside === '' || inside.startsWith('..') || isAbsolute(inside) || inside.includes('/')) {
-    throw new OzgError(`site ${JSON.stringify(site.name)} would resolve outside ${base} (to ${root})`);
+    throw new InvalidTargetError(`sites.${site.name}`, `the site's directory would resolve outside ${base} (to ${root})`);
   }
   return root;
 }
@@ -108,7 +108,7 @@ async function createSshVmDriver(
 ): Promise<TargetDriver> {
   const host = site.hosts?.[environmentSpec.name];
   if (!host) {
-    throw new OzgError(`site ${site.name} has no ${environmentSpec.name} host in data center ${dataCenter.name}`, {
+    throw new InvalidTargetError(`sites.${site.name}.hosts.${environmentSpec.name}`, `site ${site.name} has no ${environmentSpec.name} host in data center ${dataCenter.name}`, {
       hint: `add sites.${site.name}.hosts.${environmentSpec.name}.host to the inventory`,
     });
   }
