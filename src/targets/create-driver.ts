@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
-import { InternalError, InvalidTargetError } from '../errors.js';
+import { InternalError, InvalidInputError, InvalidTargetError, type Problem } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
@@ -67,17 +67,37 @@ export async function createDriver(
   }
 }
 
+export interface CheckBundleOptions {
+  /** names a bundle path as errors show it (the template it came from); default `<procedure>/<version>/<path>` */
+  describeFile?: (path: string) => string;
+}
+
 /**
- * Refuses, without contacting the target, a bundle it could not take: on a namespace-only
- * Kubernetes target a cluster-scoped kind, a kind ozg does not deploy, or an object naming
- * another namespace (InvalidInputError listing every problem with file, line and document).
- * The Kubernetes driver checks again before it applies; this lets a rollout refuse the
- * bundle before its first request.
+ * Refuses, without contacting the target, a bundle it could not take (InvalidInputError
+ * listing every problem with file and line): on a namespace-only Kubernetes target a
+ * cluster-scoped kind, a kind ozg does not deploy, or an object naming another namespace; on
+ * a VM or local target a file path the release archive cannot carry or ozg's own release
+ * metadata name. The drivers run the same checks again before they apply; this lets
+ * `validate` and a rollout refuse the bundle before the first request.
  */
-export async function checkBundleForTarget(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site, bundle: Bundle): Promise<void> {
-  if (dataCenter.kind !== 'kubernetes') return;
-  const [{ resolveNamespace }, { readBundleManifests }] = await Promise.all([import('./kubernetes/kube-target.js'), import('./kubernetes/manifests.js')]);
-  readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) });
+export async function checkBundleForTarget(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site, bundle: Bundle, options: CheckBundleOptions = {}): Promise<void> {
+  if (dataCenter.kind === 'kubernetes') {
+    const [{ resolveNamespace }, { readBundleManifests }] = await Promise.all([import('./kubernetes/kube-target.js'), import('./kubernetes/manifests.js')]);
+    readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) });
+    return;
+  }
+  const { findBundleProblems } = await import('./vm/check-vm-target.js');
+  const describe = options.describeFile ?? ((path: string) => `${bundle.procedure}/${bundle.version}/${path}`);
+  const problems: Problem[] = findBundleProblems(bundle).map((problem) => ({
+    file: problem.file === undefined ? `${bundle.procedure}/${bundle.version}/procedure.yaml` : describe(problem.file),
+    line: 1,
+    col: 1,
+    path: `sites.${site.name}.procedures.${bundle.procedure}`,
+    message: `${bundle.environment}: ${problem.message}`,
+  }));
+  if (problems.length > 0) {
+    throw new InvalidInputError(problems, { hint: `nothing was sent to any target: fix the procedure's files under vm.files, then run \`ozg validate\`` });
+  }
 }
 
 /** `<environment root>/<site>`, refusing anything that would land outside the environment root. */

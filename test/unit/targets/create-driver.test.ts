@@ -86,8 +86,12 @@ describe('checkBundleForTarget', () => {
     ]);
   });
 
-  it('leaves bundles for VM targets alone', async () => {
+  it('runs the VM driver checks on bundles for VM and local targets', async () => {
     const local: EnvironmentSpec = { name: 'test', root: '/srv/ozg' };
-    await expect(checkBundleForTarget(dataCenter('local', local), local, site('kiel'), makeBundle({ 'not-a-manifest.sh': 'echo hi' }))).resolves.toBeUndefined();
+    const vmBundle = (files: Record<string, string>) => ({ ...makeBundle(files), targetKind: 'vm' as const });
+    await expect(checkBundleForTarget(dataCenter('local', local), local, site('kiel'), vmBundle({ 'not-a-manifest.sh': 'echo hi' }))).resolves.toBeUndefined();
+    const error = await checkBundleForTarget(dataCenter('local', local), local, site('kiel'), vmBundle({ '.ozg-release': 'x' }), { describeFile: (p) => `tpl/files/${p}` }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).problems).toEqual([expect.objectContaining({ file: 'tpl/files/.ozg-release', path: 'sites.kiel.procedures.antrag-formular' })]);
   });
 });
