@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createMiniProject } from '../helpers/mini-project.js';
@@ -81,6 +81,15 @@ describe('catalogue paths that leave the procedure folder through a symbolic lin
 
     const run = await runOzg(['validate', '-i', 'sites.yaml'], { cwd: dir });
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 3, stderr: expect.stringContaining(`${position(4, 10)}  vm.files  files/host_key is a symbolic link`) });
+  });
+
+  it('refuses a procedure.yaml that is a link to a file outside the folder', async () => {
+    const { dir, version, outside } = await createEscapingProject('name: demo\nversion: 1.0.0\nvm:\n  files: files\n');
+    await writeFile(path.join(outside, 'procedure.yaml'), 'name: demo\nversion: 1.0.0\nvm:\n  files: files\n');
+    await rm(path.join(version, 'procedure.yaml'));
+    await symlink(path.join(outside, 'procedure.yaml'), path.join(version, 'procedure.yaml'));
+    const run = await runOzg(['validate', '-i', 'sites.yaml'], { cwd: dir });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 3, stderr: expect.stringContaining(`${position(1, 1)}  (document)  a symbolic link leading outside its version folder`) });
   });
 
   it('still accepts a symlinked version folder whose files stay inside it', async () => {
