@@ -12,6 +12,7 @@ export const ExitCode = {
   testGateFailed: 5,
   unreachable: 6,
   lockHeld: 7,
+  toolMissing: 8,
   changesPending: 10,
   interrupted: 130,
 } as const;
@@ -206,6 +207,30 @@ export class RecordWriteError extends OzgError {
 /** Another ozg run holds the ledger lock. */
 export class LockHeldError extends OzgError {
   override readonly exitCode: number = ExitCode.lockHeld;
+}
+
+/**
+ * A program ozg runs on this machine (ssh-keygen, an ISO tool) is not installed, or is not
+ * the program ozg expects: a problem of this machine, not of the input. The hint names the
+ * install step.
+ */
+export class ToolMissingError extends OzgError {
+  override readonly exitCode: number = ExitCode.toolMissing;
+}
+
+/**
+ * An inventory setting a target cannot be reached with (no namespace, no host, a root that is
+ * not an absolute clean path), found by a driver where no source position is at hand. The
+ * inventory checks report these with file:line first; this catches whatever reaches a driver
+ * without them. `field` is the JSON path into sites.yaml.
+ */
+export class InvalidTargetError extends OzgError {
+  override readonly exitCode: number = ExitCode.invalidInput;
+  readonly field: string;
+  constructor(field: string, message: string, options: OzgErrorOptions = {}) {
+    super(`${field}: ${message}`, options);
+    this.field = field;
+  }
 }
 
 /** The run was interrupted (SIGINT/SIGTERM). */

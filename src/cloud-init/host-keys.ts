@@ -5,7 +5,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InternalError, OzgError, RemoteCommandError } from '../errors.js';
+import { InternalError, RemoteCommandError, ToolMissingError } from '../errors.js';
 import type { RunCommand } from './run-command.js';
 import { formatFingerprint, formatKnownHostName } from '../targets/ssh/known-hosts.js';
 
@@ -49,7 +49,7 @@ export async function generateHostKeys(types: readonly HostKeyType[], options: G
       const args = ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '3072'] : []), '-N', '', '-C', options.comment, '-f', file];
       const result = await options.runCommand('ssh-keygen', args);
       if (result.notFound) {
-        throw new OzgError('ssh-keygen is not installed on this machine; it makes the VM host keys', {
+        throw new ToolMissingError('ssh-keygen is not installed on this machine; it makes the VM host keys', {
           hint: 'install it (Debian/Ubuntu: `apt-get install -y openssh-client`), then run the command again',
         });
       }
@@ -61,7 +61,7 @@ export async function generateHostKeys(types: readonly HostKeyType[], options: G
       const publicKey = (await readFile(`${file}.pub`, 'utf8')).trim();
       const parsed = parsePublicKey(publicKey);
       if (!parsed || !ALGORITHMS[type].includes(parsed.algorithm) || !privateKey.includes('PRIVATE KEY')) {
-        throw new OzgError(`ssh-keygen wrote an unexpected ${type} key pair`, { hint: 'check which ssh-keygen is first on PATH (`ssh-keygen -V` or `ssh -V`)' });
+        throw new ToolMissingError(`ssh-keygen wrote an unexpected ${type} key pair`, { hint: 'check which ssh-keygen is first on PATH (`ssh-keygen -V` or `ssh -V`)' });
       }
       keys.push({ type, publicKey, privateKey, fingerprint: formatFingerprint(parsed.blob) });
     }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { InternalError, OzgError, RemoteCommandError, UsageError } from '../errors.js';
+import { InternalError, RemoteCommandError, ToolMissingError, UsageError } from '../errors.js';
 import { mergeKnownHosts, type KnownHostsStatus } from './known-hosts.js';
 import { runCommandWithExeca, type RunCommand } from './run-command.js';
 import { summarizeSeed, type Seed, type SeedSummary } from './seed.js';
@@ -128,7 +128,7 @@ export async function buildSeedIso(outDir: string, isoPath: string, runCommand: 
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
-  throw new OzgError('cannot build the seed ISO: none of cloud-localds, genisoimage or xorriso is installed', {
+  throw new ToolMissingError('cannot build the seed ISO: none of cloud-localds, genisoimage or xorriso is installed', {
     hint: 'install one: `apt-get install -y cloud-image-utils` (cloud-localds), or `apt-get install -y genisoimage`, or `apt-get install -y xorriso`',
   });
 }

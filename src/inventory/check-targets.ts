@@ -3,6 +3,7 @@
  * namespace would overwrite each other's releases.
  */
 import path from 'node:path';
+import { findRootProblem } from '../targets/vm/check-vm-target.js';
 import { report } from './check-context.js';
 import type { CheckContext } from './check-context.js';
 import type { DataCenter, EnvironmentName, EnvironmentSpec, Site } from './types.js';
@@ -20,6 +21,7 @@ export function formatLocalTarget(spec: EnvironmentSpec, site: string): string {
 }
 
 export function checkDataCenterTargets(context: CheckContext, dataCenter: DataCenter): void {
+  checkRoots(context, dataCenter);
   const { test, prod } = dataCenter.environments;
   if (!prod) return;
   const at = ['dataCenters', dataCenter.name, 'environments', 'prod'];
@@ -28,6 +30,17 @@ export function checkDataCenterTargets(context: CheckContext, dataCenter: DataCe
   }
   if (dataCenter.kind === 'kubernetes' && describeCluster(test) === describeCluster(prod) && test.namespace === prod.namespace) {
     report(context, [...at, 'namespace'], 'prod uses the same namespace pattern in the same cluster as test: every site\'s test and prod would share a namespace');
+  }
+}
+
+/** The root check the VM driver makes before it runs anything there, reported at the field. */
+function checkRoots(context: CheckContext, dataCenter: DataCenter): void {
+  if (dataCenter.kind === 'kubernetes') return;
+  const field = dataCenter.kind === 'vm' ? 'deployRoot' : 'root';
+  for (const [environment, spec] of listEnvironments(dataCenter)) {
+    const root = spec[field];
+    const problem = root === undefined ? undefined : findRootProblem(root);
+    if (problem) report(context, ['dataCenters', dataCenter.name, 'environments', environment, field], `${field} ${problem}`);
   }
 }
 

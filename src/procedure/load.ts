@@ -2,7 +2,7 @@
  * One procedure version: `<catalogue>/<name>/<version>/procedure.yaml`, parsed with source
  * positions, schema-checked, and checked against the files it names.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../errors.js';
 import { checkAgainstSchema, checkSchemaAgainstMeta, compileSchema, explainSchemaErrors, parseInstancePath } from '../input/schema-check.js';
@@ -10,6 +10,7 @@ import { createProblem, parseYamlSource } from '../input/yaml-source.js';
 import type { YamlSource } from '../input/yaml-source.js';
 import type { SmokeCheck } from '../smoke/types.js';
 import { compileValuesSchema } from './check-values.js';
+import { findIrregularEntry, resolveContainedPath } from './contained-path.js';
 import type { Procedure } from './types.js';
 
 export const PROCEDURE_FILE = 'procedure.yaml';
@@ -49,6 +50,9 @@ export async function loadProcedureFile(options: LoadProcedureOptions): Promise<
   const file = path.join(options.dir, PROCEDURE_FILE);
   let text: string;
   try {
+    if ((await resolveContainedPath(options.dir, PROCEDURE_FILE)).status === 'outside') {
+      return { problems: [{ file: options.displayFile, line: 1, col: 1, path: '', message: `a symbolic link leading outside its version folder; every file of a procedure must be inside its folder` }] };
+    }
     text = await readFile(file, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PROCEDURE_FILE} in this version folder` : `cannot read: ${(error as Error).message}`;
@@ -139,32 +143,40 @@ async function checkReferencedFiles(source: YamlSource, raw: RawProcedure, dir: 
   if (!raw.vm && !raw.kubernetes) {
     problems.push(createProblem(source, [], 'needs a vm: or a kubernetes: section (or both): it must render for some kind of target'));
   }
+  // Every path must really lead to a place inside this version folder, through every
+  // symbolic link on the way: otherwise a bundle could carry any file of this machine.
+  const check = async (field: (string | number)[], relative: string, kind: 'file' | 'directory', missing: string): Promise<boolean> => {
+    const found = await resolveContainedPath(dir, relative);
+    if (found.status === 'outside') {
+      problems.push(createProblem(source, field, `${relative} leads outside the procedure version folder (to ${found.real}) through a symbolic link; every file of a procedure must be inside its folder`));
+      return false;
+    }
+    if (found.status === 'missing' || found.kind !== kind) {
+      problems.push(createProblem(source, field, missing));
+      return false;
+    }
+    if (kind === 'directory') {
+      const irregular = await findIrregularEntry(found.real);
+      if (irregular !== undefined) {
+        problems.push(createProblem(source, field, `${relative}/${irregular} is a symbolic link or special file; templates must be regular files inside the procedure folder`));
+        return false;
+      }
+    }
+    return true;
+  };
   if (raw.vm) {
-    const files = path.join(dir, raw.vm.files);
-    const filesDirExists = await isKind(files, 'directory');
-    if (!filesDirExists) problems.push(createProblem(source, ['vm', 'files'], `directory ${raw.vm.files} not found next to procedure.yaml`));
+    const filesDirExists = await check(['vm', 'files'], raw.vm.files, 'directory', `directory ${raw.vm.files} not found next to procedure.yaml`);
     for (const phase of ['install', 'activate'] as const) {
       const hook = raw.vm.hooks?.[phase];
       if (hook === undefined || !filesDirExists) continue;
-      if (!(await isKind(path.join(files, hook), 'file'))) {
-        problems.push(createProblem(source, ['vm', 'hooks', phase], `${phase} hook ${hook} not found in ${raw.vm.files}/ (hooks are paths inside vm.files)`));
-      }
+      await check(['vm', 'hooks', phase], path.join(raw.vm.files, hook), 'file', `${phase} hook ${hook} not found in ${raw.vm.files}/ (hooks are paths inside vm.files)`);
     }
-    if (raw.vm.cloudInit !== undefined && !(await isKind(path.join(dir, raw.vm.cloudInit), 'file'))) {
-      problems.push(createProblem(source, ['vm', 'cloudInit'], `file ${raw.vm.cloudInit} not found next to procedure.yaml`));
+    if (raw.vm.cloudInit !== undefined) {
+      await check(['vm', 'cloudInit'], raw.vm.cloudInit, 'file', `file ${raw.vm.cloudInit} not found next to procedure.yaml`);
     }
   }
-  if (raw.kubernetes && !(await isKind(path.join(dir, raw.kubernetes.manifests), 'directory'))) {
-    problems.push(createProblem(source, ['kubernetes', 'manifests'], `directory ${raw.kubernetes.manifests} not found next to procedure.yaml`));
+  if (raw.kubernetes) {
+    await check(['kubernetes', 'manifests'], raw.kubernetes.manifests, 'directory', `directory ${raw.kubernetes.manifests} not found next to procedure.yaml`);
   }
   return problems;
-}
-
-async function isKind(file: string, kind: 'file' | 'directory'): Promise<boolean> {
-  try {
-    const info = await stat(file);
-    return kind === 'file' ? info.isFile() : info.isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -7,10 +7,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Drop, Liquid, LiquidError, type FilterImplOptions, type Template } from 'liquidjs';
+import { Context, Drop, Liquid, LiquidError, toValue, toValueSync, type Emitter, type FilterImplOptions, type Template } from 'liquidjs';
 import type { EnvironmentName, Setup, Site } from '../inventory/types.js';
 import { RenderError } from '../errors.js';
 import type { SmokeCheck } from '../smoke/types.js';
+import { resolveContainedPath } from './contained-path.js';
 import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
 import { hashBundle } from './hash.js';
 import { readTemplateFiles, type TemplateFile } from './template-files.js';
@@ -89,7 +90,11 @@ export async function renderCloudInitFragment(input: Omit<RenderInput, 'secrets'
   const display = createDisplayPath(input);
   const file = path.resolve(input.procedure.dir, relative);
   const where = display(file);
-  const source = await readFile(file, 'utf8').catch((err: unknown) => {
+  const found = await resolveContainedPath(input.procedure.dir, relative);
+  if (found.status === 'outside') {
+    throw new RenderError(where, `leads outside the procedure version folder (to ${found.real}) through a symbolic link`);
+  }
+  const source = await readFile(found.status === 'inside' ? found.real : file, 'utf8').catch((err: unknown) => {
     throw new RenderError(where, `cannot read the cloud-init fragment: ${(err as Error).message}`, {}, { cause: err });
   });
   const engine = createEngine();
@@ -195,7 +200,7 @@ function parseTemplateDir(procedure: Procedure, templateDir: string, cwd: string
   if (!parsed) {
     parsed = (async () => {
       const engine = createEngine();
-      const files = await readTemplateFiles(path.resolve(procedure.dir, templateDir), display);
+      const files = await readTemplateFiles(procedure.dir, templateDir, display);
       const templates = files.map((file) => {
         const where = display(file.file);
         const template = parseTemplate(engine, file.source, where);
@@ -273,6 +278,24 @@ function explainMissingSecrets(err: RenderError, place: string, reason: string, 
   );
 }
 
+/**
+ * What one template may cost. A runaway template (`{% for i in (1..1000000000) %}`) must be a
+ * RenderError naming its file and line, never V8 running out of heap, which kills ozg with no
+ * message and leaves the lock behind. liquidjs charges ranges, array filters and joins to its
+ * memory limit; ozg charges every piece of output there too (captures included) and caps the
+ * output of one file.
+ */
+export const RENDER_LIMITS = {
+  /** characters of one template source */
+  parseChars: 16 * 1024 * 1024,
+  /** liquidjs allocation units (array elements, characters) in one render of one template */
+  memoryUnits: 32 * 1024 * 1024,
+  /** characters one rendered file may have */
+  outputChars: 8 * 1024 * 1024,
+  /** a runaway loop, not a slow machine: generous even under heavy concurrency */
+  renderMs: 60_000,
+} as const;
+
 function createEngine(): Liquid {
   const engine = new Liquid({
     strictVariables: true,
@@ -283,9 +306,11 @@ function createEngine(): Liquid {
     // an empty in-memory file system: include/render/layout find nothing, so nothing outside the template is read
     templates: {},
     cache: false,
-    // a runaway loop in a template, not a slow machine: generous even under heavy concurrency
-    renderLimit: 60_000,
+    parseLimit: RENDER_LIMITS.parseChars,
+    memoryLimit: RENDER_LIMITS.memoryUnits,
+    renderLimit: RENDER_LIMITS.renderMs,
   });
+  chargeNestedOutput(engine);
   engine.registerFilter('shell', (value: unknown) => quoteShellWord(value));
   engine.registerFilter('yaml', (value: unknown) => formatYaml(value));
   engine.registerFilter('json', (value: unknown, indent?: unknown) => formatJson(value, indent));
@@ -321,23 +346,79 @@ function parseTemplate(engine: Liquid, source: string, where: string): Template[
  */
 function renderTemplate(engine: Liquid, template: Template[], scope: object, where: string): string {
   try {
-    return String(engine.renderSync(template, scope));
+    // engine.renderSync, but with an emitter that charges and caps what the template writes
+    const context = new Context(scope, engine.options, { sync: true }, { liquid: engine });
+    const emitter = new LimitedEmitter(context.memoryLimit, RENDER_LIMITS.outputChars);
+    toValueSync(engine.renderer.renderTemplates(template, context, emitter));
+    return emitter.buffer;
   } catch (err) {
     throw toRenderError(err, where);
   }
 }
 
+/**
+ * Output collected inside a template (`{% capture %}`, a `for` inside it) goes to an emitter
+ * liquidjs makes itself and charges to nothing; this makes those charge the memory limit too,
+ * so a capture in a loop cannot grow without bound either.
+ */
+function chargeNestedOutput(engine: Liquid): void {
+  const renderer = engine.renderer;
+  const renderTemplates = renderer.renderTemplates.bind(renderer);
+  renderer.renderTemplates = (templates, context, emitter) => renderTemplates(templates, context, emitter ?? new LimitedEmitter(context.memoryLimit, Infinity));
+}
+
+/** liquidjs's string emitter, charging each write to `memory` and refusing output past `cap` characters. */
+class LimitedEmitter implements Emitter {
+  buffer = '';
+
+  constructor(
+    private readonly memory: Context['memoryLimit'],
+    private readonly cap: number,
+  ) {}
+
+  write(html: unknown): void {
+    const text = stringifyOutput(html);
+    if (this.buffer.length + text.length > this.cap) {
+      throw new Error(`rendered output exceeds ${formatChars(this.cap)} (a runaway loop?); one file may have at most that`);
+    }
+    this.memory.use(text.length);
+    this.buffer += text;
+  }
+}
+
+/** What liquidjs's own emitter writes for a value (its stringify is not exported). */
+function stringifyOutput(value: unknown): string {
+  const plain: unknown = toValue(value);
+  if (typeof plain === 'string') return plain;
+  if (plain === null || plain === undefined) return '';
+  if (Array.isArray(plain)) return plain.map((item) => stringifyOutput(item)).join('');
+  return String(plain);
+}
+
+function formatChars(count: number): string {
+  return count % (1024 * 1024) === 0 ? `${count / (1024 * 1024)} Mi characters` : `${count} characters`;
+}
+
 function toRenderError(err: unknown, where: string): RenderError {
   if (err instanceof RenderError) return err;
   if (!LiquidError.is(err)) {
-    return new RenderError(where, err instanceof Error ? err.message : String(err), {}, { cause: err });
+    const message = err instanceof Error ? err.message : String(err);
+    return new RenderError(where, LIMIT_MESSAGES[message] ?? message, {}, { cause: err });
   }
   const [line, col] = err.token?.getPosition() ?? [];
   const original = err.originalError;
   // liquidjs appends ", file:…, line:…, col:…"; the position goes into RenderError instead
-  const message = (original?.message ?? err.message).replace(/,\s*(?:file:.*?,\s*)?line:\d+, col:\d+$/s, '');
+  const bare = (original?.message ?? err.message).replace(/,\s*(?:file:.*?,\s*)?line:\d+, col:\d+$/s, '');
+  const message = LIMIT_MESSAGES[bare] ?? bare;
   return new RenderError(where, message, { line, col }, { hint: hintFor(message), cause: err });
 }
+
+/** liquidjs's terse limit messages, said in terms of the template (see RENDER_LIMITS). */
+const LIMIT_MESSAGES: Record<string, string> = {
+  'memory alloc limit exceeded': `needs more than ${RENDER_LIMITS.memoryUnits} array elements and output characters (a runaway loop or range?); one template may use at most that`,
+  'template render limit exceeded': `took longer than ${RENDER_LIMITS.renderMs / 1000} s to render (a runaway loop?)`,
+  'parse length limit exceeded': `is longer than ${formatChars(RENDER_LIMITS.parseChars)}; one template may have at most that`,
+};
 
 function hintFor(message: string): string | undefined {
   if (message.startsWith('undefined variable:')) {

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
 import type { Bundle, Catalogue } from '../procedure/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
@@ -129,7 +130,10 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
         redactSecrets,
       });
       const spec = dc.environments[environment];
-      if (spec) await checkBundleForTarget(dc, spec, item.site, bundle);
+      const filesDir = item.procedure.vm?.files ?? '';
+      // named as render errors name template files: <procedure>/<version>/<vm.files>/<path>
+      const describeFile = (file: string): string => posix.join(item.procedure.name, item.procedure.version, filesDir, file);
+      if (spec) await checkBundleForTarget(dc, spec, item.site, bundle, { describeFile });
       return bundle;
     };
 

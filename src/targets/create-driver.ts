@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
-import { OzgError } from '../errors.js';
+import { InternalError, InvalidInputError, InvalidTargetError, type Problem } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
@@ -38,7 +38,7 @@ export async function createDriver(
   site: Site,
   options: CreateDriverOptions = {},
 ): Promise<TargetDriver> {
-  if (!DNS_LABEL.test(site.name)) throw new OzgError(`site name ${JSON.stringify(site.name)} is not a DNS label`);
+  if (!DNS_LABEL.test(site.name)) throw new InvalidTargetError(`sites.${site.name}`, 'the site name is not a DNS label');
   const keepReleases = options.keepReleases ?? dataCenter.keepReleases;
   switch (dataCenter.kind) {
     case 'local': {
@@ -65,21 +65,41 @@ export async function createDriver(
       return createKubernetesDriverFor(dataCenter, environmentSpec, site, { keepReleases, sleep: options.sleep });
     }
     default:
-      throw new OzgError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
+      throw new InternalError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
   }
 }
 
+export interface CheckBundleOptions {
+  /** names a bundle path as errors show it (the template it came from); default `<procedure>/<version>/<path>` */
+  describeFile?: (path: string) => string;
+}
+
 /**
- * Refuses, without contacting the target, a bundle it could not take: on a namespace-only
- * Kubernetes target a cluster-scoped kind, a kind ozg does not deploy, or an object naming
- * another namespace (InvalidInputError listing every problem with file, line and document).
- * The Kubernetes driver checks again before it applies; this lets a rollout refuse the
- * bundle before its first request.
+ * Refuses, without contacting the target, a bundle it could not take (InvalidInputError
+ * listing every problem with file and line): on a namespace-only Kubernetes target a
+ * cluster-scoped kind, a kind ozg does not deploy, or an object naming another namespace; on
+ * a VM or local target a file path the release archive cannot carry or ozg's own release
+ * metadata name. The drivers run the same checks again before they apply; this lets
+ * `validate` and a rollout refuse the bundle before the first request.
  */
-export async function checkBundleForTarget(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site, bundle: Bundle): Promise<void> {
-  if (dataCenter.kind !== 'kubernetes') return;
-  const [{ resolveNamespace }, { readBundleManifests }] = await Promise.all([import('./kubernetes/kube-target.js'), import('./kubernetes/manifests.js')]);
-  readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) });
+export async function checkBundleForTarget(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site, bundle: Bundle, options: CheckBundleOptions = {}): Promise<void> {
+  if (dataCenter.kind === 'kubernetes') {
+    const [{ resolveNamespace }, { readBundleManifests }] = await Promise.all([import('./kubernetes/kube-target.js'), import('./kubernetes/manifests.js')]);
+    readBundleManifests(bundle, { namespace: resolveNamespace(dataCenter, environmentSpec, site) });
+    return;
+  }
+  const { findBundleProblems } = await import('./vm/check-vm-target.js');
+  const describe = options.describeFile ?? ((path: string) => `${bundle.procedure}/${bundle.version}/${path}`);
+  const problems: Problem[] = findBundleProblems(bundle).map((problem) => ({
+    file: problem.file === undefined ? `${bundle.procedure}/${bundle.version}/procedure.yaml` : describe(problem.file),
+    line: 1,
+    col: 1,
+    path: `sites.${site.name}.procedures.${bundle.procedure}`,
+    message: `${bundle.environment}: ${problem.message}`,
+  }));
+  if (problems.length > 0) {
+    throw new InvalidInputError(problems, { hint: `nothing was sent to any target: fix the procedure's files under vm.files, then run \`ozg validate\`` });
+  }
 }
 
 /** An object a bundle puts on its target, for comparing the procedures of one site. */
@@ -106,14 +126,14 @@ export async function listBundleObjects(dataCenter: DataCenter, environmentSpec:
 export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: EnvironmentSpec, site: Site): string {
   const base = environmentSpec.root;
   if (!base || !isAbsolute(base)) {
-    throw new OzgError(`data center ${dataCenter.name}: environment ${environmentSpec.name} needs an absolute root directory`, {
+    throw new InvalidTargetError(`dataCenters.${dataCenter.name}.environments.${environmentSpec.name}.root`, 'needs an absolute root directory', {
       hint: 'set `root:` for this environment in sites.yaml',
     });
   }
   const root = resolve(base, site.name);
   const inside = relative(resolve(base), root);
   if (inside === '' || inside.startsWith('..') || isAbsolute(inside) || inside.includes('/')) {
-    throw new OzgError(`site ${JSON.stringify(site.name)} would resolve outside ${base} (to ${root})`);
+    throw new InvalidTargetError(`sites.${site.name}`, `the site's directory would resolve outside ${base} (to ${root})`);
   }
   return root;
 }
@@ -130,7 +150,7 @@ async function createSshVmDriver(
 ): Promise<TargetDriver> {
   const host = site.hosts?.[environmentSpec.name];
   if (!host) {
-    throw new OzgError(`site ${site.name} has no ${environmentSpec.name} host in data center ${dataCenter.name}`, {
+    throw new InvalidTargetError(`sites.${site.name}.hosts.${environmentSpec.name}`, `site ${site.name} has no ${environmentSpec.name} host in data center ${dataCenter.name}`, {
       hint: `add sites.${site.name}.hosts.${environmentSpec.name}.host to the inventory`,
     });
   }

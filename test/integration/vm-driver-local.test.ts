@@ -327,7 +327,7 @@ describe('apply', () => {
 
   it('refuses bundles that would escape the release directory, before touching the target', async () => {
     const bundle = makeBundle({ version: '1.0.0', extra: [file('../outside', 'x')] });
-    await expect(driver.apply(bundle, 'r1')).rejects.toThrow(/archive path/);
+    await expect(driver.apply(bundle, 'r1')).rejects.toThrow(/file path "\.\.\/outside" has an empty, `\.` or `\.\.` segment/);
     await expect(driver.apply(makeBundle({ version: '1.0.0' }), '../r1')).rejects.toThrow(/release id/);
     expect(transport.execs).toBe(0);
     expect(existsSync(join(tmp, 'outside'))).toBe(false);

@@ -5,11 +5,13 @@ import {
   InternalError,
   InterruptedError,
   InvalidInputError,
+  InvalidTargetError,
   LockHeldError,
   RecordWriteError,
   RemoteCommandError,
   RenderError,
   SmokeGateError,
+  ToolMissingError,
   UnreachableError,
   UsageError,
 } from '../../src/errors.js';
@@ -28,6 +30,8 @@ describe('exit codes', () => {
     [new SmokeGateError('x'), 5],
     [new UnreachableError('h', 'x'), 6],
     [new LockHeldError('x'), 7],
+    [new ToolMissingError('x'), 8],
+    [new InvalidTargetError('sites.kiel', 'x'), 3],
     [new InterruptedError('x'), 130],
   ])('%p exits with %i', (error, code) => {
     expect(error.exitCode).toBe(code);

@@ -8,7 +8,7 @@
  * Nothing is sent before the bundle passed the scope check (manifests.ts), and no request
  * leaves the namespace: no cluster-scope lists or watches, no discovery.
  */
-import { ClusterError, InternalError } from '../../errors.js';
+import { ClusterError, InternalError, UsageError } from '../../errors.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import { isCommandCheck, runCheck, type CommandOutcome, type HttpResponse } from '../../smoke/run-checks.js';
@@ -332,6 +332,12 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
 
   async function rollback(procedure: string, toRelease?: string): Promise<RollbackResult> {
     validateLabel(procedure, 'procedure name');
+    // the operator's --to: the same answer as on a VM target for something that is no release id
+    if (toRelease !== undefined && !RELEASE_ID.test(toRelease)) {
+      throw new UsageError(`--to ${JSON.stringify(toRelease)} is not a release id (1-63 letters, digits, '.', '_' or '-')`, {
+        hint: `\`ozg history -s ${site} -p ${procedure} -e ${environment}\` lists its releases`,
+      });
+    }
     const c = await client();
     const { record, resourceVersion } = await readRecord(c, procedure);
     const liveNow = record?.live;

@@ -3,7 +3,7 @@
  * namespace. Loaded by create-driver.ts on demand, with the driver.
  */
 import { isAbsolute } from 'node:path';
-import { OzgError } from '../../errors.js';
+import { InvalidTargetError } from '../../errors.js';
 import { formatNamespace } from '../../inventory/check-targets.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../inventory/types.js';
 import { createKubernetesDriver, type CreateKubernetesDriverOptions, type KubernetesDriver } from './kube-driver.js';
@@ -16,13 +16,13 @@ export type KubernetesTargetOptions = Partial<Pick<CreateKubernetesDriverOptions
 export function resolveNamespace(dataCenter: DataCenter, spec: EnvironmentSpec, site: Site): string {
   const pattern = spec.namespace;
   if (!pattern) {
-    throw new OzgError(`data center ${dataCenter.name}: environment ${spec.name} names no namespace pattern`, {
+    throw new InvalidTargetError(`dataCenters.${dataCenter.name}.environments.${spec.name}.namespace`, `names no namespace pattern`, {
       hint: 'set `namespace:` (e.g. `ozg-{site}-test`) for this environment in sites.yaml',
     });
   }
   const namespace = formatNamespace(pattern, site.name);
   if (!DNS_LABEL.test(namespace)) {
-    throw new OzgError(`namespace ${JSON.stringify(namespace)} of site ${site.name} (${dataCenter.name}, ${spec.name}) is not a DNS label of at most 63 characters`, {
+    throw new InvalidTargetError(`dataCenters.${dataCenter.name}.environments.${spec.name}.namespace`, `namespace ${JSON.stringify(namespace)} of site ${site.name} is not a DNS label of at most 63 characters`, {
       hint: 'shorten the namespace pattern in sites.yaml',
     });
   }
@@ -33,7 +33,7 @@ export function createKubernetesDriverFor(dataCenter: DataCenter, spec: Environm
   const namespace = resolveNamespace(dataCenter, spec, site);
   const kubeconfigPath = spec.kubeconfig;
   if (!kubeconfigPath || !isAbsolute(kubeconfigPath)) {
-    throw new OzgError(`data center ${dataCenter.name}: environment ${spec.name} needs a kubeconfig`, {
+    throw new InvalidTargetError(`dataCenters.${dataCenter.name}.environments.${spec.name}.kubeconfig`, `needs a kubeconfig (an absolute path once loaded)`, {
       hint: 'set `kubeconfig:` (and `context:` unless the current context is right) for this environment in sites.yaml',
     });
   }

@@ -28,18 +28,18 @@ const SIZE_MAX = 0o77777777777;
 
 /** Throws unless `path` is a plain relative path: no `..`, `.` or empty segments, not absolute. */
 export function validateArchivePath(path: string): string {
-  const problem =
-    path === ''
-      ? 'is empty'
-      : path.includes('\0')
-        ? 'contains a NUL byte'
-        : path.startsWith('/')
-          ? 'is absolute'
-          : path.split('/').some((s) => s === '' || s === '.' || s === '..')
-            ? 'has an empty, `.` or `..` segment'
-            : undefined;
+  const problem = findArchivePathProblem(path);
   if (problem) throw new InternalError(`archive path ${JSON.stringify(path)} ${problem}`);
   return path;
+}
+
+/** What is wrong with `path` as an archive member path, or undefined for a plain relative path. */
+export function findArchivePathProblem(path: string): string | undefined {
+  if (path === '') return 'is empty';
+  if (path.includes('\0')) return 'contains a NUL byte';
+  if (path.startsWith('/')) return 'is absolute';
+  if (path.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'has an empty, `.` or `..` segment';
+  return undefined;
 }
 
 /**

@@ -3,14 +3,15 @@
  * (a VM) see the same scripts. Everything on the target happens through transport.exec; a
  * release travels as a tar archive on stdin.
  */
-import { InternalError, OzgError, RemoteCommandError, UnreachableError, type OzgErrorOptions } from '../../errors.js';
+import { InternalError, OzgError, RemoteCommandError, UnreachableError, UsageError, type OzgErrorOptions } from '../../errors.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import { fetchHttpWithGlobalFetch } from '../../smoke/fetch-http.js';
 import { runChecks, type FetchHttp } from '../../smoke/run-checks.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
 import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
-import { addParentDirectories, createTarArchive, validateArchivePath, type ArchiveEntry } from './archive.js';
+import { addParentDirectories, createTarArchive, type ArchiveEntry } from './archive.js';
+import { findBundleProblems, findRootProblem } from './check-vm-target.js';
 import {
   buildApplyScript,
   buildLiveScript,
@@ -157,7 +158,12 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   async function rollback(procedure: string, toRelease?: string): Promise<RollbackResult> {
     const context = contextFor(procedure);
     lastRead.delete(procedure);
-    if (toRelease !== undefined) validateRelease(toRelease);
+    // the operator's --to: a wrong one is a usage error, and never reaches a path on the target
+    if (toRelease !== undefined && !RELEASE_ID.test(toRelease)) {
+      throw new UsageError(`--to ${JSON.stringify(toRelease)} is not a release id (letters, digits, '.', '_' or '-', at most 128)`, {
+        hint: `\`ozg history -s ${site} -p ${procedure} -e ${environment}\` lists its releases`,
+      });
+    }
     const script = buildRollbackScript({ ...context, toRelease, deployedAt: now().toISOString() });
     const result = await exec(script, { timeoutMs: scriptTimeoutMs });
     const report = parseScriptReport(result.stdout);
@@ -249,17 +255,12 @@ function archiveEntries(bundle: Bundle, releaseId: string): ArchiveEntry[] {
   return files;
 }
 
+/** The checks `validate` ran already (checkBundleForTarget): failing here means a caller skipped them. */
 function checkBundle(bundle: Bundle, releaseId: string): void {
   validateRelease(releaseId);
   validateProcedure(bundle.procedure);
-  if (bundle.targetKind !== 'vm') throw new InternalError(`bundle of ${bundle.procedure} is for ${bundle.targetKind}, not a VM target`);
-  const paths = new Set(bundle.files.map((f) => validateArchivePath(f.path)));
-  if (paths.has(RELEASE_METADATA_FILE)) {
-    throw new InternalError(`bundle of ${bundle.procedure} has a file named ${RELEASE_METADATA_FILE}, which ozg reserves for itself`);
-  }
-  for (const [name, hook] of Object.entries(bundle.hooks)) {
-    if (hook !== undefined && !paths.has(hook)) throw new InternalError(`bundle of ${bundle.procedure} names ${name} hook ${hook} but has no such file`);
-  }
+  const problems = findBundleProblems(bundle);
+  if (problems.length > 0) throw new InternalError(`bundle of ${bundle.procedure} refused: ${problems.map((p) => p.message).join('; ')}`);
 }
 
 function describeStep(step: string, dir: string, release: string, hook?: string): string {
@@ -323,9 +324,8 @@ function parseMarker(text: string, procedure: string): LiveRelease | string {
 
 function validateRoot(root: string): string {
   const trimmed = root.length > 1 ? root.replace(/\/+$/, '') : root;
-  if (!trimmed.startsWith('/') || trimmed.includes('\0') || trimmed.split('/').some((s) => s === '.' || s === '..')) {
-    throw new InternalError(`target root ${JSON.stringify(root)} must be an absolute path without . or .. segments`);
-  }
+  const problem = findRootProblem(trimmed);
+  if (problem) throw new InternalError(`target root ${JSON.stringify(root)} ${problem}`);
   return trimmed === '/' ? '' : trimmed;
 }
 

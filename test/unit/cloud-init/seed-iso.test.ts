@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OzgError, RemoteCommandError } from '../../../src/errors.js';
+import { RemoteCommandError, ToolMissingError } from '../../../src/errors.js';
 import type { CommandResult, RunCommand } from '../../../src/cloud-init/run-command.js';
 import { buildSeedIso } from '../../../src/cloud-init/write-seed.js';
 
@@ -28,9 +28,9 @@ describe('buildSeedIso', () => {
       return notFound;
     };
     const error = await buildSeedIso(seedDir, join(dir, 'seed.iso'), runCommand).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OzgError);
+    expect(error).toBeInstanceOf(ToolMissingError);
     expect((error as Error).message).toMatch(/cloud-localds, genisoimage or xorriso/);
-    const hint = (error as OzgError).hint!;
+    const hint = (error as ToolMissingError).hint!;
     expect(hint).toContain('apt-get install -y cloud-image-utils');
     expect(hint).toContain('genisoimage');
     expect(hint).toContain('xorriso');

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { parse } from 'yaml';
-import { OzgError, RemoteCommandError, UsageError } from '../../../src/errors.js';
+import { RemoteCommandError, ToolMissingError, UsageError } from '../../../src/errors.js';
 import { formatKnownHostsLine } from '../../../src/cloud-init/host-keys.js';
 import { buildSeed, PROVISIONED_MARKER, renderSeed, summarizeSeed, type BuildSeedInput, type Seed } from '../../../src/cloud-init/seed.js';
 import { createFakeRunCommand, createSeedInput, FIXED_ED25519 } from './fake-run-command.js';
@@ -228,7 +228,7 @@ describe('host keys', () => {
 
   it('says how to install ssh-keygen when it is missing, and reports its failure with stderr', async () => {
     const missing = buildSeed(createSeedInput(), { runCommand: async () => ({ exitCode: null, stdout: '', stderr: '', durationMs: 0, notFound: true }) });
-    await expect(missing).rejects.toThrow(OzgError);
+    await expect(missing).rejects.toThrow(ToolMissingError);
     await expect(missing).rejects.toMatchObject({ hint: expect.stringContaining('apt-get install -y openssh-client') });
     const failing = buildSeed(createSeedInput(), { runCommand: async () => ({ exitCode: 1, stdout: '', stderr: 'unknown key type', durationMs: 3 }) });
     await expect(failing).rejects.toThrow(RemoteCommandError);

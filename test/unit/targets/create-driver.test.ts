@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidInputError, OzgError } from '../../../src/errors.js';
+import { InvalidInputError, InvalidTargetError } from '../../../src/errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../../src/inventory/types.js';
 import { checkBundleForTarget, createDriver, resolveLocalRoot } from '../../../src/targets/create-driver.js';
 import { configMap, makeBundle } from './kubernetes/make-bundle.js';
@@ -34,8 +34,8 @@ describe('createDriver', () => {
   it('needs a host for a vm site in that environment', async () => {
     const spec: EnvironmentSpec = { name: 'test', ssh: { user: 'deploy' } };
     const error = await createDriver(dataCenter('vm', spec), spec, site('kiel')).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OzgError);
-    expect((error as Error).message).toContain('site kiel has no test host');
+    expect(error).toBeInstanceOf(InvalidTargetError);
+    expect((error as Error).message).toContain('sites.kiel.hosts.test: site kiel has no test host');
   });
 
   it('gives a vm site an SSH-backed VM driver under <deployRoot>/<site>, connecting lazily', async () => {
@@ -50,13 +50,14 @@ describe('createDriver', () => {
 
   it.each(['..', '../escape', 'a/b', '/abs', 'Kiel', ''])('refuses the site name %j', async (name) => {
     const spec: EnvironmentSpec = { name: 'test', root: join(dir, 'test') };
-    await expect(createDriver(dataCenter('local', spec), spec, site(name))).rejects.toThrow(OzgError);
+    await expect(createDriver(dataCenter('local', spec), spec, site(name))).rejects.toThrow(InvalidTargetError);
   });
 
   it('keeps a resolved root inside the environment root even without the name check', () => {
     const spec: EnvironmentSpec = { name: 'test', root: join(dir, 'test') };
     expect(resolveLocalRoot(dataCenter('local', spec), spec, site('kiel'))).toBe(join(dir, 'test', 'kiel'));
     for (const name of ['..', '../x', 'a/../../x', '/etc', '.']) {
+      expect(() => resolveLocalRoot(dataCenter('local', spec), spec, site(name))).toThrow(InvalidTargetError);
       expect(() => resolveLocalRoot(dataCenter('local', spec), spec, site(name))).toThrow(/outside/);
     }
   });
@@ -85,8 +86,12 @@ describe('checkBundleForTarget', () => {
     ]);
   });
 
-  it('leaves bundles for VM targets alone', async () => {
+  it('runs the VM driver checks on bundles for VM and local targets', async () => {
     const local: EnvironmentSpec = { name: 'test', root: '/srv/ozg' };
-    await expect(checkBundleForTarget(dataCenter('local', local), local, site('kiel'), makeBundle({ 'not-a-manifest.sh': 'echo hi' }))).resolves.toBeUndefined();
+    const vmBundle = (files: Record<string, string>) => ({ ...makeBundle(files), targetKind: 'vm' as const });
+    await expect(checkBundleForTarget(dataCenter('local', local), local, site('kiel'), vmBundle({ 'not-a-manifest.sh': 'echo hi' }))).resolves.toBeUndefined();
+    const error = await checkBundleForTarget(dataCenter('local', local), local, site('kiel'), vmBundle({ '.ozg-release': 'x' }), { describeFile: (p) => `tpl/files/${p}` }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).problems).toEqual([expect.objectContaining({ file: 'tpl/files/.ozg-release', path: 'sites.kiel.procedures.antrag-formular' })]);
   });
 });

@@ -1,4 +1,4 @@
-import { ClusterError, InvalidInputError } from '../../../../src/errors.js';
+import { ClusterError, InvalidInputError, UsageError } from '../../../../src/errors.js';
 import { createKubernetesDriver, jobOutcome, selectPrunable, type KubernetesDriver } from '../../../../src/targets/kubernetes/kube-driver.js';
 import { LABELS } from '../../../../src/targets/kubernetes/manifests.js';
 import { BODY_MARKER } from '../../../../src/targets/kubernetes/smoke-job.js';
@@ -191,6 +191,7 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(JSON.stringify(stored(api, `/api/v1/namespaces/${NS}/configmaps/web-config`)!.data)).toContain('{\\"v\\":1}');
     expect(await driver.rollback('antrag-formular', 'r1')).toEqual({ status: 'nothing-to-roll-back', reason: 'release r1 is already live' });
     expect(await driver.rollback('antrag-formular', 'r9')).toEqual({ status: 'nothing-to-roll-back', reason: `release r9 is no longer kept in namespace ${NS}` });
+    await expect(driver.rollback('antrag-formular', '../r1')).rejects.toThrow(UsageError);
     expect(await driver.rollback('antrag-formular', 'r2')).toMatchObject({ status: 'rolled-back', live: { release: 'r2', version: '1.1.0' } });
   });
 

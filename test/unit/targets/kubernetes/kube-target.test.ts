@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidInputError, OzgError, UnreachableError } from '../../../../src/errors.js';
+import { InvalidInputError, InvalidTargetError, OzgError, UnreachableError } from '../../../../src/errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../../../src/inventory/types.js';
 import { createDriver } from '../../../../src/targets/create-driver.js';
 import { createKubeApi, describeNetworkError } from '../../../../src/targets/kubernetes/kube-api.js';
@@ -42,6 +42,7 @@ describe('kubernetes targets', () => {
     expect(() => resolveNamespace(dataCenter(long), long, site('amt-hohner-harde'))).toThrow(/is not a DNS label of at most 63 characters/);
     const none = { name: 'test' as const };
     expect(() => resolveNamespace(dataCenter(none), none, site('kiel'))).toThrow(/names no namespace pattern/);
+    expect(() => resolveNamespace(dataCenter(none), none, site('kiel'))).toThrow(InvalidTargetError);
   });
 
   it('are built by createDriver without sending anything (the kubeconfig is read on first use)', async () => {
@@ -57,6 +58,7 @@ describe('kubernetes targets', () => {
   it('need a kubeconfig', async () => {
     const spec: EnvironmentSpec = { name: 'test', namespace: 'ozg-{site}-test' };
     await expect(createDriver(dataCenter(spec), spec, site('kiel'))).rejects.toThrow(/needs a kubeconfig/);
+    await expect(createDriver(dataCenter(spec), spec, site('kiel'))).rejects.toThrow(InvalidTargetError);
   });
 });
 
