@@ -1,4 +1,5 @@
 import type { Reporter } from '../output/events.js';
+import type { SecretRedactor } from '../inventory/secret-redactor.js';
 
 /** What every command gets from the CLI: nothing is read from the process inside commands. */
 export interface CommandContext {
@@ -14,6 +15,11 @@ export interface CommandContext {
   acceptNewHostKeys: boolean;
   /** asks a yes/no question on the terminal; absent without one */
   confirm?(question: string): Promise<boolean>;
+  /**
+   * learns every secret value the command resolves; the CLI passes all output through it.
+   * Absent (library use, tests): the workspace keeps its own for the ledger and JUnit.
+   */
+  redactor?: SecretRedactor;
 }
 
 /** Selection flags shared by the commands that act on sites. */

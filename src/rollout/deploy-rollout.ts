@@ -73,7 +73,7 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
   }
   context.reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: Date.now() - started });
   if (flags.junit) {
-    await writeFile(path.resolve(context.cwd, flags.junit), formatJunit(result, { name: `ozg deploy ${state.run}`, timestamp: new Date(started) }));
+    await writeFile(path.resolve(context.cwd, flags.junit), formatJunit(workspace.redactor.redactDeep(result), { name: `ozg deploy ${state.run}`, timestamp: new Date(started) }));
   }
   return result;
 }

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
+import { createSecretRedactor, type SecretRedactor } from '../inventory/secret-redactor.js';
 import { renderBundle } from '../procedure/render.js';
 import { openLedger, selectLatest, type Ledger } from '../ledger/ledger.js';
 import { acquireLock } from '../ledger/lock.js';
@@ -26,6 +27,8 @@ export interface Workspace {
   inventory: Inventory;
   catalogue: Catalogue;
   ledger: Ledger;
+  /** knows every secret value resolved so far: what is recorded or written passes through it */
+  redactor: SecretRedactor;
   run: string;
   actor: string;
   /** the work items of the selected sites, in inventory order */
@@ -68,6 +71,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
     const drivers = new Map<string, Promise<TargetDriver>>();
     const secretCache = new Map<string, Promise<string>>();
     const bundles = new Map<string, Promise<Bundle>>();
+    const redactor = context.redactor ?? createSecretRedactor();
 
     const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
       const dc = inventory.dataCenters.get(item.site.dataCenter)!;
@@ -78,6 +82,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           let value = secretCache.get(key);
           if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
           secrets[name] = await value;
+          redactor.add(name, secrets[name]);
         }
       }
       const bundle = await renderBundle({
@@ -99,6 +104,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
       inventory,
       catalogue,
       ledger,
+      redactor,
       run,
       actor,
       selectItems(flags) {
@@ -148,7 +154,8 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           driver: (site, environment) => workspace.driver(site, environment),
           recorded: (key) => workspace.recorded(key),
           record: async (input: RecordInput) => {
-            const record = await ledger.append([{ ...input, run, actor }]);
+            // hook and smoke output and error messages come from scripts that can read the secrets
+            const record = await ledger.append([redactor.redactDeep({ ...input, run, actor })]);
             const written = Array.isArray(record) ? record[0] : record;
             if (written && (input.outcome === 'applied' || input.outcome === 'rolled-back')) latest.set(latestKey(input), written);
             if (written) context.reporter.emit({ type: 'recorded', record: written });

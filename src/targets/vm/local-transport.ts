@@ -1,11 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { UnreachableError } from '../../errors.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
+import { createScriptEnvironment } from './script-environment.js';
 
 export interface CreateLocalTransportOptions {
   /** the directory this transport serves, for messages */
   where: string;
-  /** extra environment variables for every command, on top of this process's environment */
+  /** ozg's environment: scripts get only PATH, HOME and the locale of it (script-environment.ts) */
   env?: Record<string, string | undefined>;
 }
 
@@ -21,7 +22,8 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     const child = execa('sh', ['-c', script], {
       // Without stdin from the caller the script reads /dev/null, never ozg's own terminal.
       ...(execOptions.stdin === undefined ? { stdin: 'ignore' as const } : { input: execOptions.stdin }),
-      env: options.env,
+      env: createScriptEnvironment(options.env ?? {}),
+      extendEnv: false,
       reject: false,
       stripFinalNewline: false,
       // Its own process group, so a timeout can kill what the script started too: a

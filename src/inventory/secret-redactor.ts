@@ -1,0 +1,94 @@
+/**
+ * Keeps resolved secret values out of everything ozg shows or writes: messages, problems,
+ * events, hook and smoke output, ledger records, JUnit. Every value resolved in a run is
+ * added here, and each boundary (reporter, error printer, ledger append, JUnit writer)
+ * passes what it is about to write through `redact`, which puts `«secret:NAME»` in place
+ * of the value.
+ */
+
+/**
+ * Secret values shorter than this are refused when they are looked up: replacing every
+ * occurrence of a one- or two-character value would mangle all output (and such a value is
+ * guessed, not kept secret).
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+/** What a template or a redacted message shows instead of a secret value. */
+export function formatRedactedSecret(name: string): string {
+  return `«secret:${name}»`;
+}
+
+export interface SecretRedactor {
+  /** remember a resolved value; from now on it is redacted as `«secret:NAME»` */
+  add(name: string, value: string): void;
+  /** `text` with every known secret value replaced */
+  redact(text: string): string;
+  /** a copy of plain data (objects, arrays) with every string redacted; other values as they are */
+  redactDeep<T>(value: T): T;
+}
+
+export function createSecretRedactor(): SecretRedactor {
+  // value → name; the first name a value was added under is the one shown
+  const names = new Map<string, string>();
+  let pattern: RegExp | undefined;
+
+  const redact = (text: string): string => {
+    if (names.size === 0 || text === '') return text;
+    if (!pattern) {
+      // longest first: a value that contains another is replaced whole
+      const values = [...names.keys()].sort((a, b) => b.length - a.length);
+      pattern = new RegExp(values.map(escapeRegExp).join('|'), 'g');
+    }
+    return text.replace(pattern, (match) => formatRedactedSecret(names.get(match)!));
+  };
+
+  const redactDeep = (value: unknown): unknown => {
+    if (typeof value === 'string') return redact(value);
+    if (Array.isArray(value)) return value.map(redactDeep);
+    if (isPlainObject(value)) {
+      const out: Record<string, unknown> = {};
+      for (const [key, inner] of Object.entries(value)) out[key] = redactDeep(inner);
+      return out;
+    }
+    return value;
+  };
+
+  return {
+    add(name, value) {
+      for (const part of partsToRedact(value)) {
+        if (!names.has(part)) {
+          names.set(part, name);
+          pattern = undefined;
+        }
+      }
+    },
+    redact,
+    redactDeep: <T>(value: T): T => (names.size === 0 ? value : (redactDeep(value) as T)),
+  };
+}
+
+/**
+ * The value itself, and for a multi-line value (a key file, say) each of its lines of at
+ * least MIN_SECRET_LENGTH characters: output is often cut to its last lines, which can
+ * start in the middle of the value.
+ */
+function partsToRedact(value: string): string[] {
+  const parts = value === '' ? [] : [value];
+  if (value.includes('\n')) {
+    for (const line of value.split(/\r?\n/)) {
+      const trimmed = line.trim();
+      if (trimmed.length >= MIN_SECRET_LENGTH) parts.push(trimmed);
+    }
+  }
+  return parts;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
