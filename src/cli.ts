@@ -4,7 +4,7 @@ import { ExitCode, InvalidInputError, OzgError, formatProblem } from './errors.j
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './output/events.js';
 import { createSecretRedactor, type SecretRedactor } from './inventory/secret-redactor.js';
-import { escapeControlCharacters } from './output/escape-control.js';
+import { escapeControlCharacters, stringifyJson } from './output/escape-control.js';
 
 interface GlobalFlags {
   inventory?: string;
@@ -228,7 +228,7 @@ function reportError(error: unknown, cli: CliIo, json: boolean, redactor: Secret
     const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(error) };
     if (ozg?.hint) body.hint = ozg.hint;
     if (error instanceof InvalidInputError) body.problems = error.problems;
-    cli.stdout.write(JSON.stringify(redactor.redactDeep(body)) + '\n');
+    cli.stdout.write(stringifyJson(redactor.redactDeep(body)) + '\n');
     return exitCode;
   }
   const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(error)}`];

@@ -27,3 +27,11 @@ function escapeDeep(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * JSON text with DEL and the C1 controls written as `\u00NN`: JSON.stringify escapes C0 only,
+ * and `--json` output often ends up on a terminal too. Same data once parsed.
+ */
+export function stringifyJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
