@@ -9,6 +9,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { startSshHosts } from '../helpers/sshd-harness.js';
+import { writeVmInventory } from '../helpers/vm-inventory.js';
 
 /** the `{ env: }` secret; `#` makes YAML read the rest as a comment when unquoted */
 const ENV_SECRET = 'Xk9#Secret-env-token';
@@ -260,4 +262,34 @@ describe('secrets never leave through errors, hooks or smoke output', () => {
       expect(run.stdout + run.stderr).toContain('«secret:token»');
     }
   });
+
+  it('over SSH: nothing of ozg\'s environment reaches the VM, and hook and smoke output is redacted the same way', async () => {
+    const vms = await startSshHosts(1);
+    try {
+      await writeTree(dir, { 'secrets/key.txt': `${FILE_SECRET}\n`, ...leakyLocal('1.0.0', false), ...leakyLocal('2.0.0', true) });
+      const [host] = vms.hosts;
+      const secrets = { token: { env: 'S1_TOKEN' }, key: { file: './secrets/key.txt' } };
+      const setups = [
+        { name: 'kiel', procedures: { leaky: { version: '1.0.0', secrets } } },
+        { name: 'luebeck', procedures: { leaky: { version: '2.0.0', secrets } } },
+      ];
+      await writeVmInventory(dir, vms, {
+        catalogues: [path.join(dir, 'templates')],
+        dataCenters: [{ name: 'vm-dc', knownHosts: vms.knownHostsFile, withoutProd: true }],
+        sites: setups.map((site) => ({ ...site, dataCenter: 'vm-dc', test: host! })),
+      });
+      const deploy = await runOzg(['deploy', '--json', '--junit', 'smoke.xml'], { cwd: dir, env });
+      expectRunClean('ssh deploy', deploy);
+      expect([4, 5]).toContain(deploy.code);
+      const ledger = (await readAll(path.join(dir, '.ozg')))['ledger.jsonl']!;
+      const junit = await readFile(path.join(dir, 'smoke.xml'), 'utf8');
+      for (const [file, text] of Object.entries({ ledger, junit })) expectNoSecrets(file, text);
+      expect(ledger).toContain('env: no-env-secret no-ci-token');
+      expect(ledger).toContain('install env: no-env-secret no-ci-token');
+      expect(ledger).toContain('token=«secret:token»');
+      expect(junit).toContain('«secret:key»');
+    } finally {
+      await vms.stop();
+    }
+  }, 60_000);
 });
