@@ -40,6 +40,11 @@ export interface Workspace {
    * checks every bundle before it starts and the pipeline gets the same ones.
    */
   renderBundle(item: WorkItem, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  /**
+   * Teaches the redactor the item's secret values without rendering: before running scripts
+   * of a release already on the target (a rollback's activate hook), which can print them.
+   */
+  learnSecrets(item: WorkItem): Promise<void>;
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for a target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
@@ -73,18 +78,21 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
     const bundles = new Map<string, Promise<Bundle>>();
     const redactor = context.redactor ?? createSecretRedactor();
 
+    const resolveItemSecrets = async (item: WorkItem): Promise<Record<string, string>> => {
+      const secrets: Record<string, string> = {};
+      for (const [name, ref] of Object.entries(item.setup.secrets)) {
+        const key = JSON.stringify(ref);
+        let value = secretCache.get(key);
+        if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
+        secrets[name] = await value;
+        redactor.add(name, secrets[name]);
+      }
+      return secrets;
+    };
+
     const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
       const dc = inventory.dataCenters.get(item.site.dataCenter)!;
-      const secrets: Record<string, string> = {};
-      if (!redactSecrets) {
-        for (const [name, ref] of Object.entries(item.setup.secrets)) {
-          const key = JSON.stringify(ref);
-          let value = secretCache.get(key);
-          if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
-          secrets[name] = await value;
-          redactor.add(name, secrets[name]);
-        }
-      }
+      const secrets = redactSecrets ? {} : await resolveItemSecrets(item);
       const bundle = await renderBundle({
         procedure: item.procedure,
         site: item.site,
@@ -132,6 +140,9 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           bundle.catch(() => bundles.delete(key));
         }
         return bundle;
+      },
+      async learnSecrets(item) {
+        await resolveItemSecrets(item);
       },
       driver(site, environment) {
         const key = `${site.name}\0${environment}`;

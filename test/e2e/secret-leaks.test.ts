@@ -69,6 +69,17 @@ const leakyLocal = (version: string, installFails: boolean): Record<string, stri
   [`templates/leaky/${version}/vm/hooks/activate.sh`]: '#!/bin/sh\nexit 0\n',
 });
 
+/** a local procedure that deploys cleanly; its activate hook traces a secret and fails once `flag` exists */
+const tracingActivate = (version: string, flag: string): Record<string, string> => ({
+  [`templates/leaky/${version}/procedure.yaml`]: procedureYaml(
+    'leaky',
+    version,
+    ['secrets: [token, key]', 'vm:', '  files: vm', '  hooks: { activate: hooks/activate.sh }', 'smoke:', '  - { name: ok, command: "true" }'].join('\n'),
+  ),
+  [`templates/leaky/${version}/vm/config/key.txt`]: '{{ secrets.key }}\n',
+  [`templates/leaky/${version}/vm/hooks/activate.sh`]: `#!/bin/sh\nset -x\nkey=$(cat config/key.txt)\n! test -e ${JSON.stringify(flag)}\n`,
+});
+
 const localInventory = [
   'catalogues: [./templates]',
   'dataCenters:',
@@ -215,6 +226,26 @@ describe('secrets never leave through errors, hooks or smoke output', () => {
     expect(runs.deploy.stderr).toContain('key=«secret:key»');
     // …and the bundles written for review
     expect(review['kiel/test/leaky/config/token.txt']).toBe('«secret:token»\n');
+  });
+
+  it('rollback: the activate hook of the release switched back to is redacted too (no render learns the secrets there)', async () => {
+    const flag = path.join(dir, 'fail-activate');
+    await writeTree(dir, {
+      'sites.yaml': localInventory.replace('"2.0.0"', '"3.1.0"').replace('"1.0.0"', '"3.0.0"'),
+      'secrets/key.txt': `${FILE_SECRET}\n`,
+      ...tracingActivate('3.0.0', flag),
+      ...tracingActivate('3.1.0', flag),
+    });
+    expect((await runOzg(['deploy', 'kiel', '--only-test'], { cwd: dir, env })).code).toBe(0);
+    await writeFile(path.join(dir, 'sites.yaml'), localInventory.replace('"1.0.0"', '"3.1.0"').replace('"2.0.0"', '"3.1.0"'));
+    expect((await runOzg(['deploy', 'kiel', '--only-test'], { cwd: dir, env })).code).toBe(0);
+    await writeFile(flag, '');
+    for (const args of [['rollback', 'kiel', '-p', 'leaky', '-e', 'test'], ['rollback', 'kiel', '-p', 'leaky', '-e', 'test', '--json']]) {
+      const rollback = await runOzg(args, { cwd: dir, env });
+      expectRunClean(args.join(' '), rollback);
+      expect(rollback.code).toBe(4);
+      expect(rollback.stdout + rollback.stderr).toContain('key=«secret:key»');
+    }
   });
 
   it('terminal control sequences from hook output are shown escaped, never sent raw', async () => {
