@@ -68,12 +68,14 @@ export function createSecretRedactor(): SecretRedactor {
 }
 
 /**
- * The value itself, and for a multi-line value (a key file, say) each of its lines of at
- * least MIN_SECRET_LENGTH characters: output is often cut to its last lines, which can
- * start in the middle of the value.
+ * The value itself; its base64 (a Kubernetes Secret's `data`, which an API server's error
+ * can quote) and its form inside a JSON string (a quoted request body); and for a
+ * multi-line value (a key file, say) each of its lines of at least MIN_SECRET_LENGTH
+ * characters: output is often cut to its last lines, which can start inside the value.
  */
 function partsToRedact(value: string): string[] {
-  const parts = value === '' ? [] : [value];
+  if (value === '') return [];
+  const parts = [value, Buffer.from(value, 'utf8').toString('base64'), JSON.stringify(value).slice(1, -1)];
   if (value.includes('\n')) {
     for (const line of value.split(/\r?\n/)) {
       const trimmed = line.trim();

@@ -1,7 +1,7 @@
 /**
  * Secrets never leave through errors, hooks or smoke output. A project whose templates,
  * hooks and smoke checks try every leak path we know of is run through the CLI (validate,
- * render, deploy with --json and --junit, test, status, history); then everything ozg
+ * render, deploy with --json and --junit, test, rollback, status, history, plan); then everything ozg
  * printed or wrote is searched for the secret values: none may appear, and `«secret:NAME»`
  * must appear where they would have been (so the search can fail).
  */
@@ -179,7 +179,7 @@ describe('secrets never leave through errors, hooks or smoke output', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('deploy, test, status, history and render: no secret value in any output, ledger, JUnit or bundle', async () => {
+  it('deploy, test, status, history, plan and render: no secret value in any output, ledger, JUnit or bundle', async () => {
     await writeTree(dir, {
       'sites.yaml': localInventory,
       'secrets/key.txt': `${FILE_SECRET}\n`,
@@ -195,7 +195,7 @@ describe('secrets never leave through errors, hooks or smoke output', () => {
     for (const run of [runs.deployJson, runs.deploy]) expect([4, 5]).toContain(run.code);
     runs.test = await runOzg(['test', '--json'], { cwd: dir, env });
     runs.testHuman = await runOzg(['test'], { cwd: dir, env });
-    for (const command of ['status', 'history']) {
+    for (const command of ['status', 'history', 'plan']) {
       runs[command] = await runOzg([command], { cwd: dir, env });
       runs[`${command}Json`] = await runOzg([command, '--json'], { cwd: dir, env });
     }

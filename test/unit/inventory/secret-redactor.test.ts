@@ -21,6 +21,14 @@ describe('secret redactor', () => {
     expect(redactor.redact('...AAAAB3NzaC1yc2EAAAADAQAB\nQ==\n-----END KEY-----')).toBe('...«secret:key»\nQ==\n«secret:key»');
   });
 
+  it('redacts the base64 and JSON-string forms too (a Secret\'s data, a quoted request body)', () => {
+    const redactor = createSecretRedactor();
+    const value = 'pa"ss\\word';
+    redactor.add('pw', value);
+    const base64 = Buffer.from(value).toString('base64');
+    expect(redactor.redact(`data: ${base64} body: ${JSON.stringify({ password: value })}`)).toBe('data: «secret:pw» body: {"password":"«secret:pw»"}');
+  });
+
   it('copies plain data with every string redacted, leaving other values alone', () => {
     const redactor = createSecretRedactor();
     const buffer = Buffer.from('secret-value');
