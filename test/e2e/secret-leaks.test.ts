@@ -8,6 +8,8 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { openLedger } from '../../src/ledger/ledger.js';
+import { makeLedgerRecord } from '../helpers/ledger-records.js';
 import { runOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { startSshHosts } from '../helpers/sshd-harness.js';
 import { writeVmInventory } from '../helpers/vm-inventory.js';
@@ -248,7 +250,7 @@ describe('secrets never leave through errors, hooks or smoke output', () => {
     }
   });
 
-  it('terminal control sequences from hook output are shown escaped, never sent raw', async () => {
+  it('terminal control sequences from hook output (deploy) and ledger fields (history) are shown escaped, never sent raw', async () => {
     await writeTree(dir, {
       'sites.yaml': localInventory,
       'secrets/key.txt': `${FILE_SECRET}\n`,
@@ -260,6 +262,14 @@ describe('secrets never leave through errors, hooks or smoke output', () => {
     const printed = deploy.stdout + deploy.stderr;
     expect(printed).toContain('title \\x1b]0;pwned-title\\x07 clear \\x1b[2J');
     expect(printed).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+
+    // a ledger field (as a merged ledger from elsewhere could bring it) in the history table
+    const ledger = await openLedger(path.join(dir, '.ozg'));
+    await ledger.append([{ ...makeLedgerRecord({ site: 'luebeck', procedure: 'leaky' }), actor: 'mallory\x1b]0;pwned-title\x07\x1b[2J@host' }]);
+    const history = await runOzg(['history'], { cwd: dir, env });
+    expect(history.code).toBe(0);
+    expect(history.stdout).toContain('mallory\\x1b]0;pwned-title\\x07\\x1b[2J@host');
+    expect(history.stdout + history.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
 
   it('a secret that breaks unquoted YAML in a manifest: exit 3 naming the template, the value never quoted', async () => {
