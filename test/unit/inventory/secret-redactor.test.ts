@@ -9,6 +9,16 @@ describe('secret redactor', () => {
     expect(formatRedactedSecret('x')).toBe('«secret:x»');
   });
 
+  it('finds values anywhere: at either end, back to back, among many values sharing a prefix', () => {
+    const redactor = createSecretRedactor();
+    for (let i = 0; i < 50; i++) redactor.add(`s${i}`, `same-prefix-${i}-value`);
+    redactor.add('other', 'other-value');
+    expect(redactor.redact('same-prefix-7-valueother-value')).toBe('«secret:s7»«secret:other»');
+    expect(redactor.redact('x same-prefix-49-value')).toBe('x «secret:s49»');
+    expect(redactor.redact('same-prefix-4-valu')).toBe('same-prefix-4-valu');
+    expect(redactor.redact('abc')).toBe('abc');
+  });
+
   it('treats values as text, not patterns', () => {
     const redactor = createSecretRedactor();
     redactor.add('re', 'a.b*c$(x)[y]');
