@@ -3,6 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './output/events.js';
+import { createSecretRedactor, type SecretRedactor } from './inventory/secret-redactor.js';
+import { escapeControlCharacters, stringifyJson } from './output/escape-control.js';
 
 interface GlobalFlags {
   inventory?: string;
@@ -40,9 +42,11 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // every secret value a command resolves is added here; all output passes through it
+  const redactor = createSecretRedactor();
   const program = buildProgram(async (load, args, command) => {
     const flags = command.optsWithGlobals() as GlobalFlags;
-    const reporter = await createCliReporter(flags, cli);
+    const reporter = await createCliReporter(flags, cli, redactor);
     const context: CommandContext = {
       cwd: cli.cwd,
       env: cli.env,
@@ -56,13 +60,14 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
         stops.add(stop);
         return () => stops.delete(stop);
       },
+      redactor,
     };
     try {
       const module = await load();
       const result = await module.run(context, ...args);
       exitCode = controller.signal.aborted ? ExitCode.interrupted : result.exitCode;
     } catch (error) {
-      exitCode = reportError(error, cli, Boolean(flags.json));
+      exitCode = reportError(error, cli, Boolean(flags.json), redactor);
     } finally {
       reporter.close();
     }
@@ -72,7 +77,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    else exitCode = reportError(error, cli, false);
+    else exitCode = reportError(error, cli, false, redactor);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -207,9 +212,9 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
   return program;
 }
 
-async function createCliReporter(flags: GlobalFlags, cli: CliIo): Promise<Reporter> {
-  const { createReporter } = await import('./output/create-reporter.js');
-  return createReporter({
+async function createCliReporter(flags: GlobalFlags, cli: CliIo, redactor: SecretRedactor): Promise<Reporter> {
+  const [{ createReporter }, { guardReporter }] = await Promise.all([import('./output/create-reporter.js'), import('./output/guarded-reporter.js')]);
+  const reporter = await createReporter({
     json: Boolean(flags.json),
     color: flags.color === false ? false : undefined,
     stdout: cli.stdout,
@@ -217,6 +222,7 @@ async function createCliReporter(flags: GlobalFlags, cli: CliIo): Promise<Report
     isTTY: Boolean(cli.stderr.isTTY),
     env: cli.env,
   });
+  return guardReporter(reporter, { redactor, escapeControls: !flags.json });
 }
 
 /** A y/N question on the terminal; anything but yes is no. */
@@ -230,20 +236,21 @@ async function askYesNo(question: string, cli: CliIo): Promise<boolean> {
   }
 }
 
-function reportError(error: unknown, cli: CliIo, json: boolean): number {
+/** The error on stderr (stdout with --json), every secret value redacted, control characters escaped for people. */
+function reportError(error: unknown, cli: CliIo, json: boolean, redactor: SecretRedactor): number {
   const ozg = error instanceof OzgError ? error : asWriteFailure(error);
   const exitCode = ozg ? ozg.exitCode : ExitCode.internal;
   if (json) {
     const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(ozg ?? error) };
     if (ozg?.hint) body.hint = ozg.hint;
     if (error instanceof InvalidInputError) body.problems = error.problems;
-    cli.stdout.write(JSON.stringify(body) + '\n');
+    cli.stdout.write(stringifyJson(redactor.redactDeep(body)) + '\n');
     return exitCode;
   }
   const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(ozg ?? error)}`];
   if (ozg?.hint) lines.push(`hint: ${ozg.hint}`);
   if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
-  cli.stderr.write(lines.join('\n') + '\n');
+  cli.stderr.write(escapeControlCharacters(redactor.redact(lines.join('\n'))) + '\n');
   return exitCode;
 }
 

@@ -1,4 +1,5 @@
 import type { Reporter } from '../output/events.js';
+import type { SecretRedactor } from '../inventory/secret-redactor.js';
 
 /** What every command gets from the CLI: nothing is read from the process inside commands. */
 export interface CommandContext {
@@ -19,6 +20,11 @@ export interface CommandContext {
    * release the lock); the CLI runs it, then exits. Returns the unregister function.
    */
   onStopNow?(stop: () => Promise<void>): () => void;
+  /**
+   * learns every secret value the command resolves; the CLI passes all output through it.
+   * Absent (library use, tests): the workspace keeps its own for the ledger and JUnit.
+   */
+  redactor?: SecretRedactor;
 }
 
 /** Selection flags shared by the commands that act on sites. */

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { SecretUnavailableError } from '../errors.js';
+import { MIN_SECRET_LENGTH } from './secret-redactor.js';
 import type { SecretRef } from './types.js';
 
 /** Where secret values come from; passed in so nothing reads the process environment by itself. */
@@ -36,7 +37,7 @@ export async function lookUpSecret(ref: SecretRef, deps: SecretDeps): Promise<Se
     const value = deps.env[ref.env];
     if (value === undefined) return { ok: false, reason: 'is not set' };
     if (value === '') return { ok: false, reason: 'is empty' };
-    return { ok: true, value };
+    return checkLength(value);
   }
   const file = deps.baseDir === undefined ? ref.file : path.resolve(deps.baseDir, ref.file);
   let text: string;
@@ -48,6 +49,14 @@ export async function lookUpSecret(ref: SecretRef, deps: SecretDeps): Promise<Se
   // Files written by `echo` or an editor end in a newline that is never part of the secret.
   const value = text.replace(/\r?\n$/, '');
   if (value === '') return { ok: false, reason: 'is empty' };
+  return checkLength(value);
+}
+
+/** Output is redacted by value (secret-redactor.ts); a very short value cannot be, usefully. */
+function checkLength(value: string): SecretLookup {
+  if (value.length < MIN_SECRET_LENGTH) {
+    return { ok: false, reason: `is shorter than ${MIN_SECRET_LENGTH} characters, too short to be kept out of output` };
+  }
   return { ok: true, value };
 }
 

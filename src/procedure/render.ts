@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Context, Drop, Liquid, LiquidError, toValue, toValueSync, type Emitter, type FilterImplOptions, type Template } from 'liquidjs';
 import type { EnvironmentName, Setup, Site } from '../inventory/types.js';
 import { RenderError } from '../errors.js';
+import { createSecretRedactor, formatRedactedSecret, type SecretRedactor } from '../inventory/secret-redactor.js';
 import type { SmokeCheck } from '../smoke/types.js';
 import { resolveContainedPath } from './contained-path.js';
 import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
@@ -45,9 +46,7 @@ export interface TemplateContext {
   processTransfers: unknown[];
 }
 
-export function formatRedactedSecret(name: string): string {
-  return `«secret:${name}»`;
-}
+export { formatRedactedSecret };
 
 export async function renderBundle(input: RenderInput): Promise<Bundle> {
   const { procedure, targetKind } = input;
@@ -61,7 +60,12 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
 
   const files: BundleFile[] = [];
   for (const template of parsed.templates) {
-    files.push(renderFile(parsed.engine, template, context, secrets));
+    try {
+      files.push(renderFile(parsed.engine, template, context, secrets));
+    } catch (err) {
+      // Liquid quotes evaluated values in its messages (`{% include secrets.x %}` names the file it looked for)
+      throw redactRenderError(err, secrets, input.redactSecrets);
+    }
   }
   const hooks = targetKind === 'vm' ? checkHooks(procedure, files, procedureFile) : {};
   const smoke = renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
@@ -265,6 +269,18 @@ function renderStrings(parsed: ParsedTemplateDir, value: unknown, context: Templ
     return out;
   }
   return value;
+}
+
+function redactRenderError(err: unknown, secrets: ReadonlyMap<string, string>, alreadyRedacted: boolean | undefined): unknown {
+  if (!(err instanceof RenderError) || alreadyRedacted || secrets.size === 0) return err;
+  const redactor: SecretRedactor = createSecretRedactor();
+  for (const [name, value] of secrets) redactor.add(name, value);
+  const message = messageOf(err);
+  const redacted = redactor.redact(message);
+  const hint = err.hint === undefined ? undefined : redactor.redact(err.hint);
+  if (redacted === message && hint === err.hint) return err;
+  // the cause would carry the unredacted message along: it is left out on purpose
+  return new RenderError(err.template, redacted, { line: err.line, col: err.col }, hint === undefined ? {} : { hint });
 }
 
 function explainMissingSecrets(err: RenderError, place: string, reason: string, hint: string): RenderError {

@@ -83,7 +83,7 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
   context.reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: Date.now() - started });
   if (flags.junit) {
     const file = path.resolve(context.cwd, flags.junit);
-    await writeFile(file, formatJunit(result, { name: `ozg deploy ${state.run}`, timestamp: new Date(started) })).catch((error: unknown) =>
+    await writeFile(file, formatJunit(workspace.redactor.redactDeep(result), { name: `ozg deploy ${state.run}`, timestamp: new Date(started) })).catch((error: unknown) =>
       reportFailure(new RecordWriteError(file, describeWriteFailure(error), { cause: error, what: `the JUnit report ${file}` })),
     );
   }

@@ -9,6 +9,8 @@ export async function rollbackTarget(workspace: Workspace, item: WorkItem, envir
   const driver = await workspace.driver(item.site, environment);
   const started = Date.now();
   deps.reporter.emit({ type: 'step', site: item.site.name, environment, procedure: item.procedure.name, step: 'rollback', message: toRelease ? `to ${toRelease}` : 'to the previous release' });
+  // the activate hook of the release switched back to runs and can print what its files hold
+  await workspace.learnSecrets(item);
   const result = await driver.rollback(item.procedure.name, toRelease);
   if (result.status === 'rolled-back') {
     await deps.record({

@@ -12,6 +12,7 @@ import { OzgError, RecordWriteError, UsageError } from '../errors.js';
 import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
 import { resolveSecret } from '../inventory/secrets.js';
+import { createSecretRedactor, type SecretRedactor } from '../inventory/secret-redactor.js';
 import { renderBundle } from '../procedure/render.js';
 import { describeLedgerDamage, LIVE_OUTCOMES, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
 import { formatLedgerLine } from '../ledger/ledger-line.js';
@@ -29,6 +30,8 @@ export interface Workspace {
   inventory: Inventory;
   catalogue: Catalogue;
   ledger: Ledger;
+  /** knows every secret value resolved so far: what is recorded or written passes through it */
+  redactor: SecretRedactor;
   run: string;
   actor: string;
   /** the work items of the selected sites, in inventory order */
@@ -40,6 +43,11 @@ export interface Workspace {
    * checks every bundle before it starts and the pipeline gets the same ones.
    */
   renderBundle(item: WorkItem, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  /**
+   * Teaches the redactor the item's secret values without rendering: before running scripts
+   * of a release already on the target (a rollback's activate hook), which can print them.
+   */
+  learnSecrets(item: WorkItem): Promise<void>;
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for a target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
@@ -107,18 +115,23 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
     for (const message of describeLedgerDamage(ledger.file, damage)) context.reporter.emit({ type: 'warning', message });
     const secretCache = new Map<string, Promise<string>>();
     const bundles = new Map<string, Promise<Bundle>>();
+    const redactor = context.redactor ?? createSecretRedactor();
+
+    const resolveItemSecrets = async (item: WorkItem): Promise<Record<string, string>> => {
+      const secrets: Record<string, string> = {};
+      for (const [name, ref] of Object.entries(item.setup.secrets)) {
+        const key = JSON.stringify(ref);
+        let value = secretCache.get(key);
+        if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
+        secrets[name] = await value;
+        redactor.add(name, secrets[name]);
+      }
+      return secrets;
+    };
 
     const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
       const dc = inventory.dataCenters.get(item.site.dataCenter)!;
-      const secrets: Record<string, string> = {};
-      if (!redactSecrets) {
-        for (const [name, ref] of Object.entries(item.setup.secrets)) {
-          const key = JSON.stringify(ref);
-          let value = secretCache.get(key);
-          if (!value) secretCache.set(key, (value = resolveSecret(ref, { env: context.env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
-          secrets[name] = await value;
-        }
-      }
+      const secrets = redactSecrets ? {} : await resolveItemSecrets(item);
       const bundle = await renderBundle({
         procedure: item.procedure,
         site: item.site,
@@ -141,6 +154,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
       inventory,
       catalogue,
       ledger,
+      redactor,
       run,
       actor,
       selectItems(flags) {
@@ -168,6 +182,9 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           bundle.catch(() => bundles.delete(key));
         }
         return bundle;
+      },
+      async learnSecrets(item) {
+        await resolveItemSecrets(item);
       },
       driver(site, environment) {
         const key = `${site.name}\0${environment}`;
@@ -197,8 +214,9 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
           driver: (site, environment) => workspace.driver(site, environment),
           recorded: (key) => workspace.recorded(key),
           record: async (input: RecordInput) => {
-            // stamped here, not by the ledger, so a record the disk refuses can still be shown whole
-            const record: LedgerRecord = { id: randomUUID(), time: new Date().toISOString(), ...input, run, actor };
+            // stamped here, not by the ledger, so a record the disk refuses can still be shown whole;
+            // hook and smoke output and error messages come from scripts that can read the secrets
+            const record: LedgerRecord = redactor.redactDeep({ id: randomUUID(), time: new Date().toISOString(), ...input, run, actor });
             if (stoppedNow) {
               throw new RecordWriteError(ledger.file, 'ozg was stopped by a second interrupt and no longer holds the lock', { lines: [formatLedgerLine(record)] });
             }

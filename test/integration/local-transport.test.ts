@@ -6,7 +6,7 @@ import { createLocalTransport } from '../../src/targets/vm/local-transport.js';
 import { OUTPUT_TAIL_BYTES } from '../../src/targets/vm/output-tail.js';
 
 describe('local transport', () => {
-  const transport = createLocalTransport({ where: '/srv/test', env: { OZG_TEST_VALUE: "it's $(not run)" } });
+  const transport = createLocalTransport({ where: '/srv/test', env: { HOME: "it's $(not run)", PATH: process.env.PATH, OZG_TEST_SECRET: 'ozg-env-secret-1', CI_JOB_TOKEN: 'ci-token-value-2' } });
   afterAll(() => transport.close());
 
   it('runs sh scripts and reports exit code, stdout and stderr without throwing', async () => {
@@ -42,7 +42,12 @@ describe('local transport', () => {
   });
 
   it('passes environment values as data', async () => {
-    expect((await transport.exec('printf %s "$OZG_TEST_VALUE"')).stdout).toBe("it's $(not run)");
+    expect((await transport.exec('printf %s "$HOME"')).stdout).toBe("it's $(not run)");
+  });
+
+  it("gives scripts PATH, HOME and the locale of ozg's environment, nothing else (no secrets, no CI tokens)", async () => {
+    const names = (await transport.exec('env')).stdout.split('\n').filter(Boolean).map((line) => line.split('=')[0]);
+    expect(names.filter((name) => !['PWD', 'SHLVL', '_'].includes(name!)).sort()).toEqual(['HOME', 'PATH']);
   });
 
   it('kills the whole process group at the timeout', async () => {

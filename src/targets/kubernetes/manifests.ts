@@ -3,7 +3,7 @@
  * must be a namespaced kind ozg supports and may only name the target's namespace. All
  * problems are reported at once, with file, line and document, like inventory errors.
  */
-import { LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 import { InvalidInputError, type Problem } from '../../errors.js';
 import type { Bundle, BundleFile } from '../../procedure/types.js';
 import { CLUSTER_SCOPED_KINDS, findKind, findKindByName, NAMESPACED_KINDS, type KindInfo } from './kinds.js';
@@ -141,17 +141,52 @@ function parseManifestFile(file: BundleFile, where: string, context: ManifestCon
       for (const error of document.errors) {
         const { line, col } = lineCounter.linePos(error.pos[0]);
         // The first line only: later lines quote the source, which may hold a secret value.
-        problems.push({ file: where, line, col, path: `documents[${index}]`, message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
+        const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        problems.push({ file: where, line, col, path: `documents[${index}]`, message: `YAML: ${describeYamlError(message, file)}` });
       }
       return;
     }
-    const value = toPlainData(document);
+    let value: unknown;
+    try {
+      value = toPlainData(document);
+    } catch (error) {
+      // an alias without its anchor (`*x` where a value starting with `*` was not quoted) or too many aliases
+      const offset = findUnresolvedAlias(document) ?? document.contents?.range?.[0] ?? 0;
+      const { line, col } = lineCounter.linePos(offset);
+      problems.push({ file: where, line, col, path: `documents[${index}]`, message: `YAML: ${describeYamlError((error as Error).message, file)}` });
+      return;
+    }
     if (value === null || value === undefined) return; // an empty document (`---` alone, or a template that rendered nothing)
     const checked = checkDocument(value, context, (path, fieldPath) => position(path, fieldPath));
     if ('problems' in checked) problems.push(...checked.problems);
     else entries.push({ index, info: checked.info, object: checked.object, at: position([], '') });
   });
   return entries;
+}
+
+/**
+ * The parser's message; for a file that uses a secret, without the part after the first
+ * `: `, where the parser quotes the source (`Unresolved alias …: <value>`). Such a quote can
+ * be a fragment of a secret, which whole-value redaction would not catch.
+ */
+function describeYamlError(message: string, file: BundleFile): string {
+  if (!file.sensitive) return message;
+  const colon = message.indexOf(': ');
+  return colon === -1 ? message : `${message.slice(0, colon)} (not quoted: this file uses secrets; quote values with | yaml)`;
+}
+
+function findUnresolvedAlias(document: Document): number | undefined {
+  let offset: number | undefined;
+  visit(document, {
+    Alias(_key, node) {
+      if (node.resolve(document) === undefined) {
+        offset = node.range?.[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return offset;
 }
 
 function toPlainData(document: Document): unknown {

@@ -2,11 +2,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { UnreachableError } from '../../errors.js';
 import { createOutputTail, droppedCounts } from './output-tail.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
+import { createScriptEnvironment } from './script-environment.js';
 
 export interface CreateLocalTransportOptions {
   /** the directory this transport serves, for messages */
   where: string;
-  /** extra environment variables for every command, on top of this process's environment */
+  /** ozg's environment: scripts get only PATH, HOME and the locale of it (script-environment.ts) */
   env?: Record<string, string | undefined>;
   /** how long close() lets a running script end on SIGTERM before it SIGKILLs its process group (default 2 s) */
   killGraceMs?: number;
@@ -26,7 +27,8 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     const child = execa('sh', ['-c', script], {
       // Without stdin from the caller the script reads /dev/null, never ozg's own terminal.
       ...(execOptions.stdin === undefined ? { stdin: 'ignore' as const } : { input: execOptions.stdin }),
-      env: options.env,
+      env: createScriptEnvironment(options.env ?? {}),
+      extendEnv: false,
       reject: false,
       // read below into bounded tails instead of execa's unbounded buffers
       buffer: false,

@@ -17,7 +17,7 @@ describe('placeholders', () => {
 
   it('left in an inventory are reported once each, with position, as left by clone-procedure (not also as a schema mismatch)', async () => {
     const dir = path.resolve('test/fixtures/invalid/placeholder-left');
-    const error = await loadProject({ inventoryPath: 'sites.yaml', cwd: dir, env: { OZG_TEST_SECRET: 'x' } }).catch((thrown: unknown) => thrown);
+    const error = await loadProject({ inventoryPath: 'sites.yaml', cwd: dir, env: { OZG_TEST_SECRET: 'not-a-real-secret' } }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).problems.map(formatProblem)).toEqual([
       'sites.yaml:17:28  sites.kiel.procedures.antrag-formular.values.municipalityKey  "municipalityKey" still holds the placeholder "<fill in: municipalityKey>" left by clone-procedure: replace it with this site\'s own value',

@@ -58,8 +58,15 @@ describe('resolveSecret', () => {
   });
 
   it('resolves all of a setup by name', async () => {
-    const deps = createDeps({ '/s/b': 'bee' }, { A: 'ay' });
-    await expect(resolveSecrets({ a: { env: 'A' }, b: { file: '/s/b' } }, deps)).resolves.toEqual({ a: 'ay', b: 'bee' });
+    const deps = createDeps({ '/s/b': 'bee-secret' }, { A: 'ay-secret' });
+    await expect(resolveSecrets({ a: { env: 'A' }, b: { file: '/s/b' } }, deps)).resolves.toEqual({ a: 'ay-secret', b: 'bee-secret' });
+  });
+
+  it('refuses values too short to be redacted from output, naming the reference only', async () => {
+    const error = await resolveSecret({ env: 'PIN' }, createDeps({}, { PIN: '1234567' })).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(SecretUnavailableError);
+    expect((error as Error).message).toBe('environment variable PIN is shorter than 8 characters, too short to be kept out of output');
+    await expect(resolveSecret({ file: '/s/pin' }, createDeps({ '/s/pin': '12345678\n' }))).resolves.toBe('12345678');
   });
 
   it('describes references for messages', () => {

@@ -107,6 +107,25 @@ describe('readBundleManifests (scope guard)', () => {
     expect(error.message).not.toMatch(/s3cr3t/);
   });
 
+  it('an alias without its anchor is a problem at its position, not a crash; a file with secrets is not quoted', () => {
+    const text = 'apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData:\n  PASSWORD: *Xk9#Secret\n';
+    const plain = problemsOf({ 'secret.yaml': text });
+    expect(plain.problems).toEqual([
+      { file: 'antrag-formular/1.0.0/secret.yaml', line: 5, col: 13, path: 'documents[0]', message: 'YAML: Unresolved alias (the anchor must be set before the alias): Xk9#Secret' },
+    ]);
+    const sensitive = (() => {
+      try {
+        readBundleManifests(makeBundle({ 'secret.yaml': text, 'block.yaml': text.replace('*Xk9#Secret', '|Xk9#Secret') }, { sensitive: ['secret.yaml', 'block.yaml'] }), context);
+      } catch (error) {
+        return error as InvalidInputError;
+      }
+      throw new Error('expected the bundle to be refused');
+    })();
+    expect(sensitive).toBeInstanceOf(InvalidInputError);
+    expect(sensitive.message).not.toContain('Xk9');
+    expect(sensitive.problems.map((p) => `${p.file}:${p.line}:${p.col}`)).toEqual(expect.arrayContaining(['antrag-formular/1.0.0/secret.yaml:5:13', 'antrag-formular/1.0.0/block.yaml:5:14']));
+  });
+
   it('reads YAML as the API server does (1.1: 0644 is octal, dates stay strings) and skips empty documents', () => {
     const text = `---\n${configMap('c')}---\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations:\n    since: "x"\nspec:\n  template:\n    spec:\n      volumes:\n        - name: v\n          configMap: { name: c, defaultMode: 0644 }\n      x-date: 2024-01-02\n`;
     const objects = readBundleManifests(makeBundle({ 'all.yaml': text }), context);
