@@ -11,6 +11,7 @@ import type { CommandContext, SelectionFlags } from '../commands/context.js';
 import { OzgError, RecordWriteError, UsageError } from '../errors.js';
 import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
+import { listEnvironmentNames } from '../inventory/target-naming.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { createSecretRedactor, type SecretRedactor } from '../inventory/secret-redactor.js';
 import { renderBundle } from '../procedure/render.js';
@@ -169,7 +170,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
       },
       environmentsOf(site, only) {
         const dc = inventory.dataCenters.get(site.dataCenter)!;
-        const all: EnvironmentName[] = dc.environments.prod ? ['test', 'prod'] : ['test'];
+        const all = listEnvironmentNames(dc);
         return only ? all.filter((e) => e === only) : all;
       },
       renderBundle(item, environment, renderOptions = {}) {
