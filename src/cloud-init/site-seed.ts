@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { EnvironmentName, EnvironmentSpec, Site } from '../inventory/types.js';
+import { formatVmTarget } from '../inventory/target-naming.js';
 import { UsageError } from '../errors.js';
 import type { Workspace } from '../rollout/workspace.js';
 import { createReleaseId } from '../rollout/release-id.js';
@@ -95,7 +96,7 @@ async function buildFirstDeploy(
 ): Promise<FirstDeploy> {
   const files: SeedFile[] = [];
   const runcmd: string[][] = [];
-  const root = path.posix.join(options.deployRoot, site.name);
+  const root = formatVmTarget(options.deployRoot, site.name);
   const staging = path.posix.join(options.deployRoot, SEED_STAGING);
   for (const item of items) {
     const bundle = await workspace.renderBundle(item, spec.name);

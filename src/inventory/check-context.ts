@@ -4,11 +4,12 @@ import { createProblem } from '../input/yaml-source.js';
 import type { Anchor, JsonPath, YamlSource } from '../input/yaml-source.js';
 import type { Catalogue } from '../procedure/types.js';
 import { isRecord } from './merge-values.js';
-import type { RawInventory, RawSetup, RawSite } from './raw-types.js';
+import type { RawInventory, RawSetup } from './raw-types.js';
 import type { SecretDeps } from './secrets.js';
 import type { Inventory } from './types.js';
 
-export interface CheckContext {
+/** The loaded project the rules read; nothing in it changes while they run. */
+export interface CheckInput {
   source: YamlSource;
   raw: RawInventory;
   inventory: Inventory;
@@ -17,25 +18,25 @@ export interface CheckContext {
   brokenVersions: Map<string, string[]>;
   /** when given, every secret reference must resolve; the values are read and dropped */
   secretDeps?: SecretDeps;
+  /** false when the catalogue could not be read completely: procedure rules would only add noise */
+  checkSetups: boolean;
+  /** procedure names whose central defaults the schema rejected; their setups are skipped */
+  brokenDefaults: ReadonlySet<string>;
+}
+
+/** One check's input and the problems it found so far. */
+export interface CheckContext extends CheckInput {
   problems: Problem[];
+}
+
+/** A fresh context: each check collects its own problems, so a site's problems are its own. */
+export function startCheck(input: CheckInput): CheckContext {
+  return { ...input, problems: [] };
 }
 
 /** Record a problem at `path` (or at `anchor`) of sites.yaml. */
 export function report(context: CheckContext, path: JsonPath, message: string, anchor?: Anchor): void {
   context.problems.push(createProblem(context.source, path, message, anchor));
-}
-
-export function findRawSite(context: CheckContext, site: string): RawSite {
-  return context.raw.sites[site];
-}
-
-export function findRawSetup(context: CheckContext, site: string, procedure: string): RawSetup {
-  return findRawSite(context, site).procedures?.[procedure] ?? {};
-}
-
-export function findRawDefaults(context: CheckContext, procedure: string): RawSetup | undefined {
-  const procedures = context.raw.defaults?.procedures;
-  return isRecord(procedures) ? procedures[procedure] : undefined;
 }
 
 export function buildSetupPath(site: string, procedure: string): JsonPath {
@@ -44,6 +45,12 @@ export function buildSetupPath(site: string, procedure: string): JsonPath {
 
 export function buildDefaultsPath(procedure: string): JsonPath {
   return ['defaults', 'procedures', procedure];
+}
+
+/** The central defaults of `procedure` as written, if any. */
+export function findRawDefaults(input: CheckInput, procedure: string): RawSetup | undefined {
+  const procedures = input.raw.defaults?.procedures;
+  return isRecord(procedures) ? procedures[procedure] : undefined;
 }
 
 /** True when `data` has something at `path` (used to find whether a value came from the site or the defaults). */

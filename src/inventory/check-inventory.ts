@@ -1,18 +1,16 @@
-/** The cross-field rules, run after the schema check over every part the schema accepted. */
+/**
+ * The cross-field rules, run after the schema check over every part the schema accepted:
+ * the inventory-wide ones (data centers, central defaults, targets colliding across sites)
+ * here, each site's own in checkSite.
+ */
 import type { Problem } from '../errors.js';
-import { checkDefaults, checkSetup } from './check-setups.js';
-import { checkSiteDataCenter } from './check-sites.js';
+import { startCheck } from './check-context.js';
+import type { CheckInput } from './check-context.js';
+import { checkSite } from './check-site.js';
+import { checkDefaults } from './check-setups.js';
 import { checkDataCenterTargets, checkTargetCollisions } from './check-targets.js';
-import type { CheckContext } from './check-context.js';
 import { isRecord } from './merge-values.js';
-import type { DataCenter, ResolvedSetup, Site } from './types.js';
-
-export interface CheckInventoryOptions {
-  /** false when the catalogue could not be read completely: procedure rules would only add noise */
-  checkSetups: boolean;
-  /** procedure names whose central defaults the schema rejected; their setups are skipped */
-  brokenDefaults: ReadonlySet<string>;
-}
+import type { ResolvedSetup } from './types.js';
 
 export interface CheckInventoryResult {
   problems: Problem[];
@@ -20,26 +18,28 @@ export interface CheckInventoryResult {
   resolved: ResolvedSetup[];
 }
 
-export async function checkInventory(context: CheckContext, options: CheckInventoryOptions): Promise<CheckInventoryResult> {
+/** Every rule over every site. */
+export async function checkInventory(input: CheckInput): Promise<CheckInventoryResult> {
+  const problems = checkInventoryWide(input);
   const resolved: ResolvedSetup[] = [];
-  for (const dataCenter of context.inventory.dataCenters.values()) checkDataCenterTargets(context, dataCenter);
-  if (options.checkSetups) {
-    const defaults = context.raw.defaults?.procedures;
+  for (const site of input.inventory.sites) {
+    const checked = await checkSite(input, site);
+    problems.push(...checked.problems);
+    resolved.push(...checked.resolved);
+  }
+  return { problems, resolved };
+}
+
+/** The rules that are about no single site: data centers, central defaults, and targets two sites share. */
+export function checkInventoryWide(input: CheckInput): Problem[] {
+  const context = startCheck(input);
+  for (const dataCenter of input.inventory.dataCenters.values()) checkDataCenterTargets(context, dataCenter);
+  if (input.checkSetups) {
+    const defaults = input.raw.defaults?.procedures;
     for (const name of isRecord(defaults) ? Object.keys(defaults) : []) {
-      if (!options.brokenDefaults.has(name)) checkDefaults(context, name);
+      if (!input.brokenDefaults.has(name)) checkDefaults(context, name);
     }
   }
-  const placed: { site: Site; dataCenter: DataCenter }[] = [];
-  for (const site of context.inventory.sites) {
-    const dataCenter = checkSiteDataCenter(context, site);
-    if (dataCenter) placed.push({ site, dataCenter });
-    if (!options.checkSetups) continue;
-    for (const setup of site.setups) {
-      if (options.brokenDefaults.has(setup.procedure)) continue;
-      const item = await checkSetup(context, site, setup, dataCenter);
-      if (item) resolved.push(item);
-    }
-  }
-  checkTargetCollisions(context, placed);
-  return { problems: context.problems, resolved };
+  checkTargetCollisions(context);
+  return context.problems;
 }

@@ -1,24 +1,14 @@
 /**
  * Targets must not overlap: two sites (or a site's test and prod) sharing a directory or a
- * namespace would overwrite each other's releases.
+ * namespace would overwrite each other's releases. Names come from target-naming.ts, as the
+ * drivers' do.
  */
 import path from 'node:path';
 import { findRootProblem } from '../targets/vm/check-vm-target.js';
 import { report } from './check-context.js';
 import type { CheckContext } from './check-context.js';
+import { formatLocalTarget, formatNamespace, isValidNamespace, listEnvironments } from './target-naming.js';
 import type { DataCenter, EnvironmentName, EnvironmentSpec, Site } from './types.js';
-
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** `ozg-{site}-test` → `ozg-kiel-test` */
-export function formatNamespace(pattern: string, site: string): string {
-  return pattern.replaceAll('{site}', site);
-}
-
-/** Where a site's procedures land in a local environment: `<root>/<site>`. */
-export function formatLocalTarget(spec: EnvironmentSpec, site: string): string {
-  return path.join(spec.root ?? '', site);
-}
 
 export function checkDataCenterTargets(context: CheckContext, dataCenter: DataCenter): void {
   checkRoots(context, dataCenter);
@@ -52,26 +42,39 @@ interface Claim {
   namespace?: string;
 }
 
-/** Sites whose targets collide with an earlier site's; each is reported at the later site. */
-export function checkTargetCollisions(context: CheckContext, sites: readonly { site: Site; dataCenter: DataCenter }[]): void {
+/** A site's own namespaces can name a Kubernetes namespace, each reported at the site. */
+export function checkSiteNamespaces(context: CheckContext, site: Site, dataCenter: DataCenter): void {
+  if (dataCenter.kind !== 'kubernetes') return;
+  for (const [environment, spec] of listEnvironments(dataCenter)) {
+    if (spec.namespace === undefined) continue;
+    const namespace = formatNamespace(spec.namespace, site.name);
+    if (isValidNamespace(namespace)) continue;
+    report(context, ['sites', site.name], `namespace "${namespace}" (${dataCenter.name}, ${environment}) is not a valid Kubernetes namespace name: at most 63 lowercase letters, digits and hyphens`, {
+      path: ['sites', site.name],
+      side: 'key',
+    });
+  }
+}
+
+/**
+ * Sites whose targets collide with an earlier site's; each is reported at the later site.
+ * Sites without a known data center and namespaces checkSiteNamespaces refuses claim nothing.
+ */
+export function checkTargetCollisions(context: CheckContext): void {
   const directories: DirectoryClaims = { targets: new Map(), ancestors: new Map() };
   const namespaces = new Map<string, Claim>();
-  for (const { site, dataCenter } of sites) {
+  for (const site of context.inventory.sites) {
+    const dataCenter = context.inventory.dataCenters.get(site.dataCenter);
+    if (!dataCenter) continue;
     for (const [environment, spec] of listEnvironments(dataCenter)) {
-      if (dataCenter.kind === 'local') {
-        const target = formatLocalTarget(spec, site.name);
+      if (dataCenter.kind === 'local' && spec.root !== undefined) {
+        const target = formatLocalTarget(spec.root, site.name);
         const claim = { site: site.name, environment, directory: target };
         checkClaim(context, site, claim, findDirectoryClash(directories, target));
         claimDirectory(directories, target, claim);
       } else if (dataCenter.kind === 'kubernetes' && spec.namespace !== undefined) {
         const namespace = formatNamespace(spec.namespace, site.name);
-        if (namespace.length > 63 || !NAMESPACE.test(namespace)) {
-          report(context, ['sites', site.name], `namespace "${namespace}" (${dataCenter.name}, ${environment}) is not a valid Kubernetes namespace name: at most 63 lowercase letters, digits and hyphens`, {
-            path: ['sites', site.name],
-            side: 'key',
-          });
-          continue;
-        }
+        if (!isValidNamespace(namespace)) continue;
         const key = `${describeCluster(spec)}\u0000${namespace}`;
         const claim = { site: site.name, environment, namespace };
         checkClaim(context, site, claim, namespaces.get(key));
@@ -110,11 +113,6 @@ function findDirectoryClash(claimed: DirectoryClaims, target: string): Claim | u
     if (outer) return outer;
   }
   return undefined;
-}
-
-function listEnvironments(dataCenter: DataCenter): [EnvironmentName, EnvironmentSpec][] {
-  const { test, prod } = dataCenter.environments;
-  return prod ? [['test', test], ['prod', prod]] : [['test', test]];
 }
 
 function describeCluster(spec: EnvironmentSpec): string {

@@ -17,6 +17,7 @@ import { readCatalogue } from '../procedure/catalogue.js';
 import type { Catalogue } from '../procedure/types.js';
 import { buildInventory, DEFAULT_CATALOGUES } from './build-inventory.js';
 import { checkInventory } from './check-inventory.js';
+import type { CheckInput } from './check-context.js';
 import { isRecord } from './merge-values.js';
 import type { RawInventory } from './raw-types.js';
 import type { Inventory, ResolvedSetup } from './types.js';
@@ -50,6 +51,23 @@ export interface LoadProjectResult {
 }
 
 export async function loadProject(options: LoadProjectOptions): Promise<LoadProjectResult> {
+  const project = await readProject(options);
+  const checked = await checkInventory(project.check);
+  const problems = sortProblems([...project.problems, ...checked.problems], options.inventoryPath);
+  if (problems.length > 0 && !options.collectProblems) throw new InvalidInputError(problems);
+  const { inventory, catalogue } = project.check;
+  return { inventory, catalogue, items: checked.resolved, problems: options.collectProblems ? problems : [] };
+}
+
+export interface ReadProjectResult {
+  /** what the cross-field rules read: checkInventory for all of it, checkSite for one site */
+  check: CheckInput;
+  /** the schema's and the catalogues' problems, unsorted */
+  problems: Problem[];
+}
+
+/** sites.yaml and its catalogues, read and schema-checked but not yet cross-checked. A file that does not parse throws. */
+export async function readProject(options: Omit<LoadProjectOptions, 'collectProblems'>): Promise<ReadProjectResult> {
   const cwd = options.cwd ?? process.cwd();
   const readText = options.readFile ?? ((file: string) => readFile(file, 'utf8'));
   const display = options.inventoryPath;
@@ -67,24 +85,17 @@ export async function loadProject(options: LoadProjectOptions): Promise<LoadProj
   const catalogue = await readCatalogue(catalogueDirs, { cwd });
   catalogueProblems.push(...catalogue.problems);
 
-  const checked = await checkInventory(
-    {
-      source,
-      raw,
-      inventory,
-      catalogue: catalogue.catalogue,
-      brokenVersions: catalogue.brokenVersions,
-      secretDeps: options.checkSecrets === false ? undefined : { env: options.env, readFile: readText },
-      problems: [],
-    },
-    {
-      checkSetups: !isBroken(['catalogues']) && catalogueProblems.every((problem) => problem.file !== display),
-      brokenDefaults: findBrokenDefaults(schema.issues, raw),
-    },
-  );
-  const problems = sortProblems([...schema.problems, ...catalogueProblems, ...checked.problems], display);
-  if (problems.length > 0 && !options.collectProblems) throw new InvalidInputError(problems);
-  return { inventory, catalogue: catalogue.catalogue, items: checked.resolved, problems: options.collectProblems ? problems : [] };
+  const check: CheckInput = {
+    source,
+    raw,
+    inventory,
+    catalogue: catalogue.catalogue,
+    brokenVersions: catalogue.brokenVersions,
+    secretDeps: options.checkSecrets === false ? undefined : { env: options.env, readFile: readText },
+    checkSetups: !isBroken(['catalogues']) && catalogueProblems.every((problem) => problem.file !== display),
+    brokenDefaults: findBrokenDefaults(schema.issues, raw),
+  };
+  return { check, problems: [...schema.problems, ...catalogueProblems] };
 }
 
 async function readInventorySource(display: string, file: string, readText: (file: string) => Promise<string>): Promise<YamlSource> {

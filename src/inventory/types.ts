@@ -86,7 +86,7 @@ export interface Inventory {
   sites: Site[];
 }
 
-/** One site's setup bound to the exact procedure version it resolves to (what the pipeline moves). */
+/** One site's setup bound to the exact procedure version it resolves to: the unit a rollout moves test → prod. */
 export interface ResolvedSetup {
   site: Site;
   /** as in the inventory: `version` is the version or range as written */

@@ -1,10 +1,9 @@
 import pLimit from 'p-limit';
-import type { EnvironmentName } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import { ClusterError, RemoteCommandError, UnreachableError } from '../errors.js';
 import { describeError } from './pipeline.js';
 import { planTarget, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
-import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
 /** One target as plan and status see it: desired (rendered), live (marker), recorded (ledger). */
@@ -26,7 +25,7 @@ export interface TargetRow {
  * Reads every selected target without changing anything. Render errors are input errors
  * and stop the whole command; a target that cannot be read is reported in its row.
  */
-export async function inspectTargets(workspace: Workspace, items: WorkItem[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<TargetRow[]> {
+export async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<TargetRow[]> {
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
   const jobs = items.flatMap((item) =>
     workspace.environmentsOf(item.site, only).map((environment) =>

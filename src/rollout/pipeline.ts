@@ -1,4 +1,4 @@
-import type { EnvironmentName, Site } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
 import type { Reporter, Step } from '../output/events.js';
@@ -7,14 +7,14 @@ import type { LiveRelease, TargetDriver } from '../targets/driver.js';
 import { InterruptedError, OzgError, UnreachableError } from '../errors.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
-import type { TargetKey, WorkItem } from './work-item.js';
+import type { TargetKey } from './target-key.js';
 
 /** A ledger record before the ledger stamps id, time, actor and run on it. */
 export type RecordInput = Omit<LedgerRecord, 'id' | 'time' | 'actor' | 'run'>;
 
 /** Everything the pipeline touches, passed in: it knows no SSH, no Kubernetes, no files. */
 export interface PipelineDeps {
-  renderBundle(item: WorkItem, environment: EnvironmentName): Promise<Bundle>;
+  renderBundle(item: ResolvedSetup, environment: EnvironmentName): Promise<Bundle>;
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for this target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
@@ -61,7 +61,7 @@ interface Stage {
  * (apply → smoke → roll back on failure). Every step that changes a target is recorded
  * right away, so a run killed half-way loses nothing it did.
  */
-export async function deployItem(item: WorkItem, environments: EnvironmentName[], deps: PipelineDeps): Promise<ItemOutcome> {
+export async function deployItem(item: ResolvedSetup, environments: EnvironmentName[], deps: PipelineDeps): Promise<ItemOutcome> {
   const outcome: ItemOutcome = {
     site: item.site.name,
     procedure: item.procedure.name,
@@ -120,7 +120,7 @@ export async function deployItem(item: WorkItem, environments: EnvironmentName[]
 }
 
 /** Fills `stages` one environment at a time, so a failure leaves the ones prepared before it. */
-async function prepareStages(item: WorkItem, environments: EnvironmentName[], deps: PipelineDeps, stages: Stage[]): Promise<void> {
+async function prepareStages(item: ResolvedSetup, environments: EnvironmentName[], deps: PipelineDeps, stages: Stage[]): Promise<void> {
   for (const environment of environments) {
     checkAborted(deps);
     const bundle = await deps.renderBundle(item, environment);
@@ -135,7 +135,7 @@ async function prepareStages(item: WorkItem, environments: EnvironmentName[], de
  * One environment. An unchanged target still runs its smoke checks when a later stage will
  * change: the gate must have passed for exactly what prod is about to get.
  */
-async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: PipelineDeps): Promise<EnvironmentOutcome> {
+async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: PipelineDeps): Promise<EnvironmentOutcome> {
   const { environment, driver, bundle } = stage;
   const started = Date.now();
   const base = { environment, version: bundle.version };
@@ -178,7 +178,7 @@ async function runStage(item: WorkItem, stage: Stage, stamp: Date, deps: Pipelin
   return { ...base, status: 'smoke-failed', release, smoke, error: failedNames };
 }
 
-async function runSmoke(item: WorkItem, stage: Stage, deps: PipelineDeps): Promise<SmokeResult[]> {
+async function runSmoke(item: ResolvedSetup, stage: Stage, deps: PipelineDeps): Promise<SmokeResult[]> {
   try {
     const results = await stage.driver.smoke(item.procedure.name, stage.bundle.smoke);
     for (const result of results) {
@@ -196,7 +196,7 @@ async function runSmoke(item: WorkItem, stage: Stage, deps: PipelineDeps): Promi
  * never ready) reports it as `incomplete` on the live release; the pipeline then puts the
  * last good release back. A VM driver reverts inside its apply script and reports nothing.
  */
-async function restoreAfterFailedApply(item: WorkItem, stage: Stage, deps: PipelineDeps): Promise<void> {
+async function restoreAfterFailedApply(item: ResolvedSetup, stage: Stage, deps: PipelineDeps): Promise<void> {
   if (!stage.live) return; // a first install has nothing to go back to
   const after = await stage.driver.live(item.procedure.name).catch(() => undefined);
   if (!after?.incomplete) return;
@@ -204,7 +204,7 @@ async function restoreAfterFailedApply(item: WorkItem, stage: Stage, deps: Pipel
 }
 
 /** A release that failed its smoke checks is replaced by the one before it, when there is one. */
-async function rollBack(item: WorkItem, stage: Stage, deps: PipelineDeps, toRelease?: string): Promise<void> {
+async function rollBack(item: ResolvedSetup, stage: Stage, deps: PipelineDeps, toRelease?: string): Promise<void> {
   report(deps, item, stage.environment, 'rollback', toRelease ? `restoring release ${toRelease}` : 'switching back to the previous release');
   const started = Date.now();
   try {
@@ -225,7 +225,7 @@ async function rollBack(item: WorkItem, stage: Stage, deps: PipelineDeps, toRele
 }
 
 function recordFor(
-  item: WorkItem,
+  item: ResolvedSetup,
   stage: Pick<Stage, 'environment' | 'bundle'>,
   outcome: ReleaseOutcome,
   extra: { release?: string; smoke?: SmokeResult[]; durationMs: number; error?: string },
@@ -245,7 +245,7 @@ function recordFor(
   return record;
 }
 
-function failedOutcome(environment: EnvironmentName, item: WorkItem, error: unknown): EnvironmentOutcome {
+function failedOutcome(environment: EnvironmentName, item: ResolvedSetup, error: unknown): EnvironmentOutcome {
   return {
     environment,
     status: 'apply-failed',
@@ -262,7 +262,7 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-function report(deps: PipelineDeps, item: WorkItem, environment: EnvironmentName, step: Step, message: string): void {
+function report(deps: PipelineDeps, item: ResolvedSetup, environment: EnvironmentName, step: Step, message: string): void {
   deps.reporter.emit({ type: 'step', site: item.site.name, environment, procedure: item.procedure.name, step, message });
 }
 

@@ -1,9 +1,8 @@
 import { posix } from 'node:path';
-import type { EnvironmentName } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import { InvalidInputError, RenderError, type Problem } from '../errors.js';
 import { listBundleObjects } from '../targets/create-driver.js';
-import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
 /**
@@ -13,7 +12,7 @@ import type { Workspace } from './workspace.js';
  */
 export async function renderAll(
   workspace: Workspace,
-  items: WorkItem[],
+  items: ResolvedSetup[],
   options: { redactSecrets: boolean; only?: EnvironmentName },
 ): Promise<Bundle[]> {
   const bundles: Bundle[] = [];
@@ -72,7 +71,7 @@ interface ObjectOwner {
  * deployed last would prune it from under the other. Registers this bundle's objects in
  * `owners` and returns a problem for each one an earlier procedure of the site defines.
  */
-async function claimObjects(workspace: Workspace, item: WorkItem, environment: EnvironmentName, bundle: Bundle, owners: Map<string, ObjectOwner>): Promise<Problem[]> {
+async function claimObjects(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, bundle: Bundle, owners: Map<string, ObjectOwner>): Promise<Problem[]> {
   const dc = workspace.inventory.dataCenters.get(item.site.dataCenter)!;
   const spec = dc.environments[environment];
   if (!spec) return [];

@@ -1,10 +1,9 @@
-import type { EnvironmentName } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { RollbackResult } from '../targets/driver.js';
-import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
 /** An operator's rollback: switch the target back and record what is live afterwards. */
-export async function rollbackTarget(workspace: Workspace, item: WorkItem, environment: EnvironmentName, toRelease?: string): Promise<RollbackResult> {
+export async function rollbackTarget(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, toRelease?: string): Promise<RollbackResult> {
   const deps = workspace.pipelineDeps();
   const driver = await workspace.driver(item.site, environment);
   const started = Date.now();

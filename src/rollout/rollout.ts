@@ -1,8 +1,7 @@
 import pLimit from 'p-limit';
-import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
+import type { EnvironmentName, Inventory, ResolvedSetup, Site } from '../inventory/types.js';
 import { ExitCode, InterruptedError, RecordWriteError } from '../errors.js';
 import { deployItem, type ItemOutcome, type PipelineDeps } from './pipeline.js';
-import type { WorkItem } from './work-item.js';
 
 export interface RolloutOptions {
   /** sites deployed at once (overall) */
@@ -59,7 +58,7 @@ export interface RolloutResult {
  */
 export async function runRollout(
   inventory: Inventory,
-  items: WorkItem[],
+  items: ResolvedSetup[],
   options: RolloutOptions,
   deps: PipelineDeps,
 ): Promise<RolloutResult> {
@@ -174,7 +173,7 @@ export function exitCodeForRollout(result: RolloutResult): number {
   return ExitCode.ok;
 }
 
-async function deploySite(site: Site, items: WorkItem[], environments: EnvironmentName[], deps: PipelineDeps): Promise<SiteOutcome> {
+async function deploySite(site: Site, items: ResolvedSetup[], environments: EnvironmentName[], deps: PipelineDeps): Promise<SiteOutcome> {
   if (deps.signal?.aborted) return { site: site.name, result: 'skipped', items: [] };
   deps.reporter.emit({ type: 'site-started', site: site.name });
   const outcomes: ItemOutcome[] = [];
@@ -205,8 +204,8 @@ function summarise(outcomes: ItemOutcome[]): SiteResult {
   return 'unchanged';
 }
 
-function groupBySite(items: WorkItem[]): Map<string, { site: Site; items: WorkItem[] }> {
-  const groups = new Map<string, { site: Site; items: WorkItem[] }>();
+function groupBySite(items: ResolvedSetup[]): Map<string, { site: Site; items: ResolvedSetup[] }> {
+  const groups = new Map<string, { site: Site; items: ResolvedSetup[] }>();
   for (const item of items) {
     const group = groups.get(item.site.name) ?? { site: item.site, items: [] };
     group.items.push(item);

@@ -1,9 +1,8 @@
 import pLimit from 'p-limit';
-import type { EnvironmentName } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { SmokeResult } from '../smoke/types.js';
 import { describeError } from './pipeline.js';
 import { isUnrecordedRelease, planTarget } from './plan.js';
-import type { WorkItem } from './work-item.js';
 import type { Workspace } from './workspace.js';
 
 export interface LiveTestRow {
@@ -21,7 +20,7 @@ export interface LiveTestRow {
  * Runs the smoke checks of what is live now. The checks come from the live version's
  * template (not the desired one), so an older release is judged by its own checks.
  */
-export async function testLive(workspace: Workspace, items: WorkItem[], only?: EnvironmentName): Promise<LiveTestRow[]> {
+export async function testLive(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName): Promise<LiveTestRow[]> {
   const deps = workspace.pipelineDeps();
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
   const jobs = items.flatMap((item) =>

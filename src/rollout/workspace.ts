@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
+import type { EnvironmentName, Inventory, ResolvedSetup, Site } from '../inventory/types.js';
 import type { Bundle, Catalogue } from '../procedure/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { TargetDriver } from '../targets/driver.js';
@@ -11,6 +11,7 @@ import type { CommandContext, SelectionFlags } from '../commands/context.js';
 import { OzgError, RecordWriteError, UsageError } from '../errors.js';
 import { loadProject } from '../inventory/load-project.js';
 import { selectSites } from '../inventory/select.js';
+import { listEnvironmentNames } from '../inventory/target-naming.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { createSecretRedactor, type SecretRedactor } from '../inventory/secret-redactor.js';
 import { renderBundle } from '../procedure/render.js';
@@ -20,7 +21,7 @@ import { acquireLock, describeRecoveredLock } from '../ledger/lock.js';
 import { checkBundleForTarget, createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
 import type { PipelineDeps, RecordInput } from './pipeline.js';
 import { isInShard, parseShard } from './waves.js';
-import type { TargetKey, WorkItem } from './work-item.js';
+import type { TargetKey } from './target-key.js';
 
 /**
  * The loaded, validated project a command works on: inventory, catalogue, ledger and the
@@ -35,19 +36,19 @@ export interface Workspace {
   run: string;
   actor: string;
   /** the work items of the selected sites, in inventory order */
-  selectItems(flags: SelectionFlags): WorkItem[];
+  selectItems(flags: SelectionFlags): ResolvedSetup[];
   environmentsOf(site: Site, only?: EnvironmentName): EnvironmentName[];
   /**
    * The item's bundle for one environment, checked against its target (a bundle the target
    * could not take is invalid input, like a template error). Rendered once per run: a deploy
    * checks every bundle before it starts and the pipeline gets the same ones.
    */
-  renderBundle(item: WorkItem, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  renderBundle(item: ResolvedSetup, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
   /**
    * Teaches the redactor the item's secret values without rendering: before running scripts
    * of a release already on the target (a rollback's activate hook), which can print them.
    */
-  learnSecrets(item: WorkItem): Promise<void>;
+  learnSecrets(item: ResolvedSetup): Promise<void>;
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for a target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
@@ -117,7 +118,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
     const bundles = new Map<string, Promise<Bundle>>();
     const redactor = context.redactor ?? createSecretRedactor();
 
-    const resolveItemSecrets = async (item: WorkItem): Promise<Record<string, string>> => {
+    const resolveItemSecrets = async (item: ResolvedSetup): Promise<Record<string, string>> => {
       const secrets: Record<string, string> = {};
       for (const [name, ref] of Object.entries(item.setup.secrets)) {
         const key = JSON.stringify(ref);
@@ -129,7 +130,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
       return secrets;
     };
 
-    const renderChecked = async (item: WorkItem, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
+    const renderChecked = async (item: ResolvedSetup, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
       const dc = inventory.dataCenters.get(item.site.dataCenter)!;
       const secrets = redactSecrets ? {} : await resolveItemSecrets(item);
       const bundle = await renderBundle({
@@ -169,7 +170,7 @@ export async function openWorkspace(context: CommandContext, options: OpenWorksp
       },
       environmentsOf(site, only) {
         const dc = inventory.dataCenters.get(site.dataCenter)!;
-        const all: EnvironmentName[] = dc.environments.prod ? ['test', 'prod'] : ['test'];
+        const all = listEnvironmentNames(dc);
         return only ? all.filter((e) => e === only) : all;
       },
       renderBundle(item, environment, renderOptions = {}) {

@@ -3,7 +3,7 @@
  * dependencies load on first use (dynamic import), so a local run never loads SSH or Kubernetes.
  */
 import os from 'node:os';
-import { isAbsolute, join, posix, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { InternalError, InvalidInputError, InvalidTargetError, type Problem } from '../errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
@@ -11,6 +11,7 @@ import type { FetchHttp } from '../smoke/run-checks.js';
 import type { TargetDriver } from './driver.js';
 import type { RecordedHostKey, SshTransport } from './ssh/ssh-transport.js';
 import { DNS_LABEL } from '../inventory/dns-label.js';
+import { formatLocalTarget, formatVmTarget } from '../inventory/target-naming.js';
 
 export interface CreateDriverOptions {
   /** releases kept per procedure (default: the data center's keepReleases) */
@@ -130,7 +131,7 @@ export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: Enviro
       hint: 'set `root:` for this environment in sites.yaml',
     });
   }
-  const root = resolve(base, site.name);
+  const root = formatLocalTarget(base, site.name);
   const inside = relative(resolve(base), root);
   if (inside === '' || inside.startsWith('..') || isAbsolute(inside) || inside.includes('/')) {
     throw new InvalidTargetError(`sites.${site.name}`, `the site's directory would resolve outside ${base} (to ${root})`);
@@ -157,7 +158,7 @@ async function createSshVmDriver(
   const ssh = environmentSpec.ssh ?? {};
   const port = host.port ?? ssh.port ?? 22;
   const user = ssh.user ?? DEFAULT_SSH_USER;
-  const root = posix.join(environmentSpec.deployRoot ?? DEFAULT_DEPLOY_ROOT, site.name);
+  const root = formatVmTarget(environmentSpec.deployRoot ?? DEFAULT_DEPLOY_ROOT, site.name);
   const [{ createVmDriver }, { createSshTransport }, { createHashKnownHostsDecision }] = await Promise.all([
     import('./vm/vm-driver.js'),
     import('./ssh/ssh-transport.js'),

@@ -4,10 +4,9 @@
  */
 import { isAbsolute } from 'node:path';
 import { InvalidTargetError } from '../../errors.js';
-import { formatNamespace } from '../../inventory/check-targets.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../inventory/types.js';
 import { createKubernetesDriver, type CreateKubernetesDriverOptions, type KubernetesDriver } from './kube-driver.js';
-import { DNS_LABEL } from '../../inventory/dns-label.js';
+import { formatNamespace, isValidNamespace } from '../../inventory/target-naming.js';
 
 
 export type KubernetesTargetOptions = Partial<Pick<CreateKubernetesDriverOptions, 'keepReleases' | 'sleep' | 'api' | 'rolloutTimeoutMs' | 'pollIntervalMs'>>;
@@ -21,7 +20,7 @@ export function resolveNamespace(dataCenter: DataCenter, spec: EnvironmentSpec, 
     });
   }
   const namespace = formatNamespace(pattern, site.name);
-  if (!DNS_LABEL.test(namespace)) {
+  if (!isValidNamespace(namespace)) {
     throw new InvalidTargetError(`dataCenters.${dataCenter.name}.environments.${spec.name}.namespace`, `namespace ${JSON.stringify(namespace)} of site ${site.name} is not a DNS label of at most 63 characters`, {
       hint: 'shorten the namespace pattern in sites.yaml',
     });

@@ -1,8 +1,7 @@
 import { deployItem, type PipelineDeps, type RecordInput } from '../../../src/rollout/pipeline.js';
 import { planTarget } from '../../../src/rollout/plan.js';
-import type { WorkItem } from '../../../src/rollout/work-item.js';
 import type { Bundle } from '../../../src/procedure/types.js';
-import type { EnvironmentName, Site } from '../../../src/inventory/types.js';
+import type { EnvironmentName, ResolvedSetup, Site } from '../../../src/inventory/types.js';
 import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../../../src/targets/driver.js';
 import type { SmokeResult } from '../../../src/smoke/types.js';
 import type { OzgEvent } from '../../../src/output/events.js';
@@ -49,7 +48,7 @@ class FakeTarget implements TargetDriver {
 
 const site: Site = { name: 'kiel', labels: {}, dataCenter: 'dc', facts: {}, setups: [] };
 
-function itemAt(version: string): WorkItem {
+function itemAt(version: string): ResolvedSetup {
   return {
     site,
     setup: { procedure: 'antrag', version, values: {}, secrets: {} },
@@ -63,7 +62,7 @@ function harness() {
   const records: RecordInput[] = [];
   const events: OzgEvent[] = [];
   const deps: PipelineDeps = {
-    async renderBundle(item: WorkItem, environment: EnvironmentName): Promise<Bundle> {
+    async renderBundle(item: ResolvedSetup, environment: EnvironmentName): Promise<Bundle> {
       return { site: 'kiel', environment, procedure: 'antrag', version: item.procedure.version, targetKind: 'vm', files: [], hooks: {}, smoke: [{ name: 'ok', command: 'true' }], hash: `${environment}-${item.procedure.version}` };
     },
     async driver(_site, environment) {

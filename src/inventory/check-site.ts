@@ -1,12 +1,40 @@
-/** Site rules that need more than the schema: the data center exists and hosts fit its kind. */
+/**
+ * Everything about one site, checked in one place: its data center, its hosts, its
+ * namespaces and each of its setups. A site's problems never depend on another site's, so a
+ * command can check only the sites it acts on.
+ */
+import type { Problem } from '../errors.js';
 import { formatSuggestion } from '../input/suggest.js';
 import { isRecord } from './merge-values.js';
-import { report } from './check-context.js';
-import type { CheckContext } from './check-context.js';
-import type { DataCenter, Site } from './types.js';
+import { report, startCheck } from './check-context.js';
+import type { CheckContext, CheckInput } from './check-context.js';
+import { checkSetup } from './check-setups.js';
+import { checkSiteNamespaces } from './check-targets.js';
+import type { DataCenter, ResolvedSetup, Site } from './types.js';
+
+export interface CheckSiteResult {
+  problems: Problem[];
+  /** the site's setups that passed, in inventory order */
+  resolved: ResolvedSetup[];
+}
+
+export async function checkSite(input: CheckInput, site: Site): Promise<CheckSiteResult> {
+  const context = startCheck(input);
+  const dataCenter = checkSiteDataCenter(context, site);
+  if (dataCenter) checkSiteNamespaces(context, site, dataCenter);
+  const resolved: ResolvedSetup[] = [];
+  if (input.checkSetups) {
+    for (const setup of site.setups) {
+      if (input.brokenDefaults.has(setup.procedure)) continue;
+      const item = await checkSetup(context, site, setup, dataCenter);
+      if (item) resolved.push(item);
+    }
+  }
+  return { problems: context.problems, resolved };
+}
 
 /** The site's data center, or undefined (reported, or broken and reported by the schema). */
-export function checkSiteDataCenter(context: CheckContext, site: Site): DataCenter | undefined {
+function checkSiteDataCenter(context: CheckContext, site: Site): DataCenter | undefined {
   const defined = isRecord(context.raw.dataCenters) ? Object.keys(context.raw.dataCenters) : [];
   if (!defined.includes(site.dataCenter)) {
     const known = defined.length > 0 ? `defined: ${defined.join(', ')}` : 'no data centers are defined';
