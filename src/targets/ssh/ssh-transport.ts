@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as connectTcp, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { InternalError, UnreachableError } from '../../errors.js';
-import { quoteShell } from '../vm/shell-quote.js';
+import { quoteShell } from '../../shell-quote.js';
 import { createOutputTail, droppedCounts } from '../vm/output-tail.js';
 import type { ExecOptions, ExecResult, ShellTransport } from '../vm/transport.js';
 import { createHashKnownHostsDecision, type DecideHashKnownHosts } from './hash-known-hosts.js';
