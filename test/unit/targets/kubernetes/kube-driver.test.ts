@@ -1,5 +1,7 @@
 import { ClusterError, InvalidInputError, UsageError } from '../../../../src/errors.js';
-import { createKubernetesDriver, jobOutcome, selectPrunable, type KubernetesDriver } from '../../../../src/targets/kubernetes/kube-driver.js';
+import { createKubernetesDriver, type KubernetesDriver } from '../../../../src/targets/kubernetes/kube-driver.js';
+import { selectPrunable } from '../../../../src/targets/kubernetes/owned-objects.js';
+import { jobOutcome } from '../../../../src/targets/kubernetes/run-smoke-jobs.js';
 import { LABELS } from '../../../../src/targets/kubernetes/manifests.js';
 import { BODY_MARKER } from '../../../../src/targets/kubernetes/smoke-job.js';
 import { createFakeKubeApi, status, type FakeKubeApi, type StoredObject } from './fake-kube-api.js';
