@@ -53,7 +53,7 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
     for (const o of objects) {
       await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
     }
-    for (const { info, object } of await listOwnedObjects(c, { site, procedure, kinds, objects })) await c.delete(info, object.metadata.name);
+    for await (const { info, object } of listOwnedObjects(c, { site, procedure, kinds, objects })) await c.delete(info, object.metadata.name);
     await waitForRollout(c, objects, { ...options, timeoutMs: options.rolloutTimeoutMs, live: record?.live });
   } catch (error) {
     working.incomplete = { ...working.incomplete!, failed: firstLine(error) };

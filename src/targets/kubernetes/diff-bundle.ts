@@ -22,7 +22,7 @@ export async function diffObjects(scope: NamespaceScope, procedure: string, obje
     else diff.unchanged.push(name);
   }
   // list items need not carry their kind: it is the one listed
-  for (const { info, object } of await listOwnedObjects(c, { site, procedure, kinds, objects })) diff.prune.push(describeObject({ kind: info.kind, metadata: object.metadata }));
+  for await (const { info, object } of listOwnedObjects(c, { site, procedure, kinds, objects })) diff.prune.push(describeObject({ kind: info.kind, metadata: object.metadata }));
   return diff;
 }
 

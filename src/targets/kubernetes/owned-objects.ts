@@ -51,18 +51,20 @@ export interface ListOwnedObjectsOptions {
   objects: readonly ManifestObject[];
 }
 
-/** Objects ozg applied for the procedure earlier that the new set no longer has: what prune deletes and diff shows. */
-export async function listOwnedObjects(c: KubeClient, options: ListOwnedObjectsOptions): Promise<Array<{ info: KindInfo; object: KubeObject }>> {
+/**
+ * Objects ozg applied for the procedure earlier that the new set no longer has: what prune
+ * deletes and diff shows. Listed kind by kind as they are consumed, so prune deletes one
+ * kind's objects before it lists the next kind.
+ */
+export async function* listOwnedObjects(c: KubeClient, options: ListOwnedObjectsOptions): AsyncGenerator<{ info: KindInfo; object: KubeObject }> {
   const desired = new Set(options.objects.map((o) => desiredKey(o.info, o.object)));
   const selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.site}=${options.site},${LABELS.procedure}=${options.procedure}`;
-  const owned: Array<{ info: KindInfo; object: KubeObject }> = [];
   for (const key of options.kinds) {
     const info = infoForKey(key);
     if (!info) continue;
     const items = await c.list<KubeObject>(info, selector);
-    for (const object of selectPrunable(info, items, desired)) owned.push({ info, object });
+    for (const object of selectPrunable(info, items, desired)) yield { info, object };
   }
-  return owned;
 }
 
 /**
