@@ -20,7 +20,8 @@ export interface ConnectAttempt {
  * message, so every branch is unit-tested without a server.
  */
 export function translateConnectError(error: unknown, attempt: ConnectAttempt): UnreachableError {
-  const err = (error instanceof Error ? error : new Error(String(error))) as Error & { level?: string; code?: string };
+  // read by shape, not instanceof: errors of node:net may come from another realm (vm contexts)
+  const err = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as { message: string; level?: string; code?: string };
   const { where, label, host, user, identityFile, agent, connectTimeoutMs } = attempt;
   const prefix = `cannot connect to ${label}`;
   if (err.level === 'client-authentication') {

@@ -65,6 +65,12 @@ describe('translateConnectError', () => {
     expect(error.cause).toBe(original);
   });
 
+  it('reads errors by their shape, so one made in another realm (not instanceof Error) is still recognised', () => {
+    const foreign = { name: 'Error', message: 'connect ECONNREFUSED 10.0.0.5:2222', code: 'ECONNREFUSED' };
+    expect(translateConnectError(foreign, attempt).message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: connection refused (is sshd running on that port?)');
+    expect(translateConnectError('socket hang up', attempt).message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: socket hang up');
+  });
+
   it('always answers with UnreachableError (exit code of an unreachable target)', () => {
     for (const error of [failure('x', { level: 'client-authentication' }), failure('y', { code: 'ECONNREFUSED' }), failure('z')]) {
       const translated = translateConnectError(error, attempt);
