@@ -240,6 +240,23 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(api.writes().every((r) => r.query?.dryRun === 'All')).toBe(true);
   });
 
+  it('deletes on deploy exactly what the preview listed to prune, and nothing of ozg\'s own records', async () => {
+    const { api, driver } = setUp();
+    await driver.apply(v1(), 'r1');
+    // kept by annotation once it left the bundle: neither listed nor deleted
+    const keep = configMap('web-claim').replace('  name: web-claim\n', "  name: web-claim\n  annotations:\n    ozg.example/prune: 'false'\n");
+    const files = Object.fromEntries(v1().files.map((f) => [f.path, f.content.toString('utf8')]));
+    await driver.apply(makeBundle({ ...files, 'claim.yaml': keep }, { version: '1.0.1', sensitive: ['secret.yaml'] }), 'r2');
+    const diff = await driver.diffBundle(v2());
+    api.requests.length = 0;
+    await driver.apply(v2(), 'r3');
+    const deleted = api.requests
+      .filter((r) => r.method === 'DELETE' && !r.path.includes('/ozg-release-'))
+      .map((r) => r.path.split('/').slice(-2).join('/').replace(/^configmaps\//, 'configmap/'));
+    expect(diff.prune).toEqual(['configmap/web-extra']);
+    expect(deleted).toEqual(diff.prune);
+  });
+
   describe('smoke', () => {
     /** Jobs finish at once: exit code and log from the command the check runs. */
     function finishJobs(api: FakeKubeApi, outcome: (command: string) => { exitCode: number; log: string }): void {
