@@ -149,7 +149,7 @@ function watchChannel(channel: Ssh2Channel, options: WatchChannelOptions): void 
   });
 }
 
-export function lostError(where: string, reason: string, durationMs: number): UnreachableError {
+function lostError(where: string, reason: string, durationMs: number): UnreachableError {
   return new UnreachableError(where, `${reason} (while running a command, after ${durationMs} ms)`, {
     hint: 'the command may have run partly; `ozg status` shows what the target reports now',
   });
