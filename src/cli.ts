@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
+import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './output/events.js';
 import { createSecretRedactor, type SecretRedactor } from './inventory/secret-redactor.js';
@@ -241,13 +241,13 @@ function reportError(error: unknown, cli: CliIo, json: boolean, redactor: Secret
   const ozg = error instanceof OzgError ? error : asWriteFailure(error);
   const exitCode = ozg ? ozg.exitCode : ExitCode.internal;
   if (json) {
-    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: messageOf(ozg ?? error) };
+    const body: Record<string, unknown> = { type: 'error', error: ozg?.name ?? 'InternalError', exitCode, message: describeError(ozg ?? error) };
     if (ozg?.hint) body.hint = ozg.hint;
     if (error instanceof InvalidInputError) body.problems = error.problems;
     cli.stdout.write(stringifyJson(redactor.redactDeep(body)) + '\n');
     return exitCode;
   }
-  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : messageOf(ozg ?? error)}`];
+  const lines = [`error: ${error instanceof InvalidInputError ? invalidInputText(error) : describeError(ozg ?? error)}`];
   if (ozg?.hint) lines.push(`hint: ${ozg.hint}`);
   if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
   cli.stderr.write(escapeControlCharacters(redactor.redact(lines.join('\n'))) + '\n');
@@ -268,11 +268,6 @@ function asWriteFailure(error: unknown): RecordWriteError | undefined {
 function invalidInputText(error: InvalidInputError): string {
   const count = error.problems.length === 1 ? '1 problem' : `${error.problems.length} problems`;
   return `invalid input (${count}):\n${error.problems.map((p) => '  ' + formatProblem(p)).join('\n')}`;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error instanceof OzgError ? error.message : `${error.name}: ${error.message}`;
-  return String(error);
 }
 
 function parsePositiveInt(value: string): number {

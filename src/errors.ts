@@ -34,6 +34,13 @@ export class OzgError extends Error {
   }
 }
 
+/** One line for anything thrown: an OzgError's own message, otherwise the error's name and message. */
+export function describeError(error: unknown): string {
+  if (error instanceof OzgError) return error.message;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
 /** A bug or an unexpected failure: the message should be reported upstream. */
 export class InternalError extends OzgError {
   override readonly exitCode: number = ExitCode.internal;

@@ -20,6 +20,7 @@ import type { Procedure } from '../procedure/types.js';
 import { exitCodeForRollout, runRollout } from '../rollout/rollout.js';
 import type { RolloutResult } from '../rollout/rollout.js';
 import { openWorkspace } from '../rollout/workspace.js';
+import { quoteShell } from '../shell-quote.js';
 import { findEntryLines, writeSetup } from './edit-inventory.js';
 import { planClone } from './plan-clone.js';
 import type { ClonePlan, SiteValueSource } from './plan-clone.js';
@@ -308,5 +309,5 @@ function describeRequest(request: CloneRequest, display: string): string[] {
 
 /** A command line to copy: words quoted for a POSIX shell where they need it. */
 function formatCommand(words: string[]): string {
-  return words.map((word) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return words.map((word) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : quoteShell(word))).join(' ');
 }

@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { inspect } from 'node:util';
 import { UsageError } from '../errors.js';
+import { DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from '../inventory/defaults.js';
 import { ENVIRONMENTS, type EnvironmentName } from '../inventory/types.js';
 import { canWriteAsYamlString, isWellFormedText, stringifyCloudYaml } from './cloud-yaml.js';
 import { formatKnownHostsLine, generateHostKeys, HOST_KEY_TYPES, type HostKey, type HostKeyType } from './host-keys.js';
 import { runCommandWithExeca, type RunCommand } from './run-command.js';
 import { DNS_LABEL } from '../inventory/dns-label.js';
 
-export const DEFAULT_DEPLOY_USER = 'ozg';
 /** Written by the last runcmd step, so "provisioned" means every earlier step succeeded. */
 export const PROVISIONED_MARKER = '/var/lib/ozg/provisioned';
 const SUDO_RULE = 'ALL=(ALL) NOPASSWD:ALL';
@@ -108,9 +108,9 @@ export async function buildSeed(input: BuildSeedInput, options: BuildSeedOptions
 export function renderSeed(input: BuildSeedInput, hostKeys: readonly HostKey[]): Seed {
   validateSeedInput(input);
   const site = input.site.name;
-  const deployUser = input.deployUser ?? DEFAULT_DEPLOY_USER;
+  const deployUser = input.deployUser ?? DEFAULT_SSH_USER;
   const deployRoot = input.deployRoot;
-  const hostPort = input.hostPort ?? 22;
+  const hostPort = input.hostPort ?? DEFAULT_SSH_PORT;
   const wanted = input.hostKeyTypes ?? ['ed25519'];
   for (const type of wanted) {
     if (!hostKeys.some((key) => key.type === type)) throw new UsageError(`no ${type} host key was given for ${input.hostname}`);
@@ -260,7 +260,7 @@ export function validateSeedInput(input: BuildSeedInput): void {
   if (!ENVIRONMENTS.includes(input.environment)) add(`environment must be test or prod, not ${JSON.stringify(input.environment)}`);
   if (!isHostname(input.hostname)) add(`hostname ${JSON.stringify(input.hostname)} is not a valid host name (letters, digits, hyphens; dot-separated labels)`);
   if (input.instanceId !== undefined && !INSTANCE_ID.test(input.instanceId)) add(`instance id ${JSON.stringify(input.instanceId)} may only hold letters, digits, '.', '_' and '-'`);
-  const user = input.deployUser ?? DEFAULT_DEPLOY_USER;
+  const user = input.deployUser ?? DEFAULT_SSH_USER;
   if (!USER_NAME.test(user) || user === 'root') add(`deploy user ${JSON.stringify(user)} is not a valid non-root user name`);
 
   if (input.operatorPublicKeys.length === 0) add('no operator public key: the deploy user could never log in (its password is locked)');
@@ -276,7 +276,7 @@ export function validateSeedInput(input: BuildSeedInput): void {
   if (!rootOk) add(`deploy root ${JSON.stringify(root)} must be an absolute, normalized directory other than /`);
 
   if (!HOST_ADDRESS.test(input.hostAddress ?? '')) add(`host address ${JSON.stringify(input.hostAddress)} is not a host name or IP address`);
-  const port = input.hostPort ?? 22;
+  const port = input.hostPort ?? DEFAULT_SSH_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) add(`host port ${port} is not a TCP port`);
 
   const types = input.hostKeyTypes ?? ['ed25519'];

@@ -1,13 +1,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { resolveVmAccess } from '../inventory/defaults.js';
 import type { EnvironmentName, EnvironmentSpec, Site } from '../inventory/types.js';
 import { formatVmTarget } from '../inventory/target-naming.js';
 import { UsageError } from '../errors.js';
 import type { Workspace } from '../rollout/workspace.js';
 import { createReleaseId } from '../rollout/release-id.js';
 import { prepareRelease } from '../targets/vm/vm-driver.js';
-import { buildSeed, DEFAULT_DEPLOY_USER, type FirstDeploy, type SeedFile } from './seed.js';
+import { buildSeed, type FirstDeploy, type SeedFile } from './seed.js';
 import { writeSeed, type WriteSeedResult } from './write-seed.js';
 
 export interface CreateSiteSeedOptions {
@@ -34,7 +35,6 @@ export interface SiteSeedResult extends WriteSeedResult {
   procedures: string[];
 }
 
-const DEFAULT_DEPLOY_ROOT = '/opt/ozg';
 const SEED_STAGING = '.ozg-seed';
 
 /**
@@ -53,10 +53,8 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
   const host = site.hosts?.[options.environment];
   if (!spec || !host) throw new UsageError(`site ${site.name} has no ${options.environment} VM in data center ${dataCenter.name}`);
 
-  const homeDir = options.homeDir ?? os.homedir();
-  const deployRoot = spec.deployRoot ?? DEFAULT_DEPLOY_ROOT;
-  const deployUser = spec.ssh?.user ?? DEFAULT_DEPLOY_USER;
-  const sudo = spec.ssh?.sudo ?? false;
+  const access = resolveVmAccess(spec, host, options.homeDir ?? os.homedir());
+  const { deployRoot, user: deployUser, sudo } = access;
   const items = options.withProcedures ? workspace.selectItems({ sites: [site.name] }) : [];
   const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => new Date()) }) : undefined;
 
@@ -69,13 +67,13 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
     sudo,
     packages: options.packages,
     deployRoot,
-    hostAddress: host.host,
-    hostPort: host.port ?? spec.ssh?.port ?? 22,
+    hostAddress: access.host,
+    hostPort: access.port,
     ...(host.network ? { networkConfig: host.network } : {}),
     ...(firstDeploy ? { firstDeploy } : {}),
   });
   const result = await writeSeed(seed, options.outDir, {
-    knownHostsFile: spec.ssh?.knownHosts ?? path.join(homeDir, '.ssh', 'known_hosts'),
+    knownHostsFile: access.knownHostsFile,
     replace: options.replace,
     ...(options.isoPath ? { isoPath: options.isoPath } : {}),
   });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isErrnoCode } from '../system-error.js';
 import { formatLedgerLine, isTornLedgerLine, parseLedgerLine } from './ledger-line.js';
 import type { LedgerRecord, ReleaseOutcome } from './types.js';
 
@@ -358,8 +359,4 @@ function matchesFilter(record: LedgerRecord, filter: LedgerFilter): boolean {
     (filter.environment === undefined || record.environment === filter.environment) &&
     (filter.procedure === undefined || record.procedure === filter.procedure)
   );
-}
-
-function isErrnoCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
 }

@@ -4,6 +4,7 @@ import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { InternalError, LockHeldError } from '../errors.js';
+import { isErrnoCode } from '../system-error.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -428,8 +429,4 @@ function describeSince(startedAt: string, now: Date): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isErrnoCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
 }

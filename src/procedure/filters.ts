@@ -5,6 +5,7 @@
  * that into a RenderError carrying the template position.
  */
 import { Drop } from 'liquidjs';
+import { quoteShell } from '../shell-quote.js';
 
 /** A value a filter cannot represent; always wrapped into a RenderError by the renderer. */
 export class FilterInputError extends Error {
@@ -24,7 +25,7 @@ export function quoteShellWord(value: unknown): string {
   if (text.includes('\0')) {
     throw new FilterInputError('shell', 'value contains a NUL character, which no shell word can carry');
   }
-  return `'${text.replace(/'/g, `'\\''`)}'`;
+  return quoteShell(text);
 }
 
 function toShellText(value: unknown): string {

@@ -275,7 +275,7 @@ function redactRenderError(err: unknown, secrets: ReadonlyMap<string, string>, a
   if (!(err instanceof RenderError) || alreadyRedacted || secrets.size === 0) return err;
   const redactor: SecretRedactor = createSecretRedactor();
   for (const [name, value] of secrets) redactor.add(name, value);
-  const message = messageOf(err);
+  const message = bareMessageOf(err);
   const redacted = redactor.redact(message);
   const hint = err.hint === undefined ? undefined : redactor.redact(err.hint);
   if (redacted === message && hint === err.hint) return err;
@@ -284,7 +284,7 @@ function redactRenderError(err: unknown, secrets: ReadonlyMap<string, string>, a
 }
 
 function explainMissingSecrets(err: RenderError, place: string, reason: string, hint: string): RenderError {
-  const match = /^undefined variable: (secrets\b.*)$/.exec(messageOf(err));
+  const match = /^undefined variable: (secrets\b.*)$/.exec(bareMessageOf(err));
   if (!match) return err;
   return new RenderError(
     err.template,
@@ -446,7 +446,7 @@ function hintFor(message: string): string | undefined {
 }
 
 /** The bare message of a RenderError (its message is prefixed with the position). */
-function messageOf(err: RenderError): string {
+function bareMessageOf(err: RenderError): string {
   const where = err.line ? `${err.template}:${err.line}:${err.col ?? 1}` : err.template;
   return err.message.startsWith(`${where}  `) ? err.message.slice(where.length + 2) : err.message;
 }

@@ -1,7 +1,6 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
-import { ClusterError, RemoteCommandError, UnreachableError } from '../errors.js';
-import { describeError } from './pipeline.js';
+import { ClusterError, describeError, RemoteCommandError, UnreachableError } from '../errors.js';
 import { planTarget, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { Workspace } from './workspace.js';

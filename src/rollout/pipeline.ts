@@ -4,7 +4,7 @@ import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
 import type { Reporter, Step } from '../output/events.js';
 import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
-import { InterruptedError, OzgError, UnreachableError } from '../errors.js';
+import { describeError, InterruptedError, UnreachableError } from '../errors.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
 import type { TargetKey } from './target-key.js';
@@ -254,12 +254,6 @@ function failedOutcome(environment: EnvironmentName, item: ResolvedSetup, error:
     error: describeError(error),
     unreachable: error instanceof UnreachableError,
   };
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof OzgError) return error.message;
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }
 
 function report(deps: PipelineDeps, item: ResolvedSetup, environment: EnvironmentName, step: Step, message: string): void {

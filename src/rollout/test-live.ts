@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { SmokeResult } from '../smoke/types.js';
-import { describeError } from './pipeline.js';
+import { describeError } from '../errors.js';
 import { isUnrecordedRelease, planTarget } from './plan.js';
 import type { Workspace } from './workspace.js';
 

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { InternalError, InvalidInputError, InvalidTargetError, type Problem } from '../errors.js';
+import { resolveVmAccess } from '../inventory/defaults.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { FetchHttp } from '../smoke/run-checks.js';
@@ -139,9 +140,6 @@ export function resolveLocalRoot(dataCenter: DataCenter, environmentSpec: Enviro
   return root;
 }
 
-const DEFAULT_DEPLOY_ROOT = '/opt/ozg';
-const DEFAULT_SSH_USER = 'ozg';
-
 /** A VM reached over SSH: the same VM driver as `local`, over the SSH transport. */
 async function createSshVmDriver(
   dataCenter: DataCenter,
@@ -156,9 +154,8 @@ async function createSshVmDriver(
     });
   }
   const ssh = environmentSpec.ssh ?? {};
-  const port = host.port ?? ssh.port ?? 22;
-  const user = ssh.user ?? DEFAULT_SSH_USER;
-  const root = formatVmTarget(environmentSpec.deployRoot ?? DEFAULT_DEPLOY_ROOT, site.name);
+  const { port, user, deployRoot, knownHostsFile, sudo } = resolveVmAccess(environmentSpec, host, options.homeDir ?? os.homedir());
+  const root = formatVmTarget(deployRoot, site.name);
   const [{ createVmDriver }, { createSshTransport }, { createHashKnownHostsDecision }] = await Promise.all([
     import('./vm/vm-driver.js'),
     import('./ssh/ssh-transport.js'),
@@ -170,11 +167,11 @@ async function createSshVmDriver(
     user,
     identityFile: ssh.identityFile,
     agent: options.env?.SSH_AUTH_SOCK,
-    knownHostsFile: ssh.knownHosts ?? join(options.homeDir ?? os.homedir(), '.ssh', 'known_hosts'),
+    knownHostsFile,
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
     hashKnownHosts: createHashKnownHostsDecision({ env: options.env ?? process.env }),
     onHostKeyRecorded: options.onHostKeyRecorded,
-    sudo: ssh.sudo ?? false,
+    sudo,
     bastion: ssh.bastion,
   });
   options.onSshTransport?.(transport);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSshTransport, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
-import { quoteShell } from '../../src/targets/vm/shell-quote.js';
+import { quoteShell } from '../../src/shell-quote.js';
 import { VM_DEPLOY_ROOT, startSshHosts, type SshHosts } from '../helpers/sshd-harness.js';
 
 let vms: SshHosts;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
 import { OUTPUT_TAIL_BYTES } from '../../src/targets/vm/output-tail.js';
-import { quoteShell } from '../../src/targets/vm/shell-quote.js';
+import { quoteShell } from '../../src/shell-quote.js';
 import { VM_DEPLOY_ROOT, startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
 
 let vms: SshHosts;

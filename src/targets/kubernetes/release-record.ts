@@ -13,6 +13,7 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { LiveRelease } from '../driver.js';
+import { decodeLiveRelease } from '../live-release.js';
 import { isRecord, LABELS, LABEL_PREFIX, MANAGED_BY, type KubeObject } from './manifests.js';
 
 export const RECORD_KEY = 'release.json';
@@ -148,19 +149,14 @@ export function liveReleaseOf(record: ReleaseRecord): LiveRelease | undefined {
     : live;
 }
 
+/** The record's live release; one that cannot be read counts as none (the next deploy rewrites it). */
 function decodeLive(value: unknown, procedure: string): (LiveRelease & { revision: number }) | undefined {
-  if (!isRecord(value) || !['version', 'hash', 'release', 'deployedAt'].every((k) => isText(value[k]))) return undefined;
-  const live: LiveRelease & { revision: number } = {
-    procedure,
-    version: value.version as string,
-    hash: value.hash as string,
-    release: value.release as string,
-    deployedAt: value.deployedAt as string,
-    revision: typeof value.revision === 'number' ? value.revision : 0,
-  };
-  const p = value.previous;
-  if (isRecord(p) && isText(p.version) && isText(p.hash) && isText(p.release)) live.previous = { version: p.version, hash: p.hash, release: p.release };
-  return live;
+  if (!isRecord(value)) return undefined;
+  // the record as a whole is this procedure's (checked by decodeRecord): its live part need not say so again
+  const live = decodeLiveRelease({ ...value, procedure }, procedure, 'the live release');
+  if (typeof live === 'string') return undefined;
+  const { previous, ...identity } = live;
+  return { ...identity, revision: typeof value.revision === 'number' ? value.revision : 0, ...(previous ? { previous } : {}) };
 }
 
 function isKeptRelease(value: unknown): value is KeptRelease {

@@ -4,6 +4,7 @@
  * it (Debian's /etc/ssh/ssh_config sets `HashKnownHosts yes`). `OZG_HASH_KNOWN_HOSTS=yes|no`
  * overrides it, e.g. where ozg's known_hosts is not the one the user's ssh writes.
  */
+import { isErrnoCode } from '../../system-error.js';
 
 /** Decides per host:port; asked only when a key is about to be recorded. */
 export type DecideHashKnownHosts = (host: string, port: number) => Promise<boolean>;
@@ -73,6 +74,6 @@ function parseYesNo(value: string): boolean | undefined {
 async function runSshWithExeca(args: string[], env: Record<string, string | undefined>): ReturnType<RunSsh> {
   const { execa } = await import('execa');
   const result = await execa('ssh', args, { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 10_000 });
-  if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+  if (isErrnoCode(result.cause, 'ENOENT')) return undefined;
   return { exitCode: result.exitCode ?? null, stdout: String(result.stdout ?? '') };
 }

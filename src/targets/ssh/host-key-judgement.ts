@@ -1,4 +1,5 @@
-import { matchesHost, readKeyType, type KnownHostEntry } from './known-hosts.js';
+import { UnreachableError } from '../../errors.js';
+import { formatEndpoint, formatFingerprint, formatKnownHostName, matchesHost, readKeyType, type KnownHostEntry } from './known-hosts.js';
 
 /**
  * What to do with the host key a server presents, decided from known_hosts alone (pure, no
@@ -38,6 +39,61 @@ export function judgeHostKey(
   if (match) return { action: 'connect', entry: match };
   if (known.length > 0) return { action: 'refuse', reason: 'changed', keyType, known };
   return options.acceptNew ? { action: 'record', keyType } : { action: 'refuse', reason: 'unknown', keyType };
+}
+
+export interface HostKeyRefusalContext {
+  /** how messages name the target */
+  where: string;
+  host: string;
+  port: number;
+  /** the key the server presented */
+  key: Buffer;
+  knownHostsFile: string;
+}
+
+/**
+ * A refusal as the error to report (pure). What to do goes into the message itself, not only
+ * the hint: a rollout shows each site's message, not hints.
+ */
+export function describeHostKeyRefusal(judgement: Extract<HostKeyJudgement, { action: 'refuse' }>, context: HostKeyRefusalContext): UnreachableError {
+  const { where, host, port, knownHostsFile: file } = context;
+  const endpoint = formatEndpoint(host, port);
+  const fingerprint = formatFingerprint(context.key);
+  const { keyType } = judgement;
+  switch (judgement.reason) {
+    case 'unknown':
+      return new UnreachableError(
+        where,
+        `unknown host key for ${endpoint} (${keyType} ${fingerprint}); verify it, then rerun with ` +
+          `--accept-new-host-keys to record it in ${file}`,
+        { hint: `compare with \`ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileKind(keyType)}_key.pub\` run on the host itself` },
+      );
+    case 'changed': {
+      const listed = judgement.known.map((e) => `${e.file}:${e.line} lists ${e.keyType} ${formatFingerprint(e.key)}`).join('; ');
+      const lines = [...new Set(judgement.known.map((e) => e.line))].join(', ');
+      return new UnreachableError(
+        where,
+        `HOST KEY CHANGED for ${endpoint}: ${listed}; the host now presents ${keyType} ${fingerprint}, which matches none of them. ` +
+          `Someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled; refusing to connect ` +
+          `(--accept-new-host-keys never replaces a known key). Check the host's key out of band (ssh-keygen -lf on the host itself); ` +
+          `if ${fingerprint} is legitimate, remove line${judgement.known.length > 1 ? 's' : ''} ${lines} from ${file} ` +
+          `(ssh-keygen -R '${formatKnownHostName(host, port)}' -f ${file}) and rerun with --accept-new-host-keys`,
+      );
+    }
+    case 'revoked': {
+      const entry = judgement.entry;
+      return new UnreachableError(
+        where,
+        `host key of ${endpoint} (${keyType} ${fingerprint}) is marked @revoked in ${entry.file}:${entry.line}; refusing to connect`,
+      );
+    }
+  }
+}
+
+/** The part of /etc/ssh/ssh_host_<kind>_key.pub that names a key type. */
+function hostKeyFileKind(keyType: string): string {
+  if (keyType.startsWith('ecdsa-')) return 'ecdsa';
+  return keyType.replace(/^ssh-/, '');
 }
 
 const DEFAULT_HOST_KEY_ALGORITHMS = [

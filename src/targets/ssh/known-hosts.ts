@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isErrnoCode } from '../../system-error.js';
 
 /**
  * OpenSSH known_hosts, read and written the way `ssh` does, so operators keep one file for
@@ -35,7 +36,7 @@ export async function readKnownHosts(file: string): Promise<KnownHostEntry[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (isErrnoCode(error, 'ENOENT')) return [];
     throw error;
   }
   return parseKnownHosts(text, file);
@@ -165,7 +166,7 @@ async function writeKnownHost(file: string, host: string, port: number, keyType:
   try {
     existing = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if (!isErrnoCode(error, 'ENOENT')) throw error;
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   }
   const listed = parseKnownHosts(existing, file).filter((e) => e.marker === undefined && matchesHost(e, host, port));

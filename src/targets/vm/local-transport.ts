@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { UnreachableError } from '../../errors.js';
+import { isErrnoCode } from '../../system-error.js';
 import { createOutputTail, droppedCounts } from './output-tail.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
 import { createScriptEnvironment } from './script-environment.js';
@@ -103,7 +104,7 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
       return readFileSync(path, 'utf8');
     } catch (error) {
       // removed between the stat and the read: as missing as before
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isErrnoCode(error, 'ENOENT')) return undefined;
       throw error;
     }
   }

@@ -6,7 +6,7 @@
  * parses: `ozg-step <name>` before each step (the last one names the step that failed),
  * `ozg-nothing <reason>`, `ozg-reverted [<release>]`, `ozg-revert-failed`, `ozg-live <marker>`.
  */
-import { quoteShell as q } from './shell-quote.js';
+import { quoteShell as q } from '../../shell-quote.js';
 
 /** Name of the per-release metadata file (sh-sourceable) written into every release directory. */
 export const RELEASE_METADATA_FILE = '.ozg-release';

@@ -3,22 +3,18 @@
  * (a VM) see the same scripts. Everything on the target happens through transport.exec; a
  * release travels as a tar archive on stdin.
  */
-import { InternalError, OzgError, RemoteCommandError, UnreachableError, UsageError, type OzgErrorOptions } from '../../errors.js';
+import { InternalError, UsageError } from '../../errors.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import { fetchHttpWithGlobalFetch } from '../../smoke/fetch-http.js';
-import { runChecks, type FetchHttp } from '../../smoke/run-checks.js';
+import type { FetchHttp } from '../../smoke/run-checks.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
 import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
 import { addParentDirectories, createTarArchive, type ArchiveEntry } from './archive.js';
 import { findBundleProblems, findRootProblem } from './check-vm-target.js';
 import {
   buildApplyScript,
-  buildLiveScript,
   buildRollbackScript,
-  buildHttpProbeScript,
-  buildSmokeCommandScript,
-  HTTP_STATUS_PREFIX,
   MARKER_FILE,
   parseScriptReport,
   procedureDir,
@@ -27,7 +23,10 @@ import {
   type ScriptContext,
   type ScriptReport,
 } from './release-scripts.js';
-import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
+import { formatMarker, parseMarker, readMarker, type MarkerRead } from './live-marker.js';
+import type { ShellTransport } from './transport.js';
+import { createVmShell, type VmShell } from './vm-shell.js';
+import { runVmSmoke } from './vm-smoke.js';
 import { DNS_LABEL } from '../../inventory/dns-label.js';
 
 export interface CreateVmDriverOptions {
@@ -69,25 +68,10 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   const root = validateRoot(options.root);
   const now = options.now ?? (() => new Date());
   const scriptTimeoutMs = options.scriptTimeoutMs ?? 15 * 60_000;
-  const readTimeoutMs = options.readTimeoutMs ?? 60_000;
-  const fetchFromHere = options.runHttp ?? fetchHttpWithGlobalFetch;
+  const shell: VmShell = createVmShell(transport, site, environment);
+  const readMarkerOptions = { shell, readFile: transport.readFile?.bind(transport), timeoutMs: options.readTimeoutMs ?? 60_000 };
 
   const contextFor = (procedure: string): ScriptContext => ({ root, site, environment, procedure: validateProcedure(procedure) });
-
-  /** The transport, with faults that are not ours yet turned into UnreachableError. */
-  async function exec(script: string, execOptions: ExecOptions): Promise<ExecResult> {
-    try {
-      return await transport.exec(script, execOptions);
-    } catch (error) {
-      if (error instanceof OzgError) throw error;
-      throw new UnreachableError(transport.where, `cannot run a command: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-    }
-  }
-
-  function fail(step: string, command: string, result: ExecResult, errorOptions: OzgErrorOptions = {}): never {
-    const stderr = result.timedOut ? `${result.stderr}\nozg: timed out after ${result.durationMs} ms` : result.stderr;
-    throw new RemoteCommandError({ site, environment, where: transport.where, step }, command, { ...result, stderr }, errorOptions);
-  }
 
   /**
    * The marker each procedure's last live() read, kept for the next apply: the pipeline reads
@@ -96,35 +80,9 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
    */
   const lastRead = new Map<string, MarkerRead>();
 
-  async function readMarker(procedure: string): Promise<MarkerRead> {
-    const context = contextFor(procedure);
-    const file = `${procedureDir(context)}/${MARKER_FILE}`;
-    const result = transport.readFile ? await readDirectly(file) : await exec(buildLiveScript(context), { timeoutMs: readTimeoutMs });
-    if (result.exitCode !== 0) fail('read marker', `cat ${file}`, result);
-    if (result.stdout.trim() === '') return { text: '', live: undefined };
-    const marker = parseMarker(result.stdout, procedure);
-    if (typeof marker === 'string') {
-      fail('read marker', `cat ${file}`, { ...result, stderr: marker }, {
-        hint: `inspect ${file} on ${transport.where}; the next apply rewrites it`,
-      });
-    }
-    return { text: result.stdout, live: marker };
-  }
-
-  /** The marker through the transport's file fast path, shaped like the output of the cat script. */
-  async function readDirectly(file: string): Promise<ExecResult> {
-    const started = Date.now();
-    try {
-      const text = (await transport.readFile!(file)) ?? '';
-      return { exitCode: 0, stdout: text, stderr: '', durationMs: Date.now() - started };
-    } catch (error) {
-      return { exitCode: 1, stdout: '', stderr: (error as Error).message, durationMs: Date.now() - started };
-    }
-  }
-
   async function live(procedure: string): Promise<LiveRelease | undefined> {
     lastRead.delete(procedure);
-    const read = await readMarker(procedure);
+    const read = await readMarker(contextFor(procedure), readMarkerOptions);
     lastRead.set(procedure, read);
     return read.live;
   }
@@ -132,7 +90,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
     checkBundle(bundle, releaseId);
     const context = contextFor(bundle.procedure);
-    const read = lastRead.get(bundle.procedure) ?? (await readMarker(bundle.procedure));
+    const read = lastRead.get(bundle.procedure) ?? (await readMarker(context, readMarkerOptions));
     // used once: after this apply (or its failure) the target holds something else
     lastRead.delete(bundle.procedure);
     const previous = read.live;
@@ -145,12 +103,12 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
       previous,
       expectedMarker: read.text,
     });
-    const result = await exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
+    const result = await shell.exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
     const report = parseScriptReport(result.stdout);
     if (result.exitCode !== 0 || !report.done) {
       const step = report.step ?? 'prepare';
       const hook = step === 'install' ? bundle.hooks.install : step === 'activate' ? bundle.hooks.activate : undefined;
-      fail(step, describeStep(step, procedureDir(context), releaseId, hook), result, { hint: hintForFailedApply(step, report) });
+      shell.fail(step, describeStep(step, procedureDir(context), releaseId, hook), result, { hint: hintForFailedApply(step, report) });
     }
     return { status: 'applied', live: next, ...(previous ? { previous } : {}) };
   }
@@ -165,14 +123,14 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
       });
     }
     const script = buildRollbackScript({ ...context, toRelease, deployedAt: now().toISOString() });
-    const result = await exec(script, { timeoutMs: scriptTimeoutMs });
+    const result = await shell.exec(script, { timeoutMs: scriptTimeoutMs });
     const report = parseScriptReport(result.stdout);
     if (result.exitCode === 0 && report.nothing !== undefined) return { status: 'nothing-to-roll-back', reason: report.nothing };
     if (result.exitCode !== 0 || !report.done || report.live === undefined) {
       const step = report.step ?? 'prepare';
       const dir = procedureDir(context);
       const command = step === 'activate' ? `activate hook of release ${toRelease ?? 'previous'} in ${dir}` : describeStep(step, dir, toRelease ?? 'previous');
-      fail(step, command, result, { hint: hintForFailedRollback(step, report) });
+      shell.fail(step, command, result, { hint: hintForFailedRollback(step, report) });
     }
     const marker = parseMarker(report.live, procedure);
     if (typeof marker === 'string') throw new InternalError(`rollback wrote a marker ozg cannot read back: ${marker}`);
@@ -180,27 +138,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   }
 
   async function smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]> {
-    const context = contextFor(procedure);
-    return runChecks(checks, {
-      runCommand: async (command, timeoutMs) => {
-        const result = await exec(buildSmokeCommandScript(context, command), { timeoutMs });
-        return { exitCode: result.exitCode, output: result.stdout + result.stderr, timedOut: result.timedOut === true };
-      },
-      // A loopback URL names the target's own service, so it is fetched on the target;
-      // any other URL is fetched from here, as users would reach it.
-      fetchHttp: (url, timeoutMs) => (isLoopbackUrl(url) ? fetchOnTarget(url, timeoutMs) : fetchFromHere(url, timeoutMs)),
-      sleep: options.sleep,
-    });
-  }
-
-  async function fetchOnTarget(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-    const result = await exec(buildHttpProbeScript(url, timeoutMs / 1000), { timeoutMs: timeoutMs + 5000 });
-    const at = result.stdout.lastIndexOf(`\n${HTTP_STATUS_PREFIX}`);
-    const status = at < 0 ? 0 : Number.parseInt(result.stdout.slice(at + HTTP_STATUS_PREFIX.length + 1), 10);
-    if (result.exitCode !== 0 && !(status > 0)) {
-      throw new Error(`GET ${url} on ${transport.where} failed: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`}`);
-    }
-    return { status: Number.isFinite(status) ? status : 0, body: at < 0 ? result.stdout : result.stdout.slice(0, at) };
+    return runVmSmoke(contextFor(procedure), checks, { shell, fetchFromHere: options.runHttp ?? fetchHttpWithGlobalFetch, sleep: options.sleep });
   }
 
   return { description, live, apply, smoke, rollback, close: () => transport.close() };
@@ -234,12 +172,6 @@ export function prepareRelease(bundle: Bundle, releaseId: string, options: Prepa
   const script = buildApplyScript({ ...options, release: releaseId, marker: formatMarker(live), keepReleases: options.keepReleases });
   const archive = createTarArchive(addParentDirectories(archiveEntries(bundle, releaseId)), { mtime: options.deployedAt });
   return { script, archive, live };
-}
-
-/** A marker as read from the target: its exact text ('' for none) and what it says. */
-interface MarkerRead {
-  text: string;
-  live: LiveRelease | undefined;
 }
 
 /** The bundle's files plus the release metadata; files holding secrets lose group and other bits. */
@@ -288,40 +220,6 @@ function hintForFailedRollback(step: string, report: ScriptReport): string | und
   return undefined;
 }
 
-/** The marker as one JSON line, members in the order the rollback script writes them too. */
-function formatMarker(live: LiveRelease): string {
-  const { procedure, version, hash, release, deployedAt, previous } = live;
-  return JSON.stringify({ procedure, version, hash, release, deployedAt, ...(previous ? { previous } : {}) });
-}
-
-/** A marker read from a target, or a message saying what is wrong with it. */
-function parseMarker(text: string, procedure: string): LiveRelease | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return `${MARKER_FILE} is not JSON: ${(error as Error).message}`;
-  }
-  const m = value as Record<string, unknown> | null;
-  const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
-  if (!m || typeof m !== 'object' || !['procedure', 'version', 'hash', 'release', 'deployedAt'].every((k) => isString(m[k]))) {
-    return `${MARKER_FILE} lacks procedure, version, hash, release or deployedAt`;
-  }
-  if (m.procedure !== procedure) return `${MARKER_FILE} is for procedure ${String(m.procedure)}, not ${procedure}`;
-  const live: LiveRelease = {
-    procedure,
-    version: m.version as string,
-    hash: m.hash as string,
-    release: m.release as string,
-    deployedAt: m.deployedAt as string,
-  };
-  const p = m.previous as Record<string, unknown> | undefined;
-  if (p && typeof p === 'object' && isString(p.version) && isString(p.hash) && isString(p.release)) {
-    live.previous = { version: p.version, hash: p.hash, release: p.release };
-  }
-  return live;
-}
-
 function validateRoot(root: string): string {
   const trimmed = root.length > 1 ? root.replace(/\/+$/, '') : root;
   const problem = findRootProblem(trimmed);
@@ -339,13 +237,4 @@ function validateRelease(release: string): string {
     throw new InternalError(`release id ${JSON.stringify(release)} must be letters, digits, '.', '_' or '-' (at most 128)`);
   }
   return release;
-}
-
-function isLoopbackUrl(url: string): boolean {
-  try {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-    return host === 'localhost' || host === '::1' || /^127\./.test(host);
-  } catch {
-    return false;
-  }
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { quoteShell } from '../../../src/targets/vm/shell-quote.js';
+import { quoteShell } from '../../../src/shell-quote.js';
 
 describe('quoteShell', () => {
   let dir: string;

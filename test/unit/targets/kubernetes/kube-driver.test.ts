@@ -1,5 +1,7 @@
 import { ClusterError, InvalidInputError, UsageError } from '../../../../src/errors.js';
-import { createKubernetesDriver, jobOutcome, selectPrunable, type KubernetesDriver } from '../../../../src/targets/kubernetes/kube-driver.js';
+import { createKubernetesDriver, type KubernetesDriver } from '../../../../src/targets/kubernetes/kube-driver.js';
+import { selectPrunable } from '../../../../src/targets/kubernetes/owned-objects.js';
+import { jobOutcome } from '../../../../src/targets/kubernetes/run-smoke-jobs.js';
 import { LABELS } from '../../../../src/targets/kubernetes/manifests.js';
 import { BODY_MARKER } from '../../../../src/targets/kubernetes/smoke-job.js';
 import { createFakeKubeApi, status, type FakeKubeApi, type StoredObject } from './fake-kube-api.js';
@@ -236,6 +238,23 @@ describe('kubernetes driver (against a fake API)', () => {
     const diff = await driver.diffBundle(v2());
     expect(diff).toEqual({ create: [], change: ['configmap/web-config', 'deployment/web'], unchanged: ['secret/web-smtp', 'service/web'], prune: ['configmap/web-extra'] });
     expect(api.writes().every((r) => r.query?.dryRun === 'All')).toBe(true);
+  });
+
+  it('deletes on deploy exactly what the preview listed to prune, and nothing of ozg\'s own records', async () => {
+    const { api, driver } = setUp();
+    await driver.apply(v1(), 'r1');
+    // kept by annotation once it left the bundle: neither listed nor deleted
+    const keep = configMap('web-claim').replace('  name: web-claim\n', "  name: web-claim\n  annotations:\n    ozg.example/prune: 'false'\n");
+    const files = Object.fromEntries(v1().files.map((f) => [f.path, f.content.toString('utf8')]));
+    await driver.apply(makeBundle({ ...files, 'claim.yaml': keep }, { version: '1.0.1', sensitive: ['secret.yaml'] }), 'r2');
+    const diff = await driver.diffBundle(v2());
+    api.requests.length = 0;
+    await driver.apply(v2(), 'r3');
+    const deleted = api.requests
+      .filter((r) => r.method === 'DELETE' && !r.path.includes('/ozg-release-'))
+      .map((r) => r.path.split('/').slice(-2).join('/').replace(/^configmaps\//, 'configmap/'));
+    expect(diff.prune).toEqual(['configmap/web-extra']);
+    expect(deleted).toEqual(diff.prune);
   });
 
   describe('smoke', () => {

@@ -1,0 +1,90 @@
+/**
+ * The one path that changes a namespace (apply and rollback): mark the change as incomplete
+ * in the record, apply, prune, wait for the rollout, then record the new live release.
+ */
+import { InternalError } from '../../errors.js';
+import type { LiveRelease } from '../driver.js';
+import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
+import { kindKey } from './kinds.js';
+import type { ManifestObject } from './manifests.js';
+import type { NamespaceScope, Polling } from './namespace-scope.js';
+import { foreignObjectsError, listOwnedObjects, objectKey, readOwnership } from './owned-objects.js';
+import { encodeArchive, nextRevision, selectKeptReleases, type KeptRelease, type ReleaseRecord } from './release-record.js';
+import { SECRET, writeRecord, type StoredRecord } from './release-store.js';
+import { firstLine, waitForRollout } from './wait-for-rollout.js';
+
+export interface DeployReleaseOptions extends Polling {
+  /** releases whose objects are kept for rollback */
+  keepReleases: number;
+  rolloutTimeoutMs: number;
+  now: () => Date;
+}
+
+export interface DeployRequest {
+  procedure: string;
+  /** labelled, in apply order */
+  objects: ManifestObject[];
+  /** the release to make live; `revision` when it is a kept one (rollback), whose archive exists already */
+  target: Omit<KeptRelease, 'revision' | 'archive'> & { revision?: number };
+  action: 'apply' | 'rollback';
+  /** the record as read before, and the resourceVersion it was read at */
+  stored: StoredRecord;
+}
+
+export async function deployRelease(scope: NamespaceScope, request: DeployRequest, options: DeployReleaseOptions): Promise<LiveRelease> {
+  const { client: c, site, environment } = scope;
+  const { procedure, objects, target, action } = request;
+  const record = request.stored.record;
+  const ownership = await readOwnership(c, procedure, objects);
+  if (ownership.foreign.length > 0) throw foreignObjectsError(c.namespace, procedure, ownership.foreign);
+  const kinds = [...new Set([...(record?.kinds ?? []), ...objects.map((o) => kindKey(o.info.apiVersion, o.info.kind))])].sort();
+  const working: ReleaseRecord = {
+    procedure,
+    site,
+    environment,
+    ...(record?.live ? { live: record.live } : {}),
+    incomplete: { action, release: target.release, version: target.version, hash: target.hash, startedAt: options.now().toISOString() },
+    kept: record?.kept ?? [],
+    kinds,
+  };
+  // Written first, so a run that dies half-way leaves a record saying so.
+  const rv = await writeRecord(c, working, request.stored.resourceVersion);
+  try {
+    for (const o of objects) {
+      await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
+    }
+    for await (const { info, object } of listOwnedObjects(c, { site, procedure, kinds, objects })) await c.delete(info, object.metadata.name);
+    await waitForRollout(c, objects, { ...options, timeoutMs: options.rolloutTimeoutMs, live: record?.live });
+  } catch (error) {
+    working.incomplete = { ...working.incomplete!, failed: firstLine(error) };
+    await writeRecord(c, working, rv).catch(() => undefined); // the original failure is the one to report
+    throw error;
+  }
+
+  let kept = working.kept;
+  let revision = target.revision;
+  if (revision === undefined) {
+    revision = nextRevision(record);
+    const entry = { revision, release: target.release, version: target.version, hash: target.hash };
+    const archive = encodeArchive(objects.map((o) => o.object), entry, { site, environment, procedure }, c.namespace);
+    if (typeof archive === 'string') throw new InternalError(archive); // checked before anything was applied
+    await c.apply(SECRET, archive, { fieldManager: fieldManagerFor(procedure), takeOverFrom: LEGACY_FIELD_MANAGER });
+    kept = [{ ...entry, archive: archive.metadata.name }, ...kept.filter((k) => k.revision !== revision)];
+  }
+  const previous = action === 'rollback' && record?.live?.release === target.release ? record.live.previous : record?.live ? identity(record.live) : undefined;
+  const nextLive = { procedure, version: target.version, hash: target.hash, release: target.release, deployedAt: options.now().toISOString(), revision, ...(previous ? { previous } : {}) };
+  const selection = selectKeptReleases(kept, options.keepReleases, [nextLive.release, ...(previous ? [previous.release] : [])]);
+  await writeRecord(c, { procedure, site, environment, live: nextLive, kept: selection.kept, kinds }, rv);
+  // Housekeeping: an archive that cannot be deleted now is tried again by the next release.
+  for (const old of selection.drop) await c.delete(SECRET, old.archive).catch(() => false);
+  return stripRevision(nextLive);
+}
+
+function identity(live: LiveRelease): { version: string; hash: string; release: string } {
+  return { version: live.version, hash: live.hash, release: live.release };
+}
+
+export function stripRevision(live: LiveRelease & { revision?: number }): LiveRelease {
+  const { revision: _revision, ...rest } = live;
+  return rest;
+}
