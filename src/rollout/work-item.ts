@@ -16,7 +16,3 @@ export interface TargetKey {
   environment: EnvironmentName;
   procedure: string;
 }
-
-export function formatTargetKey(key: TargetKey): string {
-  return `${key.site}/${key.environment}/${key.procedure}`;
-}

@@ -280,11 +280,6 @@ export function ozgLabels(labels: OzgLabels): Record<string, string> {
   };
 }
 
-/** Label selector for everything ozg applied for one procedure (records and smoke Jobs included). */
-export function procedureSelector(procedure: string): string {
-  return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.procedure}=${procedure}`;
-}
-
 export function describeObject(object: Pick<KubeObject, 'kind' | 'metadata'>): string {
   return `${object.kind.toLowerCase()}/${object.metadata.name}`;
 }
