@@ -16,7 +16,6 @@ export const ExitCode = {
   changesPending: 10,
   interrupted: 130,
 } as const;
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export interface OzgErrorOptions {
   hint?: string;
@@ -171,16 +170,6 @@ export class ClusterError extends OzgError {
     this.namespace = namespace;
     this.status = status;
   }
-}
-
-/** Smoke checks failed in the test environment: production was not touched. */
-export class SmokeGateError extends OzgError {
-  override readonly exitCode: number = ExitCode.testGateFailed;
-}
-
-/** Applying to a target failed (or prod smoke failed and was rolled back). */
-export class DeployFailedError extends OzgError {
-  override readonly exitCode: number = ExitCode.deployFailed;
 }
 
 /**

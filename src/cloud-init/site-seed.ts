@@ -30,7 +30,8 @@ export interface CreateSiteSeedOptions {
   now?: () => Date;
 }
 
-export interface SiteSeedResult extends WriteSeedResult {
+/** `ozg cloud-init`'s result: the seed written for one site's VM. */
+export interface CloudInitResult extends WriteSeedResult {
   /** procedures installed on first boot, `name@version` */
   procedures: string[];
 }
@@ -42,7 +43,7 @@ const SEED_STAGING = '.ozg-seed';
  * keys, host keys pinned in the inventory's known_hosts (the first connection is verified),
  * base packages and, optionally, the site's procedures.
  */
-export async function createSiteSeed(workspace: Workspace, options: CreateSiteSeedOptions): Promise<SiteSeedResult> {
+export async function createSiteSeed(workspace: Workspace, options: CreateSiteSeedOptions): Promise<CloudInitResult> {
   const site = workspace.inventory.sites.find((s) => s.name === options.site);
   if (!site) throw new UsageError(`unknown site "${options.site}"`, { hint: 'run `ozg status` to list the sites' });
   const dataCenter = workspace.inventory.dataCenters.get(site.dataCenter)!;

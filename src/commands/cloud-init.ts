@@ -3,7 +3,8 @@ import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import { ExitCode } from '../errors.js';
 import { openWorkspace } from '../rollout/workspace.js';
-import { createSiteSeed, type SiteSeedResult } from '../cloud-init/site-seed.js';
+import { createSiteSeed } from '../cloud-init/site-seed.js';
+import { formatCloudInitResult } from '../output/format-cloud-init.js';
 
 interface CloudInitFlags {
   env: EnvironmentName;
@@ -35,19 +36,9 @@ export async function run(context: CommandContext, site: string, flags: CloudIni
       replace: Boolean(flags.replace),
       homeDir: context.env.HOME,
     });
-    context.reporter.result(result, () => formatSeed(result, context.cwd));
+    context.reporter.result(result, () => formatCloudInitResult(result, context.cwd));
     return { exitCode: ExitCode.ok };
   } finally {
     await workspace.close();
   }
-}
-
-function formatSeed(result: SiteSeedResult, cwd: string): string {
-  const lines = [`seed for ${result.site}/${result.environment} (${result.hostname}, instance ${result.instanceId}) in ${path.relative(cwd, result.outDir) || '.'}`];
-  for (const key of result.hostKeys) lines.push(`  host key ${key.type} ${key.fingerprint}`);
-  if (result.knownHosts) lines.push(`  known_hosts ${result.knownHosts.file}: ${result.knownHosts.status}`);
-  if (result.iso) lines.push(`  ISO ${result.iso.path} (built with ${result.iso.tool})`);
-  if (result.procedures.length) lines.push(`  first boot installs ${result.procedures.join(', ')}`);
-  lines.push('  user-data holds private host keys: it is written 0600; keep it out of version control');
-  return lines.join('\n');
 }

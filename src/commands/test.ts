@@ -1,9 +1,8 @@
 import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
-import { ExitCode } from '../errors.js';
 import { openWorkspace } from '../rollout/workspace.js';
-import { testLive, type LiveTestRow } from '../rollout/test-live.js';
-import { formatTable } from '../output/format-table.js';
+import { exitCodeForTest, testLive } from '../rollout/test-live.js';
+import { formatTestResult } from '../output/format-test.js';
 
 interface TestFlags extends SelectionFlags {
   env?: EnvironmentName;
@@ -12,25 +11,10 @@ interface TestFlags extends SelectionFlags {
 export async function run(context: CommandContext, sites: string[], flags: TestFlags): Promise<CommandResult> {
   const workspace = await openWorkspace(context, { lock: true, command: 'test' });
   try {
-    const rows = await testLive(workspace, workspace.selectItems({ ...flags, sites }), flags.env);
-    context.reporter.result({ targets: rows }, () => formatRows(rows));
-    if (rows.some((r) => r.status === 'error')) return { exitCode: ExitCode.unreachable };
-    return { exitCode: rows.some((r) => r.status === 'failed') ? ExitCode.testGateFailed : ExitCode.ok };
+    const result = await testLive(workspace, workspace.selectItems({ ...flags, sites }), flags.env);
+    context.reporter.result(result, () => formatTestResult(result));
+    return { exitCode: exitCodeForTest(result) };
   } finally {
     await workspace.close();
   }
-}
-
-function formatRows(rows: LiveTestRow[]): string {
-  return formatTable(
-    ['SITE', 'ENV', 'PROCEDURE', 'VERSION', 'RESULT', 'DETAIL'],
-    rows.map((r) => [
-      r.site,
-      r.environment,
-      r.procedure,
-      r.version ?? '-',
-      r.status,
-      r.error ?? r.smoke.filter((s) => !s.passed).map((s) => `${s.name}: ${s.detail}`).join('; '),
-    ]),
-  );
 }

@@ -1,8 +1,12 @@
+import { ExitCode } from '../errors.js';
 import { checkForeignRecord, escapeControlCharacters, type RecordContext } from './check-record.js';
 import { scanLedgerFile, type Ledger, type LedgerDamage } from './ledger.js';
 import type { LedgerRecord } from './types.js';
 
-export interface MergeResult {
+/** `ozg ledger merge`'s result. */
+export interface LedgerMergeResult {
+  /** absolute path of the ledger merged into */
+  ledger: string;
   /** records appended to the target ledger */
   added: number;
   /** records the target already had (same id), or that appeared in several inputs */
@@ -32,11 +36,11 @@ const MAX_LISTED_REJECTIONS = 100;
  * `checkForeignRecord` are skipped and listed. Merging the same files twice adds nothing the
  * second time.
  */
-export async function mergeLedgers(target: Ledger, files: string[], context: RecordContext): Promise<MergeResult> {
+export async function mergeLedgers(target: Ledger, files: string[], context: RecordContext): Promise<LedgerMergeResult> {
   const known = new Set<string>();
   await target.scan((record) => known.add(record.id));
   const incoming: LedgerRecord[] = [];
-  const result: MergeResult = { added: 0, duplicates: 0, ignored: 0, rejected: 0, rejections: [], files: [] };
+  const result: LedgerMergeResult = { ledger: target.file, added: 0, duplicates: 0, ignored: 0, rejected: 0, rejections: [], files: [] };
   for (const file of files) {
     let records = 0;
     let rejected = 0;
@@ -63,4 +67,9 @@ export async function mergeLedgers(target: Ledger, files: string[], context: Rec
   if (incoming.length > 0) await target.append(incoming);
   result.added = incoming.length;
   return result;
+}
+
+/** The good records are merged either way; a refused one is invalid input the pipeline must see. */
+export function exitCodeForLedgerMerge(result: LedgerMergeResult): number {
+  return result.rejected > 0 ? ExitCode.invalidInput : ExitCode.ok;
 }

@@ -5,7 +5,14 @@ import type { Bundle } from './types.js';
 
 export interface WrittenBundles {
   dir: string;
-  bundles: { dir: string; files: number; hash: string }[];
+  bundles: WrittenBundle[];
+}
+
+/** One bundle folder written: its path (relative to the working directory), its file count and bundle hash. */
+export interface WrittenBundle {
+  dir: string;
+  files: number;
+  hash: string;
 }
 
 /** Where bundles are written while they are being written: a fresh folder inside the output folder. */

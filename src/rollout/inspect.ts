@@ -1,12 +1,12 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
-import { ClusterError, describeError, RemoteCommandError, UnreachableError } from '../errors.js';
-import { planTarget, type TargetPlan } from './plan.js';
+import { ClusterError, describeError, ExitCode, RemoteCommandError, UnreachableError } from '../errors.js';
+import { planTarget, type PlanAction, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { Workspace } from './workspace.js';
 
 /** One target as plan and status see it: desired (rendered), live (marker), recorded (ledger). */
-export interface TargetRow {
+export interface InspectedTarget {
   site: string;
   environment: EnvironmentName;
   procedure: string;
@@ -24,12 +24,12 @@ export interface TargetRow {
  * Reads every selected target without changing anything. Render errors are input errors
  * and stop the whole command; a target that cannot be read is reported in its row.
  */
-export async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<TargetRow[]> {
+async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<InspectedTarget[]> {
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
   const jobs = items.flatMap((item) =>
     workspace.environmentsOf(item.site, only).map((environment) =>
-      limit(async (): Promise<TargetRow> => {
-        const row: TargetRow = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
+      limit(async (): Promise<InspectedTarget> => {
+        const row: InspectedTarget = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
         const bundle = await workspace.renderBundle(item, environment);
         try {
           const driver = await workspace.driver(item.site, environment);
@@ -47,4 +47,68 @@ export async function inspectTargets(workspace: Workspace, items: ResolvedSetup[
     ),
   );
   return Promise.all(jobs);
+}
+
+/** `ozg plan`'s result: what a deploy would do to each selected target. */
+export interface PlanResult {
+  /** targets a deploy would change */
+  pending: number;
+  targets: InspectedTarget[];
+}
+
+/** A dry run of a deploy: renders everything, reads every target, changes nothing. */
+export async function planTargets(workspace: Workspace, items: ResolvedSetup[]): Promise<PlanResult> {
+  const targets = await inspectTargets(workspace, items, undefined, { preview: true });
+  return { pending: targets.filter((t) => t.plan && t.plan.action !== 'unchanged').length, targets };
+}
+
+export function exitCodeForPlan(result: PlanResult): number {
+  if (result.targets.some((t) => t.error)) return ExitCode.unreachable;
+  return result.pending > 0 ? ExitCode.changesPending : ExitCode.ok;
+}
+
+/** One target as `ozg status` reports it: each version flat, `null` where it is not known. */
+export interface TargetStatus {
+  site: string;
+  environment: EnvironmentName;
+  procedure: string;
+  desired: string;
+  live: string | null;
+  liveRelease: string | null;
+  recorded: string | null;
+  /** what a deploy would do; null when the target could not be read */
+  action: PlanAction | null;
+  upToDate: boolean | null;
+  drift: boolean | null;
+  error: string | null;
+}
+
+/** `ozg status`'s result: recorded, live and desired version of each selected target. */
+export interface StatusResult {
+  targets: TargetStatus[];
+}
+
+export async function readStatus(workspace: Workspace, items: ResolvedSetup[]): Promise<StatusResult> {
+  const rows = await inspectTargets(workspace, items);
+  return { targets: rows.map(toTargetStatus) };
+}
+
+export function exitCodeForStatus(result: StatusResult): number {
+  return result.targets.some((t) => t.error !== null) ? ExitCode.unreachable : ExitCode.ok;
+}
+
+function toTargetStatus(row: InspectedTarget): TargetStatus {
+  return {
+    site: row.site,
+    environment: row.environment,
+    procedure: row.procedure,
+    desired: row.desired,
+    live: row.plan?.live?.version ?? null,
+    liveRelease: row.plan?.live?.release ?? null,
+    recorded: row.plan?.recorded?.version ?? null,
+    action: row.plan?.action ?? null,
+    upToDate: row.plan ? row.plan.action === 'unchanged' : null,
+    drift: row.plan?.drift ?? null,
+    error: row.error ?? null,
+  };
 }

@@ -3,7 +3,45 @@ import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import { InvalidInputError, RenderError, type Problem } from '../errors.js';
 import { listBundleObjects } from '../targets/create-driver.js';
+import { writeBundles, type WrittenBundle } from '../procedure/write-bundles.js';
 import type { Workspace } from './workspace.js';
+
+/** `ozg validate`'s result: the inventory, its catalogue and every bundle passed every check. */
+export interface ValidateResult {
+  valid: true;
+  /** the inventory as the user named it */
+  inventory: string;
+  sites: number;
+  procedures: number;
+  bundles: number;
+}
+
+/** Inventory, templates and every bundle of every site: the lint a pipeline runs before anything else. */
+export async function validateWorkspace(workspace: Workspace, inventory: string): Promise<ValidateResult> {
+  const bundles = await renderAll(workspace, workspace.selectItems({}), { redactSecrets: false });
+  return { valid: true, inventory, sites: workspace.inventory.sites.length, procedures: workspace.catalogue.names().length, bundles: bundles.length };
+}
+
+/** `ozg render`'s result: where the bundles were written. */
+export interface RenderResult {
+  /** absolute output folder */
+  out: string;
+  bundles: WrittenBundle[];
+}
+
+export interface RenderToFolderOptions {
+  /** the output folder, relative to `cwd` */
+  out: string;
+  cwd: string;
+  only?: EnvironmentName;
+}
+
+/** Bundles on disk for review: secrets redacted, so the folder is safe to share or diff. */
+export async function renderToFolder(workspace: Workspace, items: ResolvedSetup[], options: RenderToFolderOptions): Promise<RenderResult> {
+  const bundles = await renderAll(workspace, items, { redactSecrets: true, only: options.only });
+  const written = await writeBundles(bundles, options.cwd, options.out);
+  return { out: written.dir, bundles: written.bundles };
+}
 
 /**
  * Renders every selected bundle, collecting every render error and every bundle its target

@@ -1,9 +1,33 @@
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { RollbackResult } from '../targets/driver.js';
+import { ExitCode, UsageError } from '../errors.js';
 import type { Workspace } from './workspace.js';
 
+export interface RollbackRequest {
+  site: string;
+  procedure: string;
+  environment: EnvironmentName;
+  /** a kept release to switch to; default the previous one */
+  to?: string;
+}
+
+/** `ozg rollback`'s result: the target, then what its driver did (`rolled-back` with what is live now, or why not). */
+export type TargetRollbackResult = { site: string; environment: EnvironmentName; procedure: string } & RollbackResult;
+
+/** `ozg rollback`: the site's setup of the procedure, switched back in one environment. */
+export async function rollbackSetup(workspace: Workspace, request: RollbackRequest): Promise<TargetRollbackResult> {
+  const [item] = workspace.selectItems({ sites: [request.site], procedure: [request.procedure] });
+  if (!item) throw new UsageError(`site ${request.site} has no setup for procedure ${request.procedure}`);
+  const result = await rollbackTarget(workspace, item, request.environment, request.to);
+  return { site: request.site, environment: request.environment, procedure: request.procedure, ...result };
+}
+
+export function exitCodeForRollback(result: TargetRollbackResult): number {
+  return result.status === 'rolled-back' ? ExitCode.ok : ExitCode.deployFailed;
+}
+
 /** An operator's rollback: switch the target back and record what is live afterwards. */
-export async function rollbackTarget(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, toRelease?: string): Promise<RollbackResult> {
+async function rollbackTarget(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, toRelease?: string): Promise<RollbackResult> {
   const deps = workspace.pipelineDeps();
   const driver = await workspace.driver(item.site, environment);
   const started = Date.now();

@@ -1,11 +1,12 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { SmokeResult } from '../smoke/types.js';
-import { describeError } from '../errors.js';
+import { describeError, ExitCode } from '../errors.js';
 import { isUnrecordedRelease, planTarget } from './plan.js';
 import type { Workspace } from './workspace.js';
 
-export interface LiveTestRow {
+/** One target as `ozg test` found it: the live release and its smoke results. */
+export interface LiveTest {
   site: string;
   environment: EnvironmentName;
   procedure: string;
@@ -16,17 +17,27 @@ export interface LiveTestRow {
   error?: string;
 }
 
+/** `ozg test`'s result: the smoke checks of what is live on each selected target. */
+export interface TestResult {
+  targets: LiveTest[];
+}
+
+export function exitCodeForTest(result: TestResult): number {
+  if (result.targets.some((t) => t.status === 'error')) return ExitCode.unreachable;
+  return result.targets.some((t) => t.status === 'failed') ? ExitCode.testGateFailed : ExitCode.ok;
+}
+
 /**
  * Runs the smoke checks of what is live now. The checks come from the live version's
  * template (not the desired one), so an older release is judged by its own checks.
  */
-export async function testLive(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName): Promise<LiveTestRow[]> {
+export async function testLive(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName): Promise<TestResult> {
   const deps = workspace.pipelineDeps();
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
   const jobs = items.flatMap((item) =>
     workspace.environmentsOf(item.site, only).map((environment) =>
-      limit(async (): Promise<LiveTestRow> => {
-        const row: LiveTestRow = { site: item.site.name, environment, procedure: item.procedure.name, status: 'not-deployed', smoke: [] };
+      limit(async (): Promise<LiveTest> => {
+        const row: LiveTest = { site: item.site.name, environment, procedure: item.procedure.name, status: 'not-deployed', smoke: [] };
         const started = Date.now();
         try {
           const driver = await workspace.driver(item.site, environment);
@@ -61,5 +72,5 @@ export async function testLive(workspace: Workspace, items: ResolvedSetup[], onl
       }),
     ),
   );
-  return Promise.all(jobs);
+  return { targets: await Promise.all(jobs) };
 }

@@ -244,6 +244,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
         live: '1.0.0',
         liveRelease: releaseRecord(ns(t.site, t.environment)).live.release,
         recorded: null, // this checkout has no ledger: live comes from the namespace alone
+        action: 'unchanged',
         upToDate: true,
         drift: false,
         error: null,

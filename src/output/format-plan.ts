@@ -1,0 +1,31 @@
+import type { PlanResult } from '../rollout/inspect.js';
+import type { BundleDiff } from '../targets/driver.js';
+import { formatTable } from './format-table.js';
+
+/** `ozg plan` for people: one row per target, then what to run. */
+export function formatPlanResult(result: PlanResult): string {
+  const table = formatTable(
+    ['SITE', 'ENV', 'PROCEDURE', 'ACTION', 'LIVE', 'DESIRED', 'NOTE'],
+    result.targets.map((t) => [
+      t.site,
+      t.environment,
+      t.procedure,
+      t.error ? 'unknown' : t.plan!.action,
+      t.plan?.live?.version ?? '-',
+      t.desired,
+      t.error ?? [t.plan?.drift ? 'drift: live differs from the ledger' : '', t.objects ? formatObjects(t.objects) : ''].filter(Boolean).join('; '),
+    ]),
+  );
+  const summary =
+    result.pending === 0 ? 'No changes: every target is at its desired release.' : `${result.pending} target(s) would change. Run \`ozg deploy\` to apply.`;
+  return `${table}\n${summary}`;
+}
+
+function formatObjects(diff: BundleDiff): string {
+  const parts = [
+    diff.create.length ? `create ${diff.create.join(', ')}` : '',
+    diff.change.length ? `change ${diff.change.join(', ')}` : '',
+    diff.prune.length ? `prune ${diff.prune.join(', ')}` : '',
+  ].filter(Boolean);
+  return parts.length ? parts.join('; ') : 'no object changes (dry run)';
+}

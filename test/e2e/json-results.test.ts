@@ -1,0 +1,239 @@
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { appendFile, cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { formatLedgerLine } from '../../src/ledger/ledger-line.js';
+import { makeLedgerRecord } from '../helpers/ledger-records.js';
+import { compareWithShape, listOptionalKeys, readDocumentedShapes, type Shape } from '../helpers/json-shapes.js';
+
+/**
+ * README "JSON results" is the contract pipelines read `--json` results by: every command's
+ * real result on the example inventory must have exactly the keys and types documented there.
+ */
+const documented = readDocumentedShapes();
+
+interface ResultsOf {
+  command: string;
+  runs: { run: OzgRun; code: number }[];
+  /** optional keys of the command's shape that these runs cannot produce, with why */
+  notProducedHere?: Record<string, string>;
+}
+
+/** Each run exits as expected and its result has the documented shape; each optional key documented is produced by one of them. */
+function expectDocumentedShape({ command, runs, notProducedHere = {} }: ResultsOf): void {
+  const shape = documented.commands.get(command);
+  if (shape === undefined) throw new Error(`README.md JSON results documents no \`ozg ${command} --json\``);
+  const seen = new Set<string>();
+  for (const { run, code } of runs) {
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code, stderr: expect.any(String) });
+    expect(compareWithShape(resultOf(run), shape, documented.named, 'result', seen)).toEqual([]);
+  }
+  const unseen = listOptionalKeys(shape, 'result').filter((key) => !seen.has(key) && !(key in notProducedHere));
+  expect(unseen).toEqual([]);
+}
+
+async function copyProject(from: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ozg-e2e-'));
+  // releases are relative symbolic links (`current -> releases/…`): copied as they are
+  await cp(from, dir, { recursive: true, verbatimSymlinks: true });
+  return dir;
+}
+
+/** A vm data center of two sites whose host, 127.0.0.1 port 1, refuses every connection. */
+async function writeVmInventory(dir: string): Promise<void> {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
+  await writeFile(path.join(dir, 'known_hosts'), '');
+  await writeFile(
+    path.join(dir, 'vm.yaml'),
+    [
+      'ledger: .ozg-vm',
+      'dataCenters:',
+      '  dataport:',
+      '    kind: vm',
+      '    environments:',
+      '      test: { deployRoot: /opt/ozg, ssh: { user: ozg, identityFile: ./operator, knownHosts: ./known_hosts } }',
+      'sites:',
+      '  kiel:',
+      '    dataCenter: dataport',
+      '    hosts: { test: { host: 127.0.0.1, port: 1 } }',
+      '    procedures:',
+      '      antrag-formular:',
+      '        version: "^1.0.0"',
+      '        values: { title: "Kiel", municipalityKey: "01002000", domain: antraege.kiel.de, contactEmail: a@kiel.de }',
+      '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
+      '  husum:',
+      '    dataCenter: dataport',
+      '    hosts: { test: { host: 127.0.0.1, port: 1 } }',
+      '    procedures:',
+      '      antrag-formular:',
+      '        version: "^1.0.0"',
+      '        values: { title: "Husum", municipalityKey: "01054056", domain: antraege.husum.de, contactEmail: a@husum.de }',
+      '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
+    ].join('\n') + '\n',
+  );
+}
+
+describe('--json results match the README', () => {
+  /** the example, nothing deployed; vm.yaml: a site whose host cannot be reached */
+  let fresh: string;
+  /** the example deployed once to test and prod */
+  let deployed: string;
+  let deployRun: OzgRun;
+  const dirs: string[] = [];
+  const copyOf = async (from: string) => {
+    const dir = await copyProject(from);
+    dirs.push(dir);
+    return dir;
+  };
+
+  beforeAll(async () => {
+    fresh = await copyToTemp([
+      { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
+      { from: path.join(repoRoot, 'templates'), to: 'templates' },
+      { from: path.join(repoRoot, 'examples'), to: 'examples' },
+    ]);
+    await writeVmInventory(fresh);
+    deployed = await copyProject(fresh);
+    deployRun = await runOzg(['deploy', '--json'], { cwd: deployed });
+    expect({ code: deployRun.code, stderr: deployRun.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+  });
+  afterAll(async () => {
+    for (const dir of [fresh, deployed, ...dirs]) if (dir) await removeTemp(dir);
+  });
+
+  it('documents every command once', () => {
+    expect([...documented.commands.keys()].sort()).toEqual(
+      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'validate'],
+    );
+  });
+
+  it('deploy', async () => {
+    const dir = await copyOf(fresh);
+    // kiel fails, the budget of no failure is spent, husum is skipped and the rollout stopped
+    const unreachable = await runOzg(['deploy', '-i', 'vm.yaml', '--max-failures', '0', '-c', '1', '--json'], { cwd: dir });
+    expectDocumentedShape({
+      command: 'deploy',
+      runs: [
+        { run: deployRun, code: 0 },
+        { run: unreachable, code: 6 },
+      ],
+    });
+  });
+
+  it('plan', async () => {
+    const dir = await copyOf(fresh);
+    expectDocumentedShape({
+      command: 'plan',
+      runs: [
+        { run: await runOzg(['plan', '--json'], { cwd: dir }), code: 10 },
+        { run: await runOzg(['plan', '--json'], { cwd: await copyOf(deployed) }), code: 0 },
+        { run: await runOzg(['plan', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
+      ],
+      notProducedHere: { 'result.targets[].objects': 'Kubernetes targets only (test/e2e/kubernetes-deploy.test.ts)' },
+    });
+  });
+
+  it('status', async () => {
+    const dir = await copyOf(deployed);
+    expectDocumentedShape({
+      command: 'status',
+      runs: [
+        { run: await runOzg(['status', '--json'], { cwd: dir }), code: 0 },
+        { run: await runOzg(['status', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
+      ],
+    });
+  });
+
+  it('history', async () => {
+    const dir = await copyOf(deployed);
+    expectDocumentedShape({ command: 'history', runs: [{ run: await runOzg(['history', '--json'], { cwd: dir }), code: 0 }] });
+  });
+
+  it('test', async () => {
+    const dir = await copyOf(deployed);
+    expectDocumentedShape({
+      command: 'test',
+      runs: [
+        { run: await runOzg(['test', '--json'], { cwd: dir }), code: 0 },
+        { run: await runOzg(['test', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
+      ],
+    });
+  });
+
+  it('rollback', async () => {
+    const dir = await copyOf(deployed);
+    // a second release of amt-hohner-harde, so there is one to go back to
+    const inventory = path.join(dir, 'sites.yaml');
+    await writeFile(inventory, (await readFile(inventory, 'utf8')).replace('title: Amt Hohner Harde', 'title: Amt Hohner Harde (neu)'));
+    expect((await runOzg(['deploy', 'amt-hohner-harde', '--only-test'], { cwd: dir })).code).toBe(0);
+    expectDocumentedShape({
+      command: 'rollback',
+      runs: [
+        { run: await runOzg(['rollback', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
+        { run: await runOzg(['rollback', 'luebeck', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 4 },
+      ],
+    });
+  });
+
+  it('validate', async () => {
+    const dir = await copyOf(fresh);
+    expectDocumentedShape({ command: 'validate', runs: [{ run: await runOzg(['validate', '--json'], { cwd: dir }), code: 0 }] });
+  });
+
+  it('render', async () => {
+    const dir = await copyOf(fresh);
+    expectDocumentedShape({ command: 'render', runs: [{ run: await runOzg(['render', '-o', 'review', '--json'], { cwd: dir }), code: 0 }] });
+  });
+
+  it('ledger merge', async () => {
+    const dir = await copyOf(deployed);
+    const shard = path.join(dir, 'shard.jsonl');
+    await cp(path.join(dir, '.ozg/ledger.jsonl'), shard);
+    // a damaged line, and a record of a site this inventory does not have: refused (exit 3)
+    await appendFile(shard, 'not a record\n' + formatLedgerLine(makeLedgerRecord({ id: 'foreign', site: 'hamburg' })));
+    expectDocumentedShape({ command: 'ledger merge', runs: [{ run: await runOzg(['ledger', 'merge', 'shard.jsonl', '--json'], { cwd: dir }), code: 3 }] });
+  });
+
+  it('clone-procedure', async () => {
+    const dir = await copyOf(fresh);
+    expectDocumentedShape({
+      command: 'clone-procedure',
+      runs: [
+        { run: await runOzg(['clone-procedure', 'dms-connector', '--from', 'kiel', '--to', 'luebeck', '--json'], { cwd: dir }), code: 0 },
+        // a placeholder left (archiveUrl): written, not deployed
+        { run: await runOzg(['clone-procedure', 'dms-connector', '--from', 'kiel', '--to', 'luebeck', '--write', '--deploy', '--json'], { cwd: await copyOf(fresh) }), code: 3 },
+        {
+          run: await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'luebeck', '--force', '--write', '--deploy', '--json'], { cwd: dir }),
+          code: 0,
+        },
+      ],
+    });
+  });
+
+  it('cloud-init', async () => {
+    const dir = await copyOf(fresh);
+    expectDocumentedShape({
+      command: 'cloud-init',
+      runs: [{ run: await runOzg(['cloud-init', 'kiel', '-i', 'vm.yaml', '--env', 'test', '--iso', '--with-procedures', '--json'], { cwd: dir }), code: 0 }],
+    });
+  });
+});
+
+describe('the README shape check', () => {
+  const shape: Shape = { name: 'string', 'port?': 'number', env: "'test' | 'prod'", smoke: ['<smoke>'] };
+  const named = new Map<string, Shape>([['smoke', { passed: 'boolean' }]]);
+
+  it('reports a key the README does not document, and one it documents that is missing', () => {
+    expect(compareWithShape({ name: 'a', env: 'test', smoke: [], extra: 1 }, shape, named, 'result')).toEqual(['result.extra: not documented in the README']);
+    expect(compareWithShape({ env: 'test', smoke: [] }, shape, named, 'result')).toEqual(['result.name: missing (the README documents it)']);
+  });
+
+  it('reports a value of another type, in lists and named shapes too', () => {
+    expect(compareWithShape({ name: 'a', port: '22', env: 'stage', smoke: [{ passed: 'yes' }] }, shape, named, 'result')).toEqual([
+      'result.port: "22" is not number',
+      'result.env: "stage" is not \'test\' | \'prod\'',
+      'result.smoke[0]: <smoke>.passed: "yes" is not boolean',
+    ]);
+  });
+});
