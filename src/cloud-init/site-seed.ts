@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { EnvironmentName, EnvironmentSpec, Site } from '../inventory/types.js';
 import { UsageError } from '../errors.js';
-import type { Workspace } from '../rollout/workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 import { createReleaseId } from '../rollout/release-id.js';
 import { prepareRelease } from '../targets/vm/vm-driver.js';
 import { buildSeed, DEFAULT_DEPLOY_USER, type FirstDeploy, type SeedFile } from './seed.js';
@@ -57,7 +57,7 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
   const deployUser = spec.ssh?.user ?? DEFAULT_DEPLOY_USER;
   const sudo = spec.ssh?.sudo ?? false;
   const items = options.withProcedures ? workspace.selectItems({ sites: [site.name] }) : [];
-  const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => new Date()) }) : undefined;
+  const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => workspace.clock.now()) }) : undefined;
 
   const seed = await buildSeed({
     site: { name: site.name },

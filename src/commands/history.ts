@@ -2,7 +2,7 @@ import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { formatTable } from '../output/format-table.js';
 
 interface HistoryFlags {

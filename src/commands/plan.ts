@@ -1,6 +1,6 @@
 import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { inspectTargets, type TargetRow } from '../rollout/inspect.js';
 import { formatTable } from '../output/format-table.js';
 import type { BundleDiff } from '../targets/driver.js';

@@ -1,7 +1,7 @@
 import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { rollbackTarget } from '../rollout/rollback.js';
 
 interface RollbackFlags {

@@ -1,6 +1,6 @@
 import type { CommandContext, CommandResult } from './context.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { renderAll } from '../rollout/render-all.js';
 
 /** Inventory, templates and every bundle: the lint a pipeline runs before anything else. */

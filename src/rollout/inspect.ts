@@ -5,7 +5,7 @@ import { describeError } from './pipeline.js';
 import { planTarget, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { WorkItem } from './work-item.js';
-import type { Workspace } from './workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 /** One target as plan and status see it: desired (rendered), live (marker), recorded (ledger). */
 export interface TargetRow {

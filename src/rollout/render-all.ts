@@ -4,7 +4,7 @@ import type { Bundle } from '../procedure/types.js';
 import { InvalidInputError, RenderError, type Problem } from '../errors.js';
 import { listBundleObjects } from '../targets/create-driver.js';
 import type { WorkItem } from './work-item.js';
-import type { Workspace } from './workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 /**
  * Renders every selected bundle, collecting every render error and every bundle its target

@@ -3,8 +3,9 @@ import type { EnvironmentName } from '../inventory/types.js';
 import type { SmokeResult } from '../smoke/types.js';
 import { describeError } from './pipeline.js';
 import { isUnrecordedRelease, planTarget } from './plan.js';
+import { elapsedMs } from '../clock.js';
 import type { WorkItem } from './work-item.js';
-import type { Workspace } from './workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 export interface LiveTestRow {
   site: string;
@@ -28,7 +29,7 @@ export async function testLive(workspace: Workspace, items: WorkItem[], only?: E
     workspace.environmentsOf(item.site, only).map((environment) =>
       limit(async (): Promise<LiveTestRow> => {
         const row: LiveTestRow = { site: item.site.name, environment, procedure: item.procedure.name, status: 'not-deployed', smoke: [] };
-        const started = Date.now();
+        const started = deps.clock.monotonicMs();
         try {
           const driver = await workspace.driver(item.site, environment);
           const live = await driver.live(item.procedure.name);
@@ -52,7 +53,7 @@ export async function testLive(workspace: Workspace, items: WorkItem[], only?: E
             release: live.release,
             outcome: adopted ? 'adopted' : row.status === 'passed' ? 'tested' : 'smoke-failed',
             smoke: row.smoke,
-            durationMs: Date.now() - started,
+            durationMs: elapsedMs(deps.clock, started),
           });
         } catch (error) {
           row.status = 'error';
