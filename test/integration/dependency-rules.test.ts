@@ -54,6 +54,12 @@ describe('dependency rules (npm run lint:deps)', () => {
     expect(run.output).toContain(`error domain-not-up: src/${folder}/thing.ts → src/commands/context.ts`);
   });
 
+  it('fails the neutral events module importing output', async () => {
+    const run = await cruise({ ...output, 'src/events.ts': "import { format } from './output/format.js';\nexport const describe = format;\n" });
+    expect(run.status).not.toBe(0);
+    expect(run.output).toContain('error domain-not-up: src/events.ts → src/output/format.ts');
+  });
+
   it('fails any module importing the CLI entry point', async () => {
     const run = await cruise({ 'src/cli.ts': 'export const main = 1;\n', 'src/commands/plan.ts': "import { main } from '../cli.js';\nexport const plan = main;\n" });
     expect(run.status).not.toBe(0);
