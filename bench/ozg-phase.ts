@@ -9,7 +9,7 @@
  * (openWorkspace's driverOptions.onSshTransport) for their stats.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Workspace } from '../src/rollout/workspace.js';
+import type { Workspace } from '../src/workspace/workspace.js';
 import type { TargetDriver } from '../src/targets/driver.js';
 import type { SshTransport, SshTransportStats } from '../src/targets/ssh/ssh-transport.js';
 
@@ -54,10 +54,10 @@ async function main(): Promise<void> {
   const dist = new URL('../../dist/', import.meta.url);
   const load = <T>(file: string): Promise<T> => import(new URL(file, dist).href) as Promise<T>;
   const [{ openWorkspace }, { deployRollout }, { exitCodeForRollout }, { silentReporter }] = await Promise.all([
-    load<typeof import('../src/rollout/workspace.js')>('rollout/workspace.js'),
+    load<typeof import('../src/workspace/workspace.js')>('workspace/workspace.js'),
     load<typeof import('../src/rollout/deploy-rollout.js')>('rollout/deploy-rollout.js'),
     load<typeof import('../src/rollout/rollout.js')>('rollout/rollout.js'),
-    load<typeof import('../src/output/events.js')>('output/events.js'),
+    load<typeof import('../src/events.js')>('events.js'),
   ]);
 
   const transports: SshTransport[] = [];
@@ -96,10 +96,10 @@ async function main(): Promise<void> {
   let rolledOut = opened;
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
-  let result: Awaited<ReturnType<typeof deployRollout>>;
+  let result: Awaited<ReturnType<typeof deployRollout>>['result'];
   try {
     instrument(workspace, timed);
-    result = await deployRollout(workspace, context, { sites: [], concurrency: request.concurrency });
+    ({ result } = await deployRollout(workspace, { sites: [], concurrency: request.concurrency }));
     rolledOut = performance.now();
     loopDelay.disable();
   } finally {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
-import type { Reporter } from './output/events.js';
+import type { Reporter } from './events.js';
 import { createSecretRedactor, type SecretRedactor } from './inventory/secret-redactor.js';
 import { escapeControlCharacters, stringifyJson } from './output/escape-control.js';
 
@@ -207,6 +207,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .option('--write', 'write the change into the inventory')
     .option('--force', 'replace a setup the target site already has')
     .option('--deploy', 'write, then deploy the target site through the test gate (implies --write)')
+    .option('-y, --yes', 'with --deploy: confirm deploys to data centers that ask for confirmation (needed without a terminal)')
     .action(action(() => import('./commands/clone-procedure.js')));
 
   return program;

@@ -111,7 +111,7 @@ export class RenderError extends OzgError {
 }
 
 /** Where a remote or local command ran: a VM host, a local directory or a namespace. */
-export interface CommandContext {
+export interface CommandLocation {
   site?: string;
   environment?: string;
   /** host, directory or namespace */
@@ -122,14 +122,14 @@ export interface CommandContext {
 /** A command on a target failed. Never wraps a raw library error without this context. */
 export class RemoteCommandError extends OzgError {
   override readonly exitCode: number = ExitCode.deployFailed;
-  readonly context: CommandContext;
+  readonly context: CommandLocation;
   readonly command: string;
   readonly commandExitCode: number | null;
   readonly durationMs: number;
   readonly stderrTail: string;
 
   constructor(
-    context: CommandContext,
+    context: CommandLocation,
     command: string,
     result: { exitCode: number | null; durationMs: number; stderr: string },
     options: OzgErrorOptions = {},
@@ -198,6 +198,12 @@ export class RecordWriteError extends OzgError {
     this.reason = reason;
     this.lines = lines;
   }
+}
+
+/** `ENOSPC: no space left on device, write`: the system's words, which say what to fix. */
+export function describeWriteFailure(error: unknown): string {
+  if (error instanceof OzgError) return error.message;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Another ozg run holds the ledger lock. */

@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CommandContext } from '../commands/context.js';
 import { ExitCode, InvalidInputError, UsageError } from '../errors.js';
 import type { Problem } from '../errors.js';
 import { formatSuggestion } from '../input/suggest.js';
@@ -17,9 +16,10 @@ import type { RawInventory, RawSecretRef, RawSetup, RawSite } from '../inventory
 import { lookUpSecret } from '../inventory/secrets.js';
 import type { ResolvedSetup, SecretRef } from '../inventory/types.js';
 import type { Procedure } from '../procedure/types.js';
-import { exitCodeForRollout, runRollout } from '../rollout/rollout.js';
+import { deployRollout } from '../rollout/deploy-rollout.js';
+import { exitCodeForRollout } from '../rollout/rollout.js';
 import type { RolloutResult } from '../rollout/rollout.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace, type WorkspaceOptions } from '../workspace/workspace.js';
 import { quoteShell } from '../shell-quote.js';
 import { findEntryLines, writeSetup } from './edit-inventory.js';
 import { planClone } from './plan-clone.js';
@@ -39,6 +39,14 @@ export interface CloneRequest {
   force?: boolean;
   /** write, then deploy the target's cloned procedures (test gate, then prod) */
   deploy?: boolean;
+  /** with deploy: confirms deploys to data centers that ask for it (`confirm: true`) */
+  yes?: boolean;
+}
+
+/** What a clone needs from its caller: the workspace's options, and a terminal to ask on if there is one. */
+export interface CloneOptions extends WorkspaceOptions {
+  /** asks a yes/no question on a terminal; absent without one */
+  confirm?(question: string): Promise<boolean>;
 }
 
 export interface ClonedSetup {
@@ -95,7 +103,7 @@ export interface CloneResult {
   deploySkipped?: string;
 }
 
-export async function cloneProcedure(context: CommandContext, request: CloneRequest): Promise<CloneResult> {
+export async function cloneProcedure(context: CloneOptions, request: CloneRequest): Promise<CloneResult> {
   checkRequest(request);
   const file = path.resolve(context.cwd, context.inventoryPath);
   const display = context.inventoryPath;
@@ -170,7 +178,12 @@ export async function cloneProcedure(context: CommandContext, request: CloneRequ
     result.deploySkipped = `${left} value(s) and secret reference(s) are left to fill in`;
     return result;
   }
-  result.deploy = await deployTarget(context, request.to, procedures);
+  result.deploy = await deployTarget(context, request, procedures).catch((error: unknown) => {
+    // refused before any target was contacted (not confirmed, say): the file is written all the same
+    if (!(error instanceof UsageError)) throw error;
+    const deployNow = formatCommand(['ozg', 'deploy', '-i', display, request.to, '-p', ...procedures]);
+    throw new UsageError(error.message, { cause: error, hint: `${display} is written; to deploy it: ${deployNow}${error.hint ? ` (${error.hint})` : ''}` });
+  });
   if (result.deploy.ok) result.nextCommand = null;
   return result;
 }
@@ -218,7 +231,7 @@ function findSourceSetup(project: LoadProjectResult, site: string, procedure: st
 }
 
 /** Problems elsewhere do not stop a clone, but they will stop the deploy after it. */
-function warnAboutOtherProblems(context: CommandContext, project: LoadProjectResult, site: string, procedures: string[]): void {
+function warnAboutOtherProblems(context: CloneOptions, project: LoadProjectResult, site: string, procedures: string[]): void {
   const replaced = procedures.map((name) => formatPath(['sites', site, 'procedures', name]));
   const others = project.problems.filter((problem) => !replaced.some((prefix) => problem.path === prefix || problem.path.startsWith(`${prefix}.`)));
   if (others.length === 0) return;
@@ -249,7 +262,7 @@ function findPlaceholdersLeft(text: string, display: string, site: string, plans
   );
 }
 
-async function listSecrets(plans: ClonePlan[], site: string, context: CommandContext, baseDir: string): Promise<SecretToProvide[]> {
+async function listSecrets(plans: ClonePlan[], site: string, context: CloneOptions, baseDir: string): Promise<SecretToProvide[]> {
   const deps = { env: context.env, readFile: (name: string) => readFile(name, 'utf8'), baseDir };
   const secrets: SecretToProvide[] = [];
   for (const plan of plans) {
@@ -263,20 +276,19 @@ async function listSecrets(plans: ClonePlan[], site: string, context: CommandCon
   return secrets;
 }
 
-/** The same rollout `ozg deploy <site> -p <procedures>` runs, on a workspace loaded from the written file. */
-async function deployTarget(context: CommandContext, site: string, procedures: string[]): Promise<RolloutResult> {
+/**
+ * `ozg deploy <site> -p <procedures>` on a workspace loaded from the written file: the same
+ * path, so the same render-everything-first check and the same confirmation gate.
+ */
+async function deployTarget(context: CloneOptions, request: CloneRequest, procedures: string[]): Promise<RolloutResult> {
   const workspace = await openWorkspace(context, { lock: true, command: 'clone-procedure --deploy' });
   try {
-    const items = workspace.selectItems({ sites: [site], procedure: procedures });
-    context.reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: 1 });
-    const started = Date.now();
-    const result = await runRollout(
-      workspace.inventory,
-      items,
-      { concurrency: workspace.inventory.concurrency, environmentsOf: (target) => workspace.environmentsOf(target) },
-      workspace.pipelineDeps(),
-    );
-    context.reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: Date.now() - started });
+    const { result } = await deployRollout(workspace, {
+      sites: [request.to],
+      procedure: procedures,
+      ...(request.yes ? { yes: true } : {}),
+      ...(context.confirm ? { confirm: context.confirm } : {}),
+    });
     return result;
   } finally {
     await workspace.close();

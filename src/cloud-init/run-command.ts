@@ -2,6 +2,7 @@
  * The one way the cloud-init module starts local programs (ssh-keygen, the ISO tools), so
  * tests can pass a hand-written fake instead of spawning anything.
  */
+import { elapsedMs, systemClock } from '../clock.js';
 
 /** Outcome of one local program run; `notFound` when the program is not installed. */
 export interface CommandResult {
@@ -23,7 +24,7 @@ export type RunCommand = (file: string, args: readonly string[], options?: RunCo
 /** The real RunCommand: execa, loaded only when a command actually runs. */
 export const runCommandWithExeca: RunCommand = async (file, args, options = {}) => {
   const { execa } = await import('execa');
-  const started = performance.now();
+  const started = systemClock.monotonicMs();
   const result = await execa(file, [...args], {
     cwd: options.cwd,
     reject: false,
@@ -31,7 +32,7 @@ export const runCommandWithExeca: RunCommand = async (file, args, options = {}) 
     stripFinalNewline: false,
     ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
   });
-  const durationMs = Math.round(performance.now() - started);
+  const durationMs = elapsedMs(systemClock, started);
   const spawnCode = (result.cause as NodeJS.ErrnoException | undefined)?.code;
   if (result.exitCode === undefined && result.signal === undefined && spawnCode === 'ENOENT') {
     return { exitCode: null, stdout: '', stderr: '', durationMs, notFound: true };

@@ -5,7 +5,7 @@ import { resolveVmAccess } from '../inventory/defaults.js';
 import type { EnvironmentName, EnvironmentSpec, Site } from '../inventory/types.js';
 import { formatVmTarget } from '../inventory/target-naming.js';
 import { UsageError } from '../errors.js';
-import type { Workspace } from '../rollout/workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 import { createReleaseId } from '../rollout/release-id.js';
 import { prepareRelease } from '../targets/vm/vm-driver.js';
 import { buildSeed, type FirstDeploy, type SeedFile } from './seed.js';
@@ -57,7 +57,7 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
   const access = resolveVmAccess(spec, host, options.homeDir ?? os.homedir());
   const { deployRoot, user: deployUser, sudo } = access;
   const items = options.withProcedures ? workspace.selectItems({ sites: [site.name] }) : [];
-  const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => new Date()) }) : undefined;
+  const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => workspace.clock.now()) }) : undefined;
 
   const seed = await buildSeed({
     site: { name: site.name },

@@ -9,11 +9,13 @@ interface CloneFlags {
   write?: boolean;
   force?: boolean;
   deploy?: boolean;
+  yes?: boolean;
 }
 
 /** Adopt another site's setup of a procedure: diff first; --write applies it, --deploy also deploys it. */
 export async function run(context: CommandContext, procedure: string | undefined, flags: CloneFlags): Promise<CommandResult> {
-  const result = await cloneProcedure(context, { ...flags, procedure });
+  // the confirmation gate asks only where there is a terminal to ask on
+  const result = await cloneProcedure({ ...context, confirm: context.interactive ? context.confirm : undefined }, { ...flags, procedure });
   context.reporter.result(result, () => formatCloneResult(result));
   return { exitCode: exitCodeForClone(result) };
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { createSiteSeed } from '../cloud-init/site-seed.js';
 import { formatCloudInitResult } from '../output/format-cloud-init.js';
 

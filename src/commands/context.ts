@@ -1,4 +1,4 @@
-import type { Reporter } from '../output/events.js';
+import type { Reporter } from '../events.js';
 import type { SecretRedactor } from '../inventory/secret-redactor.js';
 
 /** What every command gets from the CLI: nothing is read from the process inside commands. */
@@ -27,14 +27,8 @@ export interface CommandContext {
   redactor?: SecretRedactor;
 }
 
-/** Selection flags shared by the commands that act on sites. */
-export interface SelectionFlags {
-  sites?: string[];
-  selector?: string;
-  procedure?: string[];
-  /** `i/n`: this runner's share of the selected sites */
-  shard?: string;
-}
+/** Selection flags shared by the commands that act on sites: the workspace selects by them. */
+export type { SelectionFlags } from '../workspace/workspace.js';
 
 /** What a command hands back to the CLI: the exit code is set there and nowhere else. */
 export interface CommandResult {

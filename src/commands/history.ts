@@ -1,7 +1,7 @@
 import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { readHistory } from '../ledger/history.js';
 import { formatHistoryResult } from '../output/format-history.js';
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { CommandContext, CommandResult } from './context.js';
 import { UsageError } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { exitCodeForLedgerMerge, mergeLedgers } from '../ledger/merge.js';
 import { describeLedgerMergeWarnings, formatLedgerMergeResult } from '../output/format-ledger-merge.js';
 

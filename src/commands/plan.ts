@@ -1,5 +1,5 @@
 import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { exitCodeForPlan, planTargets } from '../rollout/inspect.js';
 import { formatPlanResult } from '../output/format-plan.js';
 

@@ -1,7 +1,7 @@
 import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { renderToFolder } from '../rollout/render-all.js';
 import { formatRenderResult } from '../output/format-render.js';
 

@@ -1,6 +1,6 @@
 import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { exitCodeForRollback, rollbackSetup } from '../rollout/rollback.js';
 import { formatRollbackResult } from '../output/format-rollback.js';
 

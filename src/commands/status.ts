@@ -1,5 +1,5 @@
 import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { exitCodeForStatus, readStatus } from '../rollout/inspect.js';
 import { formatStatusResult } from '../output/format-status.js';
 

@@ -1,6 +1,6 @@
 import type { CommandContext, CommandResult, SelectionFlags } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { exitCodeForTest, testLive } from '../rollout/test-live.js';
 import { formatTestResult } from '../output/format-test.js';
 

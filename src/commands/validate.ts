@@ -1,6 +1,6 @@
 import type { CommandContext, CommandResult } from './context.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../rollout/workspace.js';
+import { openWorkspace } from '../workspace/workspace.js';
 import { validateWorkspace } from '../rollout/render-all.js';
 import { formatValidateResult } from '../output/format-validate.js';
 

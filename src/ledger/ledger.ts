@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isErrnoCode } from '../system-error.js';
 import { formatLedgerLine, isTornLedgerLine, parseLedgerLine } from './ledger-line.js';
 import type { LedgerRecord, ReleaseOutcome } from './types.js';
+import { systemClock } from '../clock.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
 
@@ -83,7 +84,7 @@ export const LIVE_OUTCOMES: readonly ReleaseOutcome[] = ['applied', 'rolled-back
 /** Opens the ledger in `dir` (usually `<inventory dir>/.ozg`). Nothing is created until the first append. */
 export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
   const file = join(dir, LEDGER_FILE);
-  const now = deps.now ?? (() => new Date());
+  const now = deps.now ?? systemClock.now;
   const createId = deps.createId ?? randomUUID;
   // highest seq per target, known after one pass; only the lock holder appends, so it stays true
   let seqs: Map<string, number> | undefined;

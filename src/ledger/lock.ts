@@ -5,6 +5,7 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { InternalError, LockHeldError } from '../errors.js';
 import { isErrnoCode } from '../system-error.js';
+import { systemClock } from '../clock.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -110,7 +111,7 @@ type Verdict = { kind: 'stale' } | { kind: 'held'; error: LockHeldError };
  * existing lock throws LockHeldError naming its holder.
  */
 export async function acquireLock(dir: string, options: AcquireLockOptions): Promise<LedgerLock> {
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock.now;
   const pid = options.pid ?? process.pid;
   const host = options.hostname ?? osHostname();
   const pidSpace = options.pidSpace === null ? undefined : (options.pidSpace ?? currentPidSpace());
@@ -134,7 +135,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
   };
   await mkdir(dir, { recursive: true });
 
-  const deadline = Date.now() + (options.contentionTimeoutMs ?? 3_000);
+  const deadline = systemClock.monotonicMs() + (options.contentionTimeoutMs ?? 3_000);
   let recovered: RecoveredLock | undefined;
   for (;;) {
     if (await tryCreateLock(ctx.path, holder)) {
@@ -150,7 +151,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
       outcome = await breakStaleLock(seen, ctx);
       if (outcome === 'broken') recovered = { holder: seen.holder, lastHeartbeat: new Date(seen.mtimeMs).toISOString() };
     }
-    if (Date.now() > deadline) {
+    if (systemClock.monotonicMs() > deadline) {
       throw new LockHeldError(`the ledger lock ${ctx.path} is contended: other runs keep taking it`, {
         hint: 'wait for the other ozg runs to finish, then try again',
       });
@@ -274,6 +275,7 @@ async function breakStaleLock(seen: LockFileState, ctx: LockContext): Promise<'b
     if (!isErrnoCode(error, 'EEXIST')) throw error;
     const info = await stat(breakPath).catch(() => undefined);
     // A recoverer killed inside this microsecond-wide section leaves the break file behind.
+    // against the file system's mtime: wall-clock time, whatever clock the run was given
     if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => undefined);
     return 'busy';
   }

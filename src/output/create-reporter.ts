@@ -1,6 +1,6 @@
 import { Chalk } from 'chalk';
 import type { ChalkInstance, ColorSupportLevel } from 'chalk';
-import type { Reporter } from './events.js';
+import type { Reporter } from '../events.js';
 import { createJsonReporter } from './json-reporter.js';
 import { createPlainReporter } from './plain-reporter.js';
 

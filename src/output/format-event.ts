@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { OzgEvent } from './events.js';
+import type { OzgEvent } from '../events.js';
 import type { SmokeResult } from '../smoke/types.js';
 
 /** One line (continuation lines indented) per event, for logs and CI: the plain reporter's format. */

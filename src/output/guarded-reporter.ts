@@ -1,5 +1,5 @@
 import type { SecretRedactor } from '../inventory/secret-redactor.js';
-import type { OzgEvent, Reporter } from './events.js';
+import type { OzgEvent, Reporter } from '../events.js';
 import { escapeControlCharacters, escapeControlDeep } from './escape-control.js';
 
 export interface GuardReporterOptions {

@@ -1,4 +1,4 @@
-import type { OzgEvent, Reporter } from './events.js';
+import type { OzgEvent, Reporter } from '../events.js';
 import { stringifyJson } from './escape-control.js';
 
 /** `--json`: one JSON object per line on stdout, events and the final result alike; nothing else. */

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { OzgEvent, Reporter } from './events.js';
+import type { OzgEvent, Reporter } from '../events.js';
 import { formatEventLine } from './format-event.js';
 
 /** Logs and CI: one line per event on stderr, results on stdout; colour only when forced. */

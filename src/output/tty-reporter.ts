@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import ora from 'ora';
 import type { Ora } from 'ora';
-import type { OzgEvent, Reporter } from './events.js';
+import type { OzgEvent, Reporter } from '../events.js';
 import { countSites, formatDuration, formatHostKeyRecorded, formatSmokeResult, formatWriteFailed } from './format-event.js';
 import { writeResult } from './plain-reporter.js';
 

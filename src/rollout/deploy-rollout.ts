@@ -1,45 +1,57 @@
-import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
-import type { CommandContext, SelectionFlags } from '../commands/context.js';
 import type { Site } from '../inventory/types.js';
-import { RecordWriteError, UsageError } from '../errors.js';
-import { formatJunit } from '../output/junit.js';
+import { describeWriteFailure, RecordWriteError, UsageError } from '../errors.js';
+import { elapsedMs } from '../clock.js';
 import { renderAll } from './render-all.js';
 import { runRollout, type RolloutResult } from './rollout.js';
 import { loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
 import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
-import { describeWriteFailure, type Workspace } from './workspace.js';
+import type { SelectionFlags, Workspace } from '../workspace/workspace.js';
 
-export interface DeployFlags extends SelectionFlags {
+/** What to deploy and how: `ozg deploy`'s flags, or what `clone-procedure --deploy` asks for. */
+export interface DeployRequest extends SelectionFlags {
   concurrency?: number;
   onlyTest?: boolean;
   waves?: string;
   maxFailures?: string;
   resume?: boolean;
-  junit?: string;
+  /** confirms deploys to data centers that ask for it (`confirm: true`) */
   yes?: boolean;
+  /**
+   * asks a yes/no question on a terminal; absent without one (then a data center that asks
+   * for confirmation needs `yes`)
+   */
+  confirm?(question: string): Promise<boolean>;
+}
+
+export interface DeployOutcome {
+  result: RolloutResult;
+  /** the rollout's run id (the interrupted run's, when resumed) */
+  run: string;
+  /** when this invocation started deploying: the JUnit report's timestamp */
+  startedAt: Date;
 }
 
 /**
- * A whole rollout as `ozg deploy` runs it: selection (or the interrupted rollout's, with
- * --resume), every bundle rendered and checked, confirmation where a data center asks for
- * it, waves and failure budget, the resume state after every site, and the JUnit report.
+ * The one deploy path (`ozg deploy`, `clone-procedure --deploy`): selection (or the
+ * interrupted rollout's, with resume), every bundle rendered and checked, confirmation where
+ * a data center asks for it, waves and failure budget, the resume state after every site.
  */
-export async function deployRollout(workspace: Workspace, context: CommandContext, flags: DeployFlags): Promise<RolloutResult> {
-  const { state, resumed } = await startState(workspace, flags);
+export async function deployRollout(workspace: Workspace, request: DeployRequest): Promise<DeployOutcome> {
+  const { reporter, clock } = workspace;
+  const { state, resumed } = await startState(workspace, request);
   const plan = state.plan;
   const done = new Set(state.done);
   const items = workspace
     .selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure, shard: plan.shard })
     .filter((item) => !done.has(item.site.name));
   const sites = uniqueSites(items.map((item) => item.site));
-  if (resumed) context.reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
+  if (resumed) reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
 
   const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
   // Every bundle renders and fits its target before the first target is contacted: invalid
   // input is refused whole (exit 3), never half-way through a rollout. The pipeline reuses them.
   await renderAll(workspace, items, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
-  await confirmIfAsked(workspace, context, sites, environmentsOf, Boolean(flags.yes));
+  await confirmIfAsked(workspace, sites, environmentsOf, request);
 
   const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
   const maxFailures = plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
@@ -48,13 +60,14 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
     throw stateWriteError(ledgerDir, error);
   });
   let saving = Promise.resolve();
-  const started = Date.now();
-  context.reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length });
+  const startedAt = clock.now();
+  const started = clock.monotonicMs();
+  reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length });
   const result = await runRollout(
     workspace.inventory,
     items,
     {
-      concurrency: flags.concurrency ?? workspace.inventory.concurrency,
+      concurrency: request.concurrency ?? workspace.inventory.concurrency,
       environmentsOf,
       ...(waves ? { waves } : {}),
       ...(maxFailures !== undefined ? { maxFailures } : {}),
@@ -73,21 +86,15 @@ export async function deployRollout(workspace: Workspace, context: CommandContex
   await saving;
   const reportFailure = (error: RecordWriteError) => {
     result.writeFailures.push({ file: error.file, error: error.reason, lines: error.lines });
-    context.reporter.emit({ type: 'write-failed', file: error.file, error: error.reason, lines: error.lines });
+    reporter.emit({ type: 'write-failed', file: error.file, error: error.reason, lines: error.lines });
   };
-  if (!result.stopped && !context.signal.aborted && result.writeFailures.length === 0) {
-    state.finishedAt = new Date().toISOString();
+  if (!result.stopped && !workspace.signal.aborted && result.writeFailures.length === 0) {
+    state.finishedAt = clock.now().toISOString();
     await writeRolloutState(ledgerDir, state).catch((error: unknown) => reportFailure(stateWriteError(ledgerDir, error)));
   }
   if (result.writeFailures.length > 0) result.ok = false;
-  context.reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: Date.now() - started });
-  if (flags.junit) {
-    const file = path.resolve(context.cwd, flags.junit);
-    await writeFile(file, formatJunit(workspace.redactor.redactDeep(result), { name: `ozg deploy ${state.run}`, timestamp: new Date(started) })).catch((error: unknown) =>
-      reportFailure(new RecordWriteError(file, describeWriteFailure(error), { cause: error, what: `the JUnit report ${file}` })),
-    );
-  }
-  return result;
+  reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: elapsedMs(clock, started) });
+  return { result, run: state.run, startedAt };
 }
 
 function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
@@ -98,7 +105,7 @@ function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
   });
 }
 
-async function startState(workspace: Workspace, flags: DeployFlags): Promise<{ state: RolloutState; resumed: boolean }> {
+async function startState(workspace: Workspace, flags: DeployRequest): Promise<{ state: RolloutState; resumed: boolean }> {
   if (flags.resume) {
     if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest) {
       throw new UsageError('--resume continues the interrupted rollout with its own selection, waves and budget', {
@@ -114,27 +121,21 @@ async function startState(workspace: Workspace, flags: DeployFlags): Promise<{ s
   if (flags.waves) plan.waves = flags.waves;
   if (flags.maxFailures !== undefined) plan.maxFailures = flags.maxFailures;
   if (flags.onlyTest) plan.onlyTest = true;
-  return { state: { run: workspace.run, startedAt: new Date().toISOString(), plan, done: [] }, resumed: false };
+  return { state: { run: workspace.run, startedAt: workspace.clock.now().toISOString(), plan, done: [] }, resumed: false };
 }
 
 /** Data centers may ask for a confirmation (`confirm: true`): asked on a terminal, else --yes is required. */
-async function confirmIfAsked(
-  workspace: Workspace,
-  context: CommandContext,
-  sites: Site[],
-  environmentsOf: (site: Site) => string[],
-  yes: boolean,
-): Promise<void> {
+async function confirmIfAsked(workspace: Workspace, sites: Site[], environmentsOf: (site: Site) => string[], request: DeployRequest): Promise<void> {
   const asking = sites.filter((site) => {
     const dc = workspace.inventory.dataCenters.get(site.dataCenter)!;
     return environmentsOf(site).some((env) => dc.environments[env as 'test' | 'prod']?.confirm);
   });
-  if (yes || asking.length === 0) return;
+  if (request.yes || asking.length === 0) return;
   const question = `Deploy to ${asking.length} site(s) in data centers that ask for confirmation (${[...new Set(asking.map((s) => s.dataCenter))].join(', ')})?`;
-  if (!context.interactive || !context.confirm) {
+  if (!request.confirm) {
     throw new UsageError(`${question} There is no terminal to ask on.`, { hint: 'pass --yes to confirm in a pipeline' });
   }
-  if (!(await context.confirm(question))) throw new UsageError('deploy not confirmed; nothing was changed');
+  if (!(await request.confirm(question))) throw new UsageError('deploy not confirmed; nothing was changed');
 }
 
 function uniqueSites(sites: Site[]): Site[] {

@@ -3,7 +3,7 @@ import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import { ClusterError, describeError, ExitCode, RemoteCommandError, UnreachableError } from '../errors.js';
 import { planTarget, type PlanAction, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
-import type { Workspace } from './workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 /** One target as plan and status see it: desired (rendered), live (marker), recorded (ledger). */
 export interface InspectedTarget {

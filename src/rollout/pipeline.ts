@@ -1,10 +1,11 @@
 import type { EnvironmentName, ResolvedSetup, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
 import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
-import type { Reporter, Step } from '../output/events.js';
+import type { Reporter, Step } from '../events.js';
 import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
 import { describeError, InterruptedError, UnreachableError } from '../errors.js';
+import { elapsedMs, type Clock } from '../clock.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
 import type { TargetKey } from './target-key.js';
@@ -20,7 +21,8 @@ export interface PipelineDeps {
   recorded(key: TargetKey): LedgerRecord | undefined;
   record(record: RecordInput): Promise<void>;
   reporter: Reporter;
-  now(): Date;
+  /** release ids and durations: the run's one clock */
+  clock: Clock;
   signal?: AbortSignal;
 }
 
@@ -98,7 +100,7 @@ export async function deployItem(item: ResolvedSetup, environments: EnvironmentN
     return outcome;
   }
 
-  const stamp = deps.now();
+  const stamp = deps.clock.now();
   for (const [index, stage] of stages.entries()) {
     const gatesLaterStage = stages.slice(index + 1).some((s) => s.plan.action !== 'unchanged');
     if (stage.plan.action === 'unchanged' && !gatesLaterStage && !isUnrecordedRelease(stage.plan)) {
@@ -137,7 +139,7 @@ async function prepareStages(item: ResolvedSetup, environments: EnvironmentName[
  */
 async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: PipelineDeps): Promise<EnvironmentOutcome> {
   const { environment, driver, bundle } = stage;
-  const started = Date.now();
+  const started = deps.clock.monotonicMs();
   const base = { environment, version: bundle.version };
   let release = stage.live?.release;
   let applied = false;
@@ -155,7 +157,7 @@ async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: Pi
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
       const failed = failedOutcome(environment, item, error);
-      await deps.record(recordFor(item, stage, 'apply-failed', { durationMs: Date.now() - started, error: failed.error }));
+      await deps.record(recordFor(item, stage, 'apply-failed', { durationMs: elapsedMs(deps.clock, started), error: failed.error }));
       if (!failed.unreachable) await restoreAfterFailedApply(item, stage, deps);
       return failed;
     }
@@ -167,12 +169,12 @@ async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: Pi
   const smoke = await runSmoke(item, stage, deps);
   const passed = smoke.every((r) => r.passed);
   if (passed) {
-    await deps.record(recordFor(item, stage, applied ? 'applied' : adopting ? 'adopted' : 'tested', { release, smoke, durationMs: Date.now() - started }));
+    await deps.record(recordFor(item, stage, applied ? 'applied' : adopting ? 'adopted' : 'tested', { release, smoke, durationMs: elapsedMs(deps.clock, started) }));
     return { ...base, status: applied ? 'applied' : adopting ? 'adopted' : 'unchanged', release, smoke };
   }
 
   const failedNames = smoke.filter((r) => !r.passed).map((r) => `${r.name}: ${r.detail}`).join('; ');
-  await deps.record(recordFor(item, stage, 'smoke-failed', { release, smoke, durationMs: Date.now() - started, error: failedNames }));
+  await deps.record(recordFor(item, stage, 'smoke-failed', { release, smoke, durationMs: elapsedMs(deps.clock, started), error: failedNames }));
   // a release that went live unrecorded never passed its gate: undo it as its own run would have
   if (applied || adopting) await rollBack(item, stage, deps);
   return { ...base, status: 'smoke-failed', release, smoke, error: failedNames };
@@ -206,7 +208,7 @@ async function restoreAfterFailedApply(item: ResolvedSetup, stage: Stage, deps: 
 /** A release that failed its smoke checks is replaced by the one before it, when there is one. */
 async function rollBack(item: ResolvedSetup, stage: Stage, deps: PipelineDeps, toRelease?: string): Promise<void> {
   report(deps, item, stage.environment, 'rollback', toRelease ? `restoring release ${toRelease}` : 'switching back to the previous release');
-  const started = Date.now();
+  const started = deps.clock.monotonicMs();
   try {
     const result = await stage.driver.rollback(item.procedure.name, toRelease);
     if (result.status === 'nothing-to-roll-back') {
@@ -214,7 +216,7 @@ async function rollBack(item: ResolvedSetup, stage: Stage, deps: PipelineDeps, t
       return;
     }
     await deps.record({
-      ...recordFor(item, stage, 'rolled-back', { release: result.live.release, durationMs: Date.now() - started }),
+      ...recordFor(item, stage, 'rolled-back', { release: result.live.release, durationMs: elapsedMs(deps.clock, started) }),
       version: result.live.version,
       hash: result.live.hash,
     });

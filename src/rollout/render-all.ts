@@ -4,7 +4,7 @@ import type { Bundle } from '../procedure/types.js';
 import { InvalidInputError, RenderError, type Problem } from '../errors.js';
 import { listBundleObjects } from '../targets/create-driver.js';
 import { writeBundles, type WrittenBundle } from '../procedure/write-bundles.js';
-import type { Workspace } from './workspace.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 /** `ozg validate`'s result: the inventory, its catalogue and every bundle passed every check. */
 export interface ValidateResult {

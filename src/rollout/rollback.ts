@@ -1,7 +1,8 @@
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { RollbackResult } from '../targets/driver.js';
 import { ExitCode, UsageError } from '../errors.js';
-import type { Workspace } from './workspace.js';
+import { elapsedMs } from '../clock.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 export interface RollbackRequest {
   site: string;
@@ -30,7 +31,7 @@ export function exitCodeForRollback(result: TargetRollbackResult): number {
 async function rollbackTarget(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, toRelease?: string): Promise<RollbackResult> {
   const deps = workspace.pipelineDeps();
   const driver = await workspace.driver(item.site, environment);
-  const started = Date.now();
+  const started = deps.clock.monotonicMs();
   deps.reporter.emit({ type: 'step', site: item.site.name, environment, procedure: item.procedure.name, step: 'rollback', message: toRelease ? `to ${toRelease}` : 'to the previous release' });
   // the activate hook of the release switched back to runs and can print what its files hold
   await workspace.learnSecrets(item);
@@ -45,7 +46,7 @@ async function rollbackTarget(workspace: Workspace, item: ResolvedSetup, environ
       release: result.live.release,
       outcome: 'rolled-back',
       smoke: [],
-      durationMs: Date.now() - started,
+      durationMs: elapsedMs(deps.clock, started),
     });
   }
   return result;

@@ -3,7 +3,8 @@ import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
 import type { SmokeResult } from '../smoke/types.js';
 import { describeError, ExitCode } from '../errors.js';
 import { isUnrecordedRelease, planTarget } from './plan.js';
-import type { Workspace } from './workspace.js';
+import { elapsedMs } from '../clock.js';
+import type { Workspace } from '../workspace/workspace.js';
 
 /** One target as `ozg test` found it: the live release and its smoke results. */
 export interface LiveTest {
@@ -38,7 +39,7 @@ export async function testLive(workspace: Workspace, items: ResolvedSetup[], onl
     workspace.environmentsOf(item.site, only).map((environment) =>
       limit(async (): Promise<LiveTest> => {
         const row: LiveTest = { site: item.site.name, environment, procedure: item.procedure.name, status: 'not-deployed', smoke: [] };
-        const started = Date.now();
+        const started = deps.clock.monotonicMs();
         try {
           const driver = await workspace.driver(item.site, environment);
           const live = await driver.live(item.procedure.name);
@@ -62,7 +63,7 @@ export async function testLive(workspace: Workspace, items: ResolvedSetup[], onl
             release: live.release,
             outcome: adopted ? 'adopted' : row.status === 'passed' ? 'tested' : 'smoke-failed',
             smoke: row.smoke,
-            durationMs: Date.now() - started,
+            durationMs: elapsedMs(deps.clock, started),
           });
         } catch (error) {
           row.status = 'error';

@@ -4,6 +4,7 @@
  */
 import { lastLines } from '../errors.js';
 import type { CommandSmokeCheck, HttpSmokeCheck, SmokeCheck, SmokeResult } from './types.js';
+import { systemClock } from '../clock.js';
 
 /** What running a check's command once produced. */
 export interface CommandOutcome {
@@ -58,7 +59,7 @@ export async function runChecks(checks: SmokeCheck[], options: RunChecksOptions)
 
 /** Run one check, retrying after failed attempts; a failed check is a result, not an exception. */
 export async function runCheck(check: SmokeCheck, options: RunChecksOptions): Promise<SmokeResult> {
-  const now = options.now ?? (() => performance.now());
+  const now = options.now ?? systemClock.monotonicMs;
   const sleep = options.sleep ?? sleepFor;
   const timeoutMs = (check.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const maxAttempts = 1 + Math.max(0, Math.floor(check.retries ?? 0));

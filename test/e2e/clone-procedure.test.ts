@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
@@ -143,6 +144,37 @@ describe('ozg clone-procedure', () => {
     const history = resultOf(await runOzg(['history', '--json', '--site', 'sylt'], { cwd: dir, env }));
     expect(history.records.map((r: any) => `${r.environment}:${r.outcome}:${r.version}`)).toEqual(['test:applied:1.1.0', 'prod:applied:1.1.0']);
     expect(JSON.stringify(history)).not.toContain('sylt-smtp-password');
+  });
+
+  it('--deploy into a data center with confirm: true refuses without a terminal and without --yes (exit 2), like deploy', async () => {
+    const inventory = await readInventory(dir);
+    const asking = inventory.replace("prod: {root: './targets/prod'}   # prod", "prod: {root: './targets/prod', confirm: true}   # prod");
+    expect(asking).not.toBe(inventory);
+    await writeFile(path.join(dir, 'sites.yaml'), asking);
+    const env = { SYLT_SMTP_PASSWORD: 'sylt-smtp-password', LUEBECK_SMTP: 'luebeck-smtp-password' };
+    const refused = await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'sylt', '--deploy'], { cwd: dir, env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('data centers that ask for confirmation (local-dc)? There is no terminal to ask on.');
+    expect(refused.stderr).toContain('hint: sites.yaml is written; to deploy it: ozg deploy -i sites.yaml sylt -p antrag-formular (pass --yes to confirm in a pipeline)');
+    // refused before any target was contacted: neither environment got anything
+    expect(existsSync(path.join(dir, 'targets'))).toBe(false);
+    expect(setupOf(await readInventory(dir), 'sylt')).toBeDefined();
+
+    // sylt has the setup now: --force clones the same setup again (no change), --yes confirms the deploy
+    const confirmed = await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'sylt', '--deploy', '--force', '--yes', '--json'], { cwd: dir, env });
+    expect({ code: confirmed.code, stderr: confirmed.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(resultOf(confirmed).deploy.sites.map((site: any) => `${site.site}:${site.result}`)).toEqual(['sylt:ok']);
+  });
+
+  it('--deploy renders every bundle before the first target is contacted: an error in prod only stops it whole (exit 3)', async () => {
+    // test renders, prod does not: deployed one environment at a time, test would be applied first
+    const app = path.join(dir, 'templates/antrag-formular/1.1.0/vm/config/app.json');
+    await writeFile(app, '{% if environment == "prod" %}{{ values.noSuchValue }}{% endif %}' + (await readFile(app, 'utf8')));
+    const env = { SYLT_SMTP_PASSWORD: 'sylt-smtp-password', LUEBECK_SMTP: 'luebeck-smtp-password' };
+    const run = await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'sylt', '--deploy'], { cwd: dir, env });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('noSuchValue');
+    expect(existsSync(path.join(dir, 'targets'))).toBe(false);
   });
 
   it('--deploy writes but does not deploy while something is left to fill in (exit 3)', async () => {

@@ -2,7 +2,7 @@ import { createSecretRedactor } from '../../../src/inventory/secret-redactor.js'
 import { createReporter } from '../../../src/output/create-reporter.js';
 import { escapeControlCharacters } from '../../../src/output/escape-control.js';
 import { guardReporter } from '../../../src/output/guarded-reporter.js';
-import type { OzgEvent } from '../../../src/output/events.js';
+import type { OzgEvent } from '../../../src/events.js';
 import { CaptureStream } from '../../helpers/capture-stream.js';
 
 /** hook output as a hostile script prints it: an OSC window title and a screen clear */

@@ -1,5 +1,5 @@
 import { chooseReporterMode, createReporter, resolveColorLevel, type CreateReporterOptions } from '../../../src/output/create-reporter.js';
-import type { OzgEvent } from '../../../src/output/events.js';
+import type { OzgEvent } from '../../../src/events.js';
 import { CaptureStream } from '../../helpers/capture-stream.js';
 import { makeLedgerRecord } from '../../helpers/ledger-records.js';
 

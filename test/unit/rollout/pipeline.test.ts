@@ -4,7 +4,7 @@ import type { Bundle } from '../../../src/procedure/types.js';
 import type { EnvironmentName, ResolvedSetup, Site } from '../../../src/inventory/types.js';
 import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../../../src/targets/driver.js';
 import type { SmokeResult } from '../../../src/smoke/types.js';
-import type { OzgEvent } from '../../../src/output/events.js';
+import type { OzgEvent } from '../../../src/events.js';
 import { UnreachableError } from '../../../src/errors.js';
 
 /** A target that keeps its releases in memory, like the VM driver keeps them in directories. */
@@ -61,6 +61,7 @@ function harness() {
   const targets = { test: new FakeTarget('test'), prod: new FakeTarget('prod') };
   const records: RecordInput[] = [];
   const events: OzgEvent[] = [];
+  let ticks = 0;
   const deps: PipelineDeps = {
     async renderBundle(item: ResolvedSetup, environment: EnvironmentName): Promise<Bundle> {
       return { site: 'kiel', environment, procedure: 'antrag', version: item.procedure.version, targetKind: 'vm', files: [], hooks: {}, smoke: [{ name: 'ok', command: 'true' }], hash: `${environment}-${item.procedure.version}` };
@@ -73,7 +74,8 @@ function harness() {
       records.push(record);
     },
     reporter: { emit: (e) => events.push(e), result() {}, close() {} },
-    now: () => new Date('2026-11-29T05:00:00Z'),
+    // each monotonic reading is 250 ms after the one before: durations are the clock's, not the machine's
+    clock: { now: () => new Date('2026-11-29T05:00:00Z'), monotonicMs: () => (ticks += 250) },
   };
   return { targets, records, events, deps };
 }
@@ -87,6 +89,14 @@ describe('deployItem', () => {
     expect(h.targets.prod.calls).toEqual(['live', 'apply', 'smoke']);
     expect(h.records.map((r) => `${r.environment}:${r.outcome}`)).toEqual(['test:applied', 'prod:applied']);
     expect(h.records[0]!.release).toBe('20261129T050000Z-test-1.0');
+  });
+
+  it('takes release ids and durations from the injected clock', async () => {
+    const h = harness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    // one reading when a stage starts, one when its record is written
+    expect(h.records.map((r) => r.durationMs)).toEqual([250, 250]);
+    expect(h.records.map((r) => r.release)).toEqual(['20261129T050000Z-test-1.0', '20261129T050000Z-prod-1.0']);
   });
 
   it('does nothing and records nothing when both targets are at the bundle hash', async () => {

@@ -1,5 +1,5 @@
-import type { LedgerRecord } from '../ledger/types.js';
-import type { SmokeResult } from '../smoke/types.js';
+import type { LedgerRecord } from './ledger/types.js';
+import type { SmokeResult } from './smoke/types.js';
 
 /** Steps of one site's pipeline, as reporters show them. */
 export type Step = 'plan' | 'apply' | 'smoke' | 'rollback';

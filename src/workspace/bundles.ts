@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { EnvironmentName, Inventory, ResolvedSetup } from '../inventory/types.js';
+import type { Bundle } from '../procedure/types.js';
+import { resolveSecret } from '../inventory/secrets.js';
+import type { SecretRedactor } from '../inventory/secret-redactor.js';
+import { renderBundle } from '../procedure/render.js';
+import { checkBundleForTarget } from '../targets/create-driver.js';
+
+export interface BundleCache {
+  render(item: ResolvedSetup, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  learnSecrets(item: ResolvedSetup): Promise<void>;
+  /** drops a site's rendered bundles once its pipeline is done */
+  dropSite(site: string): void;
+}
+
+/**
+ * Renders each item's bundle once per run and checks it against its target; resolves each
+ * secret once and teaches the redactor its value.
+ */
+export function createBundleCache(inventory: Inventory, env: Record<string, string | undefined>, redactor: SecretRedactor): BundleCache {
+  const secretCache = new Map<string, Promise<string>>();
+  const bundles = new Map<string, Promise<Bundle>>();
+
+  const resolveItemSecrets = async (item: ResolvedSetup): Promise<Record<string, string>> => {
+    const secrets: Record<string, string> = {};
+    for (const [name, ref] of Object.entries(item.setup.secrets)) {
+      const key = JSON.stringify(ref);
+      let value = secretCache.get(key);
+      if (!value) secretCache.set(key, (value = resolveSecret(ref, { env, readFile: (p) => readFile(p, 'utf8'), baseDir: inventory.dir })));
+      secrets[name] = await value;
+      redactor.add(name, secrets[name]);
+    }
+    return secrets;
+  };
+
+  const renderChecked = async (item: ResolvedSetup, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
+    const dc = inventory.dataCenters.get(item.site.dataCenter)!;
+    const secrets = redactSecrets ? {} : await resolveItemSecrets(item);
+    const bundle = await renderBundle({
+      procedure: item.procedure,
+      site: item.site,
+      setup: item.setup,
+      environment,
+      targetKind: dc.kind === 'kubernetes' ? 'kubernetes' : 'vm',
+      values: item.values,
+      secrets,
+      redactSecrets,
+    });
+    const spec = dc.environments[environment];
+    const filesDir = item.procedure.vm?.files ?? '';
+    // named as render errors name template files: <procedure>/<version>/<vm.files>/<path>
+    const describeFile = (file: string): string => posix.join(item.procedure.name, item.procedure.version, filesDir, file);
+    if (spec) await checkBundleForTarget(dc, spec, item.site, bundle, { describeFile });
+    return bundle;
+  };
+
+  return {
+    render(item, environment, options = {}) {
+      const key = [item.site.name, item.procedure.name, item.procedure.version, environment, Boolean(options.redactSecrets)].join('\0');
+      let bundle = bundles.get(key);
+      if (!bundle) {
+        bundle = renderChecked(item, environment, Boolean(options.redactSecrets));
+        bundles.set(key, bundle);
+        // a failed render is not kept: the caller reports it, and a retry renders afresh
+        bundle.catch(() => bundles.delete(key));
+      }
+      return bundle;
+    },
+    async learnSecrets(item) {
+      await resolveItemSecrets(item);
+    },
+    dropSite(site) {
+      for (const key of [...bundles.keys()]) if (key.startsWith(`${site}\0`)) bundles.delete(key);
+    },
+  };
+}
