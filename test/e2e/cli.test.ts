@@ -5,12 +5,13 @@ import { copyToTemp, removeTemp, repoRoot, parseJsonLines, runOzg } from '../hel
 import { writeProbeInventory } from '../helpers/probe-inventory.js';
 
 describe('the ozg command line', () => {
+  // a fresh, undeployed project per test: none sees what another deployed or left behind
   let dir: string;
-  beforeAll(async () => {
+  beforeEach(async () => {
     dir = await copyToTemp([{ from: path.join(repoRoot, 'test/fixtures/e2e/gate') }]);
     await writeProbeInventory(dir, { version: '1.0.0', sites: ['kiel', 'luebeck'] });
   });
-  afterAll(() => removeTemp(dir));
+  afterEach(() => removeTemp(dir));
 
   it('prints its version and help', async () => {
     const version = await runOzg(['--version'], { cwd: dir });

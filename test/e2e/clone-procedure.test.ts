@@ -30,7 +30,7 @@ describe('ozg clone-procedure', () => {
   });
   afterEach(() => removeTemp(dir));
 
-  it('must-show 1: shows the diff first, and --write rewrites only the target setup, byte for byte everywhere else', async () => {
+  it('shows the diff first, and --write rewrites only the target setup, byte for byte everywhere else', async () => {
     const before = await readInventory(dir);
     const dry = await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'husum'], { cwd: dir });
     expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
@@ -72,7 +72,7 @@ describe('ozg clone-procedure', () => {
     });
   });
 
-  it('must-show 2: never copies or prints the source site-specific values or its secret', async () => {
+  it('never copies or prints the source site-specific values or its secret', async () => {
     const runs = [
       await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'husum'], { cwd: dir }),
       await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'husum', '--json'], { cwd: dir }),
@@ -99,7 +99,7 @@ describe('ozg clone-procedure', () => {
     expect(runs[0].stdout).toContain('secret smtpPassword (antrag-formular): provide environment variable HUSUM_SMTP_PASSWORD');
   });
 
-  it('must-show 3: a clone from a VM data center to a local one is reported by validate until filled in, then deploys through the test gate', async () => {
+  it('a clone from a VM data center to a local one is reported by validate until filled in, then deploys through the test gate', async () => {
     expect((await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'husum', '--write'], { cwd: dir })).code).toBe(0);
 
     const invalid = await runOzg(['validate'], { cwd: dir });
@@ -123,7 +123,7 @@ describe('ozg clone-procedure', () => {
     expect(marker).toMatchObject({ procedure: 'antrag-formular', version: '1.1.0' });
   });
 
-  it('must-show 3: --deploy writes and deploys at once when the target has every fact and secret', async () => {
+  it('--deploy writes and deploys at once when the target has every fact and secret', async () => {
     const before = await readInventory(dir);
     const env = { SYLT_SMTP_PASSWORD: 'sylt-smtp-password', LUEBECK_SMTP: 'luebeck-smtp-password' };
     const run = await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'sylt', '--deploy', '--json'], { cwd: dir, env });
@@ -186,7 +186,7 @@ describe('ozg clone-procedure', () => {
     await expect(readFile(path.join(dir, 'targets/test/husum/antrag-formular/release.json'))).rejects.toThrow();
   });
 
-  it('must-show 4: refuses to overwrite an existing setup unless --force; cloning twice with --force changes nothing', async () => {
+  it('refuses to overwrite an existing setup unless --force; cloning twice with --force changes nothing', async () => {
     const before = await readInventory(dir);
     const refused = await runOzg(['clone-procedure', 'antrag-formular', '--from', 'kiel', '--to', 'luebeck', '--write'], { cwd: dir });
     expect(refused.code).toBe(2);

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
+import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
+import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 
 /** The real validator from Debian's cloud-init package; a missing one fails with the install step. */
 function cloudInitSchema(file: string): number {
@@ -19,42 +20,58 @@ function cloudInitSchema(file: string): number {
   }
 }
 
+/** A project with one VM site (its deployRoot a folder of the project) and an operator key; no seed yet. */
+async function setUpProject(): Promise<string> {
+  const dir = await copyToTemp([
+    { from: path.join(repoRoot, 'templates'), to: 'templates' },
+    { from: path.join(repoRoot, 'examples'), to: 'examples' },
+  ]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
+  await writeFile(
+    path.join(dir, 'sites.yaml'),
+    [
+      'dataCenters:',
+      '  dataport:',
+      '    kind: vm',
+      '    environments:',
+      `      test: { deployRoot: ${JSON.stringify(path.join(dir, 'vm-root'))}, ssh: { user: ozg, identityFile: ./operator, knownHosts: ./known_hosts, sudo: true } }`,
+      'sites:',
+      '  kiel:',
+      '    dataCenter: dataport',
+      '    hosts:',
+      '      test:',
+      '        host: 127.0.0.1',
+      '        port: 2222',
+      '        network: { version: 2, ethernets: { eth0: { dhcp4: true } } }',
+      '    procedures:',
+      '      antrag-formular:',
+      '        version: "^1.0.0"',
+      '        values: { title: "Kiel", municipalityKey: "01002000", domain: antraege.kiel.de, contactEmail: a@kiel.de }',
+      '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
+    ].join('\n') + '\n',
+  );
+  return dir;
+}
+
 describe('ozg cloud-init', () => {
   let dir: string;
+  /** the seed for kiel/test written once (host keys pinned in known_hosts, the procedures in user-data, an ISO) */
+  let seeding: OzgRun;
+  /** the project right after it: put back before each test, whatever the one before did */
+  let seeded: DirSnapshot;
   beforeAll(async () => {
-    dir = await copyToTemp([
-      { from: path.join(repoRoot, 'templates'), to: 'templates' },
-      { from: path.join(repoRoot, 'examples'), to: 'examples' },
-    ]);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
-    await writeFile(
-      path.join(dir, 'sites.yaml'),
-      [
-        'dataCenters:',
-        '  dataport:',
-        '    kind: vm',
-        '    environments:',
-        `      test: { deployRoot: ${JSON.stringify(path.join(dir, 'vm-root'))}, ssh: { user: ozg, identityFile: ./operator, knownHosts: ./known_hosts, sudo: true } }`,
-        'sites:',
-        '  kiel:',
-        '    dataCenter: dataport',
-        '    hosts:',
-        '      test:',
-        '        host: 127.0.0.1',
-        '        port: 2222',
-        '        network: { version: 2, ethernets: { eth0: { dhcp4: true } } }',
-        '    procedures:',
-        '      antrag-formular:',
-        '        version: "^1.0.0"',
-        '        values: { title: "Kiel", municipalityKey: "01002000", domain: antraege.kiel.de, contactEmail: a@kiel.de }',
-        '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
-      ].join('\n') + '\n',
-    );
+    dir = await setUpProject();
+    seeding = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '--with-procedures', '--json'], { cwd: dir });
+    seeded = await snapshotDirs([dir]);
   });
-  afterAll(() => removeTemp(dir));
+  beforeEach(() => seeded.restore());
+  afterAll(async () => {
+    await seeded?.discard();
+    await removeTemp(dir);
+  });
 
   it('writes a valid seed with pinned host keys, owner-only, and never prints key material or secrets', async () => {
-    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '--with-procedures', '--json'], { cwd: dir });
+    const run = seeding;
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     const result = resultOf(run);
     expect(result.hostKeys).toEqual([{ type: 'ed25519', fingerprint: expect.stringMatching(/^SHA256:/) }]);

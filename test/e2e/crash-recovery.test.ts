@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, spawnOzg } from '../helpers/run-ozg.js';
 import { writeProbeInventory } from '../helpers/probe-inventory.js';
 
-/** Must-show 6: SIGKILL in the middle of a deploy; the next run reads the ledger and completes. */
+/** SIGKILL in the middle of a deploy; the next run reads the ledger and completes. */
 describe('a deploy killed with SIGKILL', () => {
   let dir: string;
   beforeAll(async () => {

@@ -1,21 +1,31 @@
 import path from 'node:path';
 import { readFile, readlink, stat } from 'node:fs/promises';
-import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
+import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
+import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 
-/** Must-show 1: the README's main command on a fresh copy, then a no-op rerun. */
+/** The README's main command on a fresh copy, then a no-op rerun. */
 describe('the built-in example', () => {
   let dir: string;
+  /** the README's command run once on a fresh copy */
+  let first: OzgRun;
+  /** the copy right after that deploy: put back before each test, whatever the one before did */
+  let deployed: DirSnapshot;
   beforeAll(async () => {
     dir = await copyToTemp([
       { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.example.yaml' },
       { from: path.join(repoRoot, 'templates'), to: 'templates' },
       { from: path.join(repoRoot, 'examples'), to: 'examples' },
     ]);
+    first = await runOzg(['deploy', '-i', 'sites.example.yaml'], { cwd: dir });
+    deployed = await snapshotDirs([dir]);
   });
-  afterAll(() => removeTemp(dir));
+  beforeEach(() => deployed.restore());
+  afterAll(async () => {
+    await deployed?.discard();
+    await removeTemp(dir);
+  });
 
   it('deploys every site to test and prod, records it, and a rerun changes nothing', async () => {
-    const first = await runOzg(['deploy', '-i', 'sites.example.yaml'], { cwd: dir });
     expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(first.stdout).toMatch(/kiel\s+antrag-formular 1\.1\.0\s+test: applied .*prod: applied/);
     expect(first.stdout).toMatch(/luebeck\s+antrag-formular 1\.0\.0/);
@@ -48,6 +58,7 @@ describe('the built-in example', () => {
     for (const secret of ['demo-smtp-password-kiel', 'demo-archive-token-kiel']) {
       expect(ledger).not.toContain(secret);
       expect(status.stdout + status.stderr).not.toContain(secret);
+      expect(first.stdout + first.stderr).not.toContain(secret);
     }
   });
 });

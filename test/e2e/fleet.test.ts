@@ -23,7 +23,7 @@ describe('fleet rollouts', () => {
   });
   afterEach(() => removeTemp(dir));
 
-  it('must-show 1 and 4: a gate failure in wave 2 with --max-failures 0 skips wave 3 and leaves its prod untouched', async () => {
+  it('a gate failure in wave 2 with --max-failures 0 skips wave 3, leaves its prod untouched, and the JUnit report shows both', async () => {
     await writeProbeInventory(dir, { version: '1.0.0', count: 30, versionFor: (site) => (site === 'site-005' ? '2.0.0' : undefined) });
     const run = await runOzg(['deploy', '--waves', '1,10,100%', '--max-failures', '0', '-c', '4', '--json', '--junit', 'smoke.xml'], { cwd: dir });
     expect(run.code).toBe(5);
@@ -55,7 +55,7 @@ describe('fleet rollouts', () => {
     expect(junit).toMatch(/<testcase classname="site-030" name="deploy"[^>]*>\s*<skipped message="failure budget/);
   });
 
-  it('must-show 2: a rollout killed midway resumes without redeploying finished sites', async () => {
+  it('a rollout killed midway resumes without redeploying finished sites', async () => {
     await writeProbeInventory(dir, { version: '1.0.0', count: 12, installDelay: 0.2 });
     const { child, done } = spawnOzg(['deploy', '-c', '3', '--waves', '3,100%'], { cwd: dir });
     const ledger = path.join(dir, '.ozg/ledger.jsonl');
@@ -87,7 +87,7 @@ describe('fleet rollouts', () => {
     expect(again.stderr).toContain('nothing to resume');
   });
 
-  it('must-show 3: two shards merged give the same status as one unsharded run', async () => {
+  it('two shards merged give the same status as one unsharded run', async () => {
     const whole = await copyToTemp([{ from: fixture }]);
     try {
       await writeProbeInventory(whole, { version: '1.0.0', count: 10 });

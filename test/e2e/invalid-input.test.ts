@@ -1,17 +1,14 @@
 import path from 'node:path';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { copyToTemp, removeTemp, repoRoot, runOzg } from '../helpers/run-ozg.js';
+import { existsSync } from 'node:fs';
+import { copyFixtureToTemp, listFixtureCases, readFixtureExpectation } from '../helpers/inventory-fixtures.js';
+import { removeTemp, runOzg } from '../helpers/run-ozg.js';
 
 /**
- * Must-show 3: every folder under test/fixtures/invalid is one broken inventory or template.
+ * Every folder under test/fixtures/invalid is one broken inventory or template.
  * `ozg deploy` on it must name file:line:col and the field, exit 3, and record nothing.
  * Adding a case is adding a folder with sites.yaml and expect.json.
  */
-const root = path.join(repoRoot, 'test/fixtures/invalid');
-const cases = readdirSync(root, { withFileTypes: true })
-  .filter((d) => d.isDirectory())
-  .map((d) => d.name)
-  .sort();
+const cases = listFixtureCases('invalid');
 
 /** The fake environment the fixtures' secret references resolve against. */
 const env = { OZG_TEST_SECRET: 'not-a-real-secret' };
@@ -22,8 +19,8 @@ describe('invalid input', () => {
   });
 
   it.each(cases)('%s: exits 3 with its position, and deploys and records nothing', async (name) => {
-    const expected = JSON.parse(readFileSync(path.join(root, name, 'expect.json'), 'utf8')) as { message: string; position: string; path?: string };
-    const dir = await copyToTemp([{ from: path.join(root, name) }]);
+    const expected = readFixtureExpectation<{ message: string; position: string; path?: string }>('invalid', name);
+    const dir = await copyFixtureToTemp('invalid', name);
     try {
       const run = await runOzg(['deploy', '-i', 'sites.yaml'], { cwd: dir, env });
       expect({ code: run.code }).toEqual({ code: 3 });

@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
 import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
-import { startKubeApiServer, type KubeApiServer, type KubeObject, type KubeRequestRecord } from '../helpers/kube-api/index.js';
+import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject, type KubeRequestRecord, type StoreSnapshot } from '../helpers/kube-api/index.js';
 
 /**
  * The issue "Kubernetes data centers" through the real CLI, against the local HTTPS
@@ -27,22 +28,73 @@ const RECORD = `ozg-release-${PROCEDURE}`;
 const MIRROR_IMAGE = 'registry.rz-nord.example/mirror/busybox:1.36';
 const ns = (site: string, environment: 'test' | 'prod') => `ozg-${site}-${environment}`;
 
+/** this test's own server: empty namespaces, or both sites deployed (startDeployed) */
 let server: KubeApiServer;
+/** the server not yet stopped */
+let running: KubeApiServer | undefined;
 const kubeconfigs: Record<'test' | 'prod', string> = { test: '', prod: '' };
 const temps: string[] = [];
+/** the checkout the deployed state belongs to */
 let cwd: string;
+/** the namespaces and the checkout's ledger right after both sites were deployed once */
+let deployed: { objects: StoreSnapshot; checkout: DirSnapshot };
 
-beforeAll(async () => {
-  server = await startKubeApiServer({ namespaces: SITES.flatMap((s) => [ns(s, 'test'), ns(s, 'prod')]) });
+/** A server whose namespaces hold `objects` (default: nothing yet), with one account per environment. */
+async function startServer(objects?: StoreSnapshot): Promise<KubeApiServer> {
+  await running?.stop();
+  const started = await startKubeApiServer({ namespaces: SITES.flatMap((s) => [ns(s, 'test'), ns(s, 'prod')]), ...(objects ? { objects } : {}) });
+  server = running = started;
   for (const environment of ['test', 'prod'] as const) {
-    const user = server.addUser({ name: `ozg-landes-it-${environment}`, namespaces: SITES.map((s) => ns(s, environment)) });
-    kubeconfigs[environment] = await server.kubeconfigFor(user, ns('kiel', environment));
+    const user = started.addUser({ name: `ozg-landes-it-${environment}`, namespaces: SITES.map((s) => ns(s, environment)) });
+    kubeconfigs[environment] = await started.kubeconfigFor(user, ns('kiel', environment));
   }
+  return started;
+}
+
+/** Both sites at kube-probe 1.0.0 in test and prod, recorded in the checkout at `cwd`: a fresh copy for every test. */
+async function startDeployed(): Promise<KubeApiServer> {
+  const started = await startServer(deployed.objects);
+  await deployed.checkout.restore();
+  // the checkout names this server's kubeconfigs
+  await writeInventory(cwd);
+  return started;
+}
+
+/** The smoke Job of kube-probe's health check answers like the service does. */
+function arrangeHealthyService(onJob: (job: KubeObject) => unknown = () => undefined): () => void {
+  return server.arrangeJob({
+    commandIncludes: 'http://kube-probe/health',
+    log: (job) => {
+      onJob(job);
+      return '{"status":"ok"}\n';
+    },
+  });
+}
+
+/** What the deploy that made the deployed state did: its output, the requests it sent, the smoke Jobs' images. */
+let firstDeploy: { run: OzgRun; requests: KubeRequestRecord[]; jobImages: string[] };
+
+// One deploy makes the state most tests start from; the first test checks that deploy itself.
+beforeAll(async () => {
+  await startServer();
   cwd = await checkout();
+  await writeInventory(cwd);
+  const jobImages: string[] = [];
+  const undo = arrangeHealthyService((job) => jobImages.push(`${job.metadata.namespace}: ${job.spec.template.spec.containers[0].image}`));
+  server.clearRequests();
+  const run = await ozg(cwd, 'deploy', '--json').finally(undo);
+  firstDeploy = { run, requests: [...server.requests], jobImages };
+  deployed = { objects: server.snapshot(), checkout: await snapshotDirs([cwd]) };
+});
+
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await running?.stop();
+  await deployed?.checkout.discard();
   await Promise.all(temps.map(removeTemp));
 });
 
@@ -150,17 +202,8 @@ const describeRequest = (r: KubeRequestRecord) => `${r.method} ${r.path}`;
 
 describe('ozg deploy to a Kubernetes data center', () => {
   it('deploys two sites test → prod into their own namespaces, labelled, with release records', async () => {
-    await writeInventory(cwd);
-    const jobImages: string[] = [];
-    const undo = server.arrangeJob({
-      commandIncludes: 'http://kube-probe/health',
-      log: (job) => {
-        jobImages.push(`${job.metadata.namespace}: ${job.spec.template.spec.containers[0].image}`);
-        return '{"status":"ok"}\n';
-      },
-    });
-    server.clearRequests();
-    const run = await ozg(cwd, 'deploy', '--json').finally(undo);
+    await startDeployed();
+    const { run, requests, jobImages } = firstDeploy;
     expect({ code: run.code, stderr: run.stderr, error: errorOf(run) }).toEqual({ code: 0, stderr: '', error: undefined });
     expect(outcomes(run)).toEqual(['husum/prod: applied', 'husum/test: applied', 'kiel/prod: applied', 'kiel/test: applied']);
 
@@ -197,10 +240,10 @@ describe('ozg deploy to a Kubernetes data center', () => {
       }
     }
     // every request stayed in the four site namespaces, each environment's account in its own
-    expect(server.requests.filter((r) => r.namespace === undefined || !/^ozg-(kiel|husum)-(test|prod)$/.test(r.namespace)).map(describeRequest)).toEqual([]);
-    expect(server.requests.filter((r) => r.user !== `ozg-landes-it-${r.namespace!.split('-').at(-1)}`).map(describeRequest)).toEqual([]);
+    expect(requests.filter((r) => r.namespace === undefined || !/^ozg-(kiel|husum)-(test|prod)$/.test(r.namespace)).map(describeRequest)).toEqual([]);
+    expect(requests.filter((r) => r.user !== `ozg-landes-it-${r.namespace!.split('-').at(-1)}`).map(describeRequest)).toEqual([]);
     // every object went in by server-side apply as the procedure's own field manager, never forcing
-    const patches = server.requests.filter((r) => r.method === 'PATCH');
+    const patches = requests.filter((r) => r.method === 'PATCH');
     expect(patches.length).toBeGreaterThan(0);
     expect(patches.filter((r) => !r.contentType?.startsWith('application/apply-patch+yaml') || r.query.fieldManager !== `ozg-${PROCEDURE}` || r.query.force !== 'false').map(describeRequest)).toEqual([]);
     // the smoke check ran as a Job in each namespace (test: the default image, prod: the
@@ -220,6 +263,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('sends no write at all when rerun with nothing to change', async () => {
+    await startDeployed();
     server.clearRequests();
     const run = await ozg(cwd, 'deploy', '--json');
     expect({ code: run.code, stderr: run.stderr, error: errorOf(run) }).toEqual({ code: 0, stderr: '', error: undefined });
@@ -229,6 +273,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('status --json from a fresh checkout reads the live versions from the namespaces', async () => {
+    await startDeployed();
     const fresh = await checkout();
     await writeInventory(fresh);
     const run = await ozg(fresh, 'status', '--json');
@@ -252,7 +297,8 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
-  it('applies each procedure as its own field manager, visible in managedFields', () => {
+  it('applies each procedure as its own field manager, visible in managedFields', async () => {
+    await startDeployed();
     for (const site of SITES) {
       for (const environment of ['test', 'prod'] as const) {
         for (const [resource, name] of [['configmaps', 'kube-probe-config'], ['deployments', PROCEDURE], ['configmaps', RECORD]] as const) {
@@ -264,6 +310,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('validate refuses two procedures of a site that define the same ConfigMap, naming both template files (exit 3)', async () => {
+    await startServer();
     const dir = await checkoutWithTwin();
     const run = await ozg(dir, 'validate');
     expect(run.code).toBe(3);
@@ -272,6 +319,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('deploy refuses an object whose live copy carries another procedure’s label, applying nothing', async () => {
+    await startDeployed();
     const dir = await checkoutWithTwin();
     const before = { test: snapshot(ns('kiel', 'test')), prod: snapshot(ns('kiel', 'prod')) };
     server.clearRequests();
@@ -290,6 +338,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {
+    await startDeployed();
     const recordsBefore = (await ledger(cwd)).length;
 
     await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.0.0', 'cluster-reader': '1.0.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
@@ -317,6 +366,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('stops at a failed smoke Job in test: exit 5, the Job log in the ledger, prod untouched', async () => {
+    await startDeployed();
     let image: string | undefined;
     const undo = server.arrangeJob({
       commandIncludes: 'nc -z -w 3 kube-probe-db',
@@ -359,6 +409,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('fails a Deployment that never gets ready with the pod reason, and restores the previous release', async () => {
+    await startDeployed();
     // Progressing=False/ProgressDeadlineExceeded as soon as the image pull fails, as a real
     // Deployment reports once its progressDeadlineSeconds ran out
     const undo = server.arrangeWorkload({ imageIncludes: 'kube-probe:1.2.0', state: 'ImagePullBackOff', progressDeadlineExceeded: true });
@@ -385,6 +436,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('plan reads the live state: nothing pending, then pending after a version bump (exit 10)', async () => {
+    await startDeployed();
     const fresh = await checkout();
     await writeInventory(fresh);
     const unchanged = await ozg(fresh, 'plan', '--json');
@@ -406,6 +458,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
   });
 
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {
+    await startServer();
     const wrongCa = await server.kubeconfigFor('ozg-landes-it-test', ns('kiel', 'test'), { ca: 'wrong' });
     const dir = await checkout();
     await writeInventory(dir, { kubeconfig: { test: wrongCa } });

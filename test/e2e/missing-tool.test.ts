@@ -20,7 +20,8 @@ describe('a required program missing on this machine', () => {
   let dir: string;
   let onlySshKeygen: string;
   let nothing: string;
-  beforeAll(async () => {
+  // a fresh project per test: a seed or known_hosts one run left never changes what the next one sees
+  beforeEach(async () => {
     const sshKeygen = findProgram('ssh-keygen', 'apt-get install -y openssh-client');
     dir = await copyToTemp([
       { from: path.join(repoRoot, 'templates'), to: 'templates' },
@@ -48,7 +49,7 @@ describe('a required program missing on this machine', () => {
       ].join('\n') + '\n',
     );
   });
-  afterAll(() => removeTemp(dir));
+  afterEach(() => removeTemp(dir));
 
   it('cloud-init --iso without cloud-localds, genisoimage or xorriso exits 8 naming the install step', async () => {
     const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '-o', 'seed-a'], { cwd: dir, env: { PATH: onlySshKeygen } });

@@ -7,6 +7,7 @@ import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
 import { repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
+import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
 import { countSessions, listHostFiles, markLogs, readHostMarker, writeVmInventory, type VmSiteSpec } from '../helpers/vm-inventory.js';
 
 /**
@@ -58,18 +59,30 @@ describe('deploying to VMs over SSH', () => {
   const write = (siteList: VmSiteSpec[]) =>
     writeVmInventory(cwd, vms, { catalogues, dataCenters: [{ name: 'vm-dc', knownHosts: vms.knownHostsFile, sudo: { prod: true } }], sites: siteList });
   let firstRelease: Record<string, any>;
+  /** the checkout and the four hosts right after both sites were deployed once */
+  let deployed: DirSnapshot;
+  /** that deploy's output and the hosts' sshd log lines it caused */
+  let firstDeploy: { run: OzgRun; logs: string[] };
 
+  // One deploy makes the state every test starts from (a fresh copy each); the first test checks that deploy itself.
   beforeAll(async () => {
     cwd = path.join(dir, 'two-sites');
     const [a, b, c, d] = vms.hosts;
     alpha = { test: a, prod: b };
     beta = { test: c, prod: d };
-  });
-
-  it('deploys two sites test → prod, each onto its own hosts, over one connection per target', async () => {
     await write(sites());
     const logs = await markLogs([alpha.test, alpha.prod, beta.test, beta.prod]);
     const run = await ozg(cwd, 'deploy', '--json');
+    firstDeploy = { run, logs: await logs() };
+    firstRelease = (await readHostMarker(alpha.prod, 'alpha', 'probe'))!;
+    deployed = await snapshotDirs([cwd, ...[alpha.test, alpha.prod, beta.test, beta.prod].map((h) => h.root)]);
+  });
+  afterAll(() => deployed?.discard());
+  const startDeployed = () => deployed.restore();
+
+  it('deploys two sites test → prod, each onto its own hosts, over one connection per target', async () => {
+    await startDeployed();
+    const { run } = firstDeploy;
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(outcomes(run).sort()).toEqual([
       'alpha/prod/probe: applied',
@@ -94,7 +107,6 @@ describe('deploying to VMs over SSH', () => {
         expect((await listHostFiles(host)).filter((f) => !f.includes('/'))).toEqual([site]);
       }
     }
-    firstRelease = (await readHostMarker(alpha.prod, 'alpha', 'probe'))!;
 
     const records = await ledger(cwd);
     expect(records.map((r) => `${r.site}/${r.environment}:${r.outcome}:${r.version}`).sort()).toEqual([
@@ -104,10 +116,11 @@ describe('deploying to VMs over SSH', () => {
       'beta/test:applied:1.0.0',
     ]);
     // one SSH connection per target for the whole run (marker read, apply, smoke)
-    for (const log of await logs()) expect(countSessions(log).connections).toBe(1);
+    for (const log of firstDeploy.logs) expect(countSessions(log).connections).toBe(1);
   });
 
   it('status --json reads the live versions from the hosts over SSH', async () => {
+    await startDeployed();
     const logs = await markLogs([alpha.test, alpha.prod, beta.test, beta.prod]);
     const run = await ozg(cwd, 'status', '--json');
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
@@ -121,6 +134,7 @@ describe('deploying to VMs over SSH', () => {
   });
 
   it('a rerun with nothing to do changes nothing: one connection and one command per target', async () => {
+    await startDeployed();
     const before = await ledger(cwd);
     const logs = await markLogs([alpha.test, alpha.prod, beta.test, beta.prod]);
     const run = await ozg(cwd, 'deploy', '--json');
@@ -132,6 +146,7 @@ describe('deploying to VMs over SSH', () => {
   });
 
   it('rolls prod back over SSH (through sudo) to the release before', async () => {
+    await startDeployed();
     await write(sites({ message: 'second' }));
     const upgrade = await ozg(cwd, 'deploy', 'alpha', '--json');
     expect(upgrade.code).toBe(0);
@@ -157,6 +172,7 @@ describe('deploying to VMs over SSH', () => {
   });
 
   it('passes a hostile site value to the host literally: no command runs, in a hook (| shell) or a config file (| json)', async () => {
+    await startDeployed();
     const canary = `/tmp/pwned-${randomBytes(6).toString('hex')}`;
     const value = `$(touch ${canary}); 'x" \\n\n\`touch ${canary}\` ü`;
     const withEcho = sites();

@@ -1,46 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UnreachableError } from '../../src/errors.js';
-import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
-import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
+import { useSshHosts } from '../helpers/ssh-test-hosts.js';
 
-let vms: SshHosts;
-let dir: string;
-const open: SshTransport[] = [];
-
-beforeAll(async () => {
-  // DEBUG1 makes the bastion log its forwarding (direct-tcpip) requests
-  vms = await startSshHosts(4, { logLevel: 'DEBUG1' });
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ozg-ssh-faults-'));
-}, 30_000);
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-afterAll(async () => {
-  await vms?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-function connect(host: { address: string; port: number }, overrides: Partial<CreateSshTransportOptions> = {}): SshTransport {
-  const transport = createSshTransport({
-    host: host.address,
-    port: host.port,
-    user: vms.user,
-    identityFile: vms.identityFile,
-    knownHostsFile: vms.knownHostsFile,
-    acceptNewHostKeys: false,
-    sudo: false,
-    connectTimeoutMs: 5_000,
-    where: 'kiel/test',
-    ...overrides,
-  });
-  open.push(transport);
-  return transport;
-}
+// DEBUG1 makes the bastion log its forwarding (direct-tcpip) requests
+const vms = useSshHosts(4, { logLevel: 'DEBUG1', transport: { where: 'kiel/test' } });
+const { connect } = vms;
 
 async function failureOf(promise: Promise<unknown>): Promise<{ error: UnreachableError; ms: number }> {
   const started = performance.now();
@@ -78,7 +45,7 @@ describe('transport faults become UnreachableError', () => {
   });
 
   it('names the user and the key file when authentication fails', async () => {
-    const otherKey = path.join(dir, 'not-authorized');
+    const otherKey = path.join(vms.dir, 'not-authorized');
     await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
     const { error } = await failureOf(connect(vms.hosts[1], { identityFile: otherKey }).exec('true'));
     expect(error.message).toContain(`authentication failed for user ${vms.user} with key ${otherKey}`);
@@ -86,7 +53,7 @@ describe('transport faults become UnreachableError', () => {
   });
 
   it('names a missing identity file', async () => {
-    const missing = path.join(dir, 'no-such-key');
+    const missing = path.join(vms.dir, 'no-such-key');
     const { error } = await failureOf(connect(vms.hosts[1], { identityFile: missing }).exec('true'));
     expect(error.message).toContain(`cannot read the identity file ${missing}`);
   });
@@ -128,14 +95,14 @@ describe('bastion (jump host)', () => {
 
   it('verifies the bastion host key against the same known_hosts', async () => {
     const [bastion, target] = [vms.hosts[2], vms.hosts[3]];
-    const file = await vms.writeKnownHosts(path.join(dir, 'no-bastion'), { omit: [bastion] });
+    const file = await vms.writeKnownHosts(path.join(vms.dir, 'no-bastion'), { omit: [bastion] });
     const { error } = await failureOf(connect(target, { knownHostsFile: file, bastion: { host: bastion.address, port: bastion.port } }).exec('true'));
     expect(error.message).toContain(`unknown host key for ${bastion.address}:${bastion.port}`);
   });
 
   it('verifies the target host key behind the bastion', async () => {
     const [bastion, target] = [vms.hosts[2], vms.hosts[3]];
-    const file = await vms.writeKnownHosts(path.join(dir, 'wrong-target'), { wrongKeyFor: [target] });
+    const file = await vms.writeKnownHosts(path.join(vms.dir, 'wrong-target'), { wrongKeyFor: [target] });
     const { error } = await failureOf(connect(target, { knownHostsFile: file, bastion: { host: bastion.address, port: bastion.port } }).exec('true'));
     expect(error.message).toContain(`HOST KEY CHANGED for ${target.address}:${target.port}`);
   });

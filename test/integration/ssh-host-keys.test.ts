@@ -1,47 +1,18 @@
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { appendFile, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UnreachableError } from '../../src/errors.js';
 import { formatFingerprint } from '../../src/targets/ssh/known-hosts.js';
-import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
-import { VM_DEPLOY_ROOT, startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
+import type { CreateSshTransportOptions, SshTransport } from '../../src/targets/ssh/ssh-transport.js';
+import { VM_DEPLOY_ROOT, startSshHosts, type SshHost } from '../helpers/sshd-harness.js';
+import { useSshHosts } from '../helpers/ssh-test-hosts.js';
 
-let vms: SshHosts;
-let dir: string;
-const open: SshTransport[] = [];
-
-beforeAll(async () => {
-  vms = await startSshHosts(2);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ozg-host-keys-'));
-}, 30_000);
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-afterAll(async () => {
-  await vms?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-function connect(host: SshHost, knownHostsFile: string, overrides: Partial<CreateSshTransportOptions> = {}): SshTransport {
-  const transport = createSshTransport({
-    host: host.address,
-    port: host.port,
-    user: vms.user,
-    identityFile: vms.identityFile,
-    knownHostsFile,
-    acceptNewHostKeys: false,
-    // plain lines, whatever this machine's ssh_config says (hashing has its own test)
-    hashKnownHosts: async () => false,
-    sudo: false,
-    connectTimeoutMs: 5_000,
-    ...overrides,
-  });
-  open.push(transport);
-  return transport;
-}
+// plain lines, whatever this machine's ssh_config says (hashing has its own test)
+const vms = useSshHosts(2, { transport: { hashKnownHosts: async () => false } });
+const connect = (host: SshHost, knownHostsFile: string, overrides: Partial<CreateSshTransportOptions> = {}): SshTransport =>
+  vms.connect(host, { knownHostsFile, ...overrides });
 
 async function expectRefused(promise: Promise<unknown>): Promise<UnreachableError> {
   const error = await promise.then(
@@ -62,7 +33,7 @@ describe('host key verification against real sshd', () => {
 
   it('refuses an unknown host key with its fingerprint and the flag to accept it, and runs nothing', async () => {
     const host = vms.hosts[0];
-    const file = await vms.writeKnownHosts(path.join(dir, 'unknown'), { omit: [host] });
+    const file = await vms.writeKnownHosts(path.join(vms.dir, 'unknown'), { omit: [host] });
     const transport = connect(host, file);
     const error = await expectRefused(transport.exec(touchScript('ran-unknown')));
     expect(error.message).toContain(
@@ -76,7 +47,7 @@ describe('host key verification against real sshd', () => {
 
   it('records a new key with --accept-new-host-keys, then verifies it without the flag', async () => {
     const host = vms.hosts[1];
-    const file = path.join(dir, 'fresh', 'known_hosts');
+    const file = path.join(vms.dir, 'fresh', 'known_hosts');
     const first = connect(host, file, { acceptNewHostKeys: true });
     expect((await first.exec(touchScript('accepted') + ' && echo ran')).stdout).toBe('ran\n');
     expect(await readFile(file, 'utf8')).toBe(`[${host.address}]:${host.port} ssh-ed25519 ${host.hostKey.base64}\n`);
@@ -91,7 +62,7 @@ describe('host key verification against real sshd', () => {
 
   it('refuses a changed host key even with --accept-new-host-keys, naming the file, line and both fingerprints', async () => {
     const host = vms.hosts[1];
-    const file = await vms.writeKnownHosts(path.join(dir, 'changed'), { wrongKeyFor: [host] });
+    const file = await vms.writeKnownHosts(path.join(vms.dir, 'changed'), { wrongKeyFor: [host] });
     const before = await readFile(file, 'utf8');
     const oldKey = Buffer.from(before.split('\n')[1].split(' ')[2], 'base64');
     const error = await expectRefused(connect(host, file, { acceptNewHostKeys: true }).exec(touchScript('ran-changed')));
@@ -105,7 +76,7 @@ describe('host key verification against real sshd', () => {
   });
 
   it('verifies hashed known_hosts entries (ssh-keygen -H)', async () => {
-    const file = await vms.writeKnownHosts(path.join(dir, 'hashed'), { hashed: true });
+    const file = await vms.writeKnownHosts(path.join(vms.dir, 'hashed'), { hashed: true });
     expect(await readFile(file, 'utf8')).not.toContain(vms.hosts[0].address);
     expect((await connect(vms.hosts[0], file).exec('echo hashed')).stdout).toBe('hashed\n');
     expect((await connect(vms.hosts[1], file).exec('echo hashed')).stdout).toBe('hashed\n');
@@ -113,42 +84,32 @@ describe('host key verification against real sshd', () => {
 
   it('refuses a key marked @revoked', async () => {
     const host = vms.hosts[0];
-    const file = await vms.writeKnownHosts(path.join(dir, 'revoked'));
+    const file = await vms.writeKnownHosts(path.join(vms.dir, 'revoked'));
     await appendFile(file, `@revoked * ssh-ed25519 ${host.hostKey.base64}\n`);
     const error = await expectRefused(connect(host, file, { acceptNewHostKeys: true }).exec('true'));
     expect(error.message).toContain(`is marked @revoked in ${file}:3`);
   });
 
   it('asks a server with several host keys for the type known_hosts pins, so the pinned RSA key is verified', async () => {
-    const keyDir = await mkdtemp(path.join(dir, 'rsa-'));
+    const keyDir = await mkdtemp(path.join(vms.dir, 'rsa-'));
     const rsaKey = path.join(keyDir, 'ssh_host_rsa_key');
     await promisify(execFile)('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsaKey]);
     const rsaBase64 = (await readFile(`${rsaKey}.pub`, 'utf8')).split(' ')[1];
     // the harness's ed25519 key comes first in sshd_config; the RSA key is the second
     const both = await startSshHosts(1, { extraConfig: [`HostKey ${rsaKey}`] });
+    const transports: SshTransport[] = [];
     try {
       const host = both.hosts[0];
-      const file = path.join(dir, 'rsa-only');
+      const file = path.join(vms.dir, 'rsa-only');
       await writeFile(file, `[${host.address}]:${host.port} ssh-rsa ${rsaBase64}\n`);
-      const connectBoth = (knownHostsFile: string): SshTransport => {
-        const transport = createSshTransport({
-          host: host.address,
-          port: host.port,
-          user: both.user,
-          identityFile: both.identityFile,
-          knownHostsFile,
-          acceptNewHostKeys: false,
-          sudo: false,
-          connectTimeoutMs: 5_000,
-        });
-        open.push(transport);
-        return transport;
-      };
-      expect((await connectBoth(file).exec('echo rsa')).stdout).toBe('rsa\n');
+      const rsaOnly = connect(host, file, { identityFile: both.identityFile });
+      const ed25519 = connect(host, both.knownHostsFile, { identityFile: both.identityFile });
+      transports.push(rsaOnly, ed25519);
+      expect((await rsaOnly.exec('echo rsa')).stdout).toBe('rsa\n');
       // control: the same server shows its ed25519 key to a client that knows that one
-      expect((await connectBoth(both.knownHostsFile).exec('echo ed25519')).stdout).toBe('ed25519\n');
+      expect((await ed25519.exec('echo ed25519')).stdout).toBe('ed25519\n');
     } finally {
-      await Promise.all(open.splice(0).map((t) => t.close()));
+      await Promise.all(transports.map((t) => t.close()));
       await both.stop();
     }
   }, 30_000);

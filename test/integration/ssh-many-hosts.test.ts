@@ -1,34 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createSshTransport, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
 import { quoteShell } from '../../src/shell-quote.js';
-import { VM_DEPLOY_ROOT, startSshHosts, type SshHosts } from '../helpers/sshd-harness.js';
+import { VM_DEPLOY_ROOT } from '../helpers/sshd-harness.js';
+import { useSshHosts } from '../helpers/ssh-test-hosts.js';
 
-let vms: SshHosts;
-let transports: SshTransport[] = [];
-
-beforeAll(async () => {
-  vms = await startSshHosts(20);
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(transports.map((t) => t.close()));
-  await vms?.stop();
-});
+const vms = useSshHosts(20, { transport: { connectTimeoutMs: 10_000 } });
 
 it('gives each of 20 hosts reached in parallel its own deploy root', async () => {
   expect(new Set(vms.hosts.map((h) => h.address)).size).toBe(20);
-  transports = vms.hosts.map((host) =>
-    createSshTransport({
-      host: host.address,
-      port: host.port,
-      user: vms.user,
-      identityFile: vms.identityFile,
-      knownHostsFile: vms.knownHostsFile,
-      acceptNewHostKeys: false,
-      sudo: false,
-      connectTimeoutMs: 10_000,
-    }),
-  );
+  const transports = vms.hosts.map((host) => vms.connect(host));
   const results = await Promise.all(
     transports.map((t, i) =>
       t.exec(`printf %s ${quoteShell(`host-${i}`)} > ${VM_DEPLOY_ROOT}/who && ls ${VM_DEPLOY_ROOT} && cat ${VM_DEPLOY_ROOT}/who`),

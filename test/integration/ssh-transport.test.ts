@@ -4,39 +4,13 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createSshTransport, type CreateSshTransportOptions, type SshTransport } from '../../src/targets/ssh/ssh-transport.js';
 import { OUTPUT_TAIL_BYTES } from '../../src/targets/vm/output-tail.js';
 import { quoteShell } from '../../src/shell-quote.js';
-import { VM_DEPLOY_ROOT, startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
+import { VM_DEPLOY_ROOT } from '../helpers/sshd-harness.js';
+import { useSshHosts } from '../helpers/ssh-test-hosts.js';
 
-let vms: SshHosts;
-const open: SshTransport[] = [];
-
-beforeAll(async () => {
-  vms = await startSshHosts(1);
-}, 30_000);
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-afterAll(async () => {
-  await vms?.stop();
-});
-
-function connect(host: SshHost, overrides: Partial<CreateSshTransportOptions> = {}): SshTransport {
-  const transport = createSshTransport({
-    host: host.address,
-    port: host.port,
-    user: vms.user,
-    identityFile: vms.identityFile,
-    knownHostsFile: vms.knownHostsFile,
-    acceptNewHostKeys: false,
-    sudo: false,
-    connectTimeoutMs: 5_000,
-    ...overrides,
-  });
-  open.push(transport);
-  return transport;
-}
+const vms = useSshHosts(1);
+const { connect } = vms;
 
 describe('ssh transport against a real sshd', () => {
   it('keeps only the last 64 KiB of a 50 MB output per stream and counts the bytes it dropped', async () => {

@@ -73,9 +73,10 @@ import { PodLogs } from './pod-logs.js';
 import { groupVersionOf, resolveResourceType, resourceTypeForKind } from './resources.js';
 import { createRequestHandler, type KubeRequestRecord } from './routes.js';
 import { compileLabelSelector } from './selectors.js';
-import { ObjectStore } from './store.js';
+import { ObjectStore, type StoreSnapshot } from './store.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './tls.js';
 
+export type { StoreSnapshot };
 export type { AddUserOptions, ForbidRule, JobArrangement, KubeObject, KubeRequestRecord, KubeUser, ServerVersion, WorkloadArrangement };
 export { serviceAccountUserName };
 
@@ -92,6 +93,8 @@ export interface StartKubeApiServerOptions {
   version?: ServerVersion;
   /** put `default` ServiceAccount and `kube-root-ca.crt` ConfigMap in each new namespace; default true */
   namespaceDefaults?: boolean;
+  /** the objects of another server's snapshot(), there from the start (pod logs are not carried over) */
+  objects?: StoreSnapshot;
 }
 
 export interface KubeconfigOptions {
@@ -155,6 +158,9 @@ export interface KubeApiServer {
   /** Poll (every 10 ms) until the predicate holds; rejects after timeoutMs (default 5000). */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
 
+  /** Every object as it is now, for another server to start from (`objects`), so tests need not redo what made them. */
+  snapshot(): StoreSnapshot;
+
   /** Close watches and connections, stop the controllers, remove the work dir. */
   stop(): Promise<void>;
 }
@@ -169,6 +175,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
     const serving = await issueServerCertificate(ca, workDir, 'kube-apiserver', { ipAddresses: ['127.0.0.1'], dnsNames: ['localhost', 'kubernetes', 'kubernetes.default.svc'] });
 
     const store = new ObjectStore();
+    if (options.objects) store.load(options.objects);
     const users = new UserRegistry();
     const logs = new PodLogs();
     let clusterIp = 10;
@@ -311,6 +318,8 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
       },
+
+      snapshot: () => store.snapshot(),
 
       async stop() {
         controllers.stop();

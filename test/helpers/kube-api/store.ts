@@ -10,6 +10,12 @@ export interface StoreEvent {
   resourceVersion: number;
 }
 
+/** Every stored object and the resourceVersion counter: what another server starts from. */
+export interface StoreSnapshot {
+  objects: Array<[string, KubeObject]>;
+  resourceVersion: number;
+}
+
 /** Changes kept for watches resuming from a resourceVersion (etcd compacts too). */
 const HISTORY_LIMIT = 50_000;
 
@@ -36,6 +42,17 @@ export class ObjectStore {
 
   get resourceVersion(): number {
     return this.revision;
+  }
+
+  snapshot(): StoreSnapshot {
+    return { objects: [...this.objects].map(([key, object]) => [key, clone(object)]), resourceVersion: this.revision };
+  }
+
+  /** Fills an empty store from a snapshot, as etcd restored from a backup: no watch sees it happen. */
+  load(snapshot: StoreSnapshot): void {
+    if (this.objects.size > 0) throw new Error('store: load needs an empty store');
+    for (const [key, object] of snapshot.objects) this.objects.set(key, clone(object));
+    this.revision = snapshot.resourceVersion;
   }
 
   get(type: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {

@@ -1,16 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { InvalidInputError, formatProblem } from '../../../src/errors.js';
 import { loadProject } from '../../../src/inventory/load-project.js';
+import { copyFixtureToTemp, listFixtureCases, readFixtureExpectation } from '../../helpers/inventory-fixtures.js';
+import { removeTemp } from '../../helpers/run-ozg.js';
 
 /**
- * Every folder under test/fixtures/invalid is one inventory (sites.yaml, plus its own
- * templates/) with exactly one defect; expect.json names a problem that must be reported:
- * a message substring, `file:line:col` relative to the folder, and the JSON path.
- * Every folder under test/fixtures/valid must load; its expect.json lists the resolved
- * setups as `site/procedure@version`. Adding a case is adding a folder.
+ * Every folder under test/fixtures/invalid is one inventory (sites.yaml, plus templates/:
+ * its own or test/fixtures/shared-templates) with exactly one defect; expect.json names a
+ * problem that must be reported: a message substring, `file:line:col` relative to the
+ * folder, and the JSON path. Every folder under test/fixtures/valid must load; its
+ * expect.json lists the resolved setups as `site/procedure@version`. Adding a case is
+ * adding a folder.
  */
-const fixtures = path.resolve('test/fixtures');
 
 /**
  * The fake environment secret references resolve against: the fixtures reference
@@ -19,31 +19,22 @@ const fixtures = path.resolve('test/fixtures');
  */
 const FIXTURE_ENV = { OZG_TEST_SECRET: 'not-a-real-secret', HOME: '/home/fixture' };
 
-function listCases(kind: 'valid' | 'invalid'): string[] {
-  return readdirSync(path.join(fixtures, kind), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => entry.name)
-    .sort();
-}
-
-function readExpectation<T>(dir: string): T {
-  return JSON.parse(readFileSync(path.join(dir, 'expect.json'), 'utf8')) as T;
-}
-
 describe('invalid inventories and templates', () => {
-  const cases = listCases('invalid');
+  const cases = listFixtureCases('invalid');
 
   it('cover at least 22 defects', () => {
     expect(cases.length).toBeGreaterThanOrEqual(22);
   });
 
   it.each(cases)('%s', async (name) => {
-    const dir = path.join(fixtures, 'invalid', name);
-    const expected = readExpectation<{ message: string; position: string; path: string }>(dir);
-    const error = await loadProject({ inventoryPath: 'sites.yaml', cwd: dir, env: FIXTURE_ENV }).then(
-      () => undefined,
-      (thrown: unknown) => thrown,
-    );
+    const expected = readFixtureExpectation<{ message: string; position: string; path: string }>('invalid', name);
+    const dir = await copyFixtureToTemp('invalid', name);
+    const error = await loadProject({ inventoryPath: 'sites.yaml', cwd: dir, env: FIXTURE_ENV })
+      .then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      )
+      .finally(() => removeTemp(dir));
     expect(error).toBeInstanceOf(InvalidInputError);
     const problems = (error as InvalidInputError).problems;
     const found = problems.find(
@@ -57,10 +48,10 @@ describe('invalid inventories and templates', () => {
 });
 
 describe('valid inventories', () => {
-  it.each(listCases('valid'))('%s', async (name) => {
-    const dir = path.join(fixtures, 'valid', name);
-    const expected = readExpectation<{ items: string[] }>(dir);
-    const project = await loadProject({ inventoryPath: 'sites.yaml', cwd: dir, env: FIXTURE_ENV });
+  it.each(listFixtureCases('valid'))('%s', async (name) => {
+    const expected = readFixtureExpectation<{ items: string[] }>('valid', name);
+    const dir = await copyFixtureToTemp('valid', name);
+    const project = await loadProject({ inventoryPath: 'sites.yaml', cwd: dir, env: FIXTURE_ENV }).finally(() => removeTemp(dir));
     expect(project.items.map((item) => `${item.site.name}/${item.procedure.name}@${item.procedure.version}`)).toEqual(expected.items);
   });
 });

@@ -141,7 +141,7 @@ describe('latest and history', () => {
   });
 });
 
-describe('causal order (issue 9: clocks differ between shards)', () => {
+describe('causal order when the clocks of shards differ', () => {
   it('stamps each record with the next seq of its own target, also after reopening', async () => {
     const ledger = openLedger(dir, fixedDeps());
     const input = (overrides: Partial<LedgerRecord>) => {

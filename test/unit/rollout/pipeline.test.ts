@@ -1,50 +1,10 @@
 import { deployItem, type PipelineDeps, type RecordInput } from '../../../src/rollout/pipeline.js';
-import { planTarget } from '../../../src/rollout/plan.js';
 import type { Bundle } from '../../../src/procedure/types.js';
 import type { EnvironmentName, ResolvedSetup, Site } from '../../../src/inventory/types.js';
-import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../../../src/targets/driver.js';
-import type { SmokeResult } from '../../../src/smoke/types.js';
+import type { RollbackResult } from '../../../src/targets/driver.js';
 import type { OzgEvent } from '../../../src/events.js';
 import { UnreachableError } from '../../../src/errors.js';
-
-/** A target that keeps its releases in memory, like the VM driver keeps them in directories. */
-class FakeTarget implements TargetDriver {
-  readonly description: string;
-  releases: LiveRelease[] = [];
-  calls: string[] = [];
-  smokePasses = true;
-  applyError?: Error;
-  liveError?: Error;
-
-  constructor(name: string) {
-    this.description = name;
-  }
-  async live() {
-    this.calls.push('live');
-    if (this.liveError) throw this.liveError;
-    return this.releases.at(-1);
-  }
-  async apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
-    this.calls.push('apply');
-    if (this.applyError) throw this.applyError;
-    const current = this.releases.at(-1);
-    if (current?.hash === bundle.hash) return { status: 'unchanged', live: current };
-    const live: LiveRelease = { procedure: bundle.procedure, version: bundle.version, hash: bundle.hash, release: releaseId, deployedAt: 'now' };
-    this.releases.push(live);
-    return { status: 'applied', live, previous: current };
-  }
-  async smoke(): Promise<SmokeResult[]> {
-    this.calls.push('smoke');
-    return [{ name: 'ok', passed: this.smokePasses, attempts: 1, durationMs: 1, detail: this.smokePasses ? 'exit 0' : 'exit 1 (expected 0)' }];
-  }
-  async rollback(_procedure?: string, _toRelease?: string): Promise<RollbackResult> {
-    this.calls.push('rollback');
-    if (this.releases.length < 2) return { status: 'nothing-to-roll-back', reason: 'no previous release' };
-    this.releases.pop();
-    return { status: 'rolled-back', live: this.releases.at(-1)! };
-  }
-  async close() {}
-}
+import { FakeTarget } from '../../helpers/fake-target.js';
 
 const site: Site = { name: 'kiel', labels: {}, dataCenter: 'dc', facts: {}, setups: [] };
 
@@ -180,29 +140,6 @@ describe('deployItem', () => {
     controller.abort();
     await expect(deployItem(itemAt('1.0.0'), ['test', 'prod'], { ...h.deps, signal: controller.signal })).rejects.toThrow('interrupted');
     expect(h.records).toEqual([]);
-  });
-});
-
-describe('planTarget', () => {
-  const bundle = (version: string, hash: string): Bundle => ({ site: 'kiel', environment: 'test', procedure: 'antrag', version, targetKind: 'vm', files: [], hooks: {}, smoke: [], hash });
-  const live = (version: string, hash: string): LiveRelease => ({ procedure: 'antrag', version, hash, release: 'r', deployedAt: 'now' });
-
-  it.each([
-    ['install', undefined, '1.0.0', 'a'],
-    ['unchanged', live('1.0.0', 'a'), '1.0.0', 'a'],
-    ['upgrade', live('1.0.0', 'a'), '1.1.0', 'b'],
-    ['downgrade', live('1.1.0', 'b'), '1.0.0', 'a'],
-    ['change', live('1.0.0', 'a'), '1.0.0', 'c'],
-  ] as const)('chooses %s', (action, current, version, hash) => {
-    expect(planTarget(bundle(version, hash), current, undefined).action).toBe(action);
-  });
-
-  it('flags drift when the live marker disagrees with the ledger', () => {
-    const recorded = { id: '1', time: '', actor: '', run: '', site: 'kiel', environment: 'test' as const, procedure: 'antrag', version: '1.0.0', hash: 'a', outcome: 'applied' as const, smoke: [], durationMs: 0 };
-    expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'a'), recorded).drift).toBe(false);
-    expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'x'), recorded).drift).toBe(true);
-    expect(planTarget(bundle('1.0.0', 'a'), undefined, recorded).drift).toBe(true);
-    expect(planTarget(bundle('1.0.0', 'a'), live('1.0.0', 'x'), undefined).drift).toBe(false);
   });
 });
 
