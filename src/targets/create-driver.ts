@@ -13,6 +13,7 @@ import type { TargetDriver } from './driver.js';
 import type { RecordedHostKey, SshTransport } from './ssh/ssh-transport.js';
 import { DNS_LABEL } from '../inventory/dns-label.js';
 import { formatLocalTarget, formatVmTarget } from '../inventory/target-naming.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface CreateDriverOptions {
   /** releases kept per procedure (default: the data center's keepReleases) */
@@ -31,6 +32,8 @@ export interface CreateDriverOptions {
   homeDir?: string;
   /** vm: called with each SSH transport created, so a benchmark can read its stats */
   onSshTransport?: (transport: SshTransport) => void;
+  /** the run's clock: release times in markers and records (default: the machine's) */
+  clock?: Clock;
 }
 
 
@@ -58,13 +61,14 @@ export async function createDriver(
         description: `${site.name}/${environmentSpec.name} @ ${root}`,
         runHttp: options.runHttp,
         sleep: options.sleep,
+        now: () => (options.clock ?? systemClock).now(),
       });
     }
     case 'vm':
       return createSshVmDriver(dataCenter, environmentSpec, site, { ...options, keepReleases });
     case 'kubernetes': {
       const { createKubernetesDriverFor } = await import('./kubernetes/kube-target.js');
-      return createKubernetesDriverFor(dataCenter, environmentSpec, site, { keepReleases, sleep: options.sleep });
+      return createKubernetesDriverFor(dataCenter, environmentSpec, site, { keepReleases, sleep: options.sleep, now: () => (options.clock ?? systemClock).now() });
     }
     default:
       throw new InternalError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);
@@ -184,5 +188,6 @@ async function createSshVmDriver(
     description: `${site.name}/${environmentSpec.name} @ ${user}@${host.host}:${port}`,
     runHttp: options.runHttp,
     sleep: options.sleep,
+    now: () => (options.clock ?? systemClock).now(),
   });
 }

@@ -1,5 +1,6 @@
 import type { EnvironmentName, Inventory, Site } from '../inventory/types.js';
 import type { Reporter } from '../events.js';
+import type { Clock } from '../clock.js';
 import { UsageError } from '../errors.js';
 import type { TargetDriver } from '../targets/driver.js';
 import { createDriver, type CreateDriverOptions } from '../targets/create-driver.js';
@@ -8,6 +9,7 @@ export interface DriverPoolOptions {
   env: Record<string, string | undefined>;
   acceptNewHostKeys: boolean;
   reporter: Reporter;
+  clock: Clock;
   /** extra options for every driver opened (the benchmark's transport-stats hook) */
   driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
 }
@@ -41,6 +43,7 @@ export function createDriverPool(inventory: Inventory, options: DriverPoolOption
           acceptNewHostKeys: options.acceptNewHostKeys,
           onHostKeyRecorded: (recorded) => options.reporter.emit({ type: 'host-key-recorded', site: site.name, environment, ...recorded }),
           homeDir: options.env.HOME,
+          clock: options.clock,
         });
         drivers.set(key, driver);
       }

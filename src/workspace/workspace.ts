@@ -104,7 +104,7 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
   const actor = describeActor();
   const run = randomUUID();
   const lock = open.lock ? await takeLedgerLock({ ledgerDir: inventory.ledgerDir, command: open.command, actor, clock, reporter }) : undefined;
-  const drivers = createDriverPool(inventory, { env: options.env, acceptNewHostKeys: options.acceptNewHostKeys, reporter, driverOptions: open.driverOptions });
+  const drivers = createDriverPool(inventory, { env: options.env, acceptNewHostKeys: options.acceptNewHostKeys, reporter, clock, driverOptions: open.driverOptions });
   const stopNow = createStopNow(() => drivers.closeAll(), lock);
   const unregisterStopNow = lock ? options.onStopNow?.(() => stopNow.stop()) : undefined;
   try {

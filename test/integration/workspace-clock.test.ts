@@ -58,6 +58,15 @@ describe('the injected clock', () => {
     ]);
     expect(records.map((r) => r.release)).toEqual([expect.stringMatching(/^20310203T040506Z-/), expect.stringMatching(/^20310203T040506Z-/)]);
 
+    // the live marker each target keeps says when the release went live: by the same clock
+    const { readdir } = await import('node:fs/promises');
+    for (const environment of ['test', 'prod']) {
+      const [site] = await readdir(path.join(dir, 'targets', environment));
+      const [procedure] = await readdir(path.join(dir, 'targets', environment, site!));
+      const marker = JSON.parse(await readFile(path.join(dir, 'targets', environment, site!, procedure!, 'release.json'), 'utf8'));
+      expect(marker.deployedAt).toBe('2031-02-03T04:05:06.000Z');
+    }
+
     const state = await readRolloutState(path.join(dir, '.ozg'));
     expect(state).toMatchObject({ startedAt: '2031-02-03T04:05:06.000Z', finishedAt: '2031-02-03T04:05:06.000Z' });
     const finished = events.find((event) => event.type === 'run-finished');
