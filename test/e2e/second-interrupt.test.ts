@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { copyToTemp, removeTemp, runOzg, spawnOzg } from '../helpers/run-ozg.js';
+import { localInventoryYaml } from '../helpers/mini-project.js';
 
 /**
  * A second Ctrl-C leaves at once, but not before the install scripts still running (in
@@ -54,21 +55,8 @@ async function writeFixture(dir: string, out: string, hang: boolean): Promise<vo
       '',
     ].join('\n'),
   );
-  const lines = [
-    'catalogues: [./templates]',
-    'concurrency: 2',
-    'dataCenters:',
-    '  local-dc:',
-    '    kind: local',
-    '    environments:',
-    '      test: { root: ./targets/test }',
-    '      prod: { root: ./targets/prod }',
-    'sites:',
-  ];
-  for (const site of SITES) {
-    lines.push(`  ${site}:`, '    dataCenter: local-dc', '    procedures:', '      sleeper:', '        version: "1.0.0"', `        values: { hang: ${hang} }`);
-  }
-  await writeFile(path.join(dir, 'sites.yaml'), lines.join('\n') + '\n');
+  const sites = SITES.map((name) => ({ name, procedures: { sleeper: { version: '1.0.0', values: `{ hang: ${hang} }` } } }));
+  await writeFile(path.join(dir, 'sites.yaml'), localInventoryYaml({ concurrency: 2, sites }));
 }
 
 /** Live (not zombie) processes in a process group, from /proc. */

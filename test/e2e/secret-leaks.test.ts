@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openLedger } from '../../src/ledger/ledger.js';
 import { makeLedgerRecord } from '../helpers/ledger-records.js';
+import { localInventoryYaml } from '../helpers/mini-project.js';
 import { runOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { startSshHosts } from '../helpers/sshd-harness.js';
 import { writeVmInventory } from '../helpers/vm-inventory.js';
@@ -82,29 +83,12 @@ const tracingActivate = (version: string, flag: string): Record<string, string> 
   [`templates/leaky/${version}/vm/hooks/activate.sh`]: `#!/bin/sh\nset -x\nkey=$(cat config/key.txt)\n! test -e ${JSON.stringify(flag)}\n`,
 });
 
-const localInventory = [
-  'catalogues: [./templates]',
-  'dataCenters:',
-  '  local-dc:',
-  '    kind: local',
-  '    environments:',
-  '      test: { root: ./targets/test }',
-  '      prod: { root: ./targets/prod }',
-  'sites:',
-  ...['kiel:1.0.0', 'luebeck:2.0.0'].flatMap((entry) => {
-    const [site, version] = entry.split(':');
-    return [
-      `  ${site}:`,
-      '    dataCenter: local-dc',
-      '    procedures:',
-      '      leaky:',
-      `        version: "${version}"`,
-      '        secrets:',
-      '          token: { env: S1_TOKEN }',
-      '          key: { file: ./secrets/key.txt }',
-    ];
+const localInventory = localInventoryYaml({
+  sites: ['kiel:1.0.0', 'luebeck:2.0.0'].map((entry) => {
+    const [name, version] = entry.split(':') as [string, string];
+    return { name, procedures: { leaky: { version, secrets: { token: '{ env: S1_TOKEN }', key: '{ file: ./secrets/key.txt }' } } } };
   }),
-].join('\n') + '\n';
+});
 
 /** a Kubernetes procedure that puts secrets into manifests without `| yaml` */
 const kubernetesProject: Record<string, string> = {
@@ -132,22 +116,10 @@ const kubernetesProject: Record<string, string> = {
 
 /** Liquid errors that quote an evaluated secret */
 const liquidProject = (template: string): Record<string, string> => ({
-  'sites.yaml': [
-    'catalogues: [./templates]',
-    'dataCenters:',
-    '  local-dc:',
-    '    kind: local',
-    '    environments:',
-    '      test: { root: ./targets/test }',
-    'sites:',
-    '  kiel:',
-    '    dataCenter: local-dc',
-    '    procedures:',
-    '      quoting:',
-    '        version: 1.0.0',
-    '        secrets:',
-    '          token: { env: S1_TOKEN }',
-  ].join('\n') + '\n',
+  'sites.yaml': localInventoryYaml({
+    prod: false,
+    sites: [{ name: 'kiel', procedures: { quoting: { version: '1.0.0', secrets: { token: '{ env: S1_TOKEN }' } } } }],
+  }),
   'templates/quoting/1.0.0/procedure.yaml': procedureYaml('quoting', '1.0.0', 'secrets: [token]\nvm: { files: vm }\nsmoke: []'),
   'templates/quoting/1.0.0/vm/config.txt': template,
 });

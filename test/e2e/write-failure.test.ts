@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { copyToTemp, ozgBin, parseJsonLines, removeTemp } from '../helpers/run-ozg.js';
+import { localInventoryYaml } from '../helpers/mini-project.js';
 import { formatLedgerLine, parseLedgerLine } from '../../src/ledger/ledger-line.js';
 
 /**
@@ -71,23 +72,11 @@ async function writeFixture(dir: string, ledgerDir: string, out: string): Promis
       '',
     ].join('\n'),
   );
-  const lines = [
-    'catalogues: [./templates]',
-    `ledger: ${ledgerDir}`,
-    'concurrency: 2',
-    'dataCenters:',
-    '  local-dc:',
-    '    kind: local',
-    '    environments:',
-    '      test: { root: ./targets/test }',
-    '      prod: { root: ./targets/prod }',
-    'sites:',
-  ];
-  for (const site of SITES) {
-    const values = site === 'site-001' ? '{ fill: true }' : site === 'site-002' ? '{ wait: true }' : '{}';
-    lines.push(`  ${site}:`, '    dataCenter: local-dc', '    procedures:', '      filler:', '        version: "1.0.0"', `        values: ${values}`);
-  }
-  await writeFile(path.join(dir, 'sites.yaml'), lines.join('\n') + '\n');
+  const sites = SITES.map((name) => {
+    const values = name === 'site-001' ? '{ fill: true }' : name === 'site-002' ? '{ wait: true }' : '{}';
+    return { name, procedures: { filler: { version: '1.0.0', values } } };
+  });
+  await writeFile(path.join(dir, 'sites.yaml'), localInventoryYaml({ ledger: ledgerDir, concurrency: 2, sites }));
 }
 
 /** One ledger line of an earlier run (a `tested` record: it changes no plan), padded to `size` bytes when asked. */

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { localInventoryYaml } from './mini-project.js';
 
 /** An inventory of `count` sites on a local data center, all using the `probe` fixture procedure. */
 export function probeInventory(options: {
@@ -13,30 +14,15 @@ export function probeInventory(options: {
   ledger?: string;
 }): string {
   const names = options.sites ?? Array.from({ length: options.count ?? 2 }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
-  const lines = [
-    'catalogues: [./templates]',
-    ...(options.ledger ? [`ledger: ${options.ledger}`] : []),
-    'concurrency: 4',
-    'dataCenters:',
-    '  local-dc:',
-    '    kind: local',
-    '    environments:',
-    '      test: { root: ./targets/test }',
-    '      prod: { root: ./targets/prod }',
-    'sites:',
-  ];
-  for (const [i, name] of names.entries()) {
-    lines.push(
-      `  ${name}:`,
-      '    dataCenter: local-dc',
-      `    labels: { state: SH, wave: "${i % 3}" }`,
-      '    procedures:',
-      '      probe:',
-      `        version: "${options.versionFor?.(name) ?? options.version}"`,
-      `        values: { installDelay: ${options.installDelay ?? 0} }`,
-    );
-  }
-  return lines.join('\n') + '\n';
+  return localInventoryYaml({
+    ledger: options.ledger,
+    concurrency: 4,
+    sites: names.map((name, i) => ({
+      name,
+      labels: `{ state: SH, wave: "${i % 3}" }`,
+      procedures: { probe: { version: options.versionFor?.(name) ?? options.version, values: `{ installDelay: ${options.installDelay ?? 0} }` } },
+    })),
+  });
 }
 
 export async function writeProbeInventory(dir: string, options: Parameters<typeof probeInventory>[0]): Promise<void> {
