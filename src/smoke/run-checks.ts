@@ -121,9 +121,17 @@ function describeFetchError(error: unknown, timeoutMs: number): string {
   return `request failed: ${reason}`;
 }
 
+/** The first line a bounded transport tail starts with when it had to drop output. */
+const DROPPED_LINE = /^… (\d+) bytes dropped\n/;
+
+/** The last lines of a check's output, led by how many bytes before them are not kept (counting what the transport dropped). */
 function trimOutput(text: string): string {
-  const tail = lastLines(text, OUTPUT_LINES);
-  return tail.length > OUTPUT_CHARS ? '…' + tail.slice(-OUTPUT_CHARS) : tail;
+  const earlier = Number(DROPPED_LINE.exec(text)?.[1] ?? 0);
+  const body = text.replace(DROPPED_LINE, '').replace(/\s+$/, '');
+  const tail = lastLines(body, OUTPUT_LINES);
+  const kept = tail.length > OUTPUT_CHARS ? tail.slice(-OUTPUT_CHARS) : tail;
+  const dropped = earlier + Buffer.byteLength(body) - Buffer.byteLength(kept);
+  return dropped > 0 ? `… ${dropped} bytes dropped\n${kept}` : kept;
 }
 
 function formatSeconds(ms: number): string {

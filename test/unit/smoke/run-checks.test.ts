@@ -188,3 +188,14 @@ describe('runChecks', () => {
     ]);
   });
 });
+
+describe('smoke output kept in records', () => {
+  it('keeps the last lines and says how many bytes before them are gone, counting what the transport dropped', async () => {
+    const long = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join('\n');
+    const runCommand = scriptedCommands([{ exitCode: 1, output: `… 5000 bytes dropped\n${long}\n` }]);
+    const result = await runCheck({ name: 'noisy', command: 'noisy' }, { runCommand, fetchHttp: unusedHttp, sleep: recordingSleep(), now: steppingClock() });
+    const shown = Array.from({ length: 20 }, (_, i) => `line ${i + 11}`).join('\n');
+    const droppedHere = Buffer.byteLength(long) - Buffer.byteLength(shown);
+    expect(result.output).toBe(`… ${5000 + droppedHere} bytes dropped\n${shown}`);
+  });
+});
