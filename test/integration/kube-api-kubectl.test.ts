@@ -287,6 +287,33 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(pods.stdout).toMatch(/broken-\w+-\w+ +0\/1 +ImagePullBackOff/);
   });
 
+  it('rollout status waits out minReadySeconds: ready pods are not available yet, and the status JSON omits availableReplicas', async () => {
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'slow' },
+      spec: { minReadySeconds: 3, selector: { matchLabels: { app: 'slow' } }, template: { metadata: { labels: { app: 'slow' } }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/slow:1' }] } } },
+    });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { stdin: manifest });
+    await server.waitFor(() => server.getObject('deployments', NAMESPACE, 'slow')?.status?.readyReplicas === 1);
+
+    const json = JSON.parse((await kubectl(['get', 'deploy', 'slow', '-o', 'json'])).stdout) as { status: Record<string, unknown> & { conditions: { type: string; status: string; reason: string }[] } };
+    expect(json.status).not.toHaveProperty('availableReplicas');
+    expect(json.status).toMatchObject({ readyReplicas: 1, updatedReplicas: 1, unavailableReplicas: 1 });
+    expect(json.status.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }),
+        expect.objectContaining({ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }),
+      ]),
+    );
+    const once = await kubectl(['rollout', 'status', 'deploy/slow', '--watch=false']);
+    expect(once.stdout).toContain('Waiting for deployment "slow" rollout to finish: 0 of 1 updated replicas are available');
+
+    const watched = await kubectl(['rollout', 'status', 'deploy/slow', '--timeout=20s']);
+    expect(watched.stdout).toContain('deployment "slow" successfully rolled out');
+    expect(server.getObject('deployments', NAMESPACE, 'slow')?.status).toMatchObject({ availableReplicas: 1, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Progressing', reason: 'NewReplicaSetAvailable' })]) });
+  });
+
   it('delete cm removes the config map', async () => {
     const result = await kubectl(['delete', 'cm', 'web-config']);
 

@@ -320,6 +320,43 @@ describe('kubernetes driver against the local API server', () => {
     inner.close();
   });
 
+  describe('a Deployment with minReadySeconds, on a first install', () => {
+    // pods must stay ready for minReadySeconds before they count as available; until then the
+    // server leaves availableReplicas out and kubectl rollout status keeps waiting
+    const minReady = (siteName: string, image: string) =>
+      makeBundle({ 'deployment.yaml': deployment(PROCEDURE, image).replace('spec:\n  replicas: 1', 'spec:\n  minReadySeconds: 1\n  replicas: 1') }, { site: siteName, version: '1.0.0' });
+    let luebeck: string;
+    beforeAll(async () => {
+      server.createNamespace('ozg-luebeck-test');
+      server.createNamespace('ozg-ploen-test');
+      server.addUser({ name: 'north-deployer', namespaces: ['ozg-luebeck-test', 'ozg-ploen-test'], token: 'north-token' });
+      luebeck = await server.kubeconfigFor('north-deployer', 'ozg-luebeck-test');
+    });
+
+    it('records the release live only once the pods are available, not when they are first ready', async () => {
+      const driver = driverFor('luebeck', environment({ kubeconfig: luebeck }));
+      await driver.apply(minReady('luebeck', 'registry.ozg.example/ozg/antrag-formular:1.0.0'), '20260110T080000Z-aaaaaaaa');
+      const status = server.getObject('deployments', 'ozg-luebeck-test', PROCEDURE)!.status;
+      expect(status).toMatchObject({ availableReplicas: 1, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Available', status: 'True' })]) });
+      expect(await driver.live(PROCEDURE)).toMatchObject({ release: '20260110T080000Z-aaaaaaaa' });
+    });
+
+    it('does not record a release whose pod crashes within minReadySeconds, and names the crash', async () => {
+      const undo = server.arrangeWorkload({ imageIncludes: ':1.0.0-crash', crashesAfterMs: 200 });
+      try {
+        const driver = driverFor('ploen', environment({ kubeconfig: luebeck }), { rolloutTimeoutMs: 2500 });
+        const error = (await driver.apply(minReady('ploen', 'registry.ozg.example/ozg/antrag-formular:1.0.0-crash'), '20260110T090000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+        expect(error).toBeInstanceOf(ClusterError);
+        expect(error.message).toMatch(/^namespace ozg-ploen-test: deployment\/antrag-formular not ready after 2\.5 s \(0 of 1 replicas ready\)/);
+        expect(error.message).toMatch(/\n {2}pod antrag-formular-[a-z0-9-]+: container app waiting: CrashLoopBackOff/);
+        expect(error.hint).toMatch(/nothing was live before/);
+        expect(await driver.live(PROCEDURE)).toBeUndefined();
+      } finally {
+        undo();
+      }
+    });
+  });
+
   it('left the controllers without errors', () => {
     expect(server.controllerErrors).toEqual([]);
   });

@@ -15,7 +15,11 @@ import type { ObjectStore, StoreEvent } from './store.js';
  *   created at once (pending; older ReplicaSets scaled to 0 and their pods removed) and the
  *   status reports the rollout in progress; after the ready delay the pods run and the status
  *   is complete (readyReplicas = availableReplicas = updatedReplicas = replicas,
- *   observedGeneration = generation, Available and Progressing conditions).
+ *   observedGeneration = generation, Available and Progressing conditions). With
+ *   `minReadySeconds` pods count as available only after being ready that long (in real
+ *   seconds); until then availableReplicas is left out (0, omitempty), Available is False for
+ *   want of availability (maxUnavailable as the real controller resolves it) and Progressing
+ *   stays ReplicaSetUpdated.
  * - StatefulSet: the same with pods `<name>-0…n-1`, revisions and PVCs from volumeClaimTemplates.
  * - Job: a pod per completion starts running, and after the job delay it succeeds (status
  *   succeeded, condition Complete) or fails (backoffLimit+1 failed pods, at most 7, status
@@ -40,6 +44,8 @@ export interface WorkloadArrangement {
   log?: string;
   /** override the server's ready delay for this workload */
   readyDelayMs?: number;
+  /** Deployment: the pods become ready, then their containers crash this long after (CrashLoopBackOff) */
+  crashesAfterMs?: number;
 }
 
 export interface JobArrangement {
@@ -96,6 +102,8 @@ export class Controllers {
   private readonly jobArrangements: JobArrangement[] = [];
   private unsubscribe: (() => void) | undefined;
   private podIpCounter = 10;
+  /** when each pod last became ready (epoch ms), for minReadySeconds */
+  private readonly readySince = new Map<string, number>();
   /** errors thrown inside controller callbacks (a test can assert there are none) */
   readonly errors: Error[] = [];
 
@@ -155,7 +163,10 @@ export class Controllers {
       const timer = this.timers.get(uid);
       if (timer) clearTimeout(timer);
       this.timers.delete(uid);
-      if (resource === 'pods') this.logs.delete(object.metadata.namespace ?? '', object.metadata.name ?? '');
+      if (resource === 'pods') {
+        this.logs.delete(object.metadata.namespace ?? '', object.metadata.name ?? '');
+        this.readySince.delete(uid);
+      }
       this.schedule(`gc:${uid}`, 0, () => this.collectDependents(uid, object.metadata.namespace));
       return;
     }
@@ -295,8 +306,10 @@ export class Controllers {
       for (const c of containersOf(pod.spec)) if (arrangement.log !== undefined) this.logs.set(pod.metadata.namespace ?? '', pod.metadata.name ?? '', c.name, arrangement.log);
       if (state === 'Ready') {
         this.writeStatus('pods', pod, runningPodStatus(input), KUBELET);
+        if (!this.readySince.has(pod.metadata.uid ?? '')) this.readySince.set(pod.metadata.uid ?? '', input.now);
         ready++;
       } else {
+        this.readySince.delete(pod.metadata.uid ?? '');
         const status = waitingPodStatus(input, state, arrangement.message);
         const alreadyFailing = (pod.status?.containerStatuses ?? []).some((s: any) => s.state?.waiting?.reason === state);
         this.writeStatus('pods', pod, status, KUBELET);
@@ -357,30 +370,116 @@ export class Controllers {
     const template = this.store.get(this.type('replicasets'), replicaSet.metadata.namespace, rsName)?.spec?.template;
     while (pods.length < replicas) pods.push(this.createPod(replicaSet, `${rsName}-${randomSuffix()}`, template, {}));
 
-    const ready = pods.filter((p) => this.isReady(p)).length;
-    this.writeDeploymentStatus(deployment, generation, replicas, ready, rsName, 'progressing');
+    this.syncDeploymentStatus(deployment, generation, rsName, 'progressing');
     const arrangement = this.workloadArrangementFor(deployment);
-    this.schedule(deployment.metadata.uid ?? '', arrangement.readyDelayMs ?? this.options.readyDelayMs, () => {
-      const current = this.store.get(this.type('deployments'), deployment.metadata.namespace, deployment.metadata.name ?? '');
-      if (!current || (current.metadata.generation ?? 1) !== generation) return;
-      const rs = this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
-      if (!rs) return;
-      const livePods = this.ownedBy('pods', rs);
-      const readyNow = this.settlePods(livePods, arrangement);
-      this.writeStatus('replicasets', rs, { replicas: livePods.length, fullyLabeledReplicas: livePods.length, readyReplicas: readyNow || undefined, availableReplicas: readyNow || undefined, observedGeneration: rs.metadata.generation ?? 1 });
-      const outcome = readyNow >= replicas ? 'complete' : arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing';
-      this.writeDeploymentStatus(current, generation, replicas, readyNow, rsName, outcome);
+    const uid = deployment.metadata.uid ?? '';
+    this.schedule(uid, arrangement.readyDelayMs ?? this.options.readyDelayMs, () => {
+      const current = this.liveGeneration('deployments', deployment, generation);
+      const rs = current && this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
+      if (!current || !rs) return;
+      this.settlePods(this.ownedBy('pods', rs), arrangement);
+      const settled = this.syncDeploymentStatus(current, generation, rsName, arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing');
+      const minReadyMs = this.minReadyMs(current);
+      // availability is a second look once the pods have been ready for minReadySeconds
+      if (minReadyMs > 0 && settled.ready > 0) {
+        this.schedule(`${uid}:available`, minReadyMs, () => {
+          const later = this.liveGeneration('deployments', deployment, generation);
+          if (later) this.syncDeploymentStatus(later, generation, rsName, arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing');
+        });
+      }
+      if (arrangement.crashesAfterMs !== undefined && settled.ready > 0) {
+        this.schedule(`${uid}:crash`, arrangement.crashesAfterMs, () => {
+          const later = this.liveGeneration('deployments', deployment, generation);
+          const liveRs = later && this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
+          if (!later || !liveRs) return;
+          this.settlePods(this.ownedBy('pods', liveRs), { ...arrangement, state: 'CrashLoopBackOff' });
+          this.syncDeploymentStatus(later, generation, rsName, arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing');
+        });
+      }
     });
   }
 
-  private writeDeploymentStatus(deployment: KubeObject, generation: number, replicas: number, ready: number, rsName: string, outcome: 'progressing' | 'complete' | 'deadline'): void {
+  /** The object if it still exists at this generation (a newer one has its own rollout). */
+  private liveGeneration(typeName: string, object: KubeObject, generation: number): KubeObject | undefined {
+    const live = this.store.get(this.type(typeName), object.metadata.namespace, object.metadata.name ?? '');
+    return live && (live.metadata.generation ?? 1) === generation ? live : undefined;
+  }
+
+  private minReadyMs(workload: KubeObject): number {
+    const seconds = Number(workload.spec?.minReadySeconds ?? 0);
+    return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+  }
+
+  /**
+   * A pod counts as available once it has been ready for minReadySeconds
+   * (k8s.io/kubernetes pkg/api/v1/pod/util.go IsPodAvailable).
+   */
+  private isAvailable(pod: KubeObject, minReadyMs: number, now: number): boolean {
+    if (!this.isReady(pod)) return false;
+    if (minReadyMs === 0) return true;
+    const since = this.readySince.get(pod.metadata.uid ?? '');
+    return since !== undefined && since + minReadyMs <= now;
+  }
+
+  /**
+   * ReplicaSet and Deployment status from the new ReplicaSet's pods, as the replicaset and
+   * deployment controllers compute it (k8s.io/kubernetes pkg/controller/replicaset/replica_set_utils.go
+   * calculateStatus; pkg/controller/deployment/sync.go calculateStatus and progress.go
+   * syncRolloutStatus): availableReplicas counts pods ready for minReadySeconds; counts that
+   * are 0 are left out of the JSON, as `omitempty` in k8s.io/api apps/v1 types.go does.
+   */
+  private syncDeploymentStatus(deployment: KubeObject, generation: number, rsName: string, stalled: 'progressing' | 'deadline'): { ready: number; available: number } {
+    const replicas: number = deployment.spec?.replicas ?? 1;
+    const rs = this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
+    const pods = rs ? this.ownedBy('pods', rs) : [];
+    const now = Date.now();
+    const minReadyMs = this.minReadyMs(deployment);
+    const ready = pods.filter((p) => this.isReady(p)).length;
+    const available = pods.filter((p) => this.isAvailable(p, minReadyMs, now)).length;
+    if (rs) {
+      this.writeStatus('replicasets', rs, {
+        replicas: pods.length,
+        fullyLabeledReplicas: pods.length || undefined,
+        readyReplicas: ready || undefined,
+        availableReplicas: available || undefined,
+        observedGeneration: rs.metadata.generation ?? 1,
+      });
+    }
+    const outcome = available >= replicas ? 'complete' : ready < replicas ? stalled : 'progressing';
+    this.writeDeploymentStatus(deployment, generation, replicas, ready, available, rsName, outcome);
+    return { ready, available };
+  }
+
+  /**
+   * How many pods may be unavailable while the Deployment still counts as Available
+   * (k8s.io/kubernetes pkg/controller/deployment/util/deployment_util.go MaxUnavailable and
+   * ResolveFenceposts: Recreate 0; RollingUpdate maxUnavailable rounded down, maxSurge up,
+   * both 0 → 1, never more than replicas).
+   */
+  private maxUnavailable(deployment: KubeObject, replicas: number): number {
+    const strategy = deployment.spec?.strategy ?? {};
+    if (strategy.type !== 'RollingUpdate' || replicas === 0) return 0;
+    const resolve = (value: unknown, fallback: string, roundUp: boolean): number => {
+      const v = value ?? fallback;
+      if (typeof v === 'number') return v;
+      const percent = Number(String(v).replace(/%$/, '')) / 100;
+      return roundUp ? Math.ceil(percent * replicas) : Math.floor(percent * replicas);
+    };
+    const surge = resolve(strategy.rollingUpdate?.maxSurge, '25%', true);
+    let unavailable = resolve(strategy.rollingUpdate?.maxUnavailable, '25%', false);
+    if (surge === 0 && unavailable === 0) unavailable = 1;
+    return Math.min(unavailable, replicas);
+  }
+
+  private writeDeploymentStatus(deployment: KubeObject, generation: number, replicas: number, ready: number, availableReplicas: number, rsName: string, outcome: 'progressing' | 'complete' | 'deadline'): void {
     const now = this.now();
     const previous = (deployment.status?.conditions ?? []) as any[];
     const transition = (type: string, status: string): string => {
       const old = previous.find((c) => c.type === type);
       return old && old.status === status ? old.lastTransitionTime : now;
     };
-    const available = ready >= replicas;
+    // pkg/controller/deployment/sync.go calculateStatus: Available once availableReplicas >= replicas - maxUnavailable
+    const available = availableReplicas >= replicas - this.maxUnavailable(deployment, replicas);
     const progressing =
       outcome === 'complete'
         ? { status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${rsName}" has successfully progressed.` }
@@ -397,8 +496,9 @@ export class Controllers {
       observedGeneration: generation,
       replicas,
       updatedReplicas: replicas,
-      ...(ready > 0 ? { readyReplicas: ready, availableReplicas: ready } : {}),
-      ...(replicas - ready > 0 ? { unavailableReplicas: replicas - ready } : {}),
+      ...(ready > 0 ? { readyReplicas: ready } : {}),
+      ...(availableReplicas > 0 ? { availableReplicas } : {}),
+      ...(replicas - availableReplicas > 0 ? { unavailableReplicas: replicas - availableReplicas } : {}),
       conditions,
     });
   }

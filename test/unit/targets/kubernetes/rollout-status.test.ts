@@ -16,6 +16,14 @@ describe('checkRollout', () => {
     expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, availableReplicas: 2 }))).toEqual({ done: true });
   });
 
+  it('reads a missing availableReplicas as 0, as kubectl rollout status does (the server omits zero counts)', () => {
+    // a first install with minReadySeconds: pods ready, none available yet, Available=False
+    const firstInstall = deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, unavailableReplicas: 2 }, { replicas: 2, minReadySeconds: 30 });
+    expect(checkRollout('deployment', firstInstall)).toEqual({ done: false, waiting: '0 of 2 replicas available (ready, not yet for minReadySeconds 30)' });
+    expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 1, replicas: 1 }, { replicas: 1 }))).toEqual({ done: false, waiting: '0 of 1 replicas ready' });
+    expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, availableReplicas: 2 }, { replicas: 2, minReadySeconds: 30 }))).toEqual({ done: true });
+  });
+
   it('defaults to one replica and takes zero replicas as rolled out', () => {
     expect(checkRollout('deployment', deployment({ observedGeneration: 3 }, {}))).toMatchObject({ done: false, waiting: '0 of 1 replicas updated' });
     expect(checkRollout('deployment', deployment({ observedGeneration: 3 }, { replicas: 0 }))).toEqual({ done: true });
