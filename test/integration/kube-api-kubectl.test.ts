@@ -314,6 +314,41 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(server.getObject('deployments', NAMESPACE, 'slow')?.status).toMatchObject({ availableReplicas: 1, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Progressing', reason: 'NewReplicaSetAvailable' })]) });
   });
 
+  it('Pod Security `restricted` refuses a pod with the real 403 text; a Deployment\'s ReplicaSet reports ReplicaFailure and a FailedCreate event', async () => {
+    const restricted = 'ozg-restricted';
+    server.createNamespace(restricted, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    const restrictedConfig = await server.kubeconfigFor(server.addServiceAccount(restricted), restricted);
+    const container = { name: 'app', image: 'registry.example/ozg/web:1' };
+    const plainPod = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: { containers: [container] } });
+
+    const refused = await kubectlFails(['create', '-f', '-'], { kubeconfig: restrictedConfig, stdin: plainPod });
+    // the text a real kube-apiserver answers (kubernetes.io/docs/tutorials/security/ns-level-pss)
+    expect(refused.stderr).toContain(
+      'Error from server (Forbidden): error when creating "STDIN": pods "plain" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")',
+    );
+    const compliant = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'compliant' },
+      spec: {
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ ...container, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      },
+    });
+    await kubectl(['create', '-f', '-'], { kubeconfig: restrictedConfig, stdin: compliant });
+
+    const deployment = JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'plain' }, spec: { selector: { matchLabels: { app: 'plain' } }, template: { metadata: { labels: { app: 'plain' } }, spec: { containers: [container] } } } });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { kubeconfig: restrictedConfig, stdin: deployment });
+    await server.waitFor(() => server.listObjects('events', restricted).some((e) => e.reason === 'FailedCreate'));
+    const replicaSets = JSON.parse((await kubectl(['get', 'rs', '-l', 'app=plain', '-o', 'json'], { kubeconfig: restrictedConfig })).stdout) as { items: { status: { conditions?: { type: string; reason: string; message: string }[] } }[] };
+    expect(replicaSets.items[0]!.status.conditions).toEqual([expect.objectContaining({ type: 'ReplicaFailure', reason: 'FailedCreate', message: expect.stringMatching(/^pods "plain-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/) })]);
+    const events = await kubectl(['get', 'events', '--field-selector', 'reason=FailedCreate'], { kubeconfig: restrictedConfig });
+    expect(events.stdout).toMatch(/replicaset\/plain-\w+ +Error creating: pods "plain-\w+-\w+" is forbidden: violates PodSecurity/);
+    const rollout = await kubectl(['rollout', 'status', 'deploy/plain', '--watch=false'], { kubeconfig: restrictedConfig });
+    expect(rollout.stdout).toContain('Waiting for deployment "plain" rollout to finish: 0 out of 1 new replicas have been updated');
+  });
+
   it('delete cm removes the config map', async () => {
     const result = await kubectl(['delete', 'cm', 'web-config']);
 

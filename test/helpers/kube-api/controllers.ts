@@ -5,6 +5,7 @@ import { clone, deepEqual, formatTime, ownerReferenceTo, randomSuffix, stableHas
 import { pendingPodStatus, runningPodStatus, terminatedPodStatus, waitingPodStatus, type WaitingReason } from './pod-status.js';
 import type { PodLogs } from './pod-logs.js';
 import { groupVersionOf, resolveResourceType, type ResourceType } from './resources.js';
+import { ApiError } from './status.js';
 import type { ObjectStore, StoreEvent } from './store.js';
 
 /**
@@ -368,7 +369,12 @@ export class Controllers {
     for (const extra of pods.slice(replicas)) this.remove('pods', extra);
     pods = pods.slice(0, replicas);
     const template = this.store.get(this.type('replicasets'), replicaSet.metadata.namespace, rsName)?.spec?.template;
-    while (pods.length < replicas) pods.push(this.createPod(replicaSet, `${rsName}-${randomSuffix()}`, template, {}));
+    try {
+      while (pods.length < replicas) pods.push(this.createPod(replicaSet, `${rsName}-${randomSuffix()}`, template, {}));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.replicaSetFailedCreate(replicaSet, error);
+    }
 
     this.syncDeploymentStatus(deployment, generation, rsName, 'progressing');
     const arrangement = this.workloadArrangementFor(deployment);
@@ -397,6 +403,21 @@ export class Controllers {
         });
       }
     });
+  }
+
+  /**
+   * A pod the API refused (Pod Security, quota): the replicaset controller records a
+   * FailedCreate event and a ReplicaFailure condition with the server's message
+   * (k8s.io/kubernetes pkg/controller/controller_utils.go CreatePods: "Error creating: %v";
+   * pkg/controller/replicaset/replica_set_utils.go calculateStatus). It would retry with
+   * backoff; this server does not.
+   */
+  private replicaSetFailedCreate(replicaSet: KubeObject, error: ApiError): void {
+    const rs = this.store.get(this.type('replicasets'), replicaSet.metadata.namespace, replicaSet.metadata.name ?? '');
+    if (!rs) return;
+    this.recordEvent(rs, { kind: 'ReplicaSet', apiVersion: 'apps/v1', component: 'replicaset-controller' }, 'Warning', 'FailedCreate', `Error creating: ${error.message}`);
+    const condition = { type: 'ReplicaFailure', status: 'True', lastTransitionTime: this.now(), reason: 'FailedCreate', message: error.message };
+    this.writeStatus('replicasets', rs, { ...(rs.status ?? {}), replicas: rs.status?.replicas ?? 0, observedGeneration: rs.metadata.generation ?? 1, conditions: [condition] });
   }
 
   /** The object if it still exists at this generation (a newer one has its own rollout). */
@@ -436,6 +457,7 @@ export class Controllers {
     const minReadyMs = this.minReadyMs(deployment);
     const ready = pods.filter((p) => this.isReady(p)).length;
     const available = pods.filter((p) => this.isAvailable(p, minReadyMs, now)).length;
+    const replicaFailure = ((rs?.status?.conditions ?? []) as any[]).find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
     if (rs) {
       this.writeStatus('replicasets', rs, {
         replicas: pods.length,
@@ -443,10 +465,11 @@ export class Controllers {
         readyReplicas: ready || undefined,
         availableReplicas: available || undefined,
         observedGeneration: rs.metadata.generation ?? 1,
+        ...(replicaFailure ? { conditions: [replicaFailure] } : {}),
       });
     }
     const outcome = available >= replicas ? 'complete' : ready < replicas ? stalled : 'progressing';
-    this.writeDeploymentStatus(deployment, generation, replicas, ready, available, rsName, outcome);
+    this.writeDeploymentStatus(deployment, generation, replicas, { current: pods.length, ready, available }, rsName, outcome, replicaFailure);
     return { ready, available };
   }
 
@@ -471,7 +494,16 @@ export class Controllers {
     return Math.min(unavailable, replicas);
   }
 
-  private writeDeploymentStatus(deployment: KubeObject, generation: number, replicas: number, ready: number, availableReplicas: number, rsName: string, outcome: 'progressing' | 'complete' | 'deadline'): void {
+  private writeDeploymentStatus(
+    deployment: KubeObject,
+    generation: number,
+    replicas: number,
+    counts: { current: number; ready: number; available: number },
+    rsName: string,
+    outcome: 'progressing' | 'complete' | 'deadline',
+    replicaFailure?: { reason?: string; message?: string },
+  ): void {
+    const { current, ready, available: availableReplicas } = counts;
     const now = this.now();
     const previous = (deployment.status?.conditions ?? []) as any[];
     const transition = (type: string, status: string): string => {
@@ -491,11 +523,13 @@ export class Controllers {
         ? { type: 'Available', status: 'True', lastUpdateTime: now, lastTransitionTime: transition('Available', 'True'), reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
         : { type: 'Available', status: 'False', lastUpdateTime: now, lastTransitionTime: transition('Available', 'False'), reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' },
       { type: 'Progressing', lastUpdateTime: now, lastTransitionTime: transition('Progressing', progressing.status), ...progressing },
+      // pkg/controller/deployment/sync.go calculateStatus: a ReplicaSet's ReplicaFailure is copied over
+      ...(replicaFailure ? [{ type: 'ReplicaFailure', status: 'True', lastUpdateTime: now, lastTransitionTime: transition('ReplicaFailure', 'True'), reason: replicaFailure.reason, message: replicaFailure.message }] : []),
     ];
+    // old ReplicaSets are scaled to 0 at once, so every pod there is is an updated one
     this.writeStatus('deployments', deployment, {
       observedGeneration: generation,
-      replicas,
-      updatedReplicas: replicas,
+      ...(current > 0 ? { replicas: current, updatedReplicas: current } : {}),
       ...(ready > 0 ? { readyReplicas: ready } : {}),
       ...(availableReplicas > 0 ? { availableReplicas } : {}),
       ...(replicas - availableReplicas > 0 ? { unavailableReplicas: replicas - availableReplicas } : {}),
@@ -595,7 +629,16 @@ export class Controllers {
     const startTime = this.now();
     const pods: KubeObject[] = [];
     for (let i = 0; i < Math.max(1, completions); i++) {
-      const pod = this.createPod(job, `${job.metadata.name}-${randomSuffix()}`, job.spec?.template, this.jobPodLabels(job));
+      let pod: KubeObject;
+      try {
+        pod = this.createPod(job, `${job.metadata.name}-${randomSuffix()}`, job.spec?.template, this.jobPodLabels(job));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        // pkg/controller/controller_utils.go CreatePods: the job controller records the refusal and retries later
+        this.recordJobEvent(job, 'Warning', 'FailedCreate', `Error creating: ${error.message}`);
+        this.writeStatus('jobs', job, { startTime, terminating: 0, uncountedTerminatedPods: {} });
+        return;
+      }
       this.writeStatus('pods', pod, runningPodStatus({ pod, now: Date.now(), podIp: this.podIpOf(pod) }), KUBELET);
       this.writeLogs(job, pod, arrangement);
       pods.push(pod);
@@ -663,21 +706,25 @@ export class Controllers {
   }
 
   private recordJobEvent(job: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.recordEvent(job, { kind: 'Job', apiVersion: 'batch/v1', component: 'job-controller' }, type, reason, message);
+  }
+
+  private recordEvent(object: KubeObject, about: { kind: string; apiVersion: string; component: string }, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const now = this.now();
     this.create('events', {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${job.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: job.metadata.namespace },
-      involvedObject: { kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name, uid: job.metadata.uid, apiVersion: 'batch/v1' },
+      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: object.metadata.namespace },
+      involvedObject: { kind: about.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid, apiVersion: about.apiVersion },
       reason,
       message,
-      source: { component: 'job-controller' },
+      source: { component: about.component },
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
       type,
       eventTime: null,
-      reportingComponent: 'job-controller',
+      reportingComponent: about.component,
       reportingInstance: '',
     });
   }

@@ -179,7 +179,10 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
     const users = new UserRegistry();
     const logs = new PodLogs();
     let clusterIp = 10;
-    const admission: AdmissionContext = { allocateClusterIp: () => `10.96.${Math.floor(clusterIp / 250) % 250}.${(clusterIp++ % 250) + 1}` };
+    const admission: AdmissionContext = {
+      allocateClusterIp: () => `10.96.${Math.floor(clusterIp / 250) % 250}.${(clusterIp++ % 250) + 1}`,
+      namespaceLabels: (namespace) => (namespace ? store.get(resolveResourceType('namespaces'), undefined, namespace)?.metadata.labels : undefined),
+    };
     const controllers = new Controllers(store, logs, admission, {
       readyDelayMs: options.readyDelayMs ?? 150,
       jobDelayMs: options.jobDelayMs ?? 150,
