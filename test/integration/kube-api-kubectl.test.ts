@@ -349,6 +349,18 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(rollout.stdout).toContain('Waiting for deployment "plain" rollout to finish: 0 out of 1 new replicas have been updated');
   });
 
+  it('a ResourceQuota on pods refuses the pod beyond it with the real 403 text', async () => {
+    const quoted = 'ozg-quota';
+    server.createNamespace(quoted);
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'one-pod', namespace: quoted }, spec: { hard: { pods: '1' } } });
+    const quotaConfig = await server.kubeconfigFor(server.addServiceAccount(quoted), quoted);
+    const pod = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/web:1' }] } });
+    await kubectl(['create', '-f', '-'], { kubeconfig: quotaConfig, stdin: pod('first') });
+    const refused = await kubectlFails(['create', '-f', '-'], { kubeconfig: quotaConfig, stdin: pod('second') });
+    // plugin/pkg/admission/resourcequota/controller.go
+    expect(refused.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "second" is forbidden: exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
+  });
+
   it('delete cm removes the config map', async () => {
     const result = await kubectl(['delete', 'cm', 'web-config']);
 

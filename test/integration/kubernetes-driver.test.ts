@@ -357,6 +357,54 @@ describe('kubernetes driver against the local API server', () => {
     });
   });
 
+  describe('pod admission', () => {
+    let restrictedConfig: string;
+    beforeAll(async () => {
+      server.createNamespace('ozg-eutin-test', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+      server.createNamespace('ozg-preetz-test');
+      server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-pods', namespace: 'ozg-preetz-test' }, spec: { hard: { pods: '0' } } });
+      server.addUser({ name: 'admission-deployer', namespaces: ['ozg-eutin-test', 'ozg-preetz-test'], token: 'admission-token' });
+      restrictedConfig = await server.kubeconfigFor('admission-deployer', 'ozg-eutin-test');
+    });
+
+    it('names the Pod Security refusal when a Deployment gets no pods in a `restricted` namespace', async () => {
+      const driver = driverFor('eutin', environment({ kubeconfig: restrictedConfig }), { rolloutTimeoutMs: 1000 });
+      const bundle = makeBundle({ 'deployment.yaml': deployment(PROCEDURE, 'registry.ozg.example/ozg/antrag-formular:1.0.0') }, { site: 'eutin', version: '1.0.0' });
+      const error = (await driver.apply(bundle, '20260111T080000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/^namespace ozg-eutin-test: deployment\/antrag-formular not ready after 1 s \(0 of 1 replicas updated\)/);
+      expect(error.message).toMatch(
+        /\n {2}ReplicaFailure: FailedCreate \(pods "antrag-formular-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "app" must set securityContext\.allowPrivilegeEscalation=false\), unrestricted capabilities/,
+      );
+    });
+
+    it('runs its smoke Jobs in a `restricted` namespace: their pods pass Pod Security', async () => {
+      const undoHttp = server.arrangeJob({ annotation: { key: 'ozg.example/smoke-check', value: 'health' }, log: '  HTTP/1.1 200 OK\n--- ozg: wget exit 0 ---\n--- ozg: body ---\nstatus: ok\n' });
+      try {
+        const results = await driverFor('eutin', environment({ kubeconfig: restrictedConfig })).smoke(PROCEDURE, [
+          { name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 10 },
+          { name: 'health', http: { url: 'http://antrag-formular/health', status: 200, contains: 'ok' }, timeoutSeconds: 10 },
+        ]);
+        expect(results).toEqual([expect.objectContaining({ name: 'db', passed: true }), expect.objectContaining({ name: 'health', passed: true })]);
+        expect(server.listObjects('events', 'ozg-eutin-test').filter((e) => e.reason === 'FailedCreate' && e.involvedObject.kind === 'Job')).toEqual([]);
+      } finally {
+        undoHttp();
+      }
+    });
+
+    it('names the refusal when a smoke Job gets no pod (a quota), instead of only "timed out"', async () => {
+      const preetz = await server.kubeconfigFor('admission-deployer', 'ozg-preetz-test');
+      const driver = driverFor('preetz', environment({ kubeconfig: preetz }), { smokeStartupSeconds: 0 });
+      const results = await driver.smoke(PROCEDURE, [
+        { name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 1 },
+        { name: 'health', http: { url: 'http://antrag-formular/health', status: 200 }, timeoutSeconds: 1 },
+      ]);
+      const refusal = /FailedCreate: Error creating: pods "ozg-smoke-[a-z0-9-]+" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0/;
+      expect(results[0]).toMatchObject({ name: 'db', passed: false, detail: 'timed out after 1 s', output: expect.stringMatching(refusal) });
+      expect(results[1]).toMatchObject({ name: 'health', passed: false, detail: expect.stringMatching(refusal) });
+    });
+  });
+
   it('left the controllers without errors', () => {
     expect(server.controllerErrors).toEqual([]);
   });

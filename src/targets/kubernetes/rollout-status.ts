@@ -75,6 +75,21 @@ export function describeWorkloadConditions(object: unknown): string[] {
     .map((c) => `${c.type}: ${c.reason ?? 'unknown'}${c.message ? ` (${clip(c.message)})` : ''}`);
 }
 
+/**
+ * Why a controller could not create pods, from its Warning events: `FailedCreate: Error
+ * creating: pods "x" is forbidden: violates PodSecurity …` (the job, replicaset and statefulset
+ * controllers record the API's refusal so, k8s.io/kubernetes pkg/controller/controller_utils.go).
+ * The newest distinct messages first.
+ */
+export function describeFailedCreates(events: readonly unknown[], limit = 2): string[] {
+  const failed = events
+    .filter(isRecord)
+    .filter((e) => e.reason === 'FailedCreate' && typeof e.message === 'string')
+    .sort((a, b) => String(b.lastTimestamp ?? b.eventTime ?? '').localeCompare(String(a.lastTimestamp ?? a.eventTime ?? '')));
+  const messages = [...new Set(failed.map((e) => clip(e.message as string, 600)))];
+  return messages.slice(0, limit).map((m) => `FailedCreate: ${m}`);
+}
+
 /** `matchLabels` of a workload's selector as a label selector string, or undefined if it has none. */
 export function selectorOf(object: unknown): string | undefined {
   const spec = isRecord(object) && isRecord(object.spec) ? object.spec : {};

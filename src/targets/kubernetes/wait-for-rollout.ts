@@ -6,6 +6,7 @@ import type { Polling } from './namespace-scope.js';
 import { checkRollout, describeUnreadyPods, describeWorkloadConditions, selectorOf } from './rollout-status.js';
 
 export const PODS = { apiVersion: 'v1', plural: 'pods' };
+export const EVENTS = { apiVersion: 'v1', plural: 'events' };
 
 type Waiting = Map<string, { reason: string; object: unknown }>;
 

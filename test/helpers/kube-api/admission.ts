@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clone, deepEqual, isPlainObject, type KubeObject } from './objects.js';
-import { enforcePodSecurity } from './pod-security.js';
+import { enforcePodQuota, enforcePodSecurity } from './pod-security.js';
 import type { ResourceType } from './resources.js';
 import { labelSelectorToString, matchesLabelSelectorObject, type LabelSelectorObject } from './selectors.js';
 import { invalid, type FieldError } from './status.js';
@@ -16,6 +16,8 @@ export interface AdmissionContext {
   allocateClusterIp(): string;
   /** a namespace's labels, for Pod Security admission (pod-security.ts) */
   namespaceLabels?(namespace: string | undefined): Record<string, string> | undefined;
+  /** objects of a type in a namespace, for quota admission (pod-security.ts) */
+  listInNamespace?(resource: string, namespace: string | undefined): KubeObject[];
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -372,6 +374,8 @@ export function admitCreate(type: ResourceType, input: KubeObject, context: Admi
   // validating admission runs after the object validated (pod-security.ts)
   const refused = enforcePodSecurity(type, object, context.namespaceLabels?.(object.metadata.namespace));
   if (refused) throw refused;
+  const overQuota = context.listInNamespace && enforcePodQuota(type, object, context.listInNamespace('resourcequotas', object.metadata.namespace), context.listInNamespace('pods', object.metadata.namespace));
+  if (overQuota) throw overQuota;
   return object;
 }
 

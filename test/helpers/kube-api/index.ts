@@ -182,6 +182,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
     const admission: AdmissionContext = {
       allocateClusterIp: () => `10.96.${Math.floor(clusterIp / 250) % 250}.${(clusterIp++ % 250) + 1}`,
       namespaceLabels: (namespace) => (namespace ? store.get(resolveResourceType('namespaces'), undefined, namespace)?.metadata.labels : undefined),
+      listInNamespace: (resource, namespace) => (namespace ? store.list(resolveResourceType(resource), namespace) : []),
     };
     const controllers = new Controllers(store, logs, admission, {
       readyDelayMs: options.readyDelayMs ?? 150,

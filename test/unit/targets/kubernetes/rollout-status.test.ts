@@ -1,4 +1,4 @@
-import { checkRollout, describeUnreadyPods, describeWorkloadConditions, selectorOf } from '../../../../src/targets/kubernetes/rollout-status.js';
+import { checkRollout, describeFailedCreates, describeUnreadyPods, describeWorkloadConditions, selectorOf } from '../../../../src/targets/kubernetes/rollout-status.js';
 
 const deployment = (status: Record<string, unknown>, spec: Record<string, unknown> = { replicas: 2 }, generation = 3) => ({
   metadata: { name: 'web', generation },
@@ -88,5 +88,22 @@ describe('describeUnreadyPods', () => {
     expect(describeWorkloadConditions({ status: { conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "web-1" is forbidden: exceeded quota: compute' }] } })).toEqual([
       'ReplicaFailure: FailedCreate (pods "web-1" is forbidden: exceeded quota: compute)',
     ]);
+  });
+});
+
+describe('describeFailedCreates', () => {
+  it('names why a controller got no pods, newest distinct refusal first, ignoring other events', () => {
+    const event = (reason: string, message: string, lastTimestamp: string) => ({ reason, message, lastTimestamp, type: 'Warning' });
+    const lines = describeFailedCreates([
+      event('FailedCreate', 'Error creating: pods "a-1" is forbidden: exceeded quota: q', '2026-01-01T10:00:00Z'),
+      event('SuccessfulCreate', 'Created pod: a-2', '2026-01-01T10:00:05Z'),
+      event('FailedCreate', 'Error creating: pods "a-3" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true', '2026-01-01T10:00:09Z'),
+      event('FailedCreate', 'Error creating: pods "a-3" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true', '2026-01-01T10:00:08Z'),
+    ]);
+    expect(lines).toEqual([
+      'FailedCreate: Error creating: pods "a-3" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true',
+      'FailedCreate: Error creating: pods "a-1" is forbidden: exceeded quota: q',
+    ]);
+    expect(describeFailedCreates([])).toEqual([]);
   });
 });
