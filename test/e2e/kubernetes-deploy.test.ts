@@ -461,6 +461,24 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
+  it('a Deployment whose pods Pod Security refuses fails with the refusal named: exit 4, nothing recorded live', async () => {
+    await startServer();
+    server.putObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns('kiel', 'test'), labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    const dir = await checkout();
+    await writeInventory(dir, { procedures: { kiel: { [PROCEDURE]: '1.0.0' } } });
+    // Progressing=False as once its progressDeadlineSeconds ran out without a pod
+    const undo = server.arrangeWorkload({ imageIncludes: 'kube-probe:1.0.0', progressDeadlineExceeded: true });
+    try {
+      const run = await ozg(dir, 'deploy', 'kiel');
+      expect(run.code).toBe(4);
+      expect(run.stdout + run.stderr).toMatch(/deployment\/kube-probe failed \(progress deadline exceeded/);
+      expect(run.stdout + run.stderr).toMatch(/ReplicaFailure: FailedCreate \(pods "kube-probe-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+      expect(releaseRecord(ns('kiel', 'test'))?.live).toBeUndefined();
+    } finally {
+      undo();
+    }
+  });
+
   it('plan reads the live state: nothing pending, then pending after a version bump (exit 10)', async () => {
     await startDeployed();
     const fresh = await checkout();

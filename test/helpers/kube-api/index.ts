@@ -40,8 +40,11 @@
  *   everything inside its namespaces (read its own Namespace object, not change it) and
  *   nothing at cluster scope; unknown or missing token → 401. Namespaces exist only when
  *   arranged (or created by a cluster-admin user).
+ * - Pod admission: Pod Security `enforce` labels on namespaces (restricted/baseline, see
+ *   pod-security.ts) and a ResourceQuota's `pods` limit refuse pods with the real 403 texts.
  * - Simulated controllers (controllers.ts): Deployments/StatefulSets get ReplicaSets/pods and
- *   become ready after a delay unless arranged to fail; Jobs run pods that succeed or fail as
+ *   become ready after a delay unless arranged to fail (Deployments: available after
+ *   minReadySeconds; refused pods give FailedCreate events and ReplicaFailure); Jobs run pods that succeed or fail as
  *   arranged, with logs; PVCs bind; owned objects are garbage-collected; each namespace gets
  *   the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
  *
