@@ -378,6 +378,29 @@ describe('kubernetes driver against the local API server', () => {
       );
     });
 
+    it('names the Pod Security refusal from the events of a StatefulSet that gets no pod', async () => {
+      const driver = driverFor('eutin', environment({ kubeconfig: restrictedConfig }), { rolloutTimeoutMs: 1000 });
+      const statefulSet = [
+        'apiVersion: apps/v1',
+        'kind: StatefulSet',
+        'metadata:',
+        '  name: db',
+        'spec:',
+        '  serviceName: db',
+        '  selector: { matchLabels: { app: db } }',
+        '  template:',
+        '    metadata: { labels: { app: db } }',
+        '    spec:',
+        '      containers: [{ name: db, image: registry.ozg.example/postgres:16 }]',
+        '',
+      ].join('\n');
+      const error = (await driver.apply(makeBundle({ 'db.yaml': statefulSet }, { site: 'eutin', version: '1.0.0' }), '20260111T090000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/statefulset\/db not ready after 1 s/);
+      expect(error.message).toMatch(/\n {2}FailedCreate: create Pod db-0 in StatefulSet db failed error: pods "db-0" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+      expect(server.controllerErrors).toEqual([]);
+    });
+
     it('runs its smoke Jobs in a `restricted` namespace: their pods pass Pod Security', async () => {
       const undoHttp = server.arrangeJob({ annotation: { key: 'ozg.example/smoke-check', value: 'health' }, log: '  HTTP/1.1 200 OK\n--- ozg: wget exit 0 ---\n--- ozg: body ---\nstatus: ok\n' });
       try {

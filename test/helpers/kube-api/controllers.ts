@@ -575,7 +575,14 @@ export class Controllers {
       for (const claim of sts.spec?.volumeClaimTemplates ?? []) {
         template.spec.volumes = [...(template.spec.volumes ?? []), { name: claim.metadata?.name, persistentVolumeClaim: { claimName: `${claim.metadata?.name}-${name}-${i}` } }];
       }
-      this.createPod(sts, podName, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(i) });
+      try {
+        this.createPod(sts, podName, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(i) });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        // pkg/controller/statefulset/stateful_pod_control.go recordPodEvent; it stops at the first pod it cannot create
+        this.recordEvent(sts, { kind: 'StatefulSet', apiVersion: 'apps/v1', component: 'statefulset-controller' }, 'Warning', 'FailedCreate', `create Pod ${podName} in StatefulSet ${name} failed error: ${error.message}`);
+        break;
+      }
     }
     const readyNow = this.ownedBy('pods', sts).filter((p) => this.isReady(p)).length;
     const writeStatus = (ready: number, currentRevision: string): void => {
