@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
@@ -430,6 +430,50 @@ describe('ozg deploy to a Kubernetes data center', () => {
       const history = (await ledger(cwd)).filter((r) => r.site === 'kiel').slice(-3);
       expect(history.map((r) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: apply-failed 1.2.0', 'test: rolled-back 1.0.0', 'prod: skipped 1.2.0']);
       expect(history[0].error).toMatch(/ImagePullBackOff/);
+    } finally {
+      undo();
+    }
+  });
+
+  it('a first install with minReadySeconds whose pod crashes within the window is not recorded live: exit 4, the crash named, prod untouched', async () => {
+    await startServer();
+    const dir = await checkout();
+    const deploymentFile = path.join(dir, 'templates/kube-probe/1.1.0/kubernetes/deployment.yaml');
+    await writeFile(deploymentFile, (await readFile(deploymentFile, 'utf8')).replace('  replicas: 1\n', '  replicas: 1\n  minReadySeconds: 5\n'));
+    await writeInventory(dir, { procedures: { kiel: { [PROCEDURE]: '1.1.0' } } });
+    // ready at first (and so at ozg's second poll, 2 s in), crashed 3 s later, before it was
+    // ready for minReadySeconds; the Deployment then reports Progressing=False, as it would
+    // once its progressDeadlineSeconds ran out
+    const undoCrash = server.arrangeWorkload({ imageIncludes: 'kube-probe:1.1.0', crashesAfterMs: 3000, progressDeadlineExceeded: true });
+    const undoSmoke = arrangeHealthyService();
+    try {
+      const run = await ozg(dir, 'deploy', 'kiel');
+      expect(run.code).toBe(4);
+      expect(run.stdout + run.stderr).toMatch(/deployment\/kube-probe failed \(progress deadline exceeded/);
+      expect(run.stdout + run.stderr).toMatch(/pod kube-probe-[a-z0-9-]+: container app waiting: CrashLoopBackOff/);
+      expect(releaseRecord(ns('kiel', 'test'))?.live).toBeUndefined();
+      expect(server.listObjects('deployments', ns('kiel', 'prod'))).toEqual([]);
+      const history = (await ledger(dir)).filter((r) => r.site === 'kiel');
+      expect(history.map((r) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: apply-failed 1.1.0', 'prod: skipped 1.1.0']);
+    } finally {
+      undoCrash();
+      undoSmoke();
+    }
+  });
+
+  it('a Deployment whose pods Pod Security refuses fails with the refusal named: exit 4, nothing recorded live', async () => {
+    await startServer();
+    server.putObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns('kiel', 'test'), labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    const dir = await checkout();
+    await writeInventory(dir, { procedures: { kiel: { [PROCEDURE]: '1.0.0' } } });
+    // Progressing=False as once its progressDeadlineSeconds ran out without a pod
+    const undo = server.arrangeWorkload({ imageIncludes: 'kube-probe:1.0.0', progressDeadlineExceeded: true });
+    try {
+      const run = await ozg(dir, 'deploy', 'kiel');
+      expect(run.code).toBe(4);
+      expect(run.stdout + run.stderr).toMatch(/deployment\/kube-probe failed \(progress deadline exceeded/);
+      expect(run.stdout + run.stderr).toMatch(/ReplicaFailure: FailedCreate \(pods "kube-probe-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+      expect(releaseRecord(ns('kiel', 'test'))?.live).toBeUndefined();
     } finally {
       undo();
     }

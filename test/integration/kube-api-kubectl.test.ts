@@ -287,6 +287,80 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(pods.stdout).toMatch(/broken-\w+-\w+ +0\/1 +ImagePullBackOff/);
   });
 
+  it('rollout status waits out minReadySeconds: ready pods are not available yet, and the status JSON omits availableReplicas', async () => {
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'slow' },
+      spec: { minReadySeconds: 3, selector: { matchLabels: { app: 'slow' } }, template: { metadata: { labels: { app: 'slow' } }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/slow:1' }] } } },
+    });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { stdin: manifest });
+    await server.waitFor(() => server.getObject('deployments', NAMESPACE, 'slow')?.status?.readyReplicas === 1);
+
+    const json = JSON.parse((await kubectl(['get', 'deploy', 'slow', '-o', 'json'])).stdout) as { status: Record<string, unknown> & { conditions: { type: string; status: string; reason: string }[] } };
+    expect(json.status).not.toHaveProperty('availableReplicas');
+    expect(json.status).toMatchObject({ readyReplicas: 1, updatedReplicas: 1, unavailableReplicas: 1 });
+    expect(json.status.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }),
+        expect.objectContaining({ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }),
+      ]),
+    );
+    const once = await kubectl(['rollout', 'status', 'deploy/slow', '--watch=false']);
+    expect(once.stdout).toContain('Waiting for deployment "slow" rollout to finish: 0 of 1 updated replicas are available');
+
+    const watched = await kubectl(['rollout', 'status', 'deploy/slow', '--timeout=20s']);
+    expect(watched.stdout).toContain('deployment "slow" successfully rolled out');
+    expect(server.getObject('deployments', NAMESPACE, 'slow')?.status).toMatchObject({ availableReplicas: 1, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Progressing', reason: 'NewReplicaSetAvailable' })]) });
+  });
+
+  it('Pod Security `restricted` refuses a pod with the real 403 text; a Deployment\'s ReplicaSet reports ReplicaFailure and a FailedCreate event', async () => {
+    const restricted = 'ozg-restricted';
+    server.createNamespace(restricted, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    const restrictedConfig = await server.kubeconfigFor(server.addServiceAccount(restricted), restricted);
+    const container = { name: 'app', image: 'registry.example/ozg/web:1' };
+    const plainPod = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: { containers: [container] } });
+
+    const refused = await kubectlFails(['create', '-f', '-'], { kubeconfig: restrictedConfig, stdin: plainPod });
+    // the text a real kube-apiserver answers (kubernetes.io/docs/tutorials/security/ns-level-pss)
+    expect(refused.stderr).toContain(
+      'Error from server (Forbidden): error when creating "STDIN": pods "plain" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")',
+    );
+    const compliant = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'compliant' },
+      spec: {
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ ...container, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      },
+    });
+    await kubectl(['create', '-f', '-'], { kubeconfig: restrictedConfig, stdin: compliant });
+
+    const deployment = JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'plain' }, spec: { selector: { matchLabels: { app: 'plain' } }, template: { metadata: { labels: { app: 'plain' } }, spec: { containers: [container] } } } });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { kubeconfig: restrictedConfig, stdin: deployment });
+    await server.waitFor(() => server.listObjects('events', restricted).some((e) => e.reason === 'FailedCreate'));
+    const replicaSets = JSON.parse((await kubectl(['get', 'rs', '-l', 'app=plain', '-o', 'json'], { kubeconfig: restrictedConfig })).stdout) as { items: { status: { conditions?: { type: string; reason: string; message: string }[] } }[] };
+    expect(replicaSets.items[0]!.status.conditions).toEqual([expect.objectContaining({ type: 'ReplicaFailure', reason: 'FailedCreate', message: expect.stringMatching(/^pods "plain-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/) })]);
+    const events = await kubectl(['get', 'events', '--field-selector', 'reason=FailedCreate'], { kubeconfig: restrictedConfig });
+    expect(events.stdout).toMatch(/replicaset\/plain-\w+ +Error creating: pods "plain-\w+-\w+" is forbidden: violates PodSecurity/);
+    const rollout = await kubectl(['rollout', 'status', 'deploy/plain', '--watch=false'], { kubeconfig: restrictedConfig });
+    expect(rollout.stdout).toContain('Waiting for deployment "plain" rollout to finish: 0 out of 1 new replicas have been updated');
+  });
+
+  it('a ResourceQuota on pods refuses the pod beyond it with the real 403 text', async () => {
+    const quoted = 'ozg-quota';
+    server.createNamespace(quoted);
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'one-pod', namespace: quoted }, spec: { hard: { pods: '1' } } });
+    const quotaConfig = await server.kubeconfigFor(server.addServiceAccount(quoted), quoted);
+    const pod = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/web:1' }] } });
+    await kubectl(['create', '-f', '-'], { kubeconfig: quotaConfig, stdin: pod('first') });
+    const refused = await kubectlFails(['create', '-f', '-'], { kubeconfig: quotaConfig, stdin: pod('second') });
+    // plugin/pkg/admission/resourcequota/controller.go
+    expect(refused.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "second" is forbidden: exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
+  });
+
   it('delete cm removes the config map', async () => {
     const result = await kubectl(['delete', 'cm', 'web-config']);
 

@@ -320,6 +320,114 @@ describe('kubernetes driver against the local API server', () => {
     inner.close();
   });
 
+  describe('a Deployment with minReadySeconds, on a first install', () => {
+    // pods must stay ready for minReadySeconds before they count as available; until then the
+    // server leaves availableReplicas out and kubectl rollout status keeps waiting
+    const minReady = (siteName: string, image: string) =>
+      makeBundle({ 'deployment.yaml': deployment(PROCEDURE, image).replace('spec:\n  replicas: 1', 'spec:\n  minReadySeconds: 1\n  replicas: 1') }, { site: siteName, version: '1.0.0' });
+    let luebeck: string;
+    beforeAll(async () => {
+      server.createNamespace('ozg-luebeck-test');
+      server.createNamespace('ozg-ploen-test');
+      server.addUser({ name: 'north-deployer', namespaces: ['ozg-luebeck-test', 'ozg-ploen-test'], token: 'north-token' });
+      luebeck = await server.kubeconfigFor('north-deployer', 'ozg-luebeck-test');
+    });
+
+    it('records the release live only once the pods are available, not when they are first ready', async () => {
+      const driver = driverFor('luebeck', environment({ kubeconfig: luebeck }));
+      await driver.apply(minReady('luebeck', 'registry.ozg.example/ozg/antrag-formular:1.0.0'), '20260110T080000Z-aaaaaaaa');
+      const status = server.getObject('deployments', 'ozg-luebeck-test', PROCEDURE)!.status;
+      expect(status).toMatchObject({ availableReplicas: 1, conditions: expect.arrayContaining([expect.objectContaining({ type: 'Available', status: 'True' })]) });
+      expect(await driver.live(PROCEDURE)).toMatchObject({ release: '20260110T080000Z-aaaaaaaa' });
+    });
+
+    it('does not record a release whose pod crashes within minReadySeconds, and names the crash', async () => {
+      const undo = server.arrangeWorkload({ imageIncludes: ':1.0.0-crash', crashesAfterMs: 200 });
+      try {
+        const driver = driverFor('ploen', environment({ kubeconfig: luebeck }), { rolloutTimeoutMs: 2500 });
+        const error = (await driver.apply(minReady('ploen', 'registry.ozg.example/ozg/antrag-formular:1.0.0-crash'), '20260110T090000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+        expect(error).toBeInstanceOf(ClusterError);
+        expect(error.message).toMatch(/^namespace ozg-ploen-test: deployment\/antrag-formular not ready after 2\.5 s \(0 of 1 replicas ready\)/);
+        expect(error.message).toMatch(/\n {2}pod antrag-formular-[a-z0-9-]+: container app waiting: CrashLoopBackOff/);
+        expect(error.hint).toMatch(/nothing was live before/);
+        expect(await driver.live(PROCEDURE)).toBeUndefined();
+      } finally {
+        undo();
+      }
+    });
+  });
+
+  describe('pod admission', () => {
+    let restrictedConfig: string;
+    beforeAll(async () => {
+      server.createNamespace('ozg-eutin-test', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+      server.createNamespace('ozg-preetz-test');
+      server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-pods', namespace: 'ozg-preetz-test' }, spec: { hard: { pods: '0' } } });
+      server.addUser({ name: 'admission-deployer', namespaces: ['ozg-eutin-test', 'ozg-preetz-test'], token: 'admission-token' });
+      restrictedConfig = await server.kubeconfigFor('admission-deployer', 'ozg-eutin-test');
+    });
+
+    it('names the Pod Security refusal when a Deployment gets no pods in a `restricted` namespace', async () => {
+      const driver = driverFor('eutin', environment({ kubeconfig: restrictedConfig }), { rolloutTimeoutMs: 1000 });
+      const bundle = makeBundle({ 'deployment.yaml': deployment(PROCEDURE, 'registry.ozg.example/ozg/antrag-formular:1.0.0') }, { site: 'eutin', version: '1.0.0' });
+      const error = (await driver.apply(bundle, '20260111T080000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/^namespace ozg-eutin-test: deployment\/antrag-formular not ready after 1 s \(0 of 1 replicas updated\)/);
+      expect(error.message).toMatch(
+        /\n {2}ReplicaFailure: FailedCreate \(pods "antrag-formular-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "app" must set securityContext\.allowPrivilegeEscalation=false\), unrestricted capabilities/,
+      );
+    });
+
+    it('names the Pod Security refusal from the events of a StatefulSet that gets no pod', async () => {
+      const driver = driverFor('eutin', environment({ kubeconfig: restrictedConfig }), { rolloutTimeoutMs: 1000 });
+      const statefulSet = [
+        'apiVersion: apps/v1',
+        'kind: StatefulSet',
+        'metadata:',
+        '  name: db',
+        'spec:',
+        '  serviceName: db',
+        '  selector: { matchLabels: { app: db } }',
+        '  template:',
+        '    metadata: { labels: { app: db } }',
+        '    spec:',
+        '      containers: [{ name: db, image: registry.ozg.example/postgres:16 }]',
+        '',
+      ].join('\n');
+      const error = (await driver.apply(makeBundle({ 'db.yaml': statefulSet }, { site: 'eutin', version: '1.0.0' }), '20260111T090000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/statefulset\/db not ready after 1 s/);
+      expect(error.message).toMatch(/\n {2}FailedCreate: create Pod db-0 in StatefulSet db failed error: pods "db-0" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+      expect(server.controllerErrors).toEqual([]);
+    });
+
+    it('runs its smoke Jobs in a `restricted` namespace: their pods pass Pod Security', async () => {
+      const undoHttp = server.arrangeJob({ annotation: { key: 'ozg.example/smoke-check', value: 'health' }, log: '  HTTP/1.1 200 OK\n--- ozg: wget exit 0 ---\n--- ozg: body ---\nstatus: ok\n' });
+      try {
+        const results = await driverFor('eutin', environment({ kubeconfig: restrictedConfig })).smoke(PROCEDURE, [
+          { name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 10 },
+          { name: 'health', http: { url: 'http://antrag-formular/health', status: 200, contains: 'ok' }, timeoutSeconds: 10 },
+        ]);
+        expect(results).toEqual([expect.objectContaining({ name: 'db', passed: true }), expect.objectContaining({ name: 'health', passed: true })]);
+        expect(server.listObjects('events', 'ozg-eutin-test').filter((e) => e.reason === 'FailedCreate' && e.involvedObject.kind === 'Job')).toEqual([]);
+      } finally {
+        undoHttp();
+      }
+    });
+
+    it('names the refusal when a smoke Job gets no pod (a quota), instead of only "timed out"', async () => {
+      const preetz = await server.kubeconfigFor('admission-deployer', 'ozg-preetz-test');
+      const driver = driverFor('preetz', environment({ kubeconfig: preetz }), { smokeStartupSeconds: 0 });
+      const results = await driver.smoke(PROCEDURE, [
+        { name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 1 },
+        { name: 'health', http: { url: 'http://antrag-formular/health', status: 200 }, timeoutSeconds: 1 },
+      ]);
+      const refusal = /FailedCreate: Error creating: pods "ozg-smoke-[a-z0-9-]+" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0/;
+      expect(results[0]).toMatchObject({ name: 'db', passed: false, detail: 'timed out after 1 s', output: expect.stringMatching(refusal) });
+      expect(results[1]).toMatchObject({ name: 'health', passed: false, detail: expect.stringMatching(refusal) });
+    });
+  });
+
   it('left the controllers without errors', () => {
     expect(server.controllerErrors).toEqual([]);
   });

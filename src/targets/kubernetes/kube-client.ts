@@ -37,7 +37,7 @@ export interface KubeClient {
   readonly server: string;
   /** the object, or undefined when it does not exist */
   get<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<T | undefined>;
-  list<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string): Promise<T[]>;
+  list<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string, fieldSelector?: string): Promise<T[]>;
   /** server-side apply as `options.fieldManager`, never forcing: a field held by another manager is an error naming it */
   apply(info: KindInfo, object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
   /** true when deleted, false when it was already gone */
@@ -66,9 +66,9 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
       return parseJson(response, attempt, namespace) as T;
     },
 
-    async list<T>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string): Promise<T[]> {
+    async list<T>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string, fieldSelector?: string): Promise<T[]> {
       const attempt = { verb: 'list', resource: info.plural };
-      const response = await api.request({ method: 'GET', path: resourcePath(info, namespace), query: { labelSelector } });
+      const response = await api.request({ method: 'GET', path: resourcePath(info, namespace), query: { labelSelector, ...(fieldSelector ? { fieldSelector } : {}) } });
       if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, undefined, api.server);
       const list = parseJson(response, attempt, namespace);
       return (isRecord(list) && Array.isArray(list.items) ? list.items : []) as T[];

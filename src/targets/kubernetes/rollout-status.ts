@@ -13,7 +13,14 @@ interface Condition {
   message?: string;
 }
 
-/** Mirrors `kubectl rollout status`: the controller saw the change and every replica is updated and ready. */
+/**
+ * Mirrors `kubectl rollout status` (kubernetes/kubectl pkg/polymorphichelpers/rollout_status.go,
+ * DeploymentStatusViewer and StatefulSetStatusViewer): the controller saw the change and every
+ * replica is updated and, for a Deployment, available. Counts the API left out are 0: the server
+ * omits zero counts (`omitempty` in k8s.io/api apps/v1 types.go), so a Deployment whose pods
+ * are not yet available — ready for less than minReadySeconds, or crashed — has no
+ * availableReplicas at all.
+ */
 export function checkRollout(kind: 'deployment' | 'statefulset', object: unknown): RolloutState {
   const o = isRecord(object) ? object : {};
   const metadata = isRecord(o.metadata) ? o.metadata : {};
@@ -37,9 +44,14 @@ export function checkRollout(kind: 'deployment' | 'statefulset', object: unknown
     }
     if (updated < replicas) return { done: false, waiting: `${updated} of ${replicas} replicas updated` };
     if (current > updated) return { done: false, waiting: `${current - updated} old replicas still terminating` };
-    if (ready < replicas) return { done: false, waiting: `${ready} of ${replicas} replicas ready` };
-    const available = numberOr(status.availableReplicas, undefined);
-    if (available !== undefined && available < replicas) return { done: false, waiting: `${available} of ${replicas} replicas available` };
+    const available = numberOr(status.availableReplicas, 0)!;
+    if (available < updated) {
+      // kubectl waits on available < updated alone; ready tells the operator which of the two is missing
+      if (ready < updated) return { done: false, waiting: `${ready} of ${replicas} replicas ready` };
+      const minReady = numberOr(spec.minReadySeconds, 0)!;
+      const window = minReady > 0 ? ` (ready, not yet for minReadySeconds ${minReady})` : '';
+      return { done: false, waiting: `${available} of ${replicas} replicas available${window}` };
+    }
     return { done: true };
   }
 
@@ -61,6 +73,21 @@ export function describeWorkloadConditions(object: unknown): string[] {
   return conditions
     .filter((c) => c.type === 'ReplicaFailure' && c.status === 'True')
     .map((c) => `${c.type}: ${c.reason ?? 'unknown'}${c.message ? ` (${clip(c.message)})` : ''}`);
+}
+
+/**
+ * Why a controller could not create pods, from its Warning events: `FailedCreate: Error
+ * creating: pods "x" is forbidden: violates PodSecurity …` (the job, replicaset and statefulset
+ * controllers record the API's refusal so, k8s.io/kubernetes pkg/controller/controller_utils.go).
+ * The newest distinct messages first.
+ */
+export function describeFailedCreates(events: readonly unknown[], limit = 2): string[] {
+  const failed = events
+    .filter(isRecord)
+    .filter((e) => e.reason === 'FailedCreate' && typeof e.message === 'string')
+    .sort((a, b) => String(b.lastTimestamp ?? b.eventTime ?? '').localeCompare(String(a.lastTimestamp ?? a.eventTime ?? '')));
+  const messages = [...new Set(failed.map((e) => clip(e.message as string, 600)))];
+  return messages.slice(0, limit).map((m) => `FailedCreate: ${m}`);
 }
 
 /** `matchLabels` of a workload's selector as a label selector string, or undefined if it has none. */

@@ -8,9 +8,9 @@ import { fieldManagerFor, type KubeClient } from './kube-client.js';
 import { findKind, type KindInfo } from './kinds.js';
 import { isRecord, type KubeObject } from './manifests.js';
 import type { NamespaceScope, Polling } from './namespace-scope.js';
-import { describeUnreadyPods } from './rollout-status.js';
+import { describeFailedCreates, describeUnreadyPods } from './rollout-status.js';
 import { buildSmokeJob, createSmokeJobName, parseWgetLog, smokeTargetsOf } from './smoke-job.js';
-import { PODS } from './wait-for-rollout.js';
+import { EVENTS, PODS } from './wait-for-rollout.js';
 
 const JOB: KindInfo = findKind('batch/v1', 'Job')!;
 const LOG_TAIL_LINES = 200;
@@ -75,11 +75,22 @@ async function runJob({ scope, procedure, check, options }: SmokeJob, timeoutMs:
     const pod = newest(pods);
     const log = pod ? ((await c.podLog(pod.metadata.name, { tailLines: LOG_TAIL_LINES })) ?? '') : '';
     const exitCode = pod ? exitCodeOf(pod) : undefined;
-    const podLines = finished.state === 'timed-out' ? describeUnreadyPods(pods) : [];
+    const podLines = finished.state === 'timed-out' ? (pods.length > 0 ? describeUnreadyPods(pods) : await whyNoPods(c, name)) : [];
     return { ...finished, ...(exitCode !== undefined ? { exitCode } : {}), log, podLines };
   } finally {
     // The result stands even if the Job cannot be deleted; ttlSecondsAfterFinished removes it later.
     await c.delete(JOB, name).catch(() => false);
+  }
+}
+
+/** A Job without pods: the API refused them (Pod Security, quota, LimitRange) and the job controller says why in events. */
+async function whyNoPods(c: KubeClient, name: string): Promise<string[]> {
+  try {
+    const events = await c.list(EVENTS, undefined, `involvedObject.kind=Job,involvedObject.name=${name}`);
+    const lines = describeFailedCreates(events);
+    return lines.length > 0 ? lines : ['the Job created no pod'];
+  } catch {
+    return ['the Job created no pod (its events could not be read)'];
   }
 }
 

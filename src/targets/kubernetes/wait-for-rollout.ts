@@ -1,11 +1,12 @@
 import { ClusterError } from '../../errors.js';
 import type { LiveRelease } from '../driver.js';
 import type { KubeClient } from './kube-client.js';
-import { describeObject, type ManifestObject } from './manifests.js';
+import { describeObject, isRecord, type ManifestObject } from './manifests.js';
 import type { Polling } from './namespace-scope.js';
-import { checkRollout, describeUnreadyPods, describeWorkloadConditions, selectorOf } from './rollout-status.js';
+import { checkRollout, describeFailedCreates, describeUnreadyPods, describeWorkloadConditions, selectorOf } from './rollout-status.js';
 
 export const PODS = { apiVersion: 'v1', plural: 'pods' };
+export const EVENTS = { apiVersion: 'v1', plural: 'events' };
 
 type Waiting = Map<string, { reason: string; object: unknown }>;
 
@@ -50,7 +51,7 @@ async function rolloutError(c: KubeClient, waiting: Waiting, live: LiveRelease |
       const pods = await c.list(PODS, selector);
       const described = describeUnreadyPods(pods);
       if (described.length > 0) lines.push(...described.map((l) => `  ${l}`));
-      else if (pods.length === 0) lines.push('  no pods');
+      else if (pods.length === 0) lines.push(...(await whyNoPods(c, object)).map((l) => `  ${l}`));
     } catch (error) {
       lines.push(`  (its pods could not be listed: ${firstLine(error)})`);
     }
@@ -60,6 +61,19 @@ async function rolloutError(c: KubeClient, waiting: Waiting, live: LiveRelease |
     ? `release ${live.release} (${live.version}) is still recorded as live: \`ozg rollback\` restores it, a fixed deploy replaces this one`
     : 'nothing was live before: fix the procedure (image, probes, resources) and deploy again';
   return new ClusterError(c.namespace, message, undefined, { hint });
+}
+
+/**
+ * A workload without pods: a StatefulSet's controller says why in FailedCreate events on the
+ * StatefulSet itself (a Deployment's ReplicaFailure condition is listed already).
+ */
+async function whyNoPods(c: KubeClient, object: unknown): Promise<string[]> {
+  const kind = isRecord(object) && typeof object.kind === 'string' ? object.kind : undefined;
+  const name = isRecord(object) && isRecord(object.metadata) && typeof object.metadata.name === 'string' ? object.metadata.name : undefined;
+  if (kind !== 'StatefulSet' || !name) return ['no pods'];
+  const events = await c.list(EVENTS, undefined, `involvedObject.kind=${kind},involvedObject.name=${name}`).catch(() => []);
+  const lines = describeFailedCreates(events);
+  return lines.length > 0 ? lines : ['no pods'];
 }
 
 /** The first line of a failure, short enough for a record or a list. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clone, deepEqual, isPlainObject, type KubeObject } from './objects.js';
+import { enforcePodQuota, enforcePodSecurity } from './pod-security.js';
 import type { ResourceType } from './resources.js';
 import { labelSelectorToString, matchesLabelSelectorObject, type LabelSelectorObject } from './selectors.js';
 import { invalid, type FieldError } from './status.js';
@@ -13,6 +14,10 @@ import { invalid, type FieldError } from './status.js';
 
 export interface AdmissionContext {
   allocateClusterIp(): string;
+  /** a namespace's labels, for Pod Security admission (pod-security.ts) */
+  namespaceLabels?(namespace: string | undefined): Record<string, string> | undefined;
+  /** objects of a type in a namespace, for quota admission (pod-security.ts) */
+  listInNamespace?(resource: string, namespace: string | undefined): KubeObject[];
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -366,6 +371,11 @@ export function admitCreate(type: ResourceType, input: KubeObject, context: Admi
   if (type.statusSubresource) delete object.status;
   applyDefaults(type, object, context, undefined);
   validateObject(type, object, undefined);
+  // validating admission runs after the object validated (pod-security.ts)
+  const refused = enforcePodSecurity(type, object, context.namespaceLabels?.(object.metadata.namespace));
+  if (refused) throw refused;
+  const overQuota = context.listInNamespace && enforcePodQuota(type, object, context.listInNamespace('resourcequotas', object.metadata.namespace), context.listInNamespace('pods', object.metadata.namespace));
+  if (overQuota) throw overQuota;
   return object;
 }
 

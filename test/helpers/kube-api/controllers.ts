@@ -5,6 +5,7 @@ import { clone, deepEqual, formatTime, ownerReferenceTo, randomSuffix, stableHas
 import { pendingPodStatus, runningPodStatus, terminatedPodStatus, waitingPodStatus, type WaitingReason } from './pod-status.js';
 import type { PodLogs } from './pod-logs.js';
 import { groupVersionOf, resolveResourceType, type ResourceType } from './resources.js';
+import { ApiError } from './status.js';
 import type { ObjectStore, StoreEvent } from './store.js';
 
 /**
@@ -15,7 +16,11 @@ import type { ObjectStore, StoreEvent } from './store.js';
  *   created at once (pending; older ReplicaSets scaled to 0 and their pods removed) and the
  *   status reports the rollout in progress; after the ready delay the pods run and the status
  *   is complete (readyReplicas = availableReplicas = updatedReplicas = replicas,
- *   observedGeneration = generation, Available and Progressing conditions).
+ *   observedGeneration = generation, Available and Progressing conditions). With
+ *   `minReadySeconds` pods count as available only after being ready that long (in real
+ *   seconds); until then availableReplicas is left out (0, omitempty), Available is False for
+ *   want of availability (maxUnavailable as the real controller resolves it) and Progressing
+ *   stays ReplicaSetUpdated.
  * - StatefulSet: the same with pods `<name>-0…n-1`, revisions and PVCs from volumeClaimTemplates.
  * - Job: a pod per completion starts running, and after the job delay it succeeds (status
  *   succeeded, condition Complete) or fails (backoffLimit+1 failed pods, at most 7, status
@@ -40,6 +45,8 @@ export interface WorkloadArrangement {
   log?: string;
   /** override the server's ready delay for this workload */
   readyDelayMs?: number;
+  /** Deployment: the pods become ready, then their containers crash this long after (CrashLoopBackOff) */
+  crashesAfterMs?: number;
 }
 
 export interface JobArrangement {
@@ -96,6 +103,8 @@ export class Controllers {
   private readonly jobArrangements: JobArrangement[] = [];
   private unsubscribe: (() => void) | undefined;
   private podIpCounter = 10;
+  /** when each pod last became ready (epoch ms), for minReadySeconds */
+  private readonly readySince = new Map<string, number>();
   /** errors thrown inside controller callbacks (a test can assert there are none) */
   readonly errors: Error[] = [];
 
@@ -155,7 +164,10 @@ export class Controllers {
       const timer = this.timers.get(uid);
       if (timer) clearTimeout(timer);
       this.timers.delete(uid);
-      if (resource === 'pods') this.logs.delete(object.metadata.namespace ?? '', object.metadata.name ?? '');
+      if (resource === 'pods') {
+        this.logs.delete(object.metadata.namespace ?? '', object.metadata.name ?? '');
+        this.readySince.delete(uid);
+      }
       this.schedule(`gc:${uid}`, 0, () => this.collectDependents(uid, object.metadata.namespace));
       return;
     }
@@ -295,8 +307,10 @@ export class Controllers {
       for (const c of containersOf(pod.spec)) if (arrangement.log !== undefined) this.logs.set(pod.metadata.namespace ?? '', pod.metadata.name ?? '', c.name, arrangement.log);
       if (state === 'Ready') {
         this.writeStatus('pods', pod, runningPodStatus(input), KUBELET);
+        if (!this.readySince.has(pod.metadata.uid ?? '')) this.readySince.set(pod.metadata.uid ?? '', input.now);
         ready++;
       } else {
+        this.readySince.delete(pod.metadata.uid ?? '');
         const status = waitingPodStatus(input, state, arrangement.message);
         const alreadyFailing = (pod.status?.containerStatuses ?? []).some((s: any) => s.state?.waiting?.reason === state);
         this.writeStatus('pods', pod, status, KUBELET);
@@ -355,32 +369,149 @@ export class Controllers {
     for (const extra of pods.slice(replicas)) this.remove('pods', extra);
     pods = pods.slice(0, replicas);
     const template = this.store.get(this.type('replicasets'), replicaSet.metadata.namespace, rsName)?.spec?.template;
-    while (pods.length < replicas) pods.push(this.createPod(replicaSet, `${rsName}-${randomSuffix()}`, template, {}));
+    try {
+      while (pods.length < replicas) pods.push(this.createPod(replicaSet, `${rsName}-${randomSuffix()}`, template, {}));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.replicaSetFailedCreate(replicaSet, error);
+    }
 
-    const ready = pods.filter((p) => this.isReady(p)).length;
-    this.writeDeploymentStatus(deployment, generation, replicas, ready, rsName, 'progressing');
+    this.syncDeploymentStatus(deployment, generation, rsName, 'progressing');
     const arrangement = this.workloadArrangementFor(deployment);
-    this.schedule(deployment.metadata.uid ?? '', arrangement.readyDelayMs ?? this.options.readyDelayMs, () => {
-      const current = this.store.get(this.type('deployments'), deployment.metadata.namespace, deployment.metadata.name ?? '');
-      if (!current || (current.metadata.generation ?? 1) !== generation) return;
-      const rs = this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
-      if (!rs) return;
-      const livePods = this.ownedBy('pods', rs);
-      const readyNow = this.settlePods(livePods, arrangement);
-      this.writeStatus('replicasets', rs, { replicas: livePods.length, fullyLabeledReplicas: livePods.length, readyReplicas: readyNow || undefined, availableReplicas: readyNow || undefined, observedGeneration: rs.metadata.generation ?? 1 });
-      const outcome = readyNow >= replicas ? 'complete' : arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing';
-      this.writeDeploymentStatus(current, generation, replicas, readyNow, rsName, outcome);
+    const uid = deployment.metadata.uid ?? '';
+    this.schedule(uid, arrangement.readyDelayMs ?? this.options.readyDelayMs, () => {
+      const current = this.liveGeneration('deployments', deployment, generation);
+      const rs = current && this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
+      if (!current || !rs) return;
+      this.settlePods(this.ownedBy('pods', rs), arrangement);
+      const settled = this.syncDeploymentStatus(current, generation, rsName, arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing');
+      const minReadyMs = this.minReadyMs(current);
+      // availability is a second look once the pods have been ready for minReadySeconds
+      if (minReadyMs > 0 && settled.ready > 0) {
+        this.schedule(`${uid}:available`, minReadyMs, () => {
+          const later = this.liveGeneration('deployments', deployment, generation);
+          if (later) this.syncDeploymentStatus(later, generation, rsName, arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing');
+        });
+      }
+      if (arrangement.crashesAfterMs !== undefined && settled.ready > 0) {
+        this.schedule(`${uid}:crash`, arrangement.crashesAfterMs, () => {
+          const later = this.liveGeneration('deployments', deployment, generation);
+          const liveRs = later && this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
+          if (!later || !liveRs) return;
+          this.settlePods(this.ownedBy('pods', liveRs), { ...arrangement, state: 'CrashLoopBackOff' });
+          this.syncDeploymentStatus(later, generation, rsName, arrangement.progressDeadlineExceeded ? 'deadline' : 'progressing');
+        });
+      }
     });
   }
 
-  private writeDeploymentStatus(deployment: KubeObject, generation: number, replicas: number, ready: number, rsName: string, outcome: 'progressing' | 'complete' | 'deadline'): void {
+  /**
+   * A pod the API refused (Pod Security, quota): the replicaset controller records a
+   * FailedCreate event and a ReplicaFailure condition with the server's message
+   * (k8s.io/kubernetes pkg/controller/controller_utils.go CreatePods: "Error creating: %v";
+   * pkg/controller/replicaset/replica_set_utils.go calculateStatus). It would retry with
+   * backoff; this server does not.
+   */
+  private replicaSetFailedCreate(replicaSet: KubeObject, error: ApiError): void {
+    const rs = this.store.get(this.type('replicasets'), replicaSet.metadata.namespace, replicaSet.metadata.name ?? '');
+    if (!rs) return;
+    this.recordEvent(rs, { kind: 'ReplicaSet', apiVersion: 'apps/v1', component: 'replicaset-controller' }, 'Warning', 'FailedCreate', `Error creating: ${error.message}`);
+    const condition = { type: 'ReplicaFailure', status: 'True', lastTransitionTime: this.now(), reason: 'FailedCreate', message: error.message };
+    this.writeStatus('replicasets', rs, { ...(rs.status ?? {}), replicas: rs.status?.replicas ?? 0, observedGeneration: rs.metadata.generation ?? 1, conditions: [condition] });
+  }
+
+  /** The object if it still exists at this generation (a newer one has its own rollout). */
+  private liveGeneration(typeName: string, object: KubeObject, generation: number): KubeObject | undefined {
+    const live = this.store.get(this.type(typeName), object.metadata.namespace, object.metadata.name ?? '');
+    return live && (live.metadata.generation ?? 1) === generation ? live : undefined;
+  }
+
+  private minReadyMs(workload: KubeObject): number {
+    const seconds = Number(workload.spec?.minReadySeconds ?? 0);
+    return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+  }
+
+  /**
+   * A pod counts as available once it has been ready for minReadySeconds
+   * (k8s.io/kubernetes pkg/api/v1/pod/util.go IsPodAvailable).
+   */
+  private isAvailable(pod: KubeObject, minReadyMs: number, now: number): boolean {
+    if (!this.isReady(pod)) return false;
+    if (minReadyMs === 0) return true;
+    const since = this.readySince.get(pod.metadata.uid ?? '');
+    return since !== undefined && since + minReadyMs <= now;
+  }
+
+  /**
+   * ReplicaSet and Deployment status from the new ReplicaSet's pods, as the replicaset and
+   * deployment controllers compute it (k8s.io/kubernetes pkg/controller/replicaset/replica_set_utils.go
+   * calculateStatus; pkg/controller/deployment/sync.go calculateStatus and progress.go
+   * syncRolloutStatus): availableReplicas counts pods ready for minReadySeconds; counts that
+   * are 0 are left out of the JSON, as `omitempty` in k8s.io/api apps/v1 types.go does.
+   */
+  private syncDeploymentStatus(deployment: KubeObject, generation: number, rsName: string, stalled: 'progressing' | 'deadline'): { ready: number; available: number } {
+    const replicas: number = deployment.spec?.replicas ?? 1;
+    const rs = this.store.get(this.type('replicasets'), deployment.metadata.namespace, rsName);
+    const pods = rs ? this.ownedBy('pods', rs) : [];
+    const now = Date.now();
+    const minReadyMs = this.minReadyMs(deployment);
+    const ready = pods.filter((p) => this.isReady(p)).length;
+    const available = pods.filter((p) => this.isAvailable(p, minReadyMs, now)).length;
+    const replicaFailure = ((rs?.status?.conditions ?? []) as any[]).find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+    if (rs) {
+      this.writeStatus('replicasets', rs, {
+        replicas: pods.length,
+        fullyLabeledReplicas: pods.length || undefined,
+        readyReplicas: ready || undefined,
+        availableReplicas: available || undefined,
+        observedGeneration: rs.metadata.generation ?? 1,
+        ...(replicaFailure ? { conditions: [replicaFailure] } : {}),
+      });
+    }
+    const outcome = available >= replicas ? 'complete' : ready < replicas ? stalled : 'progressing';
+    this.writeDeploymentStatus(deployment, generation, replicas, { current: pods.length, ready, available }, rsName, outcome, replicaFailure);
+    return { ready, available };
+  }
+
+  /**
+   * How many pods may be unavailable while the Deployment still counts as Available
+   * (k8s.io/kubernetes pkg/controller/deployment/util/deployment_util.go MaxUnavailable and
+   * ResolveFenceposts: Recreate 0; RollingUpdate maxUnavailable rounded down, maxSurge up,
+   * both 0 → 1, never more than replicas).
+   */
+  private maxUnavailable(deployment: KubeObject, replicas: number): number {
+    const strategy = deployment.spec?.strategy ?? {};
+    if (strategy.type !== 'RollingUpdate' || replicas === 0) return 0;
+    const resolve = (value: unknown, fallback: string, roundUp: boolean): number => {
+      const v = value ?? fallback;
+      if (typeof v === 'number') return v;
+      const percent = Number(String(v).replace(/%$/, '')) / 100;
+      return roundUp ? Math.ceil(percent * replicas) : Math.floor(percent * replicas);
+    };
+    const surge = resolve(strategy.rollingUpdate?.maxSurge, '25%', true);
+    let unavailable = resolve(strategy.rollingUpdate?.maxUnavailable, '25%', false);
+    if (surge === 0 && unavailable === 0) unavailable = 1;
+    return Math.min(unavailable, replicas);
+  }
+
+  private writeDeploymentStatus(
+    deployment: KubeObject,
+    generation: number,
+    replicas: number,
+    counts: { current: number; ready: number; available: number },
+    rsName: string,
+    outcome: 'progressing' | 'complete' | 'deadline',
+    replicaFailure?: { reason?: string; message?: string },
+  ): void {
+    const { current, ready, available: availableReplicas } = counts;
     const now = this.now();
     const previous = (deployment.status?.conditions ?? []) as any[];
     const transition = (type: string, status: string): string => {
       const old = previous.find((c) => c.type === type);
       return old && old.status === status ? old.lastTransitionTime : now;
     };
-    const available = ready >= replicas;
+    // pkg/controller/deployment/sync.go calculateStatus: Available once availableReplicas >= replicas - maxUnavailable
+    const available = availableReplicas >= replicas - this.maxUnavailable(deployment, replicas);
     const progressing =
       outcome === 'complete'
         ? { status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${rsName}" has successfully progressed.` }
@@ -392,13 +523,16 @@ export class Controllers {
         ? { type: 'Available', status: 'True', lastUpdateTime: now, lastTransitionTime: transition('Available', 'True'), reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
         : { type: 'Available', status: 'False', lastUpdateTime: now, lastTransitionTime: transition('Available', 'False'), reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' },
       { type: 'Progressing', lastUpdateTime: now, lastTransitionTime: transition('Progressing', progressing.status), ...progressing },
+      // pkg/controller/deployment/sync.go calculateStatus: a ReplicaSet's ReplicaFailure is copied over
+      ...(replicaFailure ? [{ type: 'ReplicaFailure', status: 'True', lastUpdateTime: now, lastTransitionTime: transition('ReplicaFailure', 'True'), reason: replicaFailure.reason, message: replicaFailure.message }] : []),
     ];
+    // old ReplicaSets are scaled to 0 at once, so every pod there is is an updated one
     this.writeStatus('deployments', deployment, {
       observedGeneration: generation,
-      replicas,
-      updatedReplicas: replicas,
-      ...(ready > 0 ? { readyReplicas: ready, availableReplicas: ready } : {}),
-      ...(replicas - ready > 0 ? { unavailableReplicas: replicas - ready } : {}),
+      ...(current > 0 ? { replicas: current, updatedReplicas: current } : {}),
+      ...(ready > 0 ? { readyReplicas: ready } : {}),
+      ...(availableReplicas > 0 ? { availableReplicas } : {}),
+      ...(replicas - availableReplicas > 0 ? { unavailableReplicas: replicas - availableReplicas } : {}),
       conditions,
     });
   }
@@ -441,7 +575,14 @@ export class Controllers {
       for (const claim of sts.spec?.volumeClaimTemplates ?? []) {
         template.spec.volumes = [...(template.spec.volumes ?? []), { name: claim.metadata?.name, persistentVolumeClaim: { claimName: `${claim.metadata?.name}-${name}-${i}` } }];
       }
-      this.createPod(sts, podName, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(i) });
+      try {
+        this.createPod(sts, podName, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(i) });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        // pkg/controller/statefulset/stateful_pod_control.go recordPodEvent; it stops at the first pod it cannot create
+        this.recordEvent(sts, { kind: 'StatefulSet', apiVersion: 'apps/v1', component: 'statefulset-controller' }, 'Warning', 'FailedCreate', `create Pod ${podName} in StatefulSet ${name} failed error: ${error.message}`);
+        break;
+      }
     }
     const readyNow = this.ownedBy('pods', sts).filter((p) => this.isReady(p)).length;
     const writeStatus = (ready: number, currentRevision: string): void => {
@@ -495,7 +636,16 @@ export class Controllers {
     const startTime = this.now();
     const pods: KubeObject[] = [];
     for (let i = 0; i < Math.max(1, completions); i++) {
-      const pod = this.createPod(job, `${job.metadata.name}-${randomSuffix()}`, job.spec?.template, this.jobPodLabels(job));
+      let pod: KubeObject;
+      try {
+        pod = this.createPod(job, `${job.metadata.name}-${randomSuffix()}`, job.spec?.template, this.jobPodLabels(job));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        // pkg/controller/controller_utils.go CreatePods: the job controller records the refusal and retries later
+        this.recordJobEvent(job, 'Warning', 'FailedCreate', `Error creating: ${error.message}`);
+        this.writeStatus('jobs', job, { startTime, terminating: 0, uncountedTerminatedPods: {} });
+        return;
+      }
       this.writeStatus('pods', pod, runningPodStatus({ pod, now: Date.now(), podIp: this.podIpOf(pod) }), KUBELET);
       this.writeLogs(job, pod, arrangement);
       pods.push(pod);
@@ -563,21 +713,25 @@ export class Controllers {
   }
 
   private recordJobEvent(job: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.recordEvent(job, { kind: 'Job', apiVersion: 'batch/v1', component: 'job-controller' }, type, reason, message);
+  }
+
+  private recordEvent(object: KubeObject, about: { kind: string; apiVersion: string; component: string }, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const now = this.now();
     this.create('events', {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${job.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: job.metadata.namespace },
-      involvedObject: { kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name, uid: job.metadata.uid, apiVersion: 'batch/v1' },
+      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: object.metadata.namespace },
+      involvedObject: { kind: about.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid, apiVersion: about.apiVersion },
       reason,
       message,
-      source: { component: 'job-controller' },
+      source: { component: about.component },
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
       type,
       eventTime: null,
-      reportingComponent: 'job-controller',
+      reportingComponent: about.component,
       reportingInstance: '',
     });
   }

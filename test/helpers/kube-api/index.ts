@@ -40,8 +40,11 @@
  *   everything inside its namespaces (read its own Namespace object, not change it) and
  *   nothing at cluster scope; unknown or missing token → 401. Namespaces exist only when
  *   arranged (or created by a cluster-admin user).
+ * - Pod admission: Pod Security `enforce` labels on namespaces (restricted/baseline, see
+ *   pod-security.ts) and a ResourceQuota's `pods` limit refuse pods with the real 403 texts.
  * - Simulated controllers (controllers.ts): Deployments/StatefulSets get ReplicaSets/pods and
- *   become ready after a delay unless arranged to fail; Jobs run pods that succeed or fail as
+ *   become ready after a delay unless arranged to fail (Deployments: available after
+ *   minReadySeconds; refused pods give FailedCreate events and ReplicaFailure); Jobs run pods that succeed or fail as
  *   arranged, with logs; PVCs bind; owned objects are garbage-collected; each namespace gets
  *   the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
  *
@@ -179,7 +182,11 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
     const users = new UserRegistry();
     const logs = new PodLogs();
     let clusterIp = 10;
-    const admission: AdmissionContext = { allocateClusterIp: () => `10.96.${Math.floor(clusterIp / 250) % 250}.${(clusterIp++ % 250) + 1}` };
+    const admission: AdmissionContext = {
+      allocateClusterIp: () => `10.96.${Math.floor(clusterIp / 250) % 250}.${(clusterIp++ % 250) + 1}`,
+      namespaceLabels: (namespace) => (namespace ? store.get(resolveResourceType('namespaces'), undefined, namespace)?.metadata.labels : undefined),
+      listInNamespace: (resource, namespace) => (namespace ? store.list(resolveResourceType(resource), namespace) : []),
+    };
     const controllers = new Controllers(store, logs, admission, {
       readyDelayMs: options.readyDelayMs ?? 150,
       jobDelayMs: options.jobDelayMs ?? 150,

@@ -13,6 +13,7 @@ import YAML from 'yaml';
 import type { Setup, Site } from '../../../src/inventory/types.js';
 import { renderBundle, renderCloudInitFragment } from '../../../src/procedure/render.js';
 import type { Bundle, Procedure } from '../../../src/procedure/types.js';
+import { podSecurityViolations } from '../../helpers/kube-api/pod-security.js';
 
 const templatesDir = fileURLToPath(new URL('../../../templates', import.meta.url));
 
@@ -318,6 +319,20 @@ describe.each(procedures.map((p) => [`${p.name}@${p.version}`, p] as const))('%s
           expect(manifest.metadata).not.toHaveProperty('namespace');
         }
       }
+    });
+
+    it('has pod templates that pass the `restricted` Pod Security Standard (as the test API server enforces it)', () => {
+      let checked = 0;
+      for (const file of bundle.files) {
+        for (const doc of YAML.parseAllDocuments(file.content.toString(), { version: '1.1' })) {
+          const manifest = doc.toJS() as { kind: string; spec?: any };
+          const podSpec = manifest.kind === 'CronJob' ? manifest.spec?.jobTemplate?.spec?.template?.spec : manifest.spec?.template?.spec;
+          if (!podSpec) continue;
+          checked++;
+          expect([file.path, podSecurityViolations('restricted', podSpec)]).toEqual([file.path, []]);
+        }
+      }
+      expect(checked).toBeGreaterThan(0);
     });
 
     it('carries the secret only in the Secret, and config that parses', () => {

@@ -1,4 +1,4 @@
-import { checkRollout, describeUnreadyPods, describeWorkloadConditions, selectorOf } from '../../../../src/targets/kubernetes/rollout-status.js';
+import { checkRollout, describeFailedCreates, describeUnreadyPods, describeWorkloadConditions, selectorOf } from '../../../../src/targets/kubernetes/rollout-status.js';
 
 const deployment = (status: Record<string, unknown>, spec: Record<string, unknown> = { replicas: 2 }, generation = 3) => ({
   metadata: { name: 'web', generation },
@@ -14,6 +14,14 @@ describe('checkRollout', () => {
     expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 1 }))).toMatchObject({ waiting: '1 of 2 replicas ready' });
     expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, availableReplicas: 1 }))).toMatchObject({ waiting: '1 of 2 replicas available' });
     expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, availableReplicas: 2 }))).toEqual({ done: true });
+  });
+
+  it('reads a missing availableReplicas as 0, as kubectl rollout status does (the server omits zero counts)', () => {
+    // a first install with minReadySeconds: pods ready, none available yet, Available=False
+    const firstInstall = deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, unavailableReplicas: 2 }, { replicas: 2, minReadySeconds: 30 });
+    expect(checkRollout('deployment', firstInstall)).toEqual({ done: false, waiting: '0 of 2 replicas available (ready, not yet for minReadySeconds 30)' });
+    expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 1, replicas: 1 }, { replicas: 1 }))).toEqual({ done: false, waiting: '0 of 1 replicas ready' });
+    expect(checkRollout('deployment', deployment({ observedGeneration: 3, updatedReplicas: 2, replicas: 2, readyReplicas: 2, availableReplicas: 2 }, { replicas: 2, minReadySeconds: 30 }))).toEqual({ done: true });
   });
 
   it('defaults to one replica and takes zero replicas as rolled out', () => {
@@ -80,5 +88,22 @@ describe('describeUnreadyPods', () => {
     expect(describeWorkloadConditions({ status: { conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "web-1" is forbidden: exceeded quota: compute' }] } })).toEqual([
       'ReplicaFailure: FailedCreate (pods "web-1" is forbidden: exceeded quota: compute)',
     ]);
+  });
+});
+
+describe('describeFailedCreates', () => {
+  it('names why a controller got no pods, newest distinct refusal first, ignoring other events', () => {
+    const event = (reason: string, message: string, lastTimestamp: string) => ({ reason, message, lastTimestamp, type: 'Warning' });
+    const lines = describeFailedCreates([
+      event('FailedCreate', 'Error creating: pods "a-1" is forbidden: exceeded quota: q', '2026-01-01T10:00:00Z'),
+      event('SuccessfulCreate', 'Created pod: a-2', '2026-01-01T10:00:05Z'),
+      event('FailedCreate', 'Error creating: pods "a-3" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true', '2026-01-01T10:00:09Z'),
+      event('FailedCreate', 'Error creating: pods "a-3" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true', '2026-01-01T10:00:08Z'),
+    ]);
+    expect(lines).toEqual([
+      'FailedCreate: Error creating: pods "a-3" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true',
+      'FailedCreate: Error creating: pods "a-1" is forbidden: exceeded quota: q',
+    ]);
+    expect(describeFailedCreates([])).toEqual([]);
   });
 });
