@@ -227,6 +227,21 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(owners.kubectl?.['f:metadata']).toEqual({ 'f:labels': { 'f:app': {} } });
   });
 
+  it('apply --server-side with a stale resourceVersion in the manifest is a 409 Conflict; with the current one it applies', async () => {
+    const live = server.getObject('configmaps', NAMESPACE, 'web-config');
+    const current = live?.metadata.resourceVersion;
+    const stale = String(Number(current) - 1);
+    const manifest = (rv: string) =>
+      writeManifest(`cm-rv-${rv}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  resourceVersion: "${rv}"\ndata:\n  greeting: hallo\n`);
+    const refused = await kubectlFails(['apply', ...applyFlags(), '--field-manager=site-admin', '-f', await manifest(stale)]);
+
+    expect(refused.stderr).toContain('Operation cannot be fulfilled on configmaps "web-config": the object has been modified; please apply your changes to the latest version and try again');
+    expect(server.getObject('configmaps', NAMESPACE, 'web-config')?.metadata.resourceVersion).toBe(current);
+
+    await kubectl(['apply', ...applyFlags(), '--field-manager=site-admin', '-f', await manifest(current!)]);
+    expect(Number(server.getObject('configmaps', NAMESPACE, 'web-config')?.metadata.resourceVersion)).toBeGreaterThan(Number(current));
+  });
+
   it('apply --server-side --dry-run=server answers but stores nothing', async () => {
     const manifest = await writeManifest('dry.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry-only\ndata:\n  a: "1"\n');
     const result = await kubectl(['apply', ...applyFlags(), '--dry-run=server', '-f', manifest]);

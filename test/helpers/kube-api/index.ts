@@ -23,7 +23,7 @@
  *   metadata.name/namespace and the real per-type fields; limit/continue), watch (streaming,
  *   see watch.ts), create (409 AlreadyExists, generateName), update (resourceVersion check →
  *   409 Conflict), patch (apply-patch+yaml = server-side apply with managedFields and
- *   conflicts, see apply.ts; merge-patch+json; strategic-merge-patch+json approximated as a
+ *   conflicts, see apply.ts, and a stale resourceVersion in the body → 409 Conflict; merge-patch+json; strategic-merge-patch+json approximated as a
  *   merge patch that merges keyed lists; json-patch+json), delete (preconditions,
  *   propagationPolicy; batch/v1 Jobs orphan their pods by default, as in the real API),
  *   deletecollection. dryRun=All stores nothing. fieldValidation Strict/Warn/Ignore checks
