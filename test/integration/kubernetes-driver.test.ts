@@ -66,8 +66,11 @@ function bundleV2(image = 'registry.ozg.example/ozg/antrag-formular:1.1.0', site
 const writes = () => server.requests.filter((r) => r.method !== 'GET');
 
 beforeAll(async () => {
-  server = await startKubeApiServer({ namespaces: ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test'] });
-  server.addUser({ name: 'deployer', namespaces: ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test'], token: 'deployer-token' });
+  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test'];
+  server = await startKubeApiServer({ namespaces });
+  server.addUser({ name: 'deployer', namespaces, token: 'deployer-token' });
+  // a second operator's run, to tell its requests from the first one's
+  server.addUser({ name: 'deployer-b', namespaces, token: 'deployer-b-token' });
   kubeconfig = await server.kubeconfigFor('deployer', 'ozg-kiel-test');
 });
 
@@ -318,6 +321,71 @@ describe('kubernetes driver against the local API server', () => {
     // what only the old manager held and the new version dropped is gone, as after any upgrade
     expect(server.getObject('configmaps', 'ozg-husum-test', 'legacy-settings')!.data).toEqual({ title: 'v2' });
     inner.close();
+  });
+
+  describe('two runs deploying the procedure into one namespace at once', () => {
+    const RECORD = /^\/api\/v1\/namespaces\/ozg-(heide|rendsburg)-test\/configmaps(\/ozg-release-antrag-formular)?$/;
+
+    /** Run B reads the record, then its first write waits until `during` (the other change) is done. */
+    async function raceRunB(siteName: string, during: () => Promise<void>): Promise<unknown> {
+      const kubeconfigB = await server.kubeconfigFor('deployer-b', `ozg-${siteName}-test`);
+      let release!: () => void;
+      const hold = server.injectFault({ method: ['POST', 'PATCH', 'PUT'], path: RECORD, user: 'deployer-b', holdUntil: new Promise<void>((resolve) => (release = resolve)) });
+      const runB = driverFor(siteName, environment({ kubeconfig: kubeconfigB })).apply(bundleV2(undefined, siteName), '20260109T090000Z-bbbbbbbb');
+      const outcome = runB.then(
+        () => 'applied',
+        (error: unknown) => error,
+      );
+      await Promise.race([hold.reached, outcome]);
+      await during();
+      release();
+      return outcome;
+    }
+    const writesOfB = () => server.requests.filter((r) => r.user === 'deployer-b' && r.method !== 'GET');
+
+    it('of two first installs, the one that claims the release record second applies nothing', async () => {
+      server.clearRequests();
+      const error = (await raceRunB('rendsburg', async () => {
+        await driverFor('rendsburg').apply(bundleV1('rendsburg'), '20260109T080000Z-aaaaaaaa');
+      })) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(409);
+      expect(error.message).toContain('the release record of antrag-formular changed while this run was working on it (ConfigMap ozg-release-antrag-formular, before this run applied anything)');
+      expect(error.message).toContain('another ozg run');
+      expect(error.hint).toMatch(/let it finish, then run again/);
+      expect(writesOfB()).toHaveLength(1); // its claim, refused
+      expect(await driverFor('rendsburg').live(PROCEDURE)).toMatchObject({ version: '1.0.0', release: '20260109T080000Z-aaaaaaaa' });
+      expect(server.getObject('configmaps', 'ozg-rendsburg-test', 'antrag-formular-extra')).toBeDefined(); // not pruned by the loser
+    });
+
+    it('of two upgrades read at the same resourceVersion, the one that claims second applies nothing', async () => {
+      await driverFor('heide').apply(bundleV1('heide'), '20260109T070000Z-00000000');
+      server.clearRequests();
+      const error = (await raceRunB('heide', async () => {
+        await driverFor('heide').apply(bundleV2('registry.ozg.example/ozg/antrag-formular:1.2.0', 'heide'), '20260109T080000Z-aaaaaaaa');
+      })) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(409);
+      expect(error.message).toContain('(ConfigMap ozg-release-antrag-formular, before this run applied anything): another ozg run changed it');
+      expect(writesOfB()).toHaveLength(1);
+      expect(JSON.stringify(server.getObject('deployments', 'ozg-heide-test', 'antrag-formular')!.spec)).toContain('antrag-formular:1.2.0');
+      expect(await driverFor('heide').live(PROCEDURE)).toMatchObject({ release: '20260109T080000Z-aaaaaaaa' });
+    });
+
+    it('names the field manager of a hand edit of the release record instead of blaming another ozg run', async () => {
+      server.clearRequests();
+      const error = (await raceRunB('heide', async () => {
+        const record = server.getObject('configmaps', 'ozg-heide-test', 'ozg-release-antrag-formular')!;
+        server.putObject({ ...record, metadata: { ...record.metadata, annotations: { note: 'edited by hand' } } }, { manager: 'kubectl-edit' });
+      })) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/before this run applied anything\): field manager "kubectl-edit" changed it at \S+, not ozg/);
+      expect(error.hint).toContain('kubectl -n ozg-heide-test get configmap ozg-release-antrag-formular -o yaml');
+      expect(writesOfB()).toHaveLength(1);
+    });
   });
 
   it('left the controllers without errors', () => {

@@ -47,8 +47,9 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
     kept: record?.kept ?? [],
     kinds,
   };
-  // Written first, so a run that dies half-way leaves a record saying so.
-  const rv = await writeRecord(c, working, request.stored.resourceVersion);
+  // Written first, so a run that dies half-way leaves a record saying so; and as the run's
+  // claim: if another run changed the record since it was read, this fails before anything is applied.
+  const rv = await writeRecord(c, working, request.stored.resourceVersion, { claim: true });
   try {
     for (const o of objects) {
       await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });

@@ -40,6 +40,8 @@ export interface KubeClient {
   list<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string): Promise<T[]>;
   /** server-side apply as `options.fieldManager`, never forcing: a field held by another manager is an error naming it */
   apply(info: KindInfo, object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+  /** create (POST) as `fieldManager`: 409 AlreadyExists when the name is taken, which apply would not say */
+  create(info: KindInfo, object: KubeObject, options: { fieldManager: string }): Promise<KubeObject>;
   /** true when deleted, false when it was already gone */
   delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean>;
   /** a pod's log (the last `tailLines`), or undefined when the pod is gone */
@@ -104,6 +106,19 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
         applied = parseJson(released, attempt, namespace) as KubeObject;
       }
       return applied;
+    },
+
+    async create(info: KindInfo, object: KubeObject, options: { fieldManager: string }): Promise<KubeObject> {
+      const attempt = { verb: 'create', resource: info.plural, name: object.metadata.name };
+      const response = await api.request({
+        method: 'POST',
+        path: resourcePath(info, namespace),
+        query: { fieldManager: options.fieldManager },
+        body: JSON.stringify(object),
+        contentType: 'application/json',
+      });
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, object, api.server);
+      return parseJson(response, attempt, namespace) as KubeObject;
     },
 
     async delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean> {

@@ -107,6 +107,8 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(result).toEqual({ status: 'applied', live: expect.objectContaining({ version: '1.0.0', release: '20260101T000000Z-aaaaaaaa' }) });
     const writes = api.writes().map((r) => `${r.method} ${r.path.replace(/^.*namespaces\/[^/]+\//, '')}`);
     expect(writes).toEqual([
+      // a new record is claimed by a create, which fails if another run claimed it first
+      'POST configmaps',
       'PATCH configmaps/ozg-release-antrag-formular',
       'PATCH secrets/web-smtp',
       'PATCH configmaps/web-config',
@@ -213,6 +215,33 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(error).toBeInstanceOf(ClusterError);
     expect(error.message).toMatch(/the release record of antrag-formular changed while this run was working on it/);
     expect(api.writes().map((r) => r.path)).toEqual([recordPath]); // nothing of r2 was applied
+  });
+
+  it('stops before applying anything when another run created the record of a new procedure first', async () => {
+    const { api, driver } = setUp();
+    const recordPath = `/api/v1/namespaces/${NS}/configmaps/ozg-release-antrag-formular`;
+    api.intercept = (r) => {
+      if (r.method === 'POST') {
+        api.intercept = undefined;
+        api.objects.set(recordPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ozg-release-antrag-formular', namespace: NS, resourceVersion: '99' } });
+      }
+      return undefined;
+    };
+    const error = (await driver.apply(v1(), 'r1').catch((e: unknown) => e)) as ClusterError;
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(error.status).toBe(409);
+    expect(error.message).toMatch(/changed while this run was working on it \(ConfigMap ozg-release-antrag-formular, before this run applied anything\)/);
+    expect(api.writes().map((r) => r.method)).toEqual(['POST']);
+  });
+
+  it('takes over the claim of a run that stopped between creating the record and writing it', async () => {
+    const { api, driver } = setUp();
+    const recordPath = `/api/v1/namespaces/${NS}/configmaps/ozg-release-antrag-formular`;
+    api.objects.set(recordPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ozg-release-antrag-formular', namespace: NS, resourceVersion: '99' } });
+    const result = await driver.apply(v1(), 'r1');
+    expect(result.status).toBe('applied');
+    expect(api.writes()[0]).toMatchObject({ method: 'PATCH', path: recordPath });
+    expect(JSON.parse(api.requests.find((r) => r.method === 'PATCH' && r.path === recordPath)!.body!).metadata.resourceVersion).toBe('99');
   });
 
   it('keeps only keepReleases archives', async () => {
