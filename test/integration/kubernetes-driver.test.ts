@@ -66,7 +66,7 @@ function bundleV2(image = 'registry.ozg.example/ozg/antrag-formular:1.1.0', site
 const writes = () => server.requests.filter((r) => r.method !== 'GET');
 
 beforeAll(async () => {
-  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test'];
+  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test', 'ozg-sylt-test', 'ozg-amrum-test'];
   server = await startKubeApiServer({ namespaces });
   server.addUser({ name: 'deployer', namespaces, token: 'deployer-token' });
   // a second operator's run, to tell its requests from the first one's
@@ -385,6 +385,50 @@ describe('kubernetes driver against the local API server', () => {
       expect(error.message).toMatch(/before this run applied anything\): field manager "kubectl-edit" changed it at \S+, not ozg/);
       expect(error.hint).toContain('kubectl -n ozg-heide-test get configmap ozg-release-antrag-formular -o yaml');
       expect(writesOfB()).toHaveLength(1);
+    });
+  });
+
+  describe('an overloaded or failing API server', () => {
+    const recordPath = (ns: string) => `/api/v1/namespaces/${ns}/configmaps/ozg-release-antrag-formular`;
+
+    it('retries 429 and 503 with Retry-After as client-go does, and the deploy goes through', async () => {
+      server.clearRequests();
+      const throttled = server.injectFault({ method: 'GET', path: recordPath('ozg-sylt-test'), times: 2, status: 429, retryAfterSeconds: 1 });
+      const failing = server.injectFault({ method: 'PATCH', path: '/apis/apps/v1/namespaces/ozg-sylt-test/deployments/antrag-formular', status: 503, retryAfterSeconds: 1 });
+
+      const result = await driverFor('sylt').apply(bundleV1('sylt'), '20260110T080000Z-aaaaaaaa');
+
+      expect(result).toMatchObject({ status: 'applied', live: { version: '1.0.0' } });
+      expect([throttled.hits, failing.hits]).toEqual([2, 1]);
+      const codes = (method: string, path: string) => server.requests.filter((r) => r.method === method && r.path === path).map((r) => r.code);
+      expect(codes('GET', recordPath('ozg-sylt-test')).slice(0, 3)).toEqual([429, 429, 404]);
+      expect(codes('PATCH', '/apis/apps/v1/namespaces/ozg-sylt-test/deployments/antrag-formular')).toEqual([503, 201]);
+    });
+
+    it('does not send a create again after a 5xx, and says the server failed', async () => {
+      server.clearRequests();
+      server.injectFault({ method: 'POST', path: '/api/v1/namespaces/ozg-amrum-test/configmaps', status: 503, retryAfterSeconds: 1 });
+
+      const error = (await driverFor('amrum').apply(bundleV1('amrum'), '20260110T090000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(503);
+      expect(error.message).toContain('failed with 503 ServiceUnavailable: the server is currently unable to handle the request');
+      expect(error.hint).toMatch(/the API server failed, not the request/);
+      expect(writes().map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/v1/namespaces/ozg-amrum-test/configmaps']);
+    });
+
+    it('gives up on a server that stays overloaded, naming the 429', async () => {
+      server.clearRequests();
+      server.injectFault({ method: 'GET', path: recordPath('ozg-amrum-test'), times: 100, status: 429, retryAfterSeconds: 0 });
+
+      const error = (await driverFor('amrum').apply(bundleV1('amrum'), '20260110T100000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(429);
+      expect(error.message).toContain('get configmaps/ozg-release-antrag-formular was refused as too many requests (429): Too many requests, please try again later.');
+      expect(error.hint).toMatch(/stayed overloaded while ozg retried \(up to 4 times/);
+      expect(server.requests.filter((r) => r.path === recordPath('ozg-amrum-test')).length).toBe(5);
     });
   });
 

@@ -4,7 +4,7 @@
  * manager holds which field). Nothing here lists or watches at cluster scope.
  */
 import { ClusterError, UnreachableError, type OzgError, type OzgErrorOptions } from '../../errors.js';
-import type { KubeApi, KubeResponse } from './kube-api.js';
+import { MAX_RETRIES, type KubeApi, type KubeResponse } from './kube-api.js';
 import { resourcePath, type KindInfo } from './kinds.js';
 import { describeObject, isRecord, type KubeObject } from './manifests.js';
 
@@ -239,7 +239,16 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
       return new ClusterError(namespace, `${what}: not found (${message})`, 404);
     case 422:
       return new ClusterError(namespace, `${what} is invalid: ${message}`, 422, options("fix the procedure's manifest template; nothing after this object was applied"));
+    case 429:
+      return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} was refused as too many requests (429): ${message}`, 429, {
+        hint: `the API server stayed overloaded while ozg retried (up to ${MAX_RETRIES} times, as Retry-After asked): run again later, or ask the data center about the API server's load`,
+      });
     default:
+      if (response.status >= 500) {
+        return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status, {
+          hint: `the API server failed, not the request${response.retryAfter !== undefined ? ` (ozg retried up to ${MAX_RETRIES} times)` : ''}: run again; if it keeps failing, ask the data center`,
+        });
+      }
       return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status);
   }
 }
