@@ -323,6 +323,24 @@ describe('kubernetes driver against the local API server', () => {
     inner.close();
   });
 
+  it('judges an HTTP check whose body runs to hundreds of lines by its status line, reading the log from its start', async () => {
+    const body = Array.from({ length: 600 }, (_, i) => `line ${i + 1} of a long page`).join('\n');
+    const undo = server.arrangeJob({
+      annotation: { key: 'ozg.example/smoke-check', value: 'long-page' },
+      outcome: 'succeed',
+      log: `  HTTP/1.1 200 OK\n  Content-Type: text/html\n--- ozg: wget exit 0 ---\n--- ozg: body ---\n${body}\n`,
+    });
+    try {
+      const results = await driverFor('kiel').smoke(PROCEDURE, [{ name: 'long-page', http: { url: 'http://antrag-formular/', status: 200, contains: 'line 1 of' }, timeoutSeconds: 10 }]);
+      expect(results).toEqual([expect.objectContaining({ name: 'long-page', passed: true, detail: 'status 200, body contains "line 1 of"' })]);
+      const logRead = server.requests.find((r) => r.subresource === 'log');
+      expect(logRead?.query.limitBytes).toBeDefined();
+      expect(logRead?.query.tailLines).toBeUndefined();
+    } finally {
+      undo();
+    }
+  });
+
   describe('two runs deploying the procedure into one namespace at once', () => {
     const RECORD = /^\/api\/v1\/namespaces\/ozg-(heide|rendsburg)-test\/configmaps(\/ozg-release-antrag-formular)?$/;
 

@@ -44,8 +44,8 @@ export interface KubeClient {
   create(info: KindInfo, object: KubeObject, options: { fieldManager: string }): Promise<KubeObject>;
   /** true when deleted, false when it was already gone */
   delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean>;
-  /** a pod's log (the last `tailLines`), or undefined when the pod is gone */
-  podLog(pod: string, options?: { tailLines?: number; container?: string }): Promise<string | undefined>;
+  /** a pod's log (the last `tailLines`, or its first `limitBytes`), or undefined when the pod is gone */
+  podLog(pod: string, options?: { tailLines?: number; limitBytes?: number; container?: string }): Promise<string | undefined>;
 }
 
 /** What a request tried to do, for messages: `patch configmaps/x`. */
@@ -130,13 +130,17 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
       return true;
     },
 
-    async podLog(pod: string, options: { tailLines?: number; container?: string } = {}): Promise<string | undefined> {
+    async podLog(pod: string, options: { tailLines?: number; limitBytes?: number; container?: string } = {}): Promise<string | undefined> {
       const attempt = { verb: 'get', resource: 'pods/log', name: pod };
       const path = `${resourcePath({ apiVersion: 'v1', plural: 'pods' }, namespace, pod)}/log`;
       const response = await api.request({
         method: 'GET',
         path,
-        query: { tailLines: options.tailLines === undefined ? undefined : String(options.tailLines), container: options.container },
+        query: {
+          tailLines: options.tailLines === undefined ? undefined : String(options.tailLines),
+          limitBytes: options.limitBytes === undefined ? undefined : String(options.limitBytes),
+          container: options.container,
+        },
       });
       if (response.status === 404) return undefined;
       // A pod that never started has no log yet: 400 "container … is waiting to start".
