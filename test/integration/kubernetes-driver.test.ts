@@ -3,7 +3,7 @@
  * real kubeconfigs read by @kubernetes/client-node, server-side apply with field managers,
  * namespace-only authorization, simulated controllers for rollouts and Jobs.
  */
-import { InvalidInputError, ClusterError, UnreachableError } from '../../src/errors.js';
+import { InvalidInputError, ClusterError, ConcurrentChangeError, UnreachableError } from '../../src/errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../src/inventory/types.js';
 import { createDriver } from '../../src/targets/create-driver.js';
 import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
@@ -367,7 +367,8 @@ describe('kubernetes driver against the local API server', () => {
         await driverFor('rendsburg').apply(bundleV1('rendsburg'), '20260109T080000Z-aaaaaaaa');
       })) as ClusterError;
 
-      expect(error).toBeInstanceOf(ClusterError);
+      expect(error).toBeInstanceOf(ConcurrentChangeError);
+      expect((error as ConcurrentChangeError).applied).toBe(false);
       expect(error.status).toBe(409);
       expect(error.message).toContain('the release record of antrag-formular changed while this run was working on it (ConfigMap ozg-release-antrag-formular, before this run applied anything)');
       expect(error.message).toContain('another ozg run');

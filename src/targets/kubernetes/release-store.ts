@@ -1,5 +1,5 @@
 /** Reading and writing a procedure's release record (release-record.ts) in its namespace. */
-import { ClusterError } from '../../errors.js';
+import { ClusterError, ConcurrentChangeError } from '../../errors.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER, type KubeClient } from './kube-client.js';
 import { findKind, type KindInfo } from './kinds.js';
 import type { KubeObject } from './manifests.js';
@@ -65,12 +65,12 @@ interface ManagedFieldsEntry {
 }
 
 /** Who changed the record since this run read it: another ozg run, or someone by hand. */
-async function describeRecordConflict(c: KubeClient, procedure: string, conflict: ClusterError, claim: boolean): Promise<ClusterError> {
+async function describeRecordConflict(c: KubeClient, procedure: string, conflict: ClusterError, claim: boolean): Promise<ConcurrentChangeError> {
   const name = recordName(procedure);
   const changed = `the release record of ${procedure} changed while this run was working on it (ConfigMap ${name}${claim ? ', before this run applied anything' : ''})`;
   const now = await c.get<KubeObject>(CONFIG_MAP, name).catch(() => undefined);
   if (!now) {
-    return new ClusterError(c.namespace, `${changed}: it was deleted`, 409, { cause: conflict, hint: 'someone deleted the release record: find out who, then run again (the procedure then counts as new)' });
+    return new ConcurrentChangeError(c.namespace, `${changed}: it was deleted`, { applied: !claim, cause: conflict, hint: 'someone deleted the release record: find out who, then run again (the procedure then counts as new)' });
   }
   const entries = (Array.isArray(now.metadata.managedFields) ? now.metadata.managedFields : []) as ManagedFieldsEntry[];
   const isOzg = (e: ManagedFieldsEntry) => e.manager === fieldManagerFor(procedure) || e.manager === LEGACY_FIELD_MANAGER;
@@ -78,7 +78,8 @@ async function describeRecordConflict(c: KubeClient, procedure: string, conflict
   const latest = [...entries].sort((a, b) => (b.time ?? '').localeCompare(a.time ?? '') || Number(isOzg(a)) - Number(isOzg(b)))[0];
   const record = decodeRecord(now, procedure);
   if (latest && !isOzg(latest)) {
-    return new ClusterError(c.namespace, `${changed}: field manager "${latest.manager}" changed it${latest.time ? ` at ${latest.time}` : ''}, not ozg`, 409, {
+    return new ConcurrentChangeError(c.namespace, `${changed}: field manager "${latest.manager}" changed it${latest.time ? ` at ${latest.time}` : ''}, not ozg`, {
+      applied: !claim,
       cause: conflict,
       hint: `someone edited the release record by hand: look at it (kubectl -n ${c.namespace} get configmap ${name} -o yaml), undo the edit if it was not meant, then run again`,
     });
@@ -88,7 +89,8 @@ async function describeRecordConflict(c: KubeClient, procedure: string, conflict
     other && !other.failed
       ? `another ozg run started ${other.action === 'rollback' ? 'a rollback to' : 'deploying'} release ${other.release} (${other.version}) at ${other.startedAt}`
       : 'another ozg run changed it';
-  return new ClusterError(c.namespace, `${changed}: ${what}`, 409, {
+  return new ConcurrentChangeError(c.namespace, `${changed}: ${what}`, {
+    applied: !claim,
     cause: conflict,
     hint: 'another ozg run is deploying this procedure to the same namespace: let it finish, then run again',
   });
