@@ -393,6 +393,31 @@ describe('kubernetes driver against the local API server', () => {
       expect(await driverFor('heide').live(PROCEDURE)).toMatchObject({ release: '20260109T080000Z-aaaaaaaa' });
     });
 
+    it('a run that starts while another run is still applying stops before any write', async () => {
+      let release!: () => void;
+      // the first run has claimed the record; its first object waits
+      const hold = server.injectFault({
+        method: 'PATCH',
+        path: '/api/v1/namespaces/ozg-heide-test/secrets/antrag-formular-smtp',
+        user: 'deployer',
+        holdUntil: new Promise<void>((resolve) => (release = resolve)),
+      });
+      const first = driverFor('heide').apply(bundleV1('heide'), '20260109T100000Z-cccccccc');
+      await hold.reached;
+      server.clearRequests();
+      const kubeconfigB = await server.kubeconfigFor('deployer-b', 'ozg-heide-test');
+      const error = (await driverFor('heide', environment({ kubeconfig: kubeconfigB }))
+        .apply(bundleV2(undefined, 'heide'), '20260109T100100Z-dddddddd')
+        .catch((e: unknown) => e)) as ConcurrentChangeError;
+      release();
+
+      expect(error).toBeInstanceOf(ConcurrentChangeError);
+      expect(error.message).toMatch(/another ozg run started deploying release 20260109T100000Z-cccccccc \(1\.0\.0\) of antrag-formular at \S+ and has not finished; this run applied nothing/);
+      expect(error.hint).toMatch(/if it was killed, run again after \d{4}-/);
+      expect(writesOfB()).toEqual([]);
+      await expect(first).resolves.toMatchObject({ status: 'applied', live: { release: '20260109T100000Z-cccccccc' } });
+    });
+
     it('names the field manager of a hand edit of the release record instead of blaming another ozg run', async () => {
       server.clearRequests();
       const error = (await raceRunB('heide', async () => {
