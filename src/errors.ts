@@ -173,6 +173,19 @@ export class ClusterError extends OzgError {
 }
 
 /**
+ * Another run (or a person) changed the target's release record while this run worked on it
+ * (409). The target then belongs to that other change: the pipeline must not put a release
+ * back over it. `applied` says whether this run had applied anything before it noticed.
+ */
+export class ConcurrentChangeError extends ClusterError {
+  readonly applied: boolean;
+  constructor(namespace: string, message: string, options: OzgErrorOptions & { applied: boolean }) {
+    super(namespace, message, 409, options);
+    this.applied = options.applied;
+  }
+}
+
+/**
  * A file ozg must keep could not be written (disk full, I/O error): the ledger, the rollout
  * state, the lock, a report. `lines` are the ledger lines that were not written, so they can
  * be kept elsewhere and merged in later (`ozg ledger merge`).

@@ -4,7 +4,7 @@ import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
 import type { Reporter, Step } from '../events.js';
 import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
-import { describeError, InterruptedError, UnreachableError } from '../errors.js';
+import { ConcurrentChangeError, describeError, InterruptedError, UnreachableError } from '../errors.js';
 import { elapsedMs, type Clock } from '../clock.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
@@ -158,7 +158,8 @@ async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: Pi
       if (error instanceof InterruptedError) throw error;
       const failed = failedOutcome(environment, item, error);
       await deps.record(recordFor(item, stage, 'apply-failed', { durationMs: elapsedMs(deps.clock, started), error: failed.error }));
-      if (!failed.unreachable) await restoreAfterFailedApply(item, stage, deps);
+      // after another run's change, the target is that run's: putting a release back would undo it
+      if (!failed.unreachable && !(error instanceof ConcurrentChangeError)) await restoreAfterFailedApply(item, stage, deps);
       return failed;
     }
   }

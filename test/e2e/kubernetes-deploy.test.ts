@@ -337,6 +337,47 @@ describe('ozg deploy to a Kubernetes data center', () => {
     expect(plan.targets.map((t: any) => t.error)).toEqual([expect.stringMatching(/belongs to procedure kube-probe/), expect.stringMatching(/belongs to procedure kube-probe/)]);
   });
 
+  it('of two operators deploying one site at once from their own checkouts, the one that claims second applies nothing and puts nothing back', async () => {
+    await startDeployed();
+    // the second operator has an account of its own, so its requests can be told apart
+    const other = server.addUser({ name: 'ozg-landes-it-test-2', namespaces: SITES.map((s) => ns(s, 'test')) });
+    const otherCheckout = await checkout();
+    await writeInventory(otherCheckout, { procedures: { kiel: { [PROCEDURE]: '1.1.0' } }, kubeconfig: { test: await server.kubeconfigFor(other, ns('kiel', 'test')) } });
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.2.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    let release!: () => void;
+    // the second run has read the record; its claim waits until the first run is through
+    const hold = server.injectFault({
+      method: ['POST', 'PATCH'],
+      path: `/api/v1/namespaces/${ns('kiel', 'test')}/configmaps/${RECORD}`,
+      user: other.name,
+      holdUntil: new Promise<void>((resolve) => (release = resolve)),
+    });
+    const undo = arrangeHealthyService();
+    try {
+      const second = ozg(otherCheckout, 'deploy', '--json', 'kiel');
+      await Promise.race([hold.reached, second]);
+      const first = await ozg(cwd, 'deploy', 'kiel');
+      expect(first.code).toBe(0);
+      release();
+      const run = await second;
+
+      expect(run.code).toBe(4);
+      expect(errorOf(run)?.message ?? run.stdout + run.stderr).toMatch(
+        /release record of kube-probe changed while this run was working on it \(ConfigMap ozg-release-kube-probe, before this run applied anything\): another ozg run/,
+      );
+      expect(outcomes(run)).toEqual(['kiel/prod: skipped', 'kiel/test: apply-failed']);
+      // its refused claim, and no apply, prune or rollback after it
+      expect(server.requests.filter((r) => r.user === other.name && isWrite(r)).map(describeRequest)).toEqual([`PATCH /api/v1/namespaces/${ns('kiel', 'test')}/configmaps/${RECORD}`]);
+      expect(releaseRecord(ns('kiel', 'test')).live.version).toBe('1.2.0');
+      expect(imageOf(ns('kiel', 'test'))).toBe('registry.ozg.example/ozg/kube-probe:1.2.0');
+      const history = await ledger(otherCheckout);
+      expect(history.map((r) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: apply-failed 1.1.0', 'prod: skipped 1.1.0']);
+    } finally {
+      release();
+      undo();
+    }
+  });
+
   it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {
     await startDeployed();
     const recordsBefore = (await ledger(cwd)).length;

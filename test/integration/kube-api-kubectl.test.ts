@@ -227,6 +227,44 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(owners.kubectl?.['f:metadata']).toEqual({ 'f:labels': { 'f:app': {} } });
   });
 
+  it('apply --server-side with a stale resourceVersion in the manifest is a 409 Conflict; with the current one it applies', async () => {
+    const live = server.getObject('configmaps', NAMESPACE, 'web-config');
+    const current = live?.metadata.resourceVersion;
+    const stale = String(Number(current) - 1);
+    const manifest = (rv: string) =>
+      writeManifest(`cm-rv-${rv}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  resourceVersion: "${rv}"\ndata:\n  greeting: hallo\n`);
+    const refused = await kubectlFails(['apply', ...applyFlags(), '--field-manager=site-admin', '-f', await manifest(stale)]);
+
+    expect(refused.stderr).toContain('Operation cannot be fulfilled on configmaps "web-config": the object has been modified; please apply your changes to the latest version and try again');
+    expect(server.getObject('configmaps', NAMESPACE, 'web-config')?.metadata.resourceVersion).toBe(current);
+
+    await kubectl(['apply', ...applyFlags(), '--field-manager=site-admin', '-f', await manifest(current!)]);
+    expect(Number(server.getObject('configmaps', NAMESPACE, 'web-config')?.metadata.resourceVersion)).toBeGreaterThan(Number(current));
+  });
+
+  it('retries a 429 and a 503 that carry Retry-After, as client-go does, and then succeeds', async () => {
+    const path = `/api/v1/namespaces/${NAMESPACE}/configmaps/web-config`;
+    server.clearRequests();
+    server.injectFault({ method: 'GET', path, times: 2, status: 429, retryAfterSeconds: 1 });
+    server.injectFault({ method: 'GET', path, status: 503, retryAfterSeconds: 1 });
+
+    const result = await kubectl(['get', 'cm', 'web-config', '-o', 'name']);
+
+    expect(result.stdout).toBe('configmap/web-config\n');
+    expect(server.requests.filter((r) => r.path === path).map((r) => r.code)).toEqual([429, 429, 503, 200]);
+  });
+
+  it('reports a 503 without Retry-After at once, with the Status message', async () => {
+    const path = `/api/v1/namespaces/${NAMESPACE}/configmaps/web-config`;
+    server.clearRequests();
+    server.injectFault({ method: 'GET', path, status: 503 });
+
+    const failed = await kubectlFails(['get', 'cm', 'web-config']);
+
+    expect(failed.stderr).toContain('Error from server (ServiceUnavailable): the server is currently unable to handle the request');
+    expect(server.requests.filter((r) => r.path === path).map((r) => r.code)).toEqual([503]);
+  });
+
   it('apply --server-side --dry-run=server answers but stores nothing', async () => {
     const manifest = await writeManifest('dry.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry-only\ndata:\n  a: "1"\n');
     const result = await kubectl(['apply', ...applyFlags(), '--dry-run=server', '-f', manifest]);

@@ -3,7 +3,7 @@
  * real kubeconfigs read by @kubernetes/client-node, server-side apply with field managers,
  * namespace-only authorization, simulated controllers for rollouts and Jobs.
  */
-import { InvalidInputError, ClusterError, UnreachableError } from '../../src/errors.js';
+import { InvalidInputError, ClusterError, ConcurrentChangeError, UnreachableError } from '../../src/errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../src/inventory/types.js';
 import { createDriver } from '../../src/targets/create-driver.js';
 import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
@@ -66,8 +66,11 @@ function bundleV2(image = 'registry.ozg.example/ozg/antrag-formular:1.1.0', site
 const writes = () => server.requests.filter((r) => r.method !== 'GET');
 
 beforeAll(async () => {
-  server = await startKubeApiServer({ namespaces: ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test'] });
-  server.addUser({ name: 'deployer', namespaces: ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test'], token: 'deployer-token' });
+  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test', 'ozg-sylt-test', 'ozg-amrum-test'];
+  server = await startKubeApiServer({ namespaces });
+  server.addUser({ name: 'deployer', namespaces, token: 'deployer-token' });
+  // a second operator's run, to tell its requests from the first one's
+  server.addUser({ name: 'deployer-b', namespaces, token: 'deployer-b-token' });
   kubeconfig = await server.kubeconfigFor('deployer', 'ozg-kiel-test');
 });
 
@@ -425,6 +428,161 @@ describe('kubernetes driver against the local API server', () => {
       const refusal = /FailedCreate: Error creating: pods "ozg-smoke-[a-z0-9-]+" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0/;
       expect(results[0]).toMatchObject({ name: 'db', passed: false, detail: 'timed out after 1 s', output: expect.stringMatching(refusal) });
       expect(results[1]).toMatchObject({ name: 'health', passed: false, detail: expect.stringMatching(refusal) });
+    });
+  });
+
+  it('judges an HTTP check whose body runs to hundreds of lines by its status line, reading the log from its start', async () => {
+    const body = Array.from({ length: 600 }, (_, i) => `line ${i + 1} of a long page`).join('\n');
+    const undo = server.arrangeJob({
+      annotation: { key: 'ozg.example/smoke-check', value: 'long-page' },
+      outcome: 'succeed',
+      log: `  HTTP/1.1 200 OK\n  Content-Type: text/html\n--- ozg: wget exit 0 ---\n--- ozg: body ---\n${body}\n`,
+    });
+    // only this check's requests: tests before it read logs of their own
+    const before = server.requests.length;
+    try {
+      const results = await driverFor('kiel').smoke(PROCEDURE, [{ name: 'long-page', http: { url: 'http://antrag-formular/', status: 200, contains: 'line 1 of' }, timeoutSeconds: 10 }]);
+      expect(results).toEqual([expect.objectContaining({ name: 'long-page', passed: true, detail: 'status 200, body contains "line 1 of"' })]);
+      const logRead = server.requests.slice(before).find((r) => r.subresource === 'log');
+      expect(logRead?.query.limitBytes).toBeDefined();
+      expect(logRead?.query.tailLines).toBeUndefined();
+    } finally {
+      undo();
+    }
+  });
+
+  describe('two runs deploying the procedure into one namespace at once', () => {
+    const RECORD = /^\/api\/v1\/namespaces\/ozg-(heide|rendsburg)-test\/configmaps(\/ozg-release-antrag-formular)?$/;
+
+    /** Run B reads the record, then its first write waits until `during` (the other change) is done. */
+    async function raceRunB(siteName: string, during: () => Promise<void>): Promise<unknown> {
+      const kubeconfigB = await server.kubeconfigFor('deployer-b', `ozg-${siteName}-test`);
+      let release!: () => void;
+      const hold = server.injectFault({ method: ['POST', 'PATCH', 'PUT'], path: RECORD, user: 'deployer-b', holdUntil: new Promise<void>((resolve) => (release = resolve)) });
+      const runB = driverFor(siteName, environment({ kubeconfig: kubeconfigB })).apply(bundleV2(undefined, siteName), '20260109T090000Z-bbbbbbbb');
+      const outcome = runB.then(
+        () => 'applied',
+        (error: unknown) => error,
+      );
+      await Promise.race([hold.reached, outcome]);
+      await during();
+      release();
+      return outcome;
+    }
+    const writesOfB = () => server.requests.filter((r) => r.user === 'deployer-b' && r.method !== 'GET');
+
+    it('of two first installs, the one that claims the release record second applies nothing', async () => {
+      server.clearRequests();
+      const error = (await raceRunB('rendsburg', async () => {
+        await driverFor('rendsburg').apply(bundleV1('rendsburg'), '20260109T080000Z-aaaaaaaa');
+      })) as ClusterError;
+
+      expect(error).toBeInstanceOf(ConcurrentChangeError);
+      expect((error as ConcurrentChangeError).applied).toBe(false);
+      expect(error.status).toBe(409);
+      expect(error.message).toContain('the release record of antrag-formular changed while this run was working on it (ConfigMap ozg-release-antrag-formular, before this run applied anything)');
+      expect(error.message).toContain('another ozg run');
+      expect(error.hint).toMatch(/let it finish, then run again/);
+      expect(writesOfB()).toHaveLength(1); // its claim, refused
+      expect(await driverFor('rendsburg').live(PROCEDURE)).toMatchObject({ version: '1.0.0', release: '20260109T080000Z-aaaaaaaa' });
+      expect(server.getObject('configmaps', 'ozg-rendsburg-test', 'antrag-formular-extra')).toBeDefined(); // not pruned by the loser
+    });
+
+    it('of two upgrades read at the same resourceVersion, the one that claims second applies nothing', async () => {
+      await driverFor('heide').apply(bundleV1('heide'), '20260109T070000Z-00000000');
+      server.clearRequests();
+      const error = (await raceRunB('heide', async () => {
+        await driverFor('heide').apply(bundleV2('registry.ozg.example/ozg/antrag-formular:1.2.0', 'heide'), '20260109T080000Z-aaaaaaaa');
+      })) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(409);
+      expect(error.message).toContain('(ConfigMap ozg-release-antrag-formular, before this run applied anything): another ozg run changed it');
+      expect(writesOfB()).toHaveLength(1);
+      expect(JSON.stringify(server.getObject('deployments', 'ozg-heide-test', 'antrag-formular')!.spec)).toContain('antrag-formular:1.2.0');
+      expect(await driverFor('heide').live(PROCEDURE)).toMatchObject({ release: '20260109T080000Z-aaaaaaaa' });
+    });
+
+    it('a run that starts while another run is still applying stops before any write', async () => {
+      let release!: () => void;
+      // the first run has claimed the record; its first object waits
+      const hold = server.injectFault({
+        method: 'PATCH',
+        path: '/api/v1/namespaces/ozg-heide-test/secrets/antrag-formular-smtp',
+        user: 'deployer',
+        holdUntil: new Promise<void>((resolve) => (release = resolve)),
+      });
+      const first = driverFor('heide').apply(bundleV1('heide'), '20260109T100000Z-cccccccc');
+      await hold.reached;
+      server.clearRequests();
+      const kubeconfigB = await server.kubeconfigFor('deployer-b', 'ozg-heide-test');
+      const error = (await driverFor('heide', environment({ kubeconfig: kubeconfigB }))
+        .apply(bundleV2(undefined, 'heide'), '20260109T100100Z-dddddddd')
+        .catch((e: unknown) => e)) as ConcurrentChangeError;
+      release();
+
+      expect(error).toBeInstanceOf(ConcurrentChangeError);
+      expect(error.message).toMatch(/another ozg run started deploying release 20260109T100000Z-cccccccc \(1\.0\.0\) of antrag-formular at \S+ and has not finished; this run applied nothing/);
+      expect(error.hint).toMatch(/if it was killed, run again after \d{4}-/);
+      expect(writesOfB()).toEqual([]);
+      await expect(first).resolves.toMatchObject({ status: 'applied', live: { release: '20260109T100000Z-cccccccc' } });
+    });
+
+    it('names the field manager of a hand edit of the release record instead of blaming another ozg run', async () => {
+      server.clearRequests();
+      const error = (await raceRunB('heide', async () => {
+        const record = server.getObject('configmaps', 'ozg-heide-test', 'ozg-release-antrag-formular')!;
+        server.putObject({ ...record, metadata: { ...record.metadata, annotations: { note: 'edited by hand' } } }, { manager: 'kubectl-edit' });
+      })) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/before this run applied anything\): field manager "kubectl-edit" changed it at \S+, not ozg/);
+      expect(error.hint).toContain('kubectl -n ozg-heide-test get configmap ozg-release-antrag-formular -o yaml');
+      expect(writesOfB()).toHaveLength(1);
+    });
+  });
+
+  describe('an overloaded or failing API server', () => {
+    const recordPath = (ns: string) => `/api/v1/namespaces/${ns}/configmaps/ozg-release-antrag-formular`;
+
+    it('retries 429 and 503 with Retry-After as client-go does, and the deploy goes through', async () => {
+      server.clearRequests();
+      const throttled = server.injectFault({ method: 'GET', path: recordPath('ozg-sylt-test'), times: 2, status: 429, retryAfterSeconds: 1 });
+      const failing = server.injectFault({ method: 'PATCH', path: '/apis/apps/v1/namespaces/ozg-sylt-test/deployments/antrag-formular', status: 503, retryAfterSeconds: 1 });
+
+      const result = await driverFor('sylt').apply(bundleV1('sylt'), '20260110T080000Z-aaaaaaaa');
+
+      expect(result).toMatchObject({ status: 'applied', live: { version: '1.0.0' } });
+      expect([throttled.hits, failing.hits]).toEqual([2, 1]);
+      const codes = (method: string, path: string) => server.requests.filter((r) => r.method === method && r.path === path).map((r) => r.code);
+      expect(codes('GET', recordPath('ozg-sylt-test')).slice(0, 3)).toEqual([429, 429, 404]);
+      expect(codes('PATCH', '/apis/apps/v1/namespaces/ozg-sylt-test/deployments/antrag-formular')).toEqual([503, 201]);
+    });
+
+    it('does not send a create again after a 5xx, and says the server failed', async () => {
+      server.clearRequests();
+      server.injectFault({ method: 'POST', path: '/api/v1/namespaces/ozg-amrum-test/configmaps', status: 503, retryAfterSeconds: 1 });
+
+      const error = (await driverFor('amrum').apply(bundleV1('amrum'), '20260110T090000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(503);
+      expect(error.message).toContain('failed with 503 ServiceUnavailable: the server is currently unable to handle the request');
+      expect(error.hint).toMatch(/the API server failed, not the request/);
+      expect(writes().map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/v1/namespaces/ozg-amrum-test/configmaps']);
+    });
+
+    it('gives up on a server that stays overloaded, naming the 429', async () => {
+      server.clearRequests();
+      server.injectFault({ method: 'GET', path: recordPath('ozg-amrum-test'), times: 100, status: 429, retryAfterSeconds: 0 });
+
+      const error = (await driverFor('amrum').apply(bundleV1('amrum'), '20260110T100000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.status).toBe(429);
+      expect(error.message).toContain('get configmaps/ozg-release-antrag-formular was refused as too many requests (429): Too many requests, please try again later.');
+      expect(error.hint).toMatch(/stayed overloaded while ozg retried \(up to 4 times/);
+      expect(server.requests.filter((r) => r.path === recordPath('ozg-amrum-test')).length).toBe(5);
     });
   });
 

@@ -1,5 +1,6 @@
 import {
   ClusterError,
+  ConcurrentChangeError,
   ExitCode,
   InternalError,
   InterruptedError,
@@ -23,6 +24,7 @@ describe('exit codes', () => {
     [new RenderError('t', 'x'), 3],
     [new RemoteCommandError({ where: 'h', step: 's' }, 'c', { exitCode: 1, durationMs: 1, stderr: '' }), 4],
     [new ClusterError('ns', 'x'), 4],
+    [new ConcurrentChangeError('ns', 'x', { applied: false }), 4],
     [new RecordWriteError('.ozg/ledger.jsonl', 'ENOSPC'), 4],
     [new UnreachableError('h', 'x'), 6],
     [new LockHeldError('x'), 7],

@@ -2,7 +2,7 @@
  * The one path that changes a namespace (apply and rollback): mark the change as incomplete
  * in the record, apply, prune, wait for the rollout, then record the new live release.
  */
-import { InternalError } from '../../errors.js';
+import { ConcurrentChangeError, InternalError } from '../../errors.js';
 import type { LiveRelease } from '../driver.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
 import { kindKey } from './kinds.js';
@@ -31,10 +31,18 @@ export interface DeployRequest {
   stored: StoredRecord;
 }
 
+/**
+ * How long after its start an unfinished change without a failure counts as still running:
+ * its rollout wait plus this, for applying and pruning. After that it counts as a run that
+ * was killed, and another run may go ahead.
+ */
+export const UNFINISHED_GRACE_MS = 5 * 60_000;
+
 export async function deployRelease(scope: NamespaceScope, request: DeployRequest, options: DeployReleaseOptions): Promise<LiveRelease> {
   const { client: c, site, environment } = scope;
   const { procedure, objects, target, action } = request;
   const record = request.stored.record;
+  refuseWhileUnfinished(c.namespace, record, options);
   const ownership = await readOwnership(c, procedure, objects);
   if (ownership.foreign.length > 0) throw foreignObjectsError(c.namespace, procedure, ownership.foreign);
   const kinds = [...new Set([...(record?.kinds ?? []), ...objects.map((o) => kindKey(o.info.apiVersion, o.info.kind))])].sort();
@@ -47,8 +55,9 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
     kept: record?.kept ?? [],
     kinds,
   };
-  // Written first, so a run that dies half-way leaves a record saying so.
-  const rv = await writeRecord(c, working, request.stored.resourceVersion);
+  // Written first, so a run that dies half-way leaves a record saying so; and as the run's
+  // claim: if another run changed the record since it was read, this fails before anything is applied.
+  const rv = await writeRecord(c, working, request.stored.resourceVersion, { claim: true });
   try {
     for (const o of objects) {
       await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
@@ -78,6 +87,19 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
   // Housekeeping: an archive that cannot be deleted now is tried again by the next release.
   for (const old of selection.drop) await c.delete(SECRET, old.archive).catch(() => false);
   return stripRevision(nextLive);
+}
+
+/** A change another run started and has not finished or failed: that run is most likely still at work. */
+function refuseWhileUnfinished(namespace: string, record: ReleaseRecord | undefined, options: DeployReleaseOptions): void {
+  const unfinished = record?.incomplete;
+  if (!unfinished || unfinished.failed !== undefined) return;
+  const until = Date.parse(unfinished.startedAt) + options.rolloutTimeoutMs + UNFINISHED_GRACE_MS;
+  if (!Number.isFinite(until) || options.now().getTime() >= until) return;
+  const what = unfinished.action === 'rollback' ? 'a rollback to' : 'deploying';
+  throw new ConcurrentChangeError(namespace, `another ozg run started ${what} release ${unfinished.release} (${unfinished.version}) of ${record!.procedure} at ${unfinished.startedAt} and has not finished; this run applied nothing`, {
+    applied: false,
+    hint: `let that run finish, then run again; if it was killed, run again after ${new Date(until).toISOString()}`,
+  });
 }
 
 function identity(live: LiveRelease): { version: string; hash: string; release: string } {

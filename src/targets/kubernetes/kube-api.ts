@@ -23,6 +23,32 @@ export interface KubeRequest {
 export interface KubeResponse {
   status: number;
   body: string;
+  /** the `Retry-After` header, when the server sent one */
+  retryAfter?: string;
+}
+
+/**
+ * Retries after client-go (rest/request.go checkWait, rest/with_retry.go): a 429, or a 5xx
+ * with `Retry-After`, is sent again after the seconds the server asked for, and nothing else
+ * is. client-go tries up to 10 times; ozg at most MAX_RETRIES times, so an API server that
+ * stays overloaded fails the run within about a minute instead of stalling it.
+ */
+export const MAX_RETRIES = 4;
+/** A `Retry-After` longer than this is cut to it. */
+export const MAX_RETRY_WAIT_MS = 15_000;
+
+/**
+ * How long to wait before sending `request` again after `response` (`retries` already made),
+ * or undefined to stop. A 429 is an overload refusal before the request was served (the
+ * max-in-flight and priority-and-fairness filters), so any request may go again; after a 5xx
+ * the request may have been carried out, so only idempotent ones go again (GET, PUT with its
+ * resourceVersion, DELETE, and PATCH, which ozg sends only as server-side apply), never POST.
+ */
+export function retryDelayMs(request: Pick<KubeRequest, 'method'>, response: KubeResponse, retries: number): number | undefined {
+  if (retries >= MAX_RETRIES) return undefined;
+  if (response.status !== 429 && !(response.status >= 500 && request.method !== 'POST')) return undefined;
+  if (response.retryAfter === undefined || !/^\d+$/.test(response.retryAfter.trim())) return undefined;
+  return Math.min(Number(response.retryAfter.trim()) * 1000, MAX_RETRY_WAIT_MS);
 }
 
 /** Raw access to one API server as one user. Rejects only when no HTTP answer came back. */
@@ -115,6 +141,15 @@ export async function createKubeApi(options: CreateKubeApiOptions): Promise<Kube
   }
 
   async function request(req: KubeRequest): Promise<KubeResponse> {
+    for (let retries = 0; ; retries++) {
+      const response = await send(req);
+      const wait = retryDelayMs(req, response, retries);
+      if (wait === undefined) return response;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  async function send(req: KubeRequest): Promise<KubeResponse> {
     const url = new URL(server + req.path);
     for (const [key, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
     const base = await requestOptions();
@@ -128,7 +163,8 @@ export async function createKubeApi(options: CreateKubeApiOptions): Promise<Kube
       const r = https.request(url, { ...base, method: req.method, headers, timeout: timeoutMs, rejectUnauthorized: true }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        const retryAfter = response.headers['retry-after'];
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(retryAfter !== undefined ? { retryAfter } : {}) }));
         response.on('error', (error) => reject(describeNetworkError(error, server, file, cluster!.name)));
       });
       r.on('timeout', () => r.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));

@@ -4,7 +4,7 @@
  * manager holds which field). Nothing here lists or watches at cluster scope.
  */
 import { ClusterError, UnreachableError, type OzgError, type OzgErrorOptions } from '../../errors.js';
-import type { KubeApi, KubeResponse } from './kube-api.js';
+import { MAX_RETRIES, type KubeApi, type KubeResponse } from './kube-api.js';
 import { resourcePath, type KindInfo } from './kinds.js';
 import { describeObject, isRecord, type KubeObject } from './manifests.js';
 
@@ -40,10 +40,12 @@ export interface KubeClient {
   list<T = KubeObject>(info: Pick<KindInfo, 'apiVersion' | 'plural'>, labelSelector?: string, fieldSelector?: string): Promise<T[]>;
   /** server-side apply as `options.fieldManager`, never forcing: a field held by another manager is an error naming it */
   apply(info: KindInfo, object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+  /** create (POST) as `fieldManager`: 409 AlreadyExists when the name is taken, which apply would not say */
+  create(info: KindInfo, object: KubeObject, options: { fieldManager: string }): Promise<KubeObject>;
   /** true when deleted, false when it was already gone */
   delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean>;
-  /** a pod's log (the last `tailLines`), or undefined when the pod is gone */
-  podLog(pod: string, options?: { tailLines?: number; container?: string }): Promise<string | undefined>;
+  /** a pod's log (the last `tailLines`, or its first `limitBytes`), or undefined when the pod is gone */
+  podLog(pod: string, options?: { tailLines?: number; limitBytes?: number; container?: string }): Promise<string | undefined>;
 }
 
 /** What a request tried to do, for messages: `patch configmaps/x`. */
@@ -106,6 +108,19 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
       return applied;
     },
 
+    async create(info: KindInfo, object: KubeObject, options: { fieldManager: string }): Promise<KubeObject> {
+      const attempt = { verb: 'create', resource: info.plural, name: object.metadata.name };
+      const response = await api.request({
+        method: 'POST',
+        path: resourcePath(info, namespace),
+        query: { fieldManager: options.fieldManager },
+        body: JSON.stringify(object),
+        contentType: 'application/json',
+      });
+      if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, object, api.server);
+      return parseJson(response, attempt, namespace) as KubeObject;
+    },
+
     async delete(info: Pick<KindInfo, 'apiVersion' | 'plural'>, name: string): Promise<boolean> {
       const attempt = { verb: 'delete', resource: info.plural, name };
       // Background: owned objects (a Job's pods, a Deployment's ReplicaSets) go with their owner.
@@ -115,13 +130,17 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
       return true;
     },
 
-    async podLog(pod: string, options: { tailLines?: number; container?: string } = {}): Promise<string | undefined> {
+    async podLog(pod: string, options: { tailLines?: number; limitBytes?: number; container?: string } = {}): Promise<string | undefined> {
       const attempt = { verb: 'get', resource: 'pods/log', name: pod };
       const path = `${resourcePath({ apiVersion: 'v1', plural: 'pods' }, namespace, pod)}/log`;
       const response = await api.request({
         method: 'GET',
         path,
-        query: { tailLines: options.tailLines === undefined ? undefined : String(options.tailLines), container: options.container },
+        query: {
+          tailLines: options.tailLines === undefined ? undefined : String(options.tailLines),
+          limitBytes: options.limitBytes === undefined ? undefined : String(options.limitBytes),
+          container: options.container,
+        },
       });
       if (response.status === 404) return undefined;
       // A pod that never started has no log yet: 400 "container … is waiting to start".
@@ -224,7 +243,16 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
       return new ClusterError(namespace, `${what}: not found (${message})`, 404);
     case 422:
       return new ClusterError(namespace, `${what} is invalid: ${message}`, 422, options("fix the procedure's manifest template; nothing after this object was applied"));
+    case 429:
+      return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} was refused as too many requests (429): ${message}`, 429, {
+        hint: `the API server stayed overloaded while ozg retried (up to ${MAX_RETRIES} times, as Retry-After asked): run again later, or ask the data center about the API server's load`,
+      });
     default:
+      if (response.status >= 500) {
+        return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status, {
+          hint: `the API server failed, not the request${response.retryAfter !== undefined ? ` (ozg retried up to ${MAX_RETRIES} times)` : ''}: run again; if it keeps failing, ask the data center`,
+        });
+      }
       return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status);
   }
 }

@@ -13,7 +13,13 @@ import { buildSmokeJob, createSmokeJobName, parseWgetLog, smokeTargetsOf } from 
 import { EVENTS, PODS } from './wait-for-rollout.js';
 
 const JOB: KindInfo = findKind('batch/v1', 'Job')!;
+/** A command check's output: its last lines, as a VM check keeps the last lines of its output. */
 const LOG_TAIL_LINES = 200;
+/**
+ * An HTTP check's log starts with wget's status lines, then its body, which may run to any
+ * length: read from the start, so the status is always there however long the page.
+ */
+const HTTP_LOG_LIMIT_BYTES = 1024 * 1024;
 
 export interface RunSmokeJobsOptions extends Polling {
   /** image of a check that names none */
@@ -63,7 +69,7 @@ interface JobRun {
 }
 
 /** One attempt: create the Job, wait for it, read its pod's log, delete it. */
-async function runJob({ scope, procedure, check, options }: SmokeJob, timeoutMs: number): Promise<JobRun> {
+async function runJob({ scope, procedure, check, options }: SmokeJob, timeoutMs: number, logPart: { tailLines: number } | { limitBytes: number }): Promise<JobRun> {
   const c = scope.client;
   const name = createSmokeJobName(procedure, options.createJobId?.());
   const image = check.image ?? options.image;
@@ -73,7 +79,7 @@ async function runJob({ scope, procedure, check, options }: SmokeJob, timeoutMs:
     const finished = await waitForJob(c, name, timeoutMs + options.startupSeconds * 1000, options);
     const pods = await c.list<KubeObject>(PODS, `job-name=${name}`);
     const pod = newest(pods);
-    const log = pod ? ((await c.podLog(pod.metadata.name, { tailLines: LOG_TAIL_LINES })) ?? '') : '';
+    const log = pod ? ((await c.podLog(pod.metadata.name, logPart)) ?? '') : '';
     const exitCode = pod ? exitCodeOf(pod) : undefined;
     const podLines = finished.state === 'timed-out' ? (pods.length > 0 ? describeUnreadyPods(pods) : await whyNoPods(c, name)) : [];
     return { ...finished, ...(exitCode !== undefined ? { exitCode } : {}), log, podLines };
@@ -105,7 +111,7 @@ async function waitForJob(c: KubeClient, name: string, limitMs: number, polling:
 }
 
 async function runCommandJob(job: SmokeJob, timeoutMs: number): Promise<CommandOutcome> {
-  const run = await runJob(job, timeoutMs);
+  const run = await runJob(job, timeoutMs, { tailLines: LOG_TAIL_LINES });
   const output = [run.log.replace(/\s+$/, ''), ...run.podLines].filter(Boolean).join('\n');
   if (run.state === 'timed-out') return { exitCode: null, output, timedOut: true };
   if (run.exitCode !== undefined) return { exitCode: run.exitCode, output, timedOut: false };
@@ -114,7 +120,7 @@ async function runCommandJob(job: SmokeJob, timeoutMs: number): Promise<CommandO
 }
 
 async function runHttpJob(job: SmokeJob, timeoutMs: number): Promise<HttpResponse> {
-  const run = await runJob(job, timeoutMs);
+  const run = await runJob(job, timeoutMs, { limitBytes: HTTP_LOG_LIMIT_BYTES });
   if (run.state === 'timed-out') {
     // With a stuck pod, why it is stuck says more than "timed out".
     if (run.podLines.length > 0) throw new Error(`the check's Job did not finish: ${run.podLines.join('; ')}`);

@@ -256,6 +256,12 @@ function patch(call: ResourceCall): HandlerResult {
     const applied = asObject(document);
     checkIdentity(call, applied, true);
     const warnings = screenUnknownFields(call, applied, true);
+    // A resourceVersion in the applied configuration is a precondition, as on any update:
+    // genericregistry Store.Update (staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go)
+    // answers 409 with OptimisticLockErrorMsg when it is not the live one. Creating ignores it
+    // (ConfigMaps are created as applied, kubernetes/kubernetes#106745).
+    const precondition = applied.metadata.resourceVersion;
+    if (live && typeof precondition === 'string' && precondition !== '' && precondition !== live.metadata.resourceVersion) throw updateConflict(type, name ?? '');
     if (!live) {
       if (subresource) throw notFound(type, name ?? '');
       requireNamespace(call.state, namespace);

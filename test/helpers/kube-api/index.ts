@@ -23,7 +23,7 @@
  *   metadata.name/namespace and the real per-type fields; limit/continue), watch (streaming,
  *   see watch.ts), create (409 AlreadyExists, generateName), update (resourceVersion check →
  *   409 Conflict), patch (apply-patch+yaml = server-side apply with managedFields and
- *   conflicts, see apply.ts; merge-patch+json; strategic-merge-patch+json approximated as a
+ *   conflicts, see apply.ts, and a stale resourceVersion in the body → 409 Conflict; merge-patch+json; strategic-merge-patch+json approximated as a
  *   merge patch that merges keyed lists; json-patch+json), delete (preconditions,
  *   propagationPolicy; batch/v1 Jobs orphan their pods by default, as in the real API),
  *   deletecollection. dryRun=All stores nothing. fieldValidation Strict/Warn/Ignore checks
@@ -36,6 +36,8 @@
  *   MethodNotAllowed, UnsupportedMediaType, BadRequest.
  * - Defaults the real server writes (replicas, strategy, imagePullPolicy, Service
  *   clusterIP/ports, Job selector/labels/backoffLimit, Secret stringData → data, …).
+ * - Injected faults (faults.ts): 429 with Retry-After as the overload filters send it, 5xx,
+ *   or a request held until the test releases it.
  * - Authentication by bearer token; authorization like RoleBindings only: a user may do
  *   everything inside its namespaces (read its own Namespace object, not change it) and
  *   nothing at cluster scope; unknown or missing token → 401. Namespaces exist only when
@@ -69,6 +71,7 @@ import { trackUpdate } from './apply.js';
 import { serviceAccountUserName, UserRegistry, type AddUserOptions, type ForbidRule, type KubeUser } from './auth.js';
 import { Controllers, type JobArrangement, type WorkloadArrangement } from './controllers.js';
 import { DEFAULT_VERSION, type ServerVersion } from './discovery.js';
+import { Faults, type ArrangedFault, type FaultRule } from './faults.js';
 import type { ServerState } from './handlers.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { formatTime, type KubeObject } from './objects.js';
@@ -80,6 +83,7 @@ import { ObjectStore, type StoreSnapshot } from './store.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './tls.js';
 
 export type { StoreSnapshot };
+export type { ArrangedFault, FaultRule };
 export type { AddUserOptions, ForbidRule, JobArrangement, KubeObject, KubeRequestRecord, KubeUser, ServerVersion, WorkloadArrangement };
 export { serviceAccountUserName };
 
@@ -158,6 +162,8 @@ export interface KubeApiServer {
   arrangeWorkload(arrangement: WorkloadArrangement): () => void;
   /** Jobs matching succeed, fail or hang with a given log. Returns an undo. */
   arrangeJob(arrangement: JobArrangement): () => void;
+  /** The next matching requests fail (429, 5xx) or wait until released; see faults.ts. */
+  injectFault(rule: FaultRule): ArrangedFault;
   /** Poll (every 10 ms) until the predicate holds; rejects after timeoutMs (default 5000). */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
 
@@ -195,10 +201,11 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
     controllers.start();
     const state: ServerState = { store, users, logs, controllers, admission, openWatches: new Set() };
     const requests: KubeRequestRecord[] = [];
+    const faults = new Faults();
     const sockets = new Set<Socket>();
     let port = 0;
 
-    server = createServer({ key: serving.keyPem, cert: serving.certPem }, createRequestHandler({ state, version: options.version ?? DEFAULT_VERSION, serverAddress: () => `127.0.0.1:${port}`, requests }));
+    server = createServer({ key: serving.keyPem, cert: serving.certPem }, createRequestHandler({ state, version: options.version ?? DEFAULT_VERSION, serverAddress: () => `127.0.0.1:${port}`, requests, faults }));
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -318,6 +325,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
 
       arrangeWorkload: (arrangement) => controllers.arrangeWorkload(arrangement),
       arrangeJob: (arrangement) => controllers.arrangeJob(arrangement),
+      injectFault: (rule) => faults.add(rule),
       async waitFor(predicate, timeoutMs = 5000) {
         const deadline = Date.now() + timeoutMs;
         while (!predicate()) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorize, type KubeUser } from './auth.js';
+import type { Faults } from './faults.js';
 import { coreVersions, group, groupList, openApiDocument, openApiRoot, resourceList, versionDocument, type ServerVersion } from './discovery.js';
 import { handleResourceCall, type ServerState } from './handlers.js';
 import { readBody, sendError, sendJson, sendText } from './http-io.js';
@@ -33,6 +34,7 @@ export interface RouteOptions {
   version: ServerVersion;
   serverAddress: () => string;
   requests: KubeRequestRecord[];
+  faults: Faults;
 }
 
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz']);
@@ -96,6 +98,7 @@ async function serve(request: IncomingMessage, response: ServerResponse, url: UR
   const user: KubeUser | undefined = token ? options.state.users.byToken(token) : undefined;
   if (!user) throw unauthorized();
   record.user = user.name;
+  if (await options.faults.intercept(request.method ?? 'GET', pathname, user.name, response)) return;
 
   if (isNonResourcePath(pathname)) {
     if (request.method !== 'GET' && request.method !== 'HEAD') throw methodNotAllowed();

@@ -1,6 +1,6 @@
 /**
  * A hand-written, in-memory stand-in for one namespace of an API server: enough of apply,
- * get, list (label selectors with `=` only) and delete for the driver's logic. Workloads and
+ * create, get, list (label selectors with `=` only) and delete for the driver's logic. Workloads and
  * Jobs get their status from `onApply` hooks the test sets. Every request is logged.
  */
 import type { KubeApi, KubeRequest, KubeResponse } from '../../../../src/targets/kubernetes/kube-api.js';
@@ -87,6 +87,14 @@ export function createFakeKubeApi(namespaceAllowed: string): FakeKubeApi {
           fake.objects.set(key, stored);
           fake.onApply?.(key, stored);
           return ok(fake.objects.get(key));
+        }
+        case 'POST': {
+          const body = JSON.parse(request.body ?? '{}') as StoredObject;
+          const created = `${collection}/${body.metadata.name}`;
+          if (fake.objects.has(created)) return status(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`);
+          const stored: StoredObject = { ...body, metadata: { ...body.metadata, namespace, resourceVersion: String(++version), creationTimestamp: new Date(version * 1000).toISOString() } };
+          fake.objects.set(created, stored);
+          return { status: 201, body: JSON.stringify(stored) };
         }
         case 'DELETE': {
           if (!fake.objects.delete(key)) return status(404, 'NotFound', `${plural} "${name}" not found`);

@@ -1,5 +1,6 @@
-import { ClusterError, InvalidInputError, UsageError } from '../../../../src/errors.js';
+import { ClusterError, ConcurrentChangeError, InvalidInputError, UsageError } from '../../../../src/errors.js';
 import { createKubernetesDriver, type KubernetesDriver } from '../../../../src/targets/kubernetes/kube-driver.js';
+import { UNFINISHED_GRACE_MS } from '../../../../src/targets/kubernetes/deploy-release.js';
 import { selectPrunable } from '../../../../src/targets/kubernetes/owned-objects.js';
 import { jobOutcome } from '../../../../src/targets/kubernetes/run-smoke-jobs.js';
 import { LABELS } from '../../../../src/targets/kubernetes/manifests.js';
@@ -107,6 +108,8 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(result).toEqual({ status: 'applied', live: expect.objectContaining({ version: '1.0.0', release: '20260101T000000Z-aaaaaaaa' }) });
     const writes = api.writes().map((r) => `${r.method} ${r.path.replace(/^.*namespaces\/[^/]+\//, '')}`);
     expect(writes).toEqual([
+      // a new record is claimed by a create, which fails if another run claimed it first
+      'POST configmaps',
       'PATCH configmaps/ozg-release-antrag-formular',
       'PATCH secrets/web-smtp',
       'PATCH configmaps/web-config',
@@ -213,6 +216,54 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(error).toBeInstanceOf(ClusterError);
     expect(error.message).toMatch(/the release record of antrag-formular changed while this run was working on it/);
     expect(api.writes().map((r) => r.path)).toEqual([recordPath]); // nothing of r2 was applied
+  });
+
+  it('stops before applying anything when another run created the record of a new procedure first', async () => {
+    const { api, driver } = setUp();
+    const recordPath = `/api/v1/namespaces/${NS}/configmaps/ozg-release-antrag-formular`;
+    api.intercept = (r) => {
+      if (r.method === 'POST') {
+        api.intercept = undefined;
+        api.objects.set(recordPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ozg-release-antrag-formular', namespace: NS, resourceVersion: '99' } });
+      }
+      return undefined;
+    };
+    const error = (await driver.apply(v1(), 'r1').catch((e: unknown) => e)) as ClusterError;
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(error.status).toBe(409);
+    expect(error.message).toMatch(/changed while this run was working on it \(ConfigMap ozg-release-antrag-formular, before this run applied anything\)/);
+    expect(api.writes().map((r) => r.method)).toEqual(['POST']);
+  });
+
+  it('takes over the claim of a run that stopped between creating the record and writing it', async () => {
+    const { api, driver } = setUp();
+    const recordPath = `/api/v1/namespaces/${NS}/configmaps/ozg-release-antrag-formular`;
+    api.objects.set(recordPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ozg-release-antrag-formular', namespace: NS, resourceVersion: '99' } });
+    const result = await driver.apply(v1(), 'r1');
+    expect(result.status).toBe('applied');
+    expect(api.writes()[0]).toMatchObject({ method: 'PATCH', path: recordPath });
+    expect(JSON.parse(api.requests.find((r) => r.method === 'PATCH' && r.path === recordPath)!.body!).metadata.resourceVersion).toBe('99');
+  });
+
+  it('counts an unfinished change as another run at work until its rollout time and the grace have passed, then goes ahead', async () => {
+    const { api, driver, clock } = setUp({ rolloutTimeoutMs: 60_000 });
+    await driver.apply(v1(), 'r1');
+    const recordPath = `/api/v1/namespaces/${NS}/configmaps/ozg-release-antrag-formular`;
+    const stored = api.objects.get(recordPath)!;
+    const body = JSON.parse((stored.data as Record<string, string>)['release.json']);
+    // what a run that was killed while applying r2 leaves behind
+    body.incomplete = { action: 'apply', release: 'r2', version: '1.1.0', hash: 'c'.repeat(64), startedAt: new Date(clock.ms).toISOString() };
+    stored.data = { 'release.json': JSON.stringify(body) };
+    api.requests.length = 0;
+
+    clock.ms += 60_000 + UNFINISHED_GRACE_MS - 1;
+    const error = (await driver.apply(v2(), 'r3').catch((e: unknown) => e)) as ConcurrentChangeError;
+    expect(error).toBeInstanceOf(ConcurrentChangeError);
+    expect(error.message).toMatch(/another ozg run started deploying release r2 \(1\.1\.0\) of antrag-formular at 2026-01-01T00:\d\d:\d\d.\d+Z and has not finished/);
+    expect(api.writes()).toEqual([]);
+
+    clock.ms += 1;
+    expect(await driver.apply(v2(), 'r3')).toMatchObject({ status: 'applied', live: { release: 'r3' } });
   });
 
   it('keeps only keepReleases archives', async () => {
