@@ -206,17 +206,8 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
       return new UnreachableError(server, `the API server did not accept the kubeconfig's credentials (401 Unauthorized, on ${describeAttempt(attempt)} in namespace ${namespace})`, {
         hint: 'renew the token or client certificate in the kubeconfig',
       });
-    case 403: {
-      const f = parseForbidden(status.message, attempt, namespace);
-      const resource = f.group ? `${f.resource}.${f.group}` : f.resource;
-      return new ClusterError(
-        namespace,
-        `forbidden: cannot ${f.verb} ${resource}${attempt.name && f.resource === attempt.resource ? ` ${attempt.name}` : ''} in ${f.scope}` +
-          (f.user ? ` (as ${f.user})` : ''),
-        403,
-        options(`the account in the kubeconfig lacks this right: ask the data center to allow ${f.verb} on ${resource} in namespace ${namespace}, or leave that kind out of the procedure`),
-      );
-    }
+    case 403:
+      return describeForbidden(status.message ?? '', attempt, namespace, what);
     case 404:
       if (isNamespaceMissing(response, namespace)) {
         return new ClusterError(namespace, `namespace ${namespace} does not exist`, 404, options('ozg does not create namespaces: ask the data center to create it (or fix the namespace pattern in sites.yaml)'));
@@ -227,6 +218,50 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
     default:
       return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status);
   }
+}
+
+/**
+ * A 403 says why in its message, and not always as "User … cannot …": an apply that creates
+ * needs `create` besides `patch` (RBAC's refusal then has no reason text), a ResourceQuota
+ * says `exceeded quota: …`, RBAC's escalation check says `… is attempting to grant RBAC
+ * permissions not currently held`. Each gets its own hint, and the server's words are kept.
+ */
+function describeForbidden(message: string, attempt: Attempt, namespace: string, what: string): ClusterError {
+  if (/exceeded quota: /.test(message)) {
+    const quota = /exceeded quota: ([^,]+)/.exec(message)?.[1] ?? '';
+    return new ClusterError(namespace, `${what}: refused by a ResourceQuota: ${message}`, 403, {
+      hint: `the namespace's ResourceQuota ${quota} allows no more of these: ask the data center to raise it, or remove objects from the procedure; nothing after this object was applied`,
+    });
+  }
+  if (/is attempting to grant RBAC permissions not currently held/.test(message)) {
+    return new ClusterError(namespace, `${what}: refused by RBAC escalation prevention: ${message}`, 403, {
+      hint:
+        'a Role or RoleBinding may grant only rights the deploying account holds itself: narrow the Role in the procedure, ' +
+        'or ask the data center to grant the account these rights (or the escalate/bind verb on roles)',
+    });
+  }
+  if (FORBIDDEN.test(message)) {
+    const f = parseForbidden(message, attempt, namespace);
+    const resource = f.group ? `${f.resource}.${f.group}` : f.resource;
+    const text = `forbidden: cannot ${f.verb} ${resource}${attempt.name && f.resource === attempt.resource ? ` ${attempt.name}` : ''} in ${f.scope}` + (f.user ? ` (as ${f.user})` : '');
+    // A namespace-only account's rights live in the namespace: where it does not exist, the
+    // account has none, so a missing namespace shows as this 403 (not 404) on a real server.
+    const reading = ['get', 'list', 'watch'].includes(f.verb) && f.scope === `namespace ${namespace}`;
+    return new ClusterError(namespace, text, 403, {
+      hint: reading
+        ? `the namespace ${namespace} may not exist, or the account has no rights in it: ask the data center to create it or to grant the account rights there (or fix the namespace pattern in sites.yaml)`
+        : `the account in the kubeconfig lacks this right: ask the data center to allow ${f.verb} on ${resource} in namespace ${namespace}, or leave that kind out of the procedure`,
+    });
+  }
+  if (attempt.verb === 'patch' && /is forbidden:\s*$/.test(message)) {
+    // server-side apply of a missing object is a create: RBAC checks `create` then, without a reason text
+    return new ClusterError(namespace, `${what}: forbidden: cannot create ${attempt.resource}${attempt.name ? ` ${attempt.name}` : ''} in namespace ${namespace} (${message.trim()})`, 403, {
+      hint: `the object does not exist yet, and applying it creates it: ask the data center to allow create (besides patch) on ${attempt.resource} in namespace ${namespace}`,
+    });
+  }
+  return new ClusterError(namespace, `${what}: forbidden: ${message || 'HTTP 403'}`, 403, {
+    hint: 'the API server refused this for the reason it gives (an admission policy or webhook): ask the data center about it',
+  });
 }
 
 /** The field managers a 409 apply conflict names (empty when it names none). */

@@ -1,0 +1,100 @@
+/**
+ * What a real API server refuses on the apply path, and how the driver reports it: 403s that
+ * are not "User … cannot …" (create-on-apply, ResourceQuota, RBAC escalation prevention), a
+ * namespace that does not exist for a namespace-only account, schema errors of apply (500),
+ * and immutable fields (422).
+ */
+import { ClusterError } from '../../src/errors.js';
+import type { DataCenter, EnvironmentSpec, Site } from '../../src/inventory/types.js';
+import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
+import { createKubernetesDriverFor } from '../../src/targets/kubernetes/kube-target.js';
+import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-api/index.js';
+import { configMap, deployment, makeBundle } from '../unit/targets/kubernetes/make-bundle.js';
+
+let server: KubeApiServer;
+const drivers: KubernetesDriver[] = [];
+
+function driverFor(siteName: string, kubeconfig: string): KubernetesDriver {
+  const spec: EnvironmentSpec = { name: 'test', kubeconfig, context: 'ozg-test', namespace: 'ozg-{site}-test' };
+  const dataCenter: DataCenter = { name: 'rz-nord', kind: 'kubernetes', environments: { test: spec }, keepReleases: 3 };
+  const site: Site = { name: siteName, labels: {}, dataCenter: 'rz-nord', facts: {}, setups: [] };
+  const driver = createKubernetesDriverFor(dataCenter, spec, site, { rolloutTimeoutMs: 5000, pollIntervalMs: 50 });
+  drivers.push(driver);
+  return driver;
+}
+
+async function failure(promise: Promise<unknown>): Promise<ClusterError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ClusterError);
+  return error as ClusterError;
+}
+
+const role = (name: string, resources: string[], verbs: string[]): string =>
+  `apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ${name}\nrules:\n  - apiGroups: [""]\n    resources: ${JSON.stringify(resources)}\n    verbs: ${JSON.stringify(verbs)}\n`;
+
+beforeAll(async () => {
+  server = await startKubeApiServer({ namespaces: [] });
+});
+
+afterAll(async () => {
+  await Promise.all(drivers.map((d) => d.close()));
+  await server?.stop();
+});
+
+describe('403s that are not "User … cannot …"', () => {
+  it('says an apply that creates needs create, not only patch, and keeps the server message', async () => {
+    const account = server.addServiceAccount('ozg-kiel-test', 'patch-only', { forbid: [{ verbs: ['create'], resources: ['deployments'] }] });
+    const driver = driverFor('kiel', await server.kubeconfigFor(account, 'ozg-kiel-test'));
+    const bundle = makeBundle({ 'configmap.yaml': configMap('antrag-formular-config'), 'deployment.yaml': deployment('antrag-formular', 'registry.ozg.example/ozg/antrag-formular:1.0.0') });
+    const error = await failure(driver.apply(bundle, '20260101T080000Z-aaaaaaaa'));
+    expect(error.status).toBe(403);
+    expect(error.message).toContain(
+      'deployment/antrag-formular: forbidden: cannot create deployments antrag-formular in namespace ozg-kiel-test (deployments.apps "antrag-formular" is forbidden:)',
+    );
+    expect(error.hint).toMatch(/allow create \(besides patch\) on deployments/);
+    expect(error.hint).not.toMatch(/allow patch/);
+  });
+
+  it('names the full ResourceQuota and keeps its message', async () => {
+    server.createNamespace('ozg-husum-test');
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'objects', namespace: 'ozg-husum-test' }, spec: { hard: { 'count/configmaps': '3' } } });
+    server.putObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'already-here', namespace: 'ozg-husum-test' }, data: {} });
+    const account = server.addServiceAccount('ozg-husum-test', 'ozg');
+    const driver = driverFor('husum', await server.kubeconfigFor(account, 'ozg-husum-test'));
+    const error = await failure(driver.apply(makeBundle({ 'configmap.yaml': configMap('antrag-formular-config') }, { site: 'husum' }), '20260101T080000Z-aaaaaaaa'));
+    expect(error.status).toBe(403);
+    expect(error.message).toContain(
+      'configmap/antrag-formular-config: refused by a ResourceQuota: configmaps "antrag-formular-config" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=3, limited: count/configmaps=3',
+    );
+    expect(error.hint).toMatch(/ResourceQuota objects allows no more/);
+  });
+
+  it('names RBAC escalation prevention when a Role grants more than the account holds', async () => {
+    const account = server.addServiceAccount('ozg-flensburg-test', 'ozg', { forbid: [{ resources: ['pods'] }, { verbs: ['escalate', 'bind'] }] });
+    const driver = driverFor('flensburg', await server.kubeconfigFor(account, 'ozg-flensburg-test'));
+    const error = await failure(
+      driver.apply(makeBundle({ 'role.yaml': role('antrag-formular-reader', ['configmaps', 'pods'], ['get', 'list']) }, { site: 'flensburg' }), '20260101T080000Z-aaaaaaaa'),
+    );
+    expect(error.status).toBe(403);
+    expect(error.message).toContain(
+      'role/antrag-formular-reader: refused by RBAC escalation prevention: roles.rbac.authorization.k8s.io "antrag-formular-reader" is forbidden: user "system:serviceaccount:ozg-flensburg-test:ozg" (groups=["system:serviceaccounts" "system:serviceaccounts:ozg-flensburg-test" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}',
+    );
+    expect(error.hint).toMatch(/only rights the deploying account holds/);
+    // what the account holds itself it may grant
+    await driver.apply(makeBundle({ 'role.yaml': role('antrag-formular-reader', ['configmaps'], ['get', 'list']) }, { site: 'flensburg' }), '20260101T080000Z-bbbbbbbb');
+    expect(server.getObject('roles', 'ozg-flensburg-test', 'antrag-formular-reader')).toBeDefined();
+  });
+
+  it('says a namespace-only account meets a missing namespace as 403: it may not exist, or hold no rights', async () => {
+    const account = server.addServiceAccount('ozg-sylt-test', 'ozg');
+    const kubeconfig = await server.kubeconfigFor(account, 'ozg-sylt-test');
+    server.deleteObject('namespaces', undefined, 'ozg-sylt-test');
+    const driver = driverFor('sylt', kubeconfig);
+    const error = await failure(driver.live('antrag-formular'));
+    expect(error.status).toBe(403);
+    expect(error.hint).toMatch(/the namespace ozg-sylt-test may not exist, or the account has no rights in it/);
+  });
+});
