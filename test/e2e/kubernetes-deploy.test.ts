@@ -457,6 +457,19 @@ describe('ozg deploy to a Kubernetes data center', () => {
     expect(writes.filter((r) => !(r.method === 'PATCH' && /dryRun\W*All/.test(JSON.stringify(r.query)))).map(describeRequest)).toEqual([]);
   });
 
+  it('reports a full ResourceQuota with the server’s message, not as a missing patch right (exit 4)', async () => {
+    await startDeployed();
+    const namespace = ns('kiel', 'test');
+    const secrets = server.listObjects('secrets', namespace).length;
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'landes-it-limits', namespace }, spec: { hard: { 'count/secrets': String(secrets) } } });
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    const run = await ozg(cwd, 'deploy', 'kiel');
+    expect(run.code).toBe(4);
+    const output = run.stdout + run.stderr;
+    expect(output).toMatch(/refused by a ResourceQuota: secrets "[^"]+" is forbidden: exceeded quota: landes-it-limits, requested: count\/secrets=1, used: count\/secrets=\d+, limited: count\/secrets=\d+/);
+    expect(output).not.toMatch(/allow patch/);
+  });
+
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {
     await startServer();
     const wrongCa = await server.kubeconfigFor('ozg-landes-it-test', ns('kiel', 'test'), { ca: 'wrong' });
