@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
@@ -468,6 +468,22 @@ describe('ozg deploy to a Kubernetes data center', () => {
     const output = run.stdout + run.stderr;
     expect(output).toMatch(/refused by a ResourceQuota: secrets "[^"]+" is forbidden: exceeded quota: landes-it-limits, requested: count\/secrets=1, used: count\/secrets=\d+, limited: count\/secrets=\d+/);
     expect(output).not.toMatch(/allow patch/);
+  });
+
+  it('reports a field the API server\'s schema lacks as invalid input naming the manifest file and field (exit 3)', async () => {
+    await startDeployed();
+    // kube-probe 1.3.0: 1.1.0 with a typo in its Deployment
+    const typo = path.join(cwd, 'templates/kube-probe/1.3.0');
+    await cp(path.join(cwd, 'templates/kube-probe/1.1.0'), typo, { recursive: true });
+    await writeFile(path.join(typo, 'procedure.yaml'), (await readFile(path.join(typo, 'procedure.yaml'), 'utf8')).replace('version: 1.1.0', 'version: 1.3.0'));
+    const manifest = path.join(typo, 'kubernetes/deployment.yaml');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('  replicas: 1', '  replica: 1'));
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.3.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    const run = await ozg(cwd, 'deploy', 'kiel');
+    expect(run.code).toBe(3);
+    expect(run.stdout + run.stderr).toMatch(/kube-probe\/1\.3\.0\/deployment\.yaml:1:1 +documents\[0\]\.spec\.replica +Deployment\/kube-probe: field not declared in schema/);
+    expect(imageOf(ns('kiel', 'test'))).toBe('registry.ozg.example/ozg/kube-probe:1.0.0');
+    expect(releaseRecord(ns('kiel', 'prod')).live.version).toBe('1.0.0');
   });
 
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {

@@ -345,6 +345,22 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(refused.stderr).toContain('Error from server (Forbidden): configmaps is forbidden: User "system:serviceaccount:ozg-gone:ozg" cannot list resource "configmaps" in API group "" in the namespace "ozg-gone"');
   });
 
+  it('refuses an apply with a field the schema lacks or duplicate list keys with the 500 of the typed conversion', async () => {
+    const typo = webManifests({ greeting: 'typo' })
+      .split('---\n')[1]!
+      .replace('  replicas: 2\n', '  replica: 2\n')
+      .replace('          ports:\n', '          imagePullPolcy: Always\n          ports:\n')
+      .replace('          env:\n', '          env:\n            - name: GREETING\n              value: twice\n');
+    const refused = await kubectlFails(['apply', ...applyFlags(), '--validate=false', '-f', await writeManifest('typo.yaml', typo.replace('name: web\n', 'name: web-typo\n'))]);
+    expect(refused.stderr).toContain(
+      `Error from server: failed to create typed patch object (${NAMESPACE}/web-typo; apps/v1, Kind=Deployment): errors:\n` +
+        '  .spec.replica: field not declared in schema\n' +
+        '  .spec.template.spec.containers[name="web"].env: duplicate entries for key [name="GREETING"]\n' +
+        '  .spec.template.spec.containers[name="web"].imagePullPolcy: field not declared in schema',
+    );
+    expect(server.getObject('deployments', NAMESPACE, 'web-typo')).toBeUndefined();
+  });
+
   it('rejects an unknown token with 401', async () => {
     const bogus = await server.kubeconfigFor(user, NAMESPACE, { token: 'not-a-known-token' });
     const result = await kubectlFails(['get', 'cm'], { kubeconfig: bogus });

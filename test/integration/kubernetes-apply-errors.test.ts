@@ -4,7 +4,7 @@
  * namespace that does not exist for a namespace-only account, schema errors of apply (500),
  * and immutable fields (422).
  */
-import { ClusterError } from '../../src/errors.js';
+import { ClusterError, InvalidInputError } from '../../src/errors.js';
 import type { DataCenter, EnvironmentSpec, Site } from '../../src/inventory/types.js';
 import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
 import { createKubernetesDriverFor } from '../../src/targets/kubernetes/kube-target.js';
@@ -96,5 +96,26 @@ describe('403s that are not "User … cannot …"', () => {
     const error = await failure(driver.live('antrag-formular'));
     expect(error.status).toBe(403);
     expect(error.hint).toMatch(/the namespace ozg-sylt-test may not exist, or the account has no rights in it/);
+  });
+});
+
+describe('apply checked against the kinds\' schemas', () => {
+  const typoDeployment = deployment('antrag-formular', 'registry.ozg.example/ozg/antrag-formular:1.0.0')
+    .replace('  replicas: 1\n', '  replica: 1\n')
+    .replace('          ports:\n', '          imagePullPolcy: Always\n          env:\n            - name: MODE\n              value: a\n            - name: MODE\n              value: b\n          ports:\n');
+
+  it('turns "field not declared in schema" and duplicate list keys into an input error naming file and field', async () => {
+    const account = server.addServiceAccount('ozg-schleswig-test', 'ozg');
+    const driver = driverFor('schleswig', await server.kubeconfigFor(account, 'ozg-schleswig-test'));
+    const bundle = makeBundle({ 'configmap.yaml': configMap('antrag-formular-config'), 'deployment.yaml': typoDeployment }, { site: 'schleswig' });
+    const error = await driver.apply(bundle, '20260101T080000Z-aaaaaaaa').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).exitCode).toBe(3);
+    expect((error as InvalidInputError).problems).toEqual([
+      expect.objectContaining({ file: 'antrag-formular/1.0.0/deployment.yaml', line: 1, path: 'documents[0].spec.replica', message: expect.stringMatching(/^Deployment\/antrag-formular: field not declared in schema/) }),
+      expect.objectContaining({ path: 'documents[0].spec.template.spec.containers[name="app"].env', message: expect.stringContaining('duplicate entries for key [name="MODE"]') }),
+      expect.objectContaining({ path: 'documents[0].spec.template.spec.containers[name="app"].imagePullPolcy', message: expect.stringContaining('field not declared in schema') }),
+    ]);
+    expect(server.getObject('deployments', 'ozg-schleswig-test', 'antrag-formular')).toBeUndefined();
   });
 });

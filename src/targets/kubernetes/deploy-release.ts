@@ -6,7 +6,7 @@ import { InternalError } from '../../errors.js';
 import type { LiveRelease } from '../driver.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
 import { kindKey } from './kinds.js';
-import type { ManifestObject } from './manifests.js';
+import { manifestSource, type ManifestObject } from './manifests.js';
 import type { NamespaceScope, Polling } from './namespace-scope.js';
 import { foreignObjectsError, listOwnedObjects, objectKey, readOwnership } from './owned-objects.js';
 import { encodeArchive, nextRevision, selectKeptReleases, type KeptRelease, type ReleaseRecord } from './release-record.js';
@@ -51,7 +51,11 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
   const rv = await writeRecord(c, working, request.stored.resourceVersion);
   try {
     for (const o of objects) {
-      await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
+      await c.apply(o.info, o.object, {
+        fieldManager: fieldManagerFor(procedure),
+        source: manifestSource(procedure, target.version, o),
+        ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}),
+      });
     }
     for await (const { info, object } of listOwnedObjects(c, { site, procedure, kinds, objects })) await c.delete(info, object.metadata.name);
     await waitForRollout(c, objects, { ...options, timeoutMs: options.rolloutTimeoutMs, live: record?.live });

@@ -3,7 +3,7 @@
  * server's answer into an error a person can act on (who was refused what, which field
  * manager holds which field). Nothing here lists or watches at cluster scope.
  */
-import { ClusterError, UnreachableError, type OzgError, type OzgErrorOptions } from '../../errors.js';
+import { ClusterError, InvalidInputError, UnreachableError, type OzgError, type OzgErrorOptions, type Problem } from '../../errors.js';
 import type { KubeApi, KubeResponse } from './kube-api.js';
 import { resourcePath, type KindInfo } from './kinds.js';
 import { describeObject, isRecord, type KubeObject } from './manifests.js';
@@ -30,6 +30,15 @@ export interface ApplyOptions {
    * any other manager is still an error.
    */
   takeOverFrom?: string;
+  /** the manifest the object came from, so a schema error of the apply names file and field */
+  source?: ManifestSource;
+}
+
+/** `antrag-formular/1.1.0/deployment.yaml`, its document number (0-based) and line. */
+export interface ManifestSource {
+  file: string;
+  document: number;
+  line?: number;
 }
 
 export interface KubeClient {
@@ -92,6 +101,10 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
         response = await send(object, options.fieldManager, true);
       }
       if (response.status === 409) throw describeApplyConflict(response, object, namespace, options.fieldManager);
+      if (response.status === 500 && options.source) {
+        const schemaError = describeSchemaError(response, object, options.source);
+        if (schemaError) throw schemaError;
+      }
       if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, object, api.server);
       let applied = parseJson(response, attempt, namespace) as KubeObject;
       // only once the procedure's manager holds the object, or the old one's fields would just vanish
@@ -262,6 +275,32 @@ function describeForbidden(message: string, attempt: Attempt, namespace: string,
   return new ClusterError(namespace, `${what}: forbidden: ${message || 'HTTP 403'}`, 403, {
     hint: 'the API server refused this for the reason it gives (an admission policy or webhook): ask the data center about it',
   });
+}
+
+/**
+ * Server-side apply converts the object to the kind's typed schema before anything else; a
+ * field the schema lacks (`spec.replica`, `imagePullPolcy`) or two list items with the same key
+ * (two `env` entries named alike) fail that with a 500 `failed to create typed patch object
+ * (…): <field>: field not declared in schema` (or `duplicate entries for key [name="X"]`, several
+ * under `errors:`). That is a mistake in the manifest, so it is an input error naming file and
+ * field; undefined when the 500 is something else.
+ */
+export function describeSchemaError(response: KubeResponse, object: KubeObject, source: ManifestSource): InvalidInputError | undefined {
+  const message = parseStatus(response.body).message ?? '';
+  const m = /failed to create typed (?:patch|live) object \([^)]*\): ([\s\S]*)$/.exec(message);
+  if (!m) return undefined;
+  const lines = m[1]!.startsWith('errors:') ? m[1]!.slice('errors:'.length).split('\n').map((l) => l.trim()).filter(Boolean) : [m[1]!.trim()];
+  const problems: Problem[] = lines.map((text) => {
+    const at = /^(\.\S*?): (.*)$/.exec(text);
+    return {
+      file: source.file,
+      line: source.line ?? 1,
+      col: 1,
+      path: `documents[${source.document}]${at ? at[1] : ''}`,
+      message: `${object.kind}/${object.metadata.name}: ${at ? at[2] : text} (the API server's schema for ${object.apiVersion} ${object.kind})`,
+    };
+  });
+  return new InvalidInputError(problems, { hint: "fix the field in the procedure's manifest template (a typo, or a field of another kind or version); the API server changed nothing for this object" });
 }
 
 /** The field managers a 409 apply conflict names (empty when it names none). */

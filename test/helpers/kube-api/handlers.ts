@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { admitCreate, admitUpdate, type AdmissionContext } from './admission.js';
+import { typedConversionErrors, typedPatchMessage } from './apply-schema.js';
 import { applyConfiguration, trackUpdate } from './apply.js';
 import { isAllowed, type KubeUser, type UserRegistry } from './auth.js';
 import type { Controllers } from './controllers.js';
@@ -260,7 +261,11 @@ function patch(call: ResourceCall): HandlerResult {
     const force = call.query.get('force') === 'true';
     const applied = asObject(document);
     checkIdentity(call, applied, true);
+    // Apply converts the configuration to its typed schema first: unknown fields and duplicate
+    // list keys fail that conversion with a 500 (Strict still answers top-level unknowns 400 first).
+    const typedErrors = typedConversionErrors(type, applied);
     const warnings = screenUnknownFields(call, applied, true);
+    if (typedErrors.length > 0) throw new ApiError(500, '', typedPatchMessage(type, applied, typedErrors));
     if (!live) {
       if (subresource) throw notFound(type, name ?? '');
       requireNamespace(call.state, namespace);
