@@ -361,6 +361,20 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(server.getObject('deployments', NAMESPACE, 'web-typo')).toBeUndefined();
   });
 
+  it('refuses changes to a claim’s spec and a RoleBinding’s roleRef with 422 field is immutable', async () => {
+    const claim = (mode: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  accessModes: [${mode}]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('claim.yaml', claim('ReadWriteOnce'))]);
+    const claimChange = await kubectlFails(['apply', ...applyFlags(), '-f', await writeManifest('claim.yaml', claim('ReadWriteMany'))]);
+    expect(claimChange.stderr).toContain('The PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims');
+
+    const binding = (role: string) =>
+      `apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: readers\nsubjects:\n  - kind: ServiceAccount\n    name: default\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: ${role}\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('binding.yaml', binding('reader-a'))]);
+    const rebind = await kubectlFails(['apply', ...applyFlags(), '-f', await writeManifest('binding.yaml', binding('reader-b'))]);
+    expect(rebind.stderr).toContain('The RoleBinding "readers" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", Name:"reader-b"}: cannot change roleRef');
+    expect(server.getObject('rolebindings', NAMESPACE, 'readers')!.roleRef.name).toBe('reader-a');
+  });
+
   it('rejects an unknown token with 401', async () => {
     const bogus = await server.kubeconfigFor(user, NAMESPACE, { token: 'not-a-known-token' });
     const result = await kubectlFails(['get', 'cm'], { kubeconfig: bogus });

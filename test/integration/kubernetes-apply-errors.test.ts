@@ -119,3 +119,67 @@ describe('apply checked against the kinds\' schemas', () => {
     expect(server.getObject('deployments', 'ozg-schleswig-test', 'antrag-formular')).toBeUndefined();
   });
 });
+
+describe('immutable fields', () => {
+  const job = (image: string): string =>
+    `apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: antrag-formular-migrate\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: ${image}\n`;
+  const claim = (accessMode: string): string =>
+    `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: antrag-formular-uploads\nspec:\n  accessModes: [${accessMode}]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+  const binding = (roleKind: string, roleName: string): string =>
+    `apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: antrag-formular-readers\nsubjects:\n  - kind: ServiceAccount\n    name: default\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ${roleKind}\n  name: ${roleName}\n`;
+  const readerRole = (name: string): string =>
+    `apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ${name}\nrules:\n  - apiGroups: [""]\n    resources: ["configmaps"]\n    verbs: ["get"]\n`;
+  let driver: KubernetesDriver;
+  const namespace = 'ozg-eckernfoerde-test';
+  const bundle = (files: Record<string, string>, version: string) => makeBundle(files, { site: 'eckernfoerde', version });
+
+  beforeAll(async () => {
+    const account = server.addServiceAccount(namespace, 'ozg');
+    driver = driverFor('eckernfoerde', await server.kubeconfigFor(account, namespace));
+  });
+
+  it('recreates a Job whose template changed (delete + apply)', async () => {
+    await driver.apply(bundle({ 'job.yaml': job('registry.ozg.example/ozg/migrate:1') }, '1.0.0'), '20260101T080000Z-aaaaaaaa');
+    const before = server.getObject('jobs', namespace, 'antrag-formular-migrate')!;
+    await driver.apply(bundle({ 'job.yaml': job('registry.ozg.example/ozg/migrate:2') }, '1.1.0'), '20260102T080000Z-bbbbbbbb');
+    const after = server.getObject('jobs', namespace, 'antrag-formular-migrate')!;
+    expect(after.spec.template.spec.containers[0].image).toBe('registry.ozg.example/ozg/migrate:2');
+    expect(after.metadata.uid).not.toBe(before.metadata.uid);
+  });
+
+  it('refuses to change a claim’s spec with a clear error, and never deletes the claim', async () => {
+    await driver.apply(bundle({ 'pvc.yaml': claim('ReadWriteOnce') }, '2.0.0'), '20260103T080000Z-cccccccc');
+    const uid = server.getObject('persistentvolumeclaims', namespace, 'antrag-formular-uploads')!.metadata.uid;
+    const error = await failure(driver.apply(bundle({ 'pvc.yaml': claim('ReadWriteMany') }, '2.1.0'), '20260104T080000Z-dddddddd'));
+    expect(error.status).toBe(422);
+    expect(error.message).toContain(
+      'persistentvolumeclaim/antrag-formular-uploads: spec cannot change on a live object (PersistentVolumeClaim "antrag-formular-uploads" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims)',
+    );
+    expect(error.hint).toMatch(/ozg never deletes a claim/);
+    const live = server.getObject('persistentvolumeclaims', namespace, 'antrag-formular-uploads')!;
+    expect({ uid: live.metadata.uid, accessModes: live.spec.accessModes }).toEqual({ uid, accessModes: ['ReadWriteOnce'] });
+    // a bound claim may ask for more storage
+    await server.waitFor(() => server.getObject('persistentvolumeclaims', namespace, 'antrag-formular-uploads')?.status?.phase === 'Bound');
+    await driver.apply(bundle({ 'pvc.yaml': claim('ReadWriteOnce').replace('storage: 1Gi', 'storage: 2Gi') }, '2.2.0'), '20260104T090000Z-dddddddd');
+    expect(server.getObject('persistentvolumeclaims', namespace, 'antrag-formular-uploads')!.spec.resources.requests.storage).toBe('2Gi');
+  });
+
+  it('names roleRef when a RoleBinding would bind another role, and a Deployment’s selector', async () => {
+    const files = { 'role.yaml': `${readerRole('reader-a')}---\n${readerRole('reader-b')}`, 'binding.yaml': binding('Role', 'reader-a') };
+    await driver.apply(bundle(files, '3.0.0'), '20260105T080000Z-eeeeeeee');
+    const rebound = await failure(driver.apply(bundle({ ...files, 'binding.yaml': binding('Role', 'reader-b') }, '3.1.0'), '20260106T080000Z-ffffffff'));
+    expect(rebound.status).toBe(422);
+    expect(rebound.message).toContain(
+      'rolebinding/antrag-formular-readers: roleRef cannot change on a live object (RoleBinding.rbac.authorization.k8s.io "antrag-formular-readers" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", Name:"reader-b"}: cannot change roleRef)',
+    );
+    expect(rebound.hint).toMatch(/roleRef is fixed: give the binding a new name/);
+    expect(server.getObject('rolebindings', namespace, 'antrag-formular-readers')!.roleRef.name).toBe('reader-a');
+
+    const web = deployment('antrag-formular-web', 'registry.ozg.example/ozg/antrag-formular:1.0.0');
+    await driver.apply(bundle({ 'deployment.yaml': web }, '4.0.0'), '20260107T080000Z-aaaaaaab');
+    const relabelled = web.replace(/app\.kubernetes\.io\/name: antrag-formular-web/g, 'app.kubernetes.io/component: web');
+    const error = await failure(driver.apply(bundle({ 'deployment.yaml': relabelled }, '4.1.0'), '20260108T080000Z-aaaaaaac'));
+    expect(error.message).toMatch(/^namespace ozg-eckernfoerde-test: deployment\/antrag-formular-web: spec\.selector cannot change on a live object/);
+    expect(error.hint).toMatch(/give the object a new name in the manifest, or delete it \(kubectl -n ozg-eckernfoerde-test delete deployment\/antrag-formular-web\)/);
+  });
+});

@@ -226,8 +226,13 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
         return new ClusterError(namespace, `namespace ${namespace} does not exist`, 404, options('ozg does not create namespaces: ask the data center to create it (or fix the namespace pattern in sites.yaml)'));
       }
       return new ClusterError(namespace, `${what}: not found (${message})`, 404);
-    case 422:
+    case 422: {
+      const immutable = immutableFields(status);
+      if (immutable.length > 0 && object) {
+        return new ClusterError(namespace, `${what}: ${immutable.join(', ')} cannot change on a live object (${message})`, 422, options(immutableHint(object, namespace)));
+      }
       return new ClusterError(namespace, `${what} is invalid: ${message}`, 422, options("fix the procedure's manifest template; nothing after this object was applied"));
+    }
     default:
       return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status);
   }
@@ -301,6 +306,32 @@ export function describeSchemaError(response: KubeResponse, object: KubeObject, 
     };
   });
   return new InvalidInputError(problems, { hint: "fix the field in the procedure's manifest template (a typo, or a field of another kind or version); the API server changed nothing for this object" });
+}
+
+/**
+ * The fields a 422 names as unchangeable: `field is immutable` (a Job's template, a Deployment's
+ * selector), `cannot change roleRef`, `spec is immutable after creation` (a claim). Empty when
+ * the 422 is about something else.
+ */
+export function immutableFields(status: KubeStatus): string[] {
+  const causes = status.details?.causes ?? [];
+  return causes.filter((c) => /is immutable|cannot change|may not change/.test(c.message ?? '')).map((c) => c.field ?? '?');
+}
+
+/** What the operator can do about an unchangeable field, by kind. */
+function immutableHint(object: KubeObject, namespace: string): string {
+  const ref = `${object.kind.toLowerCase()}/${object.metadata.name}`;
+  switch (object.kind) {
+    case 'PersistentVolumeClaim':
+      return (
+        "a claim's spec is fixed once created (only a bound claim's storage request may grow), and ozg never deletes a claim: it holds data. " +
+        'Keep the claim as it is in the manifest, or add a claim under a new name and move the data over'
+      );
+    case 'RoleBinding':
+      return `a RoleBinding's roleRef is fixed: give the binding a new name in the manifest, or delete it (kubectl -n ${namespace} delete ${ref}) and deploy again`;
+    default:
+      return `give the object a new name in the manifest, or delete it (kubectl -n ${namespace} delete ${ref}) and deploy again; nothing after this object was applied`;
+  }
 }
 
 /** The field managers a 409 apply conflict names (empty when it names none). */
