@@ -486,6 +486,35 @@ describe('ozg deploy to a Kubernetes data center', () => {
     expect(releaseRecord(ns('kiel', 'prod')).live.version).toBe('1.0.0');
   });
 
+  it('refuses to change a live claim’s spec, naming object and field, and keeps the claim (exit 4)', async () => {
+    await startDeployed();
+    // kube-probe 1.3.0 and 1.4.0: 1.1.0 plus a claim whose access mode 1.4.0 changes
+    const claim = (mode: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: kube-probe-data\nspec:\n  accessModes: [${mode}]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    for (const [version, mode] of [['1.3.0', 'ReadWriteOnce'], ['1.4.0', 'ReadWriteMany']] as const) {
+      const dir = path.join(cwd, `templates/kube-probe/${version}`);
+      await cp(path.join(cwd, 'templates/kube-probe/1.0.0'), dir, { recursive: true });
+      await writeFile(path.join(dir, 'procedure.yaml'), (await readFile(path.join(dir, 'procedure.yaml'), 'utf8')).replace('version: 1.0.0', `version: ${version}`));
+      await writeFile(path.join(dir, 'kubernetes/pvc.yaml'), claim(mode));
+    }
+    const undo = arrangeHealthyService();
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.3.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const first = await ozg(cwd, 'deploy', 'kiel', '--yes');
+      expect(first.code).toBe(0);
+      const uid = server.getObject('persistentvolumeclaims', ns('kiel', 'test'), 'kube-probe-data')!.metadata.uid;
+
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.4.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const run = await ozg(cwd, 'deploy', 'kiel', '--yes');
+      expect(run.code).toBe(4);
+      expect(run.stdout + run.stderr).toContain('persistentvolumeclaim/kube-probe-data: spec cannot change on a live object');
+      const live = server.getObject('persistentvolumeclaims', ns('kiel', 'test'), 'kube-probe-data')!;
+      expect({ uid: live.metadata.uid, accessModes: live.spec.accessModes }).toEqual({ uid, accessModes: ['ReadWriteOnce'] });
+      expect(releaseRecord(ns('kiel', 'test')).live.version).toBe('1.3.0');
+    } finally {
+      undo();
+    }
+  });
+
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {
     await startServer();
     const wrongCa = await server.kubeconfigFor('ozg-landes-it-test', ns('kiel', 'test'), { ca: 'wrong' });
