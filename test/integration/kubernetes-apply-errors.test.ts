@@ -117,6 +117,11 @@ describe('apply checked against the kinds\' schemas', () => {
       expect.objectContaining({ path: 'documents[0].spec.template.spec.containers[name="app"].imagePullPolcy', message: expect.stringContaining('field not declared in schema') }),
     ]);
     expect(server.getObject('deployments', 'ozg-schleswig-test', 'antrag-formular')).toBeUndefined();
+
+    // the preview (server-side dry run) says the same
+    const previewed = await driver.diffBundle(bundle).catch((e: unknown) => e);
+    expect(previewed).toBeInstanceOf(InvalidInputError);
+    expect((previewed as InvalidInputError).problems[0]).toMatchObject({ file: 'antrag-formular/1.0.0/deployment.yaml', path: 'documents[0].spec.replica' });
   });
 });
 
