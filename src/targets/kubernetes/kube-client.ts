@@ -310,12 +310,13 @@ export function describeSchemaError(response: KubeResponse, object: KubeObject, 
 
 /**
  * The fields a 422 names as unchangeable: `field is immutable` (a Job's template, a Deployment's
- * selector), `cannot change roleRef`, `spec is immutable after creation` (a claim). Empty when
+ * selector), `cannot change roleRef`, `spec is immutable after creation` (a claim), a StatefulSet's
+ * `updates to statefulset spec for fields other than …`, a Service's clusterIP. Empty when
  * the 422 is about something else.
  */
 export function immutableFields(status: KubeStatus): string[] {
   const causes = status.details?.causes ?? [];
-  return causes.filter((c) => /is immutable|cannot change|may not change/.test(c.message ?? '')).map((c) => c.field ?? '?');
+  return causes.filter((c) => /is immutable|cannot change|may not change|updates to statefulset spec for fields other than/.test(c.message ?? '')).map((c) => c.field ?? '?');
 }
 
 /** What the operator can do about an unchangeable field, by kind. */
