@@ -4,7 +4,7 @@ import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
 import type { Reporter, Step } from '../events.js';
 import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
-import { ConcurrentChangeError, describeError, InterruptedError, UnreachableError } from '../errors.js';
+import { ConcurrentChangeError, describeError, InterruptedError, InvalidInputError, UnreachableError } from '../errors.js';
 import { elapsedMs, type Clock } from '../clock.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
@@ -37,6 +37,8 @@ export interface EnvironmentOutcome {
   error?: string;
   /** the failure was reaching the target at all */
   unreachable?: boolean;
+  /** the target refused the bundle's content (e.g. a field the API server's schema lacks): an input error */
+  invalidInput?: boolean;
 }
 
 export type ItemResult = 'ok' | 'unchanged' | 'test-gate-failed' | 'failed';
@@ -256,6 +258,7 @@ function failedOutcome(environment: EnvironmentName, item: ResolvedSetup, error:
     smoke: [],
     error: describeError(error),
     unreachable: error instanceof UnreachableError,
+    ...(error instanceof InvalidInputError ? { invalidInput: true } : {}),
   };
 }
 

@@ -166,6 +166,7 @@ export function exitCodeForRollout(result: RolloutResult): number {
   if (failed.length > 0) {
     const failures = environments.filter((e) => e.status === 'apply-failed' || e.status === 'smoke-failed');
     const onlyUnreachable = failures.length > 0 && failures.every((e) => e.unreachable);
+    if (failures.length > 0 && failures.every((e) => e.invalidInput)) return ExitCode.invalidInput;
     return onlyUnreachable ? ExitCode.unreachable : ExitCode.deployFailed;
   }
   if (result.sites.some((s) => s.result === 'test-gate-failed')) return ExitCode.testGateFailed;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
@@ -540,6 +540,64 @@ describe('ozg deploy to a Kubernetes data center', () => {
     const writes = server.requests.filter(isWrite);
     expect(writes.length).toBeGreaterThan(0);
     expect(writes.filter((r) => !(r.method === 'PATCH' && /dryRun\W*All/.test(JSON.stringify(r.query)))).map(describeRequest)).toEqual([]);
+  });
+
+  it('reports a full ResourceQuota with the server’s message, not as a missing patch right (exit 4)', async () => {
+    await startDeployed();
+    const namespace = ns('kiel', 'test');
+    const secrets = server.listObjects('secrets', namespace).length;
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'landes-it-limits', namespace }, spec: { hard: { 'count/secrets': String(secrets) } } });
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    const run = await ozg(cwd, 'deploy', 'kiel');
+    expect(run.code).toBe(4);
+    const output = run.stdout + run.stderr;
+    expect(output).toMatch(/refused by a ResourceQuota: secrets "[^"]+" is forbidden: exceeded quota: landes-it-limits, requested: count\/secrets=1, used: count\/secrets=\d+, limited: count\/secrets=\d+/);
+    expect(output).not.toMatch(/allow patch/);
+  });
+
+  it('reports a field the API server\'s schema lacks as invalid input naming the manifest file and field (exit 3)', async () => {
+    await startDeployed();
+    // kube-probe 1.3.0: 1.1.0 with a typo in its Deployment
+    const typo = path.join(cwd, 'templates/kube-probe/1.3.0');
+    await cp(path.join(cwd, 'templates/kube-probe/1.1.0'), typo, { recursive: true });
+    await writeFile(path.join(typo, 'procedure.yaml'), (await readFile(path.join(typo, 'procedure.yaml'), 'utf8')).replace('version: 1.1.0', 'version: 1.3.0'));
+    const manifest = path.join(typo, 'kubernetes/deployment.yaml');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('  replicas: 1', '  replica: 1'));
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.3.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    const run = await ozg(cwd, 'deploy', 'kiel');
+    expect(run.code).toBe(3);
+    expect(run.stdout + run.stderr).toMatch(/kube-probe\/1\.3\.0\/deployment\.yaml:1:1 +documents\[0\]\.spec\.replica +Deployment\/kube-probe: field not declared in schema/);
+    expect(imageOf(ns('kiel', 'test'))).toBe('registry.ozg.example/ozg/kube-probe:1.0.0');
+    expect(releaseRecord(ns('kiel', 'prod')).live.version).toBe('1.0.0');
+  });
+
+  it('refuses to change a live claim’s spec, naming object and field, and keeps the claim (exit 4)', async () => {
+    await startDeployed();
+    // kube-probe 1.3.0 and 1.4.0: 1.1.0 plus a claim whose access mode 1.4.0 changes
+    const claim = (mode: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: kube-probe-data\nspec:\n  accessModes: [${mode}]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    for (const [version, mode] of [['1.3.0', 'ReadWriteOnce'], ['1.4.0', 'ReadWriteMany']] as const) {
+      const dir = path.join(cwd, `templates/kube-probe/${version}`);
+      await cp(path.join(cwd, 'templates/kube-probe/1.0.0'), dir, { recursive: true });
+      await writeFile(path.join(dir, 'procedure.yaml'), (await readFile(path.join(dir, 'procedure.yaml'), 'utf8')).replace('version: 1.0.0', `version: ${version}`));
+      await writeFile(path.join(dir, 'kubernetes/pvc.yaml'), claim(mode));
+    }
+    const undo = arrangeHealthyService();
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.3.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const first = await ozg(cwd, 'deploy', 'kiel', '--yes');
+      expect(first.code).toBe(0);
+      const uid = server.getObject('persistentvolumeclaims', ns('kiel', 'test'), 'kube-probe-data')!.metadata.uid;
+
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.4.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const run = await ozg(cwd, 'deploy', 'kiel', '--yes');
+      expect(run.code).toBe(4);
+      expect(run.stdout + run.stderr).toContain('persistentvolumeclaim/kube-probe-data: spec cannot change on a live object');
+      const live = server.getObject('persistentvolumeclaims', ns('kiel', 'test'), 'kube-probe-data')!;
+      expect({ uid: live.metadata.uid, accessModes: live.spec.accessModes }).toEqual({ uid, accessModes: ['ReadWriteOnce'] });
+      expect(releaseRecord(ns('kiel', 'test')).live.version).toBe('1.3.0');
+    } finally {
+      undo();
+    }
   });
 
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {

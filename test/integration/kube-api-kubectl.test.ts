@@ -421,6 +421,72 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(server.getObject('namespaces', undefined, 'ozg-new')).toBeUndefined();
   });
 
+  it('refuses an apply that creates without create rights with an empty RBAC reason', async () => {
+    const patchOnly = server.addServiceAccount(NAMESPACE, 'patch-only', { forbid: [{ verbs: ['create'], resources: ['configmaps'] }] });
+    const file = await writeManifest('patch-only.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: patch-only\ndata:\n  a: "1"\n');
+    const refused = await kubectlFails(['apply', ...applyFlags(), '-f', file], { kubeconfig: await server.kubeconfigFor(patchOnly, NAMESPACE) });
+    expect(refused.stderr).toContain('Error from server (Forbidden): configmaps "patch-only" is forbidden: ');
+    expect(refused.stderr).not.toContain('cannot');
+    expect(server.getObject('configmaps', NAMESPACE, 'patch-only')).toBeUndefined();
+  });
+
+  it('refuses a create over a ResourceQuota with exceeded quota', async () => {
+    const quotaUser = server.addServiceAccount('ozg-quota');
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'objects', namespace: 'ozg-quota' }, spec: { hard: { 'count/configmaps': '1', secrets: '5' } } });
+    // the namespace's kube-root-ca.crt counts: the quota is full
+    const refused = await kubectlFails(['create', 'configmap', 'over', '--from-literal=a=1'], { kubeconfig: await server.kubeconfigFor(quotaUser, 'ozg-quota') });
+    expect(refused.stderr).toContain(
+      'error: failed to create configmap: configmaps "over" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1',
+    );
+  });
+
+  it('refuses a Role granting rights the account does not hold (RBAC escalation check)', async () => {
+    const narrow = server.addServiceAccount(NAMESPACE, 'narrow', { forbid: [{ resources: ['pods'] }, { verbs: ['escalate', 'bind'] }] });
+    const file = await writeManifest('role.yaml', 'apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: pod-reader\nrules:\n  - apiGroups: [""]\n    resources: ["pods"]\n    verbs: ["get", "list"]\n');
+    const refused = await kubectlFails(['apply', ...applyFlags(), '-f', file], { kubeconfig: await server.kubeconfigFor(narrow, NAMESPACE) });
+    expect(refused.stderr).toContain(
+      `Error from server (Forbidden): roles.rbac.authorization.k8s.io "pod-reader" is forbidden: user "system:serviceaccount:${NAMESPACE}:narrow" (groups=["system:serviceaccounts" "system:serviceaccounts:${NAMESPACE}" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}`,
+    );
+    expect(server.getObject('roles', NAMESPACE, 'pod-reader')).toBeUndefined();
+  });
+
+  it('answers a namespace-only account in a namespace that does not exist with 403, not 404', async () => {
+    const gone = server.addServiceAccount('ozg-gone');
+    server.deleteObject('namespaces', undefined, 'ozg-gone');
+    const refused = await kubectlFails(['get', 'cm'], { kubeconfig: await server.kubeconfigFor(gone, 'ozg-gone') });
+    expect(refused.stderr).toContain('Error from server (Forbidden): configmaps is forbidden: User "system:serviceaccount:ozg-gone:ozg" cannot list resource "configmaps" in API group "" in the namespace "ozg-gone"');
+  });
+
+  it('refuses an apply with a field the schema lacks or duplicate list keys with the 500 of the typed conversion', async () => {
+    const typo = webManifests({ greeting: 'typo' })
+      .split('---\n')[1]!
+      .replace('  replicas: 2\n', '  replica: 2\n')
+      .replace('          ports:\n', '          imagePullPolcy: Always\n          ports:\n')
+      .replace('          env:\n', '          env:\n            - name: GREETING\n              value: twice\n');
+    const refused = await kubectlFails(['apply', ...applyFlags(), '--validate=false', '-f', await writeManifest('typo.yaml', typo.replace('name: web\n', 'name: web-typo\n'))]);
+    expect(refused.stderr).toContain(
+      `Error from server: failed to create typed patch object (${NAMESPACE}/web-typo; apps/v1, Kind=Deployment): errors:\n` +
+        '  .spec.replica: field not declared in schema\n' +
+        '  .spec.template.spec.containers[name="web"].env: duplicate entries for key [name="GREETING"]\n' +
+        '  .spec.template.spec.containers[name="web"].imagePullPolcy: field not declared in schema',
+    );
+    expect(server.getObject('deployments', NAMESPACE, 'web-typo')).toBeUndefined();
+  });
+
+  it('refuses changes to a claim’s spec and a RoleBinding’s roleRef with 422 field is immutable', async () => {
+    const claim = (mode: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  accessModes: [${mode}]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('claim.yaml', claim('ReadWriteOnce'))]);
+    const claimChange = await kubectlFails(['apply', ...applyFlags(), '-f', await writeManifest('claim.yaml', claim('ReadWriteMany'))]);
+    expect(claimChange.stderr).toContain('The PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims');
+
+    const binding = (role: string) =>
+      `apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: readers\nsubjects:\n  - kind: ServiceAccount\n    name: default\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: ${role}\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('binding.yaml', binding('reader-a'))]);
+    const rebind = await kubectlFails(['apply', ...applyFlags(), '-f', await writeManifest('binding.yaml', binding('reader-b'))]);
+    expect(rebind.stderr).toContain('The RoleBinding "readers" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", Name:"reader-b"}: cannot change roleRef');
+    expect(server.getObject('rolebindings', NAMESPACE, 'readers')!.roleRef.name).toBe('reader-a');
+  });
+
   it('rejects an unknown token with 401', async () => {
     const bogus = await server.kubeconfigFor(user, NAMESPACE, { token: 'not-a-known-token' });
     const result = await kubectlFails(['get', 'cm'], { kubeconfig: bogus });

@@ -2,11 +2,11 @@
  * The one path that changes a namespace (apply and rollback): mark the change as incomplete
  * in the record, apply, prune, wait for the rollout, then record the new live release.
  */
-import { ConcurrentChangeError, InternalError } from '../../errors.js';
+import { ClusterError, ConcurrentChangeError, InternalError } from '../../errors.js';
 import type { LiveRelease } from '../driver.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
 import { kindKey } from './kinds.js';
-import type { ManifestObject } from './manifests.js';
+import { manifestSource, type ManifestObject } from './manifests.js';
 import type { NamespaceScope, Polling } from './namespace-scope.js';
 import { foreignObjectsError, listOwnedObjects, objectKey, readOwnership } from './owned-objects.js';
 import { encodeArchive, nextRevision, selectKeptReleases, type KeptRelease, type ReleaseRecord } from './release-record.js';
@@ -60,7 +60,18 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
   const rv = await writeRecord(c, working, request.stored.resourceVersion, { claim: true });
   try {
     for (const o of objects) {
-      await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
+      const applyOptions = {
+        fieldManager: fieldManagerFor(procedure),
+        source: manifestSource(procedure, target.version, o),
+        ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}),
+      };
+      await c.apply(o.info, o.object, applyOptions).catch(async (error: unknown) => {
+        // A Job's template cannot change, and a Job may be run anew: delete it (its pods go
+        // with it) and apply it again. Claims and everything else stay an error.
+        if (!(error instanceof ClusterError && error.status === 422 && o.info.kind === 'Job' && /cannot change on a live object/.test(error.message))) throw error;
+        await c.delete(o.info, o.object.metadata.name);
+        await c.apply(o.info, o.object, applyOptions);
+      });
     }
     for await (const { info, object } of listOwnedObjects(c, { site, procedure, kinds, objects })) await c.delete(info, object.metadata.name);
     await waitForRollout(c, objects, { ...options, timeoutMs: options.rolloutTimeoutMs, live: record?.live });

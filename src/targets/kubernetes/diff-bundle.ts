@@ -1,12 +1,12 @@
 /** The preview of a deploy to a namespace: server-side dry runs compared with what is there, and what prune would delete. */
 import type { BundleDiff } from '../driver.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
-import { describeObject, isRecord, LABELS, type KubeObject, type ManifestObject } from './manifests.js';
+import { describeObject, isRecord, LABELS, manifestSource, type KubeObject, type ManifestObject } from './manifests.js';
 import type { NamespaceScope } from './namespace-scope.js';
 import { foreignObjectsError, listOwnedObjects, objectKey, readOwnership } from './owned-objects.js';
 
-/** `kinds`: the release record's kinds (what a deploy would list to prune). Sends dry runs only. */
-export async function diffObjects(scope: NamespaceScope, procedure: string, objects: readonly ManifestObject[], kinds: readonly string[]): Promise<BundleDiff> {
+/** `kinds`: the release record's kinds (what a deploy would list to prune); `version` names manifests in schema errors. Sends dry runs only. */
+export async function diffObjects(scope: NamespaceScope, procedure: string, objects: readonly ManifestObject[], kinds: readonly string[], version?: string): Promise<BundleDiff> {
   const { client: c, site } = scope;
   const ownership = await readOwnership(c, procedure, objects);
   // a deploy would refuse this bundle: the preview says so instead of a change it would never make
@@ -15,7 +15,12 @@ export async function diffObjects(scope: NamespaceScope, procedure: string, obje
   for (const o of objects) {
     const before = ownership.live.get(objectKey(o));
     const ours = ownership.ours.has(objectKey(o));
-    const after = await c.apply(o.info, o.object, { fieldManager: fieldManagerFor(procedure), dryRun: true, ...(ours ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}) });
+    const after = await c.apply(o.info, o.object, {
+      fieldManager: fieldManagerFor(procedure),
+      dryRun: true,
+      ...(version !== undefined ? { source: manifestSource(procedure, version, o) } : {}),
+      ...(ours ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}),
+    });
     const name = describeObject(o.object);
     if (!before) diff.create.push(name);
     else if (comparable(before) !== comparable(after)) diff.change.push(name);

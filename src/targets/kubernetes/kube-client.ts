@@ -3,7 +3,7 @@
  * server's answer into an error a person can act on (who was refused what, which field
  * manager holds which field). Nothing here lists or watches at cluster scope.
  */
-import { ClusterError, UnreachableError, type OzgError, type OzgErrorOptions } from '../../errors.js';
+import { ClusterError, InvalidInputError, UnreachableError, type OzgError, type OzgErrorOptions, type Problem } from '../../errors.js';
 import { MAX_RETRIES, type KubeApi, type KubeResponse } from './kube-api.js';
 import { resourcePath, type KindInfo } from './kinds.js';
 import { describeObject, isRecord, type KubeObject } from './manifests.js';
@@ -30,6 +30,15 @@ export interface ApplyOptions {
    * any other manager is still an error.
    */
   takeOverFrom?: string;
+  /** the manifest the object came from, so a schema error of the apply names file and field */
+  source?: ManifestSource;
+}
+
+/** `antrag-formular/1.1.0/deployment.yaml`, its document number (0-based) and line. */
+export interface ManifestSource {
+  file: string;
+  document: number;
+  line?: number;
 }
 
 export interface KubeClient {
@@ -94,6 +103,10 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
         response = await send(object, options.fieldManager, true);
       }
       if (response.status === 409) throw describeApplyConflict(response, object, namespace, options.fieldManager);
+      if (response.status === 500 && options.source) {
+        const schemaError = describeSchemaError(response, object, options.source);
+        if (schemaError) throw schemaError;
+      }
       if (!isOk(response.status)) throw describeFailure(response, attempt, namespace, object, api.server);
       let applied = parseJson(response, attempt, namespace) as KubeObject;
       // only once the procedure's manager holds the object, or the old one's fields would just vanish
@@ -225,24 +238,20 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
       return new UnreachableError(server, `the API server did not accept the kubeconfig's credentials (401 Unauthorized, on ${describeAttempt(attempt)} in namespace ${namespace})`, {
         hint: 'renew the token or client certificate in the kubeconfig',
       });
-    case 403: {
-      const f = parseForbidden(status.message, attempt, namespace);
-      const resource = f.group ? `${f.resource}.${f.group}` : f.resource;
-      return new ClusterError(
-        namespace,
-        `forbidden: cannot ${f.verb} ${resource}${attempt.name && f.resource === attempt.resource ? ` ${attempt.name}` : ''} in ${f.scope}` +
-          (f.user ? ` (as ${f.user})` : ''),
-        403,
-        options(`the account in the kubeconfig lacks this right: ask the data center to allow ${f.verb} on ${resource} in namespace ${namespace}, or leave that kind out of the procedure`),
-      );
-    }
+    case 403:
+      return describeForbidden(status.message ?? '', attempt, namespace, what);
     case 404:
       if (isNamespaceMissing(response, namespace)) {
         return new ClusterError(namespace, `namespace ${namespace} does not exist`, 404, options('ozg does not create namespaces: ask the data center to create it (or fix the namespace pattern in sites.yaml)'));
       }
       return new ClusterError(namespace, `${what}: not found (${message})`, 404);
-    case 422:
+    case 422: {
+      const immutable = immutableFields(status);
+      if (immutable.length > 0 && object) {
+        return new ClusterError(namespace, `${what}: ${immutable.join(', ')} cannot change on a live object (${message})`, 422, options(immutableHint(object, namespace)));
+      }
       return new ClusterError(namespace, `${what} is invalid: ${message}`, 422, options("fix the procedure's manifest template; nothing after this object was applied"));
+    }
     case 429:
       return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} was refused as too many requests (429): ${message}`, 429, {
         hint: `the API server stayed overloaded while ozg retried (up to ${MAX_RETRIES} times, as Retry-After asked): run again later, or ask the data center about the API server's load`,
@@ -254,6 +263,103 @@ export function describeFailure(response: KubeResponse, attempt: Attempt, namesp
         });
       }
       return new ClusterError(namespace, `${what}: ${describeAttempt(attempt)} failed with ${response.status}${status.reason ? ' ' + status.reason : ''}: ${message}`, response.status);
+  }
+}
+
+/**
+ * A 403 says why in its message, and not always as "User … cannot …": an apply that creates
+ * needs `create` besides `patch` (RBAC's refusal then has no reason text), a ResourceQuota
+ * says `exceeded quota: …`, RBAC's escalation check says `… is attempting to grant RBAC
+ * permissions not currently held`. Each gets its own hint, and the server's words are kept.
+ */
+function describeForbidden(message: string, attempt: Attempt, namespace: string, what: string): ClusterError {
+  if (/exceeded quota: /.test(message)) {
+    const quota = /exceeded quota: ([^,]+)/.exec(message)?.[1] ?? '';
+    return new ClusterError(namespace, `${what}: refused by a ResourceQuota: ${message}`, 403, {
+      hint: `the namespace's ResourceQuota ${quota} allows no more of these: ask the data center to raise it, or remove objects from the procedure; nothing after this object was applied`,
+    });
+  }
+  if (/is attempting to grant RBAC permissions not currently held/.test(message)) {
+    return new ClusterError(namespace, `${what}: refused by RBAC escalation prevention: ${message}`, 403, {
+      hint:
+        'a Role or RoleBinding may grant only rights the deploying account holds itself: narrow the Role in the procedure, ' +
+        'or ask the data center to grant the account these rights (or the escalate/bind verb on roles)',
+    });
+  }
+  if (FORBIDDEN.test(message)) {
+    const f = parseForbidden(message, attempt, namespace);
+    const resource = f.group ? `${f.resource}.${f.group}` : f.resource;
+    const text = `forbidden: cannot ${f.verb} ${resource}${attempt.name && f.resource === attempt.resource ? ` ${attempt.name}` : ''} in ${f.scope}` + (f.user ? ` (as ${f.user})` : '');
+    // A namespace-only account's rights live in the namespace: where it does not exist, the
+    // account has none, so a missing namespace shows as this 403 (not 404) on a real server.
+    const reading = ['get', 'list', 'watch'].includes(f.verb) && f.scope === `namespace ${namespace}`;
+    return new ClusterError(namespace, text, 403, {
+      hint: reading
+        ? `the namespace ${namespace} may not exist, or the account has no rights in it: ask the data center to create it or to grant the account rights there (or fix the namespace pattern in sites.yaml)`
+        : `the account in the kubeconfig lacks this right: ask the data center to allow ${f.verb} on ${resource} in namespace ${namespace}, or leave that kind out of the procedure`,
+    });
+  }
+  if (attempt.verb === 'patch' && /is forbidden:\s*$/.test(message)) {
+    // server-side apply of a missing object is a create: RBAC checks `create` then, without a reason text
+    return new ClusterError(namespace, `${what}: forbidden: cannot create ${attempt.resource}${attempt.name ? ` ${attempt.name}` : ''} in namespace ${namespace} (${message.trim()})`, 403, {
+      hint: `the object does not exist yet, and applying it creates it: ask the data center to allow create (besides patch) on ${attempt.resource} in namespace ${namespace}`,
+    });
+  }
+  return new ClusterError(namespace, `${what}: forbidden: ${message || 'HTTP 403'}`, 403, {
+    hint: 'the API server refused this for the reason it gives (an admission policy or webhook): ask the data center about it',
+  });
+}
+
+/**
+ * Server-side apply converts the object to the kind's typed schema before anything else; a
+ * field the schema lacks (`spec.replica`, `imagePullPolcy`) or two list items with the same key
+ * (two `env` entries named alike) fail that with a 500 `failed to create typed patch object
+ * (…): <field>: field not declared in schema` (or `duplicate entries for key [name="X"]`, several
+ * under `errors:`). That is a mistake in the manifest, so it is an input error naming file and
+ * field; undefined when the 500 is something else.
+ */
+export function describeSchemaError(response: KubeResponse, object: KubeObject, source: ManifestSource): InvalidInputError | undefined {
+  const message = parseStatus(response.body).message ?? '';
+  const m = /failed to create typed (?:patch|live) object \([^)]*\): ([\s\S]*)$/.exec(message);
+  if (!m) return undefined;
+  const lines = m[1]!.startsWith('errors:') ? m[1]!.slice('errors:'.length).split('\n').map((l) => l.trim()).filter(Boolean) : [m[1]!.trim()];
+  const problems: Problem[] = lines.map((text) => {
+    const at = /^(\.\S*?): (.*)$/.exec(text);
+    return {
+      file: source.file,
+      line: source.line ?? 1,
+      col: 1,
+      path: `documents[${source.document}]${at ? at[1] : ''}`,
+      message: `${object.kind}/${object.metadata.name}: ${at ? at[2] : text} (the API server's schema for ${object.apiVersion} ${object.kind})`,
+    };
+  });
+  return new InvalidInputError(problems, { hint: "fix the field in the procedure's manifest template (a typo, or a field of another kind or version); the API server changed nothing for this object" });
+}
+
+/**
+ * The fields a 422 names as unchangeable: `field is immutable` (a Job's template, a Deployment's
+ * selector), `cannot change roleRef`, `spec is immutable after creation` (a claim), a StatefulSet's
+ * `updates to statefulset spec for fields other than …`, a Service's clusterIP. Empty when
+ * the 422 is about something else.
+ */
+export function immutableFields(status: KubeStatus): string[] {
+  const causes = status.details?.causes ?? [];
+  return causes.filter((c) => /is immutable|cannot change|may not change|updates to statefulset spec for fields other than/.test(c.message ?? '')).map((c) => c.field ?? '?');
+}
+
+/** What the operator can do about an unchangeable field, by kind. */
+function immutableHint(object: KubeObject, namespace: string): string {
+  const ref = `${object.kind.toLowerCase()}/${object.metadata.name}`;
+  switch (object.kind) {
+    case 'PersistentVolumeClaim':
+      return (
+        "a claim's spec is fixed once created (only a bound claim's storage request may grow), and ozg never deletes a claim: it holds data. " +
+        'Keep the claim as it is in the manifest, or add a claim under a new name and move the data over'
+      );
+    case 'RoleBinding':
+      return `a RoleBinding's roleRef is fixed: give the binding a new name in the manifest, or delete it (kubectl -n ${namespace} delete ${ref}) and deploy again`;
+    default:
+      return `give the object a new name in the manifest, or delete it (kubectl -n ${namespace} delete ${ref}) and deploy again; nothing after this object was applied`;
   }
 }
 

@@ -149,7 +149,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     const parsed = readBundleManifests(bundle, { namespace });
     const s = await scope();
     const { record } = await readRecord(s.client, bundle.procedure);
-    return diffObjects(s, bundle.procedure, labelAll(bundle, site, environment, parsed, record?.live?.release ?? 'dry-run'), record?.kinds ?? []);
+    return diffObjects(s, bundle.procedure, labelAll(bundle, site, environment, parsed, record?.live?.release ?? 'dry-run'), record?.kinds ?? [], bundle.version);
   }
 
   async function close(): Promise<void> {

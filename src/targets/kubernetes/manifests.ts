@@ -34,6 +34,12 @@ export interface ManifestObject {
   line?: number;
 }
 
+/** Where an object came from, as input errors name it: `procedure/version/file`, document, line. */
+export function manifestSource(procedure: string, version: string, o: ManifestObject): { file: string; document: number; line?: number } {
+  const [file, number] = o.source.split('#');
+  return { file: `${procedure}/${version}/${file}`, document: number ? Number(number) - 1 : 0, ...(o.line !== undefined ? { line: o.line } : {}) };
+}
+
 /** Label and annotation keys ozg owns. One prefix, so a data center can see at a glance what is ours. */
 export const LABEL_PREFIX = 'ozg.example';
 export const LABELS = {

@@ -345,6 +345,15 @@ function validateImmutable(type: ResourceType, object: KubeObject, old: KubeObje
       if (!deepEqual(object.spec?.template, old.spec?.template)) errors.push(invalidValue('spec.template', object.spec?.template, 'field is immutable'));
       if (object.spec?.completions !== old.spec?.completions) errors.push(invalidValue('spec.completions', object.spec?.completions, 'field is immutable'));
       return;
+    case 'RoleBinding': {
+      // pkg/apis/rbac/validation/validation.go ValidateRoleBindingUpdate
+      const ref = (r: any): string => `rbac.RoleRef{APIGroup:${JSON.stringify(r?.apiGroup ?? '')}, Kind:${JSON.stringify(r?.kind ?? '')}, Name:${JSON.stringify(r?.name ?? '')}}`;
+      if (ref(object.roleRef) !== ref(old.roleRef)) errors.push({ field: 'roleRef', reason: 'FieldValueInvalid', message: `Invalid value: ${ref(object.roleRef)}: cannot change roleRef` });
+      return;
+    }
+    case 'PersistentVolumeClaim':
+      validateClaimUpdate(object, old, errors);
+      return;
     case 'Service':
       if (old.spec?.clusterIP && object.spec?.clusterIP !== old.spec.clusterIP) {
         errors.push(invalidValue('spec.clusterIPs[0]', [object.spec?.clusterIP], 'may not change once set'));
@@ -352,6 +361,37 @@ function validateImmutable(type: ResourceType, object: KubeObject, old: KubeObje
       return;
     default:
       return;
+  }
+}
+
+const QUANTITY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+function bytesOf(quantity: unknown): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(quantity ?? ''));
+  return m ? Number(m[1]) * QUANTITY_UNITS[m[2] ?? '']! : undefined;
+}
+
+/**
+ * pkg/apis/core/validation/validation.go ValidatePersistentVolumeClaimUpdate: the spec is fixed
+ * once created, except that a bound claim may ask for more storage (never less). The real
+ * message appends a go-cmp diff of the two specs, left out here.
+ */
+function validateClaimUpdate(object: KubeObject, old: KubeObject, errors: FieldError[]): void {
+  const bound = old.status?.phase === 'Bound';
+  const comparable = (spec: any): unknown => {
+    const copy = clone(spec ?? {});
+    if (bound && isPlainObject(copy.resources?.requests)) delete copy.resources.requests.storage;
+    // the volume controller sets volumeName once, and a class may be set where none was
+    if (!old.spec?.volumeName) delete copy.volumeName;
+    if (old.spec?.storageClassName === undefined) delete copy.storageClassName;
+    return copy;
+  };
+  if (!deepEqual(comparable(object.spec), comparable(old.spec))) {
+    errors.push(forbiddenField('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
+  }
+  const before = bytesOf(old.spec?.resources?.requests?.storage);
+  const after = bytesOf(object.spec?.resources?.requests?.storage);
+  if (bound && before !== undefined && after !== undefined && after < before) {
+    errors.push(forbiddenField('spec.resources.requests.storage', 'field can not be less than status.capacity'));
   }
 }
 

@@ -13,11 +13,20 @@ export interface KubeUser {
   clusterAdmin: boolean;
   /** requests refused even inside `namespaces` (a narrower Role than admin) */
   forbid: readonly ForbidRule[];
+  /**
+   * the rights in `namespaces` come from RoleBindings inside them (a namespace-only account):
+   * in a namespace that does not exist it holds none, so it gets 403 there, never 404.
+   * Default: true for service accounts, false for other users.
+   */
+  rightsFromRoleBindings: boolean;
 }
+
+/** RBAC's verbs: the request verbs, and `bind`/`escalate`, which only the RBAC registry checks. */
+export type RbacVerb = Verb | 'bind' | 'escalate';
 
 /** verbs on resources (plural names, `pods/log` for subresources) that are forbidden; omitted = all */
 export interface ForbidRule {
-  verbs?: readonly Verb[];
+  verbs?: readonly RbacVerb[];
   resources?: readonly string[];
 }
 
@@ -29,6 +38,7 @@ export interface AddUserOptions {
   token?: string;
   groups?: string[];
   forbid?: readonly ForbidRule[];
+  rightsFromRoleBindings?: boolean;
 }
 
 export function serviceAccountUserName(namespace: string, name: string): string {
@@ -48,6 +58,7 @@ export class UserRegistry {
       namespaces: [...(options.namespaces ?? (sa ? [sa[1]] : []))],
       clusterAdmin: options.clusterAdmin ?? false,
       forbid: options.forbid ?? [],
+      rightsFromRoleBindings: options.rightsFromRoleBindings ?? Boolean(sa),
     };
     this.users.set(user.name, user);
     return user;
@@ -69,7 +80,7 @@ export class UserRegistry {
 
 /** What a resource request asks for, as the authorizer sees it. */
 export interface RequestAttributes {
-  verb: Verb;
+  verb: RbacVerb;
   type: Pick<ResourceType, 'group' | 'resource' | 'kind'>;
   subresource?: string;
   namespace?: string;
@@ -85,9 +96,13 @@ export function isAllowed(user: KubeUser, attributes: RequestAttributes): boolea
   return !user.forbid.some((rule) => (rule.verbs ?? [attributes.verb]).includes(attributes.verb) && (rule.resources ?? [resource]).includes(resource));
 }
 
-/** undefined when allowed, else the 403 the real RBAC authorizer produces. */
-export function authorize(user: KubeUser, attributes: RequestAttributes): ApiError | undefined {
-  if (isAllowed(user, attributes)) return undefined;
+/**
+ * undefined when allowed, else the 403 the real RBAC authorizer produces. `namespaceExists`:
+ * a namespace-only account's rights come from RoleBindings inside the namespace, so in a
+ * namespace that does not exist it holds none, and the answer is 403, never 404.
+ */
+export function authorize(user: KubeUser, attributes: RequestAttributes, namespaceExists = true): ApiError | undefined {
+  if (isAllowed(user, attributes) && (namespaceExists || !user.rightsFromRoleBindings || user.clusterAdmin)) return undefined;
   const resource = attributes.subresource ? `${attributes.type.resource}/${attributes.subresource}` : attributes.type.resource;
   const scope = attributes.namespace !== undefined ? `in the namespace "${attributes.namespace}"` : 'at the cluster scope';
   return forbidden(

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { admitCreate, admitUpdate, type AdmissionContext } from './admission.js';
+import { typedConversionErrors, typedPatchMessage } from './apply-schema.js';
 import { applyConfiguration, trackUpdate } from './apply.js';
 import { isAllowed, type KubeUser, type UserRegistry } from './auth.js';
 import type { Controllers } from './controllers.js';
@@ -10,7 +11,9 @@ import { renderLog, type PodLogs } from './pod-logs.js';
 import type { ResourceRequest } from './request-info.js';
 import { groupVersionOf, resolveResourceType, type ResourceType, type Verb } from './resources.js';
 import { compileFieldSelector, compileLabelSelector } from './selectors.js';
-import { alreadyExists, ApiError, badRequest, notFound, unsupportedMediaType, updateConflict } from './status.js';
+import { alreadyExists, ApiError, badRequest, forbidden, notFound, unsupportedMediaType, updateConflict } from './status.js';
+import { checkQuota } from './quota.js';
+import { checkEscalation } from './rbac-escalation.js';
 import type { ObjectStore } from './store.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { removeUnknownFields, type FieldValidation } from './unknown-fields.js';
@@ -206,6 +209,8 @@ function create(call: ResourceCall): HandlerResult {
   if (object.metadata.name && call.state.store.get(type, namespace, object.metadata.name)) throw alreadyExists(type, object.metadata.name);
   for (const field of ['resourceVersion', 'uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'managedFields']) delete object.metadata[field];
   const admitted = admitCreate(type, object, call.state.admission);
+  checkEscalation(call.state.store, call.user, type, admitted);
+  checkQuota(call.state.store, type, admitted);
   trackUpdate({ live: undefined, result: admitted, manager: managerFor(call), apiVersion: groupVersionOf(type), now: formatTime(Date.now()) });
   if (isDryRun(call)) return ok(preview(type, admitted, undefined), 201, warnings);
   return ok(call.state.store.insert(type, admitted), 201, warnings);
@@ -221,6 +226,7 @@ function commitUpdate(call: ResourceCall, live: KubeObject, next: KubeObject, tr
     result.metadata.managedFields = next.metadata.managedFields;
   } else {
     result = admitUpdate(type, next, live, call.state.admission);
+    checkEscalation(call.state.store, call.user, type, result);
   }
   if (!tracked) trackUpdate({ live, result, manager: managerFor(call), apiVersion: groupVersionOf(type), now: formatTime(Date.now()), subresource });
   if (isDryRun(call)) return preview(type, result, live);
@@ -255,7 +261,12 @@ function patch(call: ResourceCall): HandlerResult {
     const force = call.query.get('force') === 'true';
     const applied = asObject(document);
     checkIdentity(call, applied, true);
+    // Apply converts the configuration to its typed schema first: unknown fields and duplicate
+    // list keys fail that conversion with a 500 (Strict still answers top-level unknowns 400 first).
+    const typedErrors = typedConversionErrors(type, applied);
     const warnings = screenUnknownFields(call, applied, true);
+    // Converting to the typed schema happens in the patcher, before the store checks preconditions.
+    if (typedErrors.length > 0) throw new ApiError(500, '', typedPatchMessage(type, applied, typedErrors));
     // A resourceVersion in the applied configuration is a precondition, as on any update:
     // genericregistry Store.Update (staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go)
     // answers 409 with OptimisticLockErrorMsg when it is not the live one. Creating ignores it
@@ -265,6 +276,10 @@ function patch(call: ResourceCall): HandlerResult {
     if (!live) {
       if (subresource) throw notFound(type, name ?? '');
       requireNamespace(call.state, namespace);
+      // An apply that creates needs `create` too, checked once the object turns out to be
+      // missing; RBAC's refusal has no reason text, so the message ends after "forbidden: "
+      // (apiserver endpoints/handlers/patch.go, withAuthorization on createValidation).
+      if (!isAllowed(call.user, { verb: 'create', type, namespace, name })) throw forbidden(type, name, '');
     }
     const result = applyConfiguration({
       live,
@@ -279,6 +294,8 @@ function patch(call: ResourceCall): HandlerResult {
     if (!live) {
       const admitted = admitCreate(type, result, call.state.admission);
       admitted.metadata.managedFields = result.metadata.managedFields;
+      checkEscalation(call.state.store, call.user, type, admitted);
+      checkQuota(call.state.store, type, admitted);
       if (isDryRun(call)) return ok(preview(type, admitted, undefined), 201, warnings);
       return ok(call.state.store.insert(type, admitted), 201, warnings);
     }

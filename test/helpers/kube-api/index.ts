@@ -32,8 +32,14 @@
  * - metav1.Status errors with the real reasons and messages: NotFound, AlreadyExists,
  *   Conflict, Invalid (422, for a set of validations: names, labels, selectors vs. template
  *   labels, required containers/images, Job restartPolicy, immutable Job template, Deployment
- *   selector, immutable ConfigMaps/Secrets, StatefulSet spec), Forbidden, Unauthorized,
- *   MethodNotAllowed, UnsupportedMediaType, BadRequest.
+ *   selector, immutable ConfigMaps/Secrets, StatefulSet spec, RoleBinding roleRef, claim
+ *   spec), Forbidden, Unauthorized, MethodNotAllowed, UnsupportedMediaType, BadRequest.
+ * - Apply converts the applied object to a trimmed typed schema (apply-schema.ts): unknown
+ *   fields and duplicate list keys are the 500 `failed to create typed patch object …`.
+ * - 403s besides RBAC's verb check: an apply that creates needs `create` (empty reason),
+ *   ResourceQuota object counts (quota.ts), RBAC escalation prevention for Roles and
+ *   RoleBindings (rbac-escalation.ts); a service account in a namespace that does not exist
+ *   holds no rights there (403, not 404).
  * - Defaults the real server writes (replicas, strategy, imagePullPolicy, Service
  *   clusterIP/ports, Job selector/labels/backoffLimit, Secret stringData → data, …).
  * - Injected faults (faults.ts): 429 with Retry-After as the overload filters send it, 5xx,

@@ -6,8 +6,10 @@ import { handleResourceCall, type ServerState } from './handlers.js';
 import { readBody, sendError, sendJson, sendText } from './http-io.js';
 import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf } from './openapi-v2.js';
 import { resolveResourceRequest } from './request-info.js';
-import type { Verb } from './resources.js';
+import { resolveResourceType, type Verb } from './resources.js';
 import { ApiError, internalError, methodNotAllowed, pathNotFound, unauthorized } from './status.js';
+
+const NAMESPACES = resolveResourceType('namespaces');
 
 /** One request as the server saw it, for assertions. */
 export interface KubeRequestRecord {
@@ -122,7 +124,8 @@ async function serve(request: IncomingMessage, response: ServerResponse, url: UR
   const target = resolveResourceRequest(request.method ?? 'GET', pathname, url.searchParams);
   Object.assign(record, { verb: target.verb, group: target.type.group, resource: target.type.resource, subresource: target.subresource, namespace: target.namespace, name: target.name });
   if (target.type.resource !== 'selfsubjectaccessreviews') {
-    const denied = authorize(user, { verb: target.verb, type: target.type, subresource: target.subresource, namespace: target.namespace, name: target.name });
+    const namespaceExists = target.namespace === undefined || options.state.store.get(NAMESPACES, undefined, target.namespace) !== undefined;
+    const denied = authorize(user, { verb: target.verb, type: target.type, subresource: target.subresource, namespace: target.namespace, name: target.name }, namespaceExists);
     if (denied) throw denied;
   }
   const body = await readBody(request);

@@ -79,6 +79,24 @@ describe('kube client', () => {
     expect(error.message).toMatch(/^namespace ozg-kiel-test: deployment\/web is invalid: Deployment.apps "web" is invalid: spec.template/);
   });
 
+  it('keeps the message of a 403 that names no RBAC verb (an admission webhook) and blames no right', async () => {
+    const api = createFakeKubeApi('ozg-kiel-test');
+    api.intercept = () => status(403, 'Forbidden', 'admission webhook "policy.example" denied the request: images must come from registry.ozg.example');
+    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object, { fieldManager: 'ozg-antrag' }).catch((e: unknown) => e)) as ClusterError;
+    expect(error.message).toBe('namespace ozg-kiel-test: deployment/web: forbidden: admission webhook "policy.example" denied the request: images must come from registry.ozg.example');
+    expect(error.hint).not.toMatch(/allow patch/);
+  });
+
+  it('names unchangeable fields of a StatefulSet and a Service as such', async () => {
+    const api = createFakeKubeApi('ozg-kiel-test');
+    const forbiddenSpec = 'Forbidden: updates to statefulset spec for fields other than \'replicas\', \'ordinals\', \'template\', \'updateStrategy\', \'persistentVolumeClaimRetentionPolicy\' and \'minReadySeconds\' are forbidden';
+    api.intercept = () => status(422, 'Invalid', `StatefulSet.apps "web" is invalid: spec: ${forbiddenSpec}`, { name: 'web', kind: 'StatefulSet', causes: [{ reason: 'FieldValueForbidden', field: 'spec', message: forbiddenSpec }] });
+    const statefulSet = { ...object, kind: 'StatefulSet' };
+    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(findKind('apps/v1', 'StatefulSet')!, statefulSet, { fieldManager: 'ozg-antrag' }).catch((e: unknown) => e)) as ClusterError;
+    expect(error.message).toMatch(/^namespace ozg-kiel-test: statefulset\/web: spec cannot change on a live object \(StatefulSet.apps "web" is invalid/);
+    expect(error.hint).toMatch(/delete it \(kubectl -n ozg-kiel-test delete statefulset\/web\)/);
+  });
+
   it('counts refused credentials as an unreachable target, like a refused SSH login', async () => {
     const api = createFakeKubeApi('ozg-kiel-test');
     api.intercept = () => status(401, 'Unauthorized', 'Unauthorized');
