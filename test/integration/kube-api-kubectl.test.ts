@@ -431,10 +431,10 @@ describe('kubectl against the fake Kubernetes API server', () => {
   });
 
   it('refuses a create over a ResourceQuota with exceeded quota', async () => {
-    const quotaUser = server.addServiceAccount('ozg-quota');
-    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'objects', namespace: 'ozg-quota' }, spec: { hard: { 'count/configmaps': '1', secrets: '5' } } });
+    const quotaUser = server.addServiceAccount('ozg-quota-objects');
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'objects', namespace: 'ozg-quota-objects' }, spec: { hard: { 'count/configmaps': '1', secrets: '5' } } });
     // the namespace's kube-root-ca.crt counts: the quota is full
-    const refused = await kubectlFails(['create', 'configmap', 'over', '--from-literal=a=1'], { kubeconfig: await server.kubeconfigFor(quotaUser, 'ozg-quota') });
+    const refused = await kubectlFails(['create', 'configmap', 'over', '--from-literal=a=1'], { kubeconfig: await server.kubeconfigFor(quotaUser, 'ozg-quota-objects') });
     expect(refused.stderr).toContain(
       'error: failed to create configmap: configmaps "over" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1',
     );
