@@ -227,6 +227,28 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(owners.kubectl?.['f:metadata']).toEqual({ 'f:labels': { 'f:app': {} } });
   });
 
+  it('scale deployment goes through the scale subresource; the writer owns .spec.replicas with subresource scale, and a later apply of replicas conflicts', async () => {
+    const manifest = await writeManifest('scaled.yaml', webManifests({ greeting: 'moin', replicas: 1 }).split('---\n')[1].replace(/\bweb\b/g, 'scaled'));
+    await kubectl(['apply', ...applyFlags(), '-f', manifest]);
+    const scaled = await kubectl(['scale', 'deployment', 'scaled', '--replicas=3']);
+
+    expect(scaled.stdout).toContain('deployment.apps/scaled scaled');
+    expect(server.requests.some((r) => r.resource === 'deployments' && r.subresource === 'scale' && r.verb === 'patch' && r.code === 200)).toBe(true);
+    const deployment = JSON.parse((await kubectl(['get', 'deployment', 'scaled', '-o', 'json', ...managedFieldsFlag()])).stdout);
+    expect(deployment.spec.replicas).toBe(3);
+    const entry = deployment.metadata.managedFields.find((m: { subresource?: string }) => m.subresource === 'scale');
+    expect(entry).toMatchObject({ operation: 'Update', apiVersion: 'apps/v1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+    expect(entry.manager).toMatch(/^kubectl/);
+    const applied = deployment.metadata.managedFields.find((m: { operation: string }) => m.operation === 'Apply');
+    expect(applied.fieldsV1['f:spec']['f:replicas']).toBeUndefined();
+
+    const refused = await kubectlFails(['apply', ...applyFlags(), '-f', manifest]);
+    expect(refused.stderr).toContain(`Apply failed with 1 conflict: conflict with ${JSON.stringify(entry.manager)} with subresource "scale" using apps/v1`);
+    expect(refused.stderr).toContain(': .spec.replicas');
+    expect(server.getObject('deployments', NAMESPACE, 'scaled')?.spec?.replicas).toBe(3);
+    await kubectl(['delete', 'deployment', 'scaled']);
+  });
+
   it('apply --server-side with a stale resourceVersion in the manifest is a 409 Conflict; with the current one it applies', async () => {
     const live = server.getObject('configmaps', NAMESPACE, 'web-config');
     const current = live?.metadata.resourceVersion;
