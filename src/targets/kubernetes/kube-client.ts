@@ -396,6 +396,16 @@ export function describeApplyConflict(response: KubeResponse, object: KubeObject
       hint: `field manager ${procedures[0]} is another procedure of this site: an object belongs to one procedure. Rename it in one of the two procedures' manifests`,
     });
   }
+  if ((status.details?.causes ?? []).some((c) => c.field === '.spec.replicas')) {
+    // Forcing would fight an autoscaler, which scales again a moment later (hpa-replicas.ts).
+    return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
+      hint:
+        'the replica count is set by someone else, usually a HorizontalPodAutoscaler (field manager kube-controller-manager, ' +
+        'subresource scale) or kubectl scale; taking it over would fight the autoscaler, which sets it again. If an HPA scales this workload, ship the HPA in the same ' +
+        'procedure (ozg then leaves spec.replicas out) or remove replicas from the manifest; if it was a one-off kubectl scale, ' +
+        'remove replicas from the manifest or scale back by hand, then deploy again',
+    });
+  }
   return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
     hint:
       'someone changed these fields with another tool, and ozg does not take them over silently. Either undo that change ' +
