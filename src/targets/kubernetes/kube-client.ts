@@ -375,6 +375,14 @@ function hasApplyManager(object: KubeObject, manager: string): boolean {
   return entries.some((e) => e.manager === manager && e.operation === 'Apply');
 }
 
+/**
+ * `.spec.replicas` held through the scale subresource (an HPA, `kubectl scale`) or by the
+ * controller manager: managedfields' ScaleHandler names such an entry `with subresource "scale"`.
+ */
+function isScaledReplicas(cause: { field?: string; message?: string }): boolean {
+  return cause.field === '.spec.replicas' && /with subresource "scale"|conflict with "kube-controller-manager"/.test(cause.message ?? '');
+}
+
 /** A field manager conflict: which fields, held by whom, and the deliberate ways out. */
 export function describeApplyConflict(response: KubeResponse, object: KubeObject, namespace: string, fieldManager: string): ClusterError {
   const status = parseStatus(response.body);
@@ -396,7 +404,7 @@ export function describeApplyConflict(response: KubeResponse, object: KubeObject
       hint: `field manager ${procedures[0]} is another procedure of this site: an object belongs to one procedure. Rename it in one of the two procedures' manifests`,
     });
   }
-  if ((status.details?.causes ?? []).some((c) => c.field === '.spec.replicas')) {
+  if ((status.details?.causes ?? []).some(isScaledReplicas)) {
     // Forcing would fight an autoscaler, which scales again a moment later (hpa-replicas.ts).
     return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
       hint:
