@@ -580,6 +580,39 @@ describe('REST semantics over plain HTTPS', () => {
     expect(Number(replaced.json.metadata.resourceVersion)).toBeGreaterThan(Number(created.json.metadata.resourceVersion));
   });
 
+  it('serves a Deployment\'s scale subresource: autoscaling/v1 Scale, resourceVersion precondition, 422 for a negative count', async () => {
+    const deployments = `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`;
+    const created = await callApi('POST', deployments, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'rest-scaled' },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'rest-scaled' } }, template: { metadata: { labels: { app: 'rest-scaled' } }, spec: { containers: [{ name: 'c', image: 'registry.example/c:1' }] } } },
+    });
+    expect(created.status).toBe(201);
+    const scalePath = `${deployments}/rest-scaled/scale`;
+    const read = await callApi('GET', scalePath);
+    expect(read.json).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'rest-scaled', namespace: NAMESPACE, uid: created.json.metadata.uid }, spec: { replicas: 1 } });
+    expect(read.json.status.selector).toBe('app=rest-scaled');
+
+    const stale = await callApi('PUT', `${scalePath}?fieldManager=hpa-test`, { ...read.json, metadata: { ...read.json.metadata, resourceVersion: '1' }, spec: { replicas: 4 } });
+    expect(stale.status).toBe(409);
+    expect(stale.json.message).toMatch(/^Operation cannot be fulfilled on deployments(\.apps)? "rest-scaled": the object has been modified/);
+    const negative = await callApi('PUT', `${scalePath}?fieldManager=hpa-test`, { ...read.json, spec: { replicas: -1 } });
+    expect(negative.status).toBe(422);
+    expect(negative.json.message).toBe('Scale.autoscaling "rest-scaled" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
+
+    const scaled = await callApi('PUT', `${scalePath}?fieldManager=hpa-test`, { ...read.json, spec: { replicas: 4 } });
+    expect(scaled.status).toBe(200);
+    expect(scaled.json.spec.replicas).toBe(4);
+    const live = server.getObject('deployments', NAMESPACE, 'rest-scaled')!;
+    expect(live.spec.replicas).toBe(4);
+    expect(live.metadata.managedFields?.find((m) => m.manager === 'hpa-test')).toMatchObject({ operation: 'Update', apiVersion: 'apps/v1', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+    // the creator lost .spec.replicas to the scale writer, as managedfields' ScaleHandler.ToParent does
+    const others = (live.metadata.managedFields ?? []).filter((m) => m.manager !== 'hpa-test');
+    expect(others.length).toBeGreaterThan(0);
+    for (const m of others) expect(m.fieldsV1?.['f:spec']?.['f:replicas']).toBeUndefined();
+  });
+
   it('a watch from a resourceVersion replays later changes and streams new ones', async () => {
     const list = await callApi('GET', CONFIG_MAPS);
     expect(list.json).toMatchObject({ kind: 'ConfigMapList', apiVersion: 'v1' });
