@@ -600,6 +600,39 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
+  it('after an autoscaler scaled the Deployment, a deploy is refused without advice to force; with the HPA in the procedure it applies and keeps the scale', async () => {
+    await startDeployed();
+    const namespace = ns('kiel', 'test');
+    server.scaleAsHpa('deployments', namespace, PROCEDURE, 3);
+    const undo = arrangeHealthyService();
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const refused = await ozg(cwd, 'deploy', 'kiel', '--yes');
+      expect(refused.code).toBe(4);
+      const output = refused.stdout + refused.stderr;
+      expect(output).toContain(`deployment/${PROCEDURE}: apply conflict: .spec.replicas is owned by field manager "kube-controller-manager"`);
+      // (deploy prints a site's error without its hint; the hint is pinned in the driver tests)
+      expect(output).not.toMatch(/force/i);
+
+      // kube-probe 1.3.0: 1.1.0 plus the HPA that scales its Deployment
+      const dir = path.join(cwd, 'templates/kube-probe/1.3.0');
+      await cp(path.join(cwd, 'templates/kube-probe/1.1.0'), dir, { recursive: true });
+      await writeFile(path.join(dir, 'procedure.yaml'), (await readFile(path.join(dir, 'procedure.yaml'), 'utf8')).replace('version: 1.1.0', 'version: 1.3.0'));
+      await writeFile(
+        path.join(dir, 'kubernetes/hpa.yaml'),
+        `apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: ${PROCEDURE}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${PROCEDURE}}\n  minReplicas: 1\n  maxReplicas: 5\n`,
+      );
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.3.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      const run = await ozg(cwd, 'deploy', 'kiel', '--yes');
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('kiel test kube-probe record: applied 1.3.0');
+      expect(server.getObject('deployments', namespace, PROCEDURE)!.spec.replicas).toBe(3);
+      expect(releaseRecord(namespace).live.version).toBe('1.3.0');
+    } finally {
+      undo();
+    }
+  });
+
   it('refuses an API server whose certificate the kubeconfig does not trust (exit 6)', async () => {
     await startServer();
     const wrongCa = await server.kubeconfigFor('ozg-landes-it-test', ns('kiel', 'test'), { ca: 'wrong' });

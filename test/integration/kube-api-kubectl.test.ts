@@ -227,6 +227,28 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(owners.kubectl?.['f:metadata']).toEqual({ 'f:labels': { 'f:app': {} } });
   });
 
+  it('scale deployment goes through the scale subresource; the writer owns .spec.replicas with subresource scale, and a later apply of replicas conflicts', async () => {
+    const manifest = await writeManifest('scaled.yaml', webManifests({ greeting: 'moin', replicas: 1 }).split('---\n')[1].replace(/\bweb\b/g, 'scaled'));
+    await kubectl(['apply', ...applyFlags(), '-f', manifest]);
+    const scaled = await kubectl(['scale', 'deployment', 'scaled', '--replicas=3']);
+
+    expect(scaled.stdout).toContain('deployment.apps/scaled scaled');
+    expect(server.requests.some((r) => r.resource === 'deployments' && r.subresource === 'scale' && r.verb === 'patch' && r.code === 200)).toBe(true);
+    const deployment = JSON.parse((await kubectl(['get', 'deployment', 'scaled', '-o', 'json', ...managedFieldsFlag()])).stdout);
+    expect(deployment.spec.replicas).toBe(3);
+    const entry = deployment.metadata.managedFields.find((m: { subresource?: string }) => m.subresource === 'scale');
+    expect(entry).toMatchObject({ operation: 'Update', apiVersion: 'apps/v1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+    expect(entry.manager).toMatch(/^kubectl/);
+    const applied = deployment.metadata.managedFields.find((m: { operation: string }) => m.operation === 'Apply');
+    expect(applied.fieldsV1['f:spec']['f:replicas']).toBeUndefined();
+
+    const refused = await kubectlFails(['apply', ...applyFlags(), '-f', manifest]);
+    expect(refused.stderr).toContain(`Apply failed with 1 conflict: conflict with ${JSON.stringify(entry.manager)} with subresource "scale" using apps/v1`);
+    expect(refused.stderr).toContain(': .spec.replicas');
+    expect(server.getObject('deployments', NAMESPACE, 'scaled')?.spec?.replicas).toBe(3);
+    await kubectl(['delete', 'deployment', 'scaled']);
+  });
+
   it('apply --server-side with a stale resourceVersion in the manifest is a 409 Conflict; with the current one it applies', async () => {
     const live = server.getObject('configmaps', NAMESPACE, 'web-config');
     const current = live?.metadata.resourceVersion;
@@ -556,6 +578,39 @@ describe('REST semantics over plain HTTPS', () => {
     const replaced = await callApi('PUT', `${CONFIG_MAPS}/rv`, { ...created.json, data: { a: '2' } });
     expect(replaced.status).toBe(200);
     expect(Number(replaced.json.metadata.resourceVersion)).toBeGreaterThan(Number(created.json.metadata.resourceVersion));
+  });
+
+  it('serves a Deployment\'s scale subresource: autoscaling/v1 Scale, resourceVersion precondition, 422 for a negative count', async () => {
+    const deployments = `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`;
+    const created = await callApi('POST', deployments, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'rest-scaled' },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'rest-scaled' } }, template: { metadata: { labels: { app: 'rest-scaled' } }, spec: { containers: [{ name: 'c', image: 'registry.example/c:1' }] } } },
+    });
+    expect(created.status).toBe(201);
+    const scalePath = `${deployments}/rest-scaled/scale`;
+    const read = await callApi('GET', scalePath);
+    expect(read.json).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'rest-scaled', namespace: NAMESPACE, uid: created.json.metadata.uid }, spec: { replicas: 1 } });
+    expect(read.json.status.selector).toBe('app=rest-scaled');
+
+    const stale = await callApi('PUT', `${scalePath}?fieldManager=hpa-test`, { ...read.json, metadata: { ...read.json.metadata, resourceVersion: '1' }, spec: { replicas: 4 } });
+    expect(stale.status).toBe(409);
+    expect(stale.json.message).toMatch(/^Operation cannot be fulfilled on deployments(\.apps)? "rest-scaled": the object has been modified/);
+    const negative = await callApi('PUT', `${scalePath}?fieldManager=hpa-test`, { ...read.json, spec: { replicas: -1 } });
+    expect(negative.status).toBe(422);
+    expect(negative.json.message).toBe('Scale.autoscaling "rest-scaled" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
+
+    const scaled = await callApi('PUT', `${scalePath}?fieldManager=hpa-test`, { ...read.json, spec: { replicas: 4 } });
+    expect(scaled.status).toBe(200);
+    expect(scaled.json.spec.replicas).toBe(4);
+    const live = server.getObject('deployments', NAMESPACE, 'rest-scaled')!;
+    expect(live.spec.replicas).toBe(4);
+    expect(live.metadata.managedFields?.find((m) => m.manager === 'hpa-test')).toMatchObject({ operation: 'Update', apiVersion: 'apps/v1', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+    // the creator lost .spec.replicas to the scale writer, as managedfields' ScaleHandler.ToParent does
+    const others = (live.metadata.managedFields ?? []).filter((m) => m.manager !== 'hpa-test');
+    expect(others.length).toBeGreaterThan(0);
+    for (const m of others) expect(m.fieldsV1?.['f:spec']?.['f:replicas']).toBeUndefined();
   });
 
   it('a watch from a resourceVersion replays later changes and streams new ones', async () => {

@@ -66,7 +66,7 @@ function bundleV2(image = 'registry.ozg.example/ozg/antrag-formular:1.1.0', site
 const writes = () => server.requests.filter((r) => r.method !== 'GET');
 
 beforeAll(async () => {
-  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test', 'ozg-sylt-test', 'ozg-amrum-test'];
+  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test', 'ozg-sylt-test', 'ozg-amrum-test', 'ozg-schleswig-test', 'ozg-eckernfoerde-test'];
   server = await startKubeApiServer({ namespaces });
   server.addUser({ name: 'deployer', namespaces, token: 'deployer-token' });
   // a second operator's run, to tell its requests from the first one's
@@ -185,6 +185,62 @@ describe('kubernetes driver against the local API server', () => {
     const error = (await driver.live(PROCEDURE).catch((e: unknown) => e)) as ClusterError;
     expect(error).toBeInstanceOf(ClusterError);
     expect(error.message).toMatch(/forbidden: cannot get configmaps ozg-release-antrag-formular in namespace ozg-kiel-test \(as system:serviceaccount:ozg-husum-test:ozg\)/);
+  });
+
+  describe('a Deployment an autoscaler scales through the scale subresource', () => {
+    const hpa = (name: string): string => `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: ${name}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${name}}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+`;
+    const bundle = (siteName: string, version: string, withHpa: boolean) =>
+      makeBundle(
+        {
+          'deployment.yaml': deployment(PROCEDURE, `registry.ozg.example/ozg/antrag-formular:${version}`, 2),
+          ...(withHpa ? { 'hpa.yaml': hpa(PROCEDURE) } : {}),
+        },
+        { site: siteName, version },
+      );
+
+    it('leaves replicas to the HPA in the bundle: after it scales to 3, a redeploy applies without conflict and keeps 3', async () => {
+      const driver = driverFor('schleswig');
+      await driver.apply(bundle('schleswig', '1.0.0', true), '20260101T080000Z-aaaaaaaa');
+      const first = server.getObject('deployments', 'ozg-schleswig-test', PROCEDURE)!;
+      // no replicas applied: the API's default of 1 until the autoscaler takes over
+      expect(first.spec.replicas).toBe(1);
+      server.scaleAsHpa('deployments', 'ozg-schleswig-test', PROCEDURE, 3);
+
+      const result = await driver.apply(bundle('schleswig', '1.1.0', true), '20260102T080000Z-bbbbbbbb');
+
+      expect(result).toMatchObject({ status: 'applied', live: { version: '1.1.0' } });
+      const live = server.getObject('deployments', 'ozg-schleswig-test', PROCEDURE)!;
+      expect(live.spec.replicas).toBe(3);
+      expect(JSON.stringify(live.spec)).toContain('antrag-formular:1.1.0');
+      const owners = (live.metadata.managedFields ?? []).map((m) => ({ manager: m.manager, subresource: m.subresource, replicas: m.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined }));
+      expect(owners.filter((o) => o.replicas)).toEqual([{ manager: 'kube-controller-manager', subresource: 'scale', replicas: true }]);
+    });
+
+    it('without the HPA in the bundle, a replicas conflict with the autoscaler is reported and the hint does not say to force', async () => {
+      const driver = driverFor('eckernfoerde');
+      await driver.apply(bundle('eckernfoerde', '1.0.0', false), '20260101T080000Z-aaaaaaaa');
+      server.scaleAsHpa('deployments', 'ozg-eckernfoerde-test', PROCEDURE, 3);
+
+      const error = (await driver.apply(bundle('eckernfoerde', '1.1.0', false), '20260102T080000Z-bbbbbbbb').catch((e: unknown) => e)) as ClusterError;
+
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/deployment\/antrag-formular: apply conflict: \.spec\.replicas is owned by field manager "kube-controller-manager"/);
+      expect(error.hint).not.toMatch(/force/i);
+      expect(error.hint).toMatch(/HorizontalPodAutoscaler/);
+      expect(error.hint).toMatch(/ozg then leaves spec\.replicas out/);
+      expect(server.getObject('deployments', 'ozg-eckernfoerde-test', PROCEDURE)!.spec.replicas).toBe(3);
+    });
   });
 
   it('stops at a field another manager took over, naming field and manager, and never forces', async () => {

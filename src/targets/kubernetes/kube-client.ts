@@ -375,6 +375,14 @@ function hasApplyManager(object: KubeObject, manager: string): boolean {
   return entries.some((e) => e.manager === manager && e.operation === 'Apply');
 }
 
+/**
+ * `.spec.replicas` held through the scale subresource (an HPA, `kubectl scale`) or by the
+ * controller manager: managedfields' ScaleHandler names such an entry `with subresource "scale"`.
+ */
+function isScaledReplicas(cause: { field?: string; message?: string }): boolean {
+  return cause.field === '.spec.replicas' && /with subresource "scale"|conflict with "kube-controller-manager"/.test(cause.message ?? '');
+}
+
 /** A field manager conflict: which fields, held by whom, and the deliberate ways out. */
 export function describeApplyConflict(response: KubeResponse, object: KubeObject, namespace: string, fieldManager: string): ClusterError {
   const status = parseStatus(response.body);
@@ -394,6 +402,16 @@ export function describeApplyConflict(response: KubeResponse, object: KubeObject
   if (procedures.length > 0) {
     return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
       hint: `field manager ${procedures[0]} is another procedure of this site: an object belongs to one procedure. Rename it in one of the two procedures' manifests`,
+    });
+  }
+  if ((status.details?.causes ?? []).some(isScaledReplicas)) {
+    // Forcing would fight an autoscaler, which scales again a moment later (hpa-replicas.ts).
+    return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {
+      hint:
+        'the replica count is set by someone else, usually a HorizontalPodAutoscaler (field manager kube-controller-manager, ' +
+        'subresource scale) or kubectl scale; taking it over would fight the autoscaler, which sets it again. If an HPA scales this workload, ship the HPA in the same ' +
+        'procedure (ozg then leaves spec.replicas out) or remove replicas from the manifest; if it was a one-off kubectl scale, ' +
+        'remove replicas from the manifest or scale back by hand, then deploy again',
     });
   }
   return new ClusterError(namespace, `${what}: apply conflict: ${conflicts.join('; ')}`, 409, {

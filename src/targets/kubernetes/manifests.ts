@@ -7,6 +7,7 @@ import { LineCounter, parseAllDocuments, visit, type Document, type Node } from 
 import { InvalidInputError, type Problem } from '../../errors.js';
 import type { Bundle, BundleFile } from '../../procedure/types.js';
 import { CLUSTER_SCOPED_KINDS, findKind, findKindByName, NAMESPACED_KINDS, type KindInfo } from './kinds.js';
+import { omitHpaScaledReplicas } from './hpa-replicas.js';
 
 /** A Kubernetes object as ozg handles it: plain JSON data. */
 export interface KubeObject {
@@ -105,7 +106,8 @@ export function readBundleManifests(bundle: Bundle, context: ManifestContext): M
         `(${NAMESPACED_KINDS.map((k) => k.kind).join(', ')}) in its own namespace; fix the procedure's manifest templates`,
     });
   }
-  return sortForApply(objects);
+  // An HPA of the bundle owns its target's replicas: applying them would conflict (hpa-replicas.ts).
+  return omitHpaScaledReplicas(sortForApply(objects));
 }
 
 /** Apply order: what others refer to first; stable within a kind. */

@@ -1,6 +1,7 @@
 import { ClusterError } from '../../errors.js';
 import type { RollbackResult } from '../driver.js';
 import { deployRelease, type DeployReleaseOptions } from './deploy-release.js';
+import { omitHpaScaledReplicas } from './hpa-replicas.js';
 import { findKind } from './kinds.js';
 import { sortForApply, type KubeObject, type ManifestObject } from './manifests.js';
 import type { NamespaceScope } from './namespace-scope.js';
@@ -29,7 +30,8 @@ export async function rollbackRelease(scope: NamespaceScope, procedure: string, 
   if (!secret) return { status: 'nothing-to-roll-back', reason: `the archive of release ${wanted} (Secret ${entry.archive}) is gone` };
   const decoded = decodeArchive(secret);
   if (typeof decoded === 'string') throw new ClusterError(c.namespace, `Secret ${entry.archive}: ${decoded}`, undefined, { hint: 'roll back to another kept release with --to, or deploy again' });
-  const objects = sortForApply(decoded.map((object) => archivedObject(object, entry, c.namespace)));
+  // archives written before ozg left HPA-scaled replicas out still hold them
+  const objects = omitHpaScaledReplicas(sortForApply(decoded.map((object) => archivedObject(object, entry, c.namespace))));
   const next = await deployRelease(scope, { procedure, objects, target: entry, action: 'rollback', stored }, options);
   return { status: 'rolled-back', live: next };
 }

@@ -84,7 +84,14 @@ export function resourceList(group: string, version: string): Record<string, unk
       storageVersionHash: storageVersionHash(t),
     });
     for (const sub of subresourcesOf(t)) {
-      resources.push({ name: `${t.resource}/${sub.name}`, singularName: '', namespaced: t.namespaced, kind: sub.kind, verbs: [...sub.verbs] });
+      resources.push({
+        name: `${t.resource}/${sub.name}`,
+        singularName: '',
+        namespaced: t.namespaced,
+        ...(sub.group ? { group: sub.group, version: sub.version } : {}),
+        kind: sub.kind,
+        verbs: [...sub.verbs],
+      });
     }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };

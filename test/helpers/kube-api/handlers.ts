@@ -13,6 +13,7 @@ import { groupVersionOf, resolveResourceType, type ResourceType, type Verb } fro
 import { compileFieldSelector, compileLabelSelector } from './selectors.js';
 import { alreadyExists, ApiError, badRequest, forbidden, notFound, unsupportedMediaType, updateConflict } from './status.js';
 import { checkQuota } from './quota.js';
+import { scaledParent, scaleOf } from './scale.js';
 import { checkEscalation } from './rbac-escalation.js';
 import type { ObjectStore } from './store.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
@@ -317,6 +318,28 @@ function patch(call: ResourceCall): HandlerResult {
   return ok(commitUpdate(call, live, object, false), 200, warnings);
 }
 
+/** GET/PUT/PATCH …/scale: an autoscaling/v1 Scale view of the parent (scale.ts). */
+function scale(call: ResourceCall): HandlerResult {
+  const { type, namespace, name, verb } = call.target;
+  const live = call.state.store.get(type, namespace, name ?? '');
+  if (!live) throw notFound(type, name ?? '');
+  if (verb === 'get') return ok(scaleOf(live));
+  const mediaType = mediaTypeOf(call.headers);
+  let requested: unknown;
+  if (verb === 'update') {
+    requested = parseDocument(call.body, mediaType);
+  } else {
+    const accepted = PATCH_TYPES.filter((t) => t !== 'application/apply-patch+yaml');
+    if (!accepted.includes(mediaType)) throw unsupportedMediaType(mediaType, accepted);
+    const document = parseDocument(call.body, mediaType);
+    const current = scaleOf(live);
+    if (mediaType === 'application/json-patch+json') requested = applyJsonPatch(current, document);
+    else if (mediaType === 'application/merge-patch+json') requested = applyMergePatch(current, document);
+    else requested = applyStrategicMergePatch(current, document);
+  }
+  return ok(scaleOf(commitUpdate(call, live, scaledParent(type, live, requested), false)));
+}
+
 function deleteOptionsOf(call: ResourceCall): { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } } {
   const text = call.body.toString('utf8').trim();
   const options = text ? (parseDocument(call.body, 'application/json') as Record<string, any>) : {};
@@ -439,6 +462,7 @@ export function handleResourceCall(call: ResourceCall): HandlerResult {
   const { verb, subresource, type } = call.target;
   if (type.resource === 'selfsubjectaccessreviews') return selfSubjectAccessReview(call);
   if (subresource === 'log') return podLog(call);
+  if (subresource === 'scale') return scale(call);
   switch (verb) {
     case 'get':
       return get(call);

@@ -60,7 +60,8 @@
  * - Aggregated discovery, protobuf for other kinds (`kubectl create deployment|job|…` get a
  *   415; `kubectl create -f` and `apply` send JSON and work), HTTP/2, OpenAPI schemas
  *   (kubectl explain), CRDs, admission webhooks, finalizers and graceful deletion (deletes
- *   are immediate), scale/exec/attach/port-forward/proxy/eviction subresources,
+ *   are immediate), exec/attach/port-forward/proxy/eviction subresources (scale is served:
+ *   scale.ts), server-side apply to …/scale,
  *   selfsubjectrulesreviews (`kubectl auth can-i --list`), the CronJob controller, rolling
  *   updates with surge (old pods go at once), a ReplicaSet replacing a deleted pod, SSA for
  *   set-lists (`v:`) and index-lists (`i:`), fieldValidation beyond top level/metadata,
@@ -84,6 +85,7 @@ import { formatTime, type KubeObject } from './objects.js';
 import { PodLogs } from './pod-logs.js';
 import { groupVersionOf, resolveResourceType, resourceTypeForKind } from './resources.js';
 import { createRequestHandler, type KubeRequestRecord } from './routes.js';
+import { scaledParent } from './scale.js';
 import { compileLabelSelector } from './selectors.js';
 import { ObjectStore, type StoreSnapshot } from './store.js';
 import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './tls.js';
@@ -164,6 +166,12 @@ export interface KubeApiServer {
   podLog(namespace: string, pod: string, container?: string): string | undefined;
   setPodLog(namespace: string, pod: string, text: string, container?: string): void;
 
+  /**
+   * Scale a Deployment/StatefulSet as the HorizontalPodAutoscaler controller does: an Update of
+   * the `scale` subresource by field manager `kube-controller-manager` (its user agent's first
+   * word), which then owns `.spec.replicas` with subresource "scale".
+   */
+  scaleAsHpa(resource: string, namespace: string, name: string, replicas: number): KubeObject;
   /** Deployments/StatefulSets matching never become ready (or get a log, or another delay). Returns an undo. */
   arrangeWorkload(arrangement: WorkloadArrangement): () => void;
   /** Jobs matching succeed, fail or hang with a given log. Returns an undo. */
@@ -181,6 +189,8 @@ export interface KubeApiServer {
 }
 
 const ARRANGE_MANAGER = 'ozg-test-arrange';
+/** kube-controller-manager's clients send `kube-controller-manager/<version> …/<controller>` as user agent. */
+const HPA_MANAGER = 'kube-controller-manager';
 
 export async function startKubeApiServer(options: StartKubeApiServerOptions = {}): Promise<KubeApiServer> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'ozg-kube-api-'));
@@ -329,6 +339,14 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
         logs.set(namespace, pod, name, text);
       },
 
+      scaleAsHpa(resource, namespace, name, replicas) {
+        const type = resolveResourceType(resource);
+        const live = store.get(type, namespace, name);
+        if (!live) throw new Error(`scaleAsHpa: ${resource} ${namespace}/${name} does not exist`);
+        const admitted = admitUpdate(type, scaledParent(type, live, { spec: { replicas } }), live, admission);
+        trackUpdate({ live, result: admitted, manager: HPA_MANAGER, apiVersion: groupVersionOf(type), now: formatTime(Date.now()), subresource: 'scale' });
+        return store.replace(type, admitted);
+      },
       arrangeWorkload: (arrangement) => controllers.arrangeWorkload(arrangement),
       arrangeJob: (arrangement) => controllers.arrangeJob(arrangement),
       injectFault: (rule) => faults.add(rule),

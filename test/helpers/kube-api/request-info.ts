@@ -1,4 +1,4 @@
-import { findResourceType, SELF_SUBJECT_ACCESS_REVIEWS, type ResourceType, type Verb } from './resources.js';
+import { findResourceType, SCALABLE_RESOURCES, SELF_SUBJECT_ACCESS_REVIEWS, type ResourceType, type Verb } from './resources.js';
 import { badRequest, methodNotAllowed, pathNotFound } from './status.js';
 
 /** A resource request, resolved from method and path the way the API server's RequestInfo does. */
@@ -47,7 +47,12 @@ export function resolveResourceRequest(method: string, pathname: string, query: 
   }
   if (type.namespaced && namespace === undefined && name !== undefined) throw pathNotFound();
   if (!type.namespaced && namespace !== undefined) throw pathNotFound();
-  if (subresource !== undefined && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'log' && type.resource === 'pods')) {
+  if (
+    subresource !== undefined &&
+    !(subresource === 'status' && type.statusSubresource) &&
+    !(subresource === 'log' && type.resource === 'pods') &&
+    !(subresource === 'scale' && SCALABLE_RESOURCES.has(type.resource))
+  ) {
     throw pathNotFound();
   }
   return finish(type, method, query, namespace, name, subresource);

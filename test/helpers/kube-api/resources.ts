@@ -67,9 +67,17 @@ export const SELF_SUBJECT_ACCESS_REVIEWS: ResourceType = {
   verbs: ['create'],
 };
 
-/** Subresources in discovery (`pods/log` is read-only text; `status` reads and writes status only). */
-export function subresourcesOf(type: ResourceType): { name: string; kind: string; verbs: readonly Verb[] }[] {
-  const subresources: { name: string; kind: string; verbs: readonly Verb[] }[] = [];
+/** Workloads served with a `scale` subresource (autoscaling/v1 Scale), as in kube-apiserver. */
+export const SCALABLE_RESOURCES: ReadonlySet<string> = new Set(['deployments', 'statefulsets', 'replicasets']);
+
+/**
+ * Subresources in discovery (`pods/log` is read-only text; `status` reads and writes status only;
+ * `scale` is an autoscaling/v1 Scale, named with its group and version so that client-go's
+ * discovery scale-kind resolver, which `kubectl scale` uses, finds it).
+ */
+export function subresourcesOf(type: ResourceType): { name: string; kind: string; verbs: readonly Verb[]; group?: string; version?: string }[] {
+  const subresources: { name: string; kind: string; verbs: readonly Verb[]; group?: string; version?: string }[] = [];
+  if (SCALABLE_RESOURCES.has(type.resource)) subresources.push({ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'], group: 'autoscaling', version: 'v1' });
   if (type.statusSubresource) subresources.push({ name: 'status', kind: type.kind, verbs: ['get', 'patch', 'update'] });
   if (type.resource === 'pods') subresources.push({ name: 'log', kind: 'Pod', verbs: ['get'] });
   return subresources;

@@ -57,6 +57,17 @@ describe('kube client', () => {
     expect(error.hint).toMatch(/--field-manager=ozg-antrag --force-conflicts/);
   });
 
+  it('explains a replicas conflict with a writer of the scale subresource (an HPA) without suggesting to force', async () => {
+    const api = createFakeKubeApi('ozg-kiel-test');
+    const holder = 'conflict with "kube-controller-manager" with subresource "scale" using apps/v1';
+    api.intercept = () =>
+      status(409, 'Conflict', `Apply failed with 1 conflict: ${holder}: .spec.replicas`, { causes: [{ reason: 'FieldManagerConflict', message: holder, field: '.spec.replicas' }] });
+    const error = (await createKubeClient(api, 'ozg-kiel-test').apply(DEPLOYMENT, object, { fieldManager: 'ozg-antrag' }).catch((e: unknown) => e)) as ClusterError;
+    expect(error.message).toBe('namespace ozg-kiel-test: deployment/web: apply conflict: .spec.replicas is owned by field manager "kube-controller-manager"');
+    expect(error.hint).not.toMatch(/force/i);
+    expect(error.hint).toMatch(/HorizontalPodAutoscaler/);
+  });
+
   it('says a missing namespace is missing, and that ozg does not create it', async () => {
     const api = createFakeKubeApi('ozg-kiel-test');
     api.intercept = () => status(404, 'NotFound', 'namespaces "ozg-kiel-test" not found', { name: 'ozg-kiel-test', kind: 'namespaces' });

@@ -153,3 +153,24 @@ describe('labelObject', () => {
     expect(object!.object.metadata.labels).not.toHaveProperty(LABELS.release); // a copy, not changed in place
   });
 });
+
+describe('readBundleManifests (replicas of HPA-scaled workloads)', () => {
+  const hpa = (target: string, kind = 'Deployment'): string =>
+    `apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: ${target}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: ${kind}, name: ${target}}\n  minReplicas: 2\n  maxReplicas: 5\n`;
+  const replicasOf = (objects: ReturnType<typeof readBundleManifests>, name: string) =>
+    (objects.find((o) => o.info.kind === 'Deployment' && o.object.metadata.name === name)!.object.spec as Record<string, unknown>).replicas;
+
+  it('leaves spec.replicas out of the Deployment an HPA of the bundle targets, and only that one', () => {
+    const objects = readBundleManifests(
+      makeBundle({ 'web.yaml': deployment('web', 'img:1', 3), 'worker.yaml': deployment('worker', 'img:1', 2), 'hpa.yaml': hpa('web') }),
+      context,
+    );
+    expect(replicasOf(objects, 'web')).toBeUndefined();
+    expect(replicasOf(objects, 'worker')).toBe(2);
+  });
+
+  it('keeps spec.replicas when the HPA targets another kind of the same name', () => {
+    const objects = readBundleManifests(makeBundle({ 'web.yaml': deployment('web', 'img:1', 3), 'hpa.yaml': hpa('web', 'StatefulSet') }), context);
+    expect(replicasOf(objects, 'web')).toBe(3);
+  });
+});
