@@ -1,5 +1,3 @@
-import type { KubeObject } from './manifests.js';
-
 /**
  * Workloads a HorizontalPodAutoscaler of the same bundle scales lose `spec.replicas` before
  * they are applied. The HPA controller writes replicas through the `scale` subresource as field
@@ -13,8 +11,9 @@ import type { KubeObject } from './manifests.js';
 
 const SCALABLE_KINDS = new Set(['Deployment', 'StatefulSet']);
 
+/** What this needs of a manifest object; structural, so manifests.ts can use it without an import cycle. */
 interface Named {
-  object: KubeObject;
+  object: { apiVersion?: unknown; kind?: unknown; metadata: { name?: unknown }; spec?: unknown };
 }
 
 /** `apps/v1 Deployment web` for each workload an HPA of the bundle targets. */
@@ -38,6 +37,6 @@ export function omitHpaScaledReplicas<T extends Named>(objects: readonly T[]): T
     if (!SCALABLE_KINDS.has(String(object.kind)) || !spec || !('replicas' in spec)) return o;
     if (!targets.has(`${String(object.apiVersion)} ${String(object.kind)} ${String(object.metadata.name)}`)) return o;
     const { replicas: _replicas, ...rest } = spec;
-    return { ...o, object: { ...object, spec: rest } };
+    return { ...o, object: { ...object, spec: rest } } as T;
   });
 }
