@@ -449,6 +449,32 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
+  it('in a namespace whose mesh injects a proxy into every pod, a failed smoke check is judged by its own container: exit 5 with its log, not "timed out"', async () => {
+    await startDeployed();
+    // a mesh that ignores the smoke pod's opt-out annotations: the proxy keeps the Job from completing
+    server.putObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns('kiel', 'test'), labels: { 'sidecar.ozg.example/inject': 'forced' } } });
+    const undoHealthy = arrangeHealthyService();
+    const undo = server.arrangeJob({ commandIncludes: 'nc -z -w 3 kube-probe-db', outcome: 'fail', exitCode: 1, log: 'nc: kube-probe-db (10.96.0.42:5432): Connection refused\n' });
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      server.clearRequests();
+      const run = await ozg(cwd, 'deploy', 'kiel', '--json');
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 5, stderr: '' });
+      expect(outcomes(run)).toEqual(['kiel/prod: skipped', 'kiel/test: smoke-failed']);
+      const logReads = server.requests.filter((r) => r.subresource === 'log');
+      expect(logReads.length).toBeGreaterThan(0);
+      expect(logReads.every((r) => r.query.container === 'check')).toBe(true);
+      const history = resultOf(await ozg(cwd, 'history', '--json', '--site', 'kiel')).records.slice(-3);
+      expect(history[0].smoke).toEqual([
+        expect.objectContaining({ name: 'service-answers', passed: true }),
+        expect.objectContaining({ name: 'database-reachable', passed: false, detail: 'exit 1 (expected 0)', output: 'nc: kube-probe-db (10.96.0.42:5432): Connection refused' }),
+      ]);
+    } finally {
+      undo();
+      undoHealthy();
+    }
+  });
+
   it('fails a Deployment that never gets ready with the pod reason, and restores the previous release', async () => {
     await startDeployed();
     // Progressing=False/ProgressDeadlineExceeded as soon as the image pull fails, as a real

@@ -409,6 +409,49 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(rollout.stdout).toContain('Waiting for deployment "plain" rollout to finish: 0 out of 1 new replicas have been updated');
   });
 
+  it('with an injected mesh sidecar, a log read without a container is a 400 naming the containers (kubectl logs picks one itself), and the Job stays incomplete while the proxy runs', async () => {
+    const mesh = 'ozg-mesh';
+    server.createNamespace(mesh, { 'sidecar.ozg.example/inject': 'forced' });
+    const meshConfig = await server.kubeconfigFor(server.addServiceAccount(mesh), mesh);
+    server.arrangeJob({ name: 'smoke-mesh', log: 'smoke ok\n' });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { kubeconfig: meshConfig, stdin: jobManifest('smoke-mesh', ['--url', 'http://web/']) });
+    const checkExited = () =>
+      server.listObjects('pods', mesh).some((p) => (p.status?.containerStatuses ?? []).some((c: { name: string; state?: { terminated?: unknown } }) => c.name === 'smoke' && c.state?.terminated));
+    await server.waitFor(checkExited);
+    const pod = (await kubectl(['get', 'pods', '-l', 'job-name=smoke-mesh', '-o', 'jsonpath={.items[0].metadata.name}'], { kubeconfig: meshConfig })).stdout;
+
+    // pkg/registry/core/pod/strategy.go LogLocation: the server picks no container for a pod with two
+    const raw = await kubectlFails(['get', '--raw', `/api/v1/namespaces/${mesh}/pods/${pod}/log`], { kubeconfig: meshConfig });
+    expect(raw.stderr).toContain(`Error from server (BadRequest): a container name must be specified for pod ${pod}, choose one of: [smoke istio-proxy]`);
+    // kubectl logs picks one itself (the default-container annotation, else the first: kubectl's
+    // podcmd.FindOrDefaultContainerByName), so a user's `kubectl logs` works where a plain client gets the 400
+    const logs = await kubectl(['logs', `pod/${pod}`], { kubeconfig: meshConfig });
+    expect(logs.stdout).toBe('smoke ok\n');
+    expect(logs.stderr).toContain('Defaulted container "smoke" out of: smoke, istio-proxy');
+    expect((await kubectl(['logs', `pod/${pod}`, '-c', 'smoke'], { kubeconfig: meshConfig })).stdout).toBe('smoke ok\n');
+
+    // the proxy still runs: the pod is Running, the Job active and not complete
+    const job = JSON.parse((await kubectl(['get', 'job', 'smoke-mesh', '-o', 'json'], { kubeconfig: meshConfig })).stdout) as { status: { active?: number; succeeded?: number; conditions?: unknown[] } };
+    expect(job.status).toMatchObject({ active: 1 });
+    expect(job.status.succeeded).toBeUndefined();
+    expect(job.status.conditions).toBeUndefined();
+    const phase = await kubectl(['get', 'pod', pod, '-o', 'jsonpath={.status.phase}'], { kubeconfig: meshConfig });
+    expect(phase.stdout).toBe('Running');
+  });
+
+  it('a native sidecar (an init container with restartPolicy Always) lets the Job complete, and its pod\'s log needs no container name', async () => {
+    const mesh = 'ozg-mesh-native';
+    server.createNamespace(mesh, { 'sidecar.ozg.example/inject': 'native' });
+    const meshConfig = await server.kubeconfigFor(server.addServiceAccount(mesh), mesh);
+    server.arrangeJob({ name: 'smoke-native', log: 'smoke ok\n' });
+    await kubectl(['apply', ...applyFlags(), '-f', '-'], { kubeconfig: meshConfig, stdin: jobManifest('smoke-native', ['--url', 'http://web/']) });
+    await kubectl(['wait', '--for=condition=complete', 'job/smoke-native', '--timeout=10s'], { kubeconfig: meshConfig });
+    const pod = (await kubectl(['get', 'pods', '-l', 'job-name=smoke-native', '-o', 'jsonpath={.items[0].metadata.name}'], { kubeconfig: meshConfig })).stdout;
+    const init = await kubectl(['get', 'pod', pod, '-o', 'jsonpath={.spec.initContainers[0].name} {.spec.initContainers[0].restartPolicy}'], { kubeconfig: meshConfig });
+    expect(init.stdout).toBe('istio-proxy Always');
+    expect((await kubectl(['get', '--raw', `/api/v1/namespaces/${mesh}/pods/${pod}/log`], { kubeconfig: meshConfig })).stdout).toBe('smoke ok\n');
+  });
+
   it('a ResourceQuota on pods refuses the pod beyond it with the real 403 text', async () => {
     const quoted = 'ozg-quota';
     server.createNamespace(quoted);

@@ -487,6 +487,94 @@ spec:
     });
   });
 
+  describe('a namespace whose pods get an injected mesh sidecar', () => {
+    const MESH = 'sidecar.ozg.example/inject';
+    const configs: Record<string, string> = {};
+    beforeAll(async () => {
+      server.createNamespace('ozg-ploen-test', { [MESH]: 'forced' });
+      server.createNamespace('ozg-eckernfoerde-test', { [MESH]: 'enabled' });
+      server.createNamespace('ozg-moelln-test', { [MESH]: 'native' });
+      const namespaces = ['ozg-ploen-test', 'ozg-eckernfoerde-test', 'ozg-moelln-test'];
+      server.addUser({ name: 'mesh-deployer', namespaces, token: 'mesh-token' });
+      for (const namespace of namespaces) configs[namespace] = await server.kubeconfigFor('mesh-deployer', namespace);
+    });
+    const checks = [
+      { name: 'database', command: 'pg_isready -h db -p 5432', targets: ['kubernetes' as const], timeoutSeconds: 2 },
+      { name: 'health', http: { url: 'http://antrag-formular/health', status: 200, contains: 'ok' }, timeoutSeconds: 2 },
+    ];
+    const arrange = (outcome: 'succeed' | 'fail') => {
+      const undoDb = server.arrangeJob({ commandIncludes: 'pg_isready', outcome, exitCode: 2, log: outcome === 'fail' ? 'db:5432 - no response\n' : 'db:5432 - accepting connections\n' });
+      const undoHttp = server.arrangeJob({ annotation: { key: 'ozg.example/smoke-check', value: 'health' }, log: '  HTTP/1.1 200 OK\n--- ozg: wget exit 0 ---\n--- ozg: body ---\nstatus: ok\n' });
+      return () => {
+        undoDb();
+        undoHttp();
+      };
+    };
+
+    it('judges each check by the smoke container once it exited, though the injected proxy keeps the pod Running and the Job incomplete', async () => {
+      const before = server.requests.length;
+      const undo = arrange('succeed');
+      try {
+        const driver = driverFor('ploen', environment({ kubeconfig: configs['ozg-ploen-test'] }), { smokeStartupSeconds: 0 });
+        const results = await driver.smoke(PROCEDURE, checks);
+        expect(results).toEqual([
+          expect.objectContaining({ name: 'database', passed: true, output: 'db:5432 - accepting connections' }),
+          expect.objectContaining({ name: 'health', passed: true, detail: 'status 200, body contains "ok"' }),
+        ]);
+        const logReads = server.requests.slice(before).filter((r) => r.subresource === 'log');
+        expect(logReads).toHaveLength(2);
+        // two containers in the pod: a log read without `container` is a 400 on a real server
+        expect(logReads.every((r) => r.query.container === 'check')).toBe(true);
+        expect(server.listObjects('jobs', 'ozg-ploen-test')).toEqual([]);
+      } finally {
+        undo();
+      }
+    });
+
+    it('fails a check by the smoke container’s exit code and log, not as "timed out"', async () => {
+      const undo = arrange('fail');
+      try {
+        const driver = driverFor('ploen', environment({ kubeconfig: configs['ozg-ploen-test'] }), { smokeStartupSeconds: 0 });
+        const [database] = await driver.smoke(PROCEDURE, [checks[0]!]);
+        expect(database).toMatchObject({ name: 'database', passed: false, attempts: 1, detail: 'exit 2 (expected 0)', output: 'db:5432 - no response' });
+      } finally {
+        undo();
+      }
+    });
+
+    it('opts the smoke Job out of injection, which a mesh that honours the annotations respects', async () => {
+      const undo = arrange('succeed');
+      const templates: any[] = [];
+      const undoSeen = server.arrangeJob({
+        commandIncludes: 'pg_isready',
+        log: (job) => {
+          templates.push(job.spec.template);
+          return 'db:5432 - accepting connections\n';
+        },
+      });
+      try {
+        const driver = driverFor('eckernfoerde', environment({ kubeconfig: configs['ozg-eckernfoerde-test'] }), { smokeStartupSeconds: 0 });
+        const results = await driver.smoke(PROCEDURE, checks);
+        expect(results.map((r) => r.passed)).toEqual([true, true]);
+        expect(templates[0].metadata.annotations).toMatchObject({ 'sidecar.istio.io/inject': 'false', 'linkerd.io/inject': 'disabled' });
+      } finally {
+        undoSeen();
+        undo();
+      }
+    });
+
+    it('passes with a native sidecar (an init container that restarts always), which lets the Job complete', async () => {
+      const undo = arrange('succeed');
+      try {
+        const driver = driverFor('moelln', environment({ kubeconfig: configs['ozg-moelln-test'] }));
+        const results = await driver.smoke(PROCEDURE, checks);
+        expect(results.map((r) => r.passed)).toEqual([true, true]);
+      } finally {
+        undo();
+      }
+    });
+  });
+
   it('judges an HTTP check whose body runs to hundreds of lines by its status line, reading the log from its start', async () => {
     const body = Array.from({ length: 600 }, (_, i) => `line ${i + 1} of a long page`).join('\n');
     const undo = server.arrangeJob({

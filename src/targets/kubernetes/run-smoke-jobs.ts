@@ -9,7 +9,7 @@ import { findKind, type KindInfo } from './kinds.js';
 import { isRecord, type KubeObject } from './manifests.js';
 import type { NamespaceScope, Polling } from './namespace-scope.js';
 import { describeFailedCreates, describeUnreadyPods } from './rollout-status.js';
-import { buildSmokeJob, createSmokeJobName, parseWgetLog, smokeTargetsOf } from './smoke-job.js';
+import { buildSmokeJob, createSmokeJobName, parseWgetLog, SMOKE_CONTAINER, smokeTargetsOf } from './smoke-job.js';
 import { EVENTS, PODS } from './wait-for-rollout.js';
 
 const JOB: KindInfo = findKind('batch/v1', 'Job')!;
@@ -79,7 +79,7 @@ async function runJob({ scope, procedure, check, options }: SmokeJob, timeoutMs:
     const finished = await waitForJob(c, name, timeoutMs + options.startupSeconds * 1000, options);
     const pods = await c.list<KubeObject>(PODS, `job-name=${name}`);
     const pod = newest(pods);
-    const log = pod ? ((await c.podLog(pod.metadata.name, logPart)) ?? '') : '';
+    const log = pod ? ((await c.podLog(pod.metadata.name, { ...logPart, container: SMOKE_CONTAINER })) ?? '') : '';
     const exitCode = pod ? exitCodeOf(pod) : undefined;
     const podLines = finished.state === 'timed-out' ? (pods.length > 0 ? describeUnreadyPods(pods) : await whyNoPods(c, name)) : [];
     return { ...finished, ...(exitCode !== undefined ? { exitCode } : {}), log, podLines };
@@ -105,6 +105,11 @@ async function waitForJob(c: KubeClient, name: string, limitMs: number, polling:
   for (;;) {
     const finished = jobOutcome(await c.get<KubeObject>(JOB, name));
     if (finished) return { state: finished.reason === 'DeadlineExceeded' ? 'timed-out' : finished.state, ...(finished.reason ? { reason: finished.reason } : {}) };
+    // A sidecar a mesh injected anyway (a regular container, not a native one) keeps running after
+    // the check exits, so the pod stays Running and the Job never completes: the check's own
+    // container having terminated settles the attempt.
+    const exited = exitCodeOf(newest(await c.list<KubeObject>(PODS, `job-name=${name}`)));
+    if (exited !== undefined) return { state: exited === 0 ? 'complete' : 'failed' };
     if (polling.clock() >= deadline) return { state: 'timed-out' };
     await polling.sleep(polling.pollIntervalMs);
   }
@@ -144,12 +149,12 @@ export function jobOutcome(job: unknown): { state: 'complete' | 'failed'; reason
   return undefined;
 }
 
-/** The exit code of the pod's first container that terminated. */
-function exitCodeOf(pod: KubeObject): number | undefined {
-  const status = isRecord(pod.status) ? pod.status : {};
-  const containers = (Array.isArray(status.containerStatuses) ? status.containerStatuses : []) as Array<{ state?: { terminated?: { exitCode?: number } } }>;
-  for (const c of containers) if (typeof c.state?.terminated?.exitCode === 'number') return c.state.terminated.exitCode;
-  return undefined;
+/** The exit code of the check's container once it terminated (never an injected sidecar's). */
+function exitCodeOf(pod: KubeObject | undefined): number | undefined {
+  const status = pod && isRecord(pod.status) ? pod.status : {};
+  const containers = (Array.isArray(status.containerStatuses) ? status.containerStatuses : []) as Array<{ name?: string; state?: { terminated?: { exitCode?: number } } }>;
+  const check = containers.find((c) => c.name === SMOKE_CONTAINER);
+  return typeof check?.state?.terminated?.exitCode === 'number' ? check.state.terminated.exitCode : undefined;
 }
 
 function newest(pods: readonly KubeObject[]): KubeObject | undefined {

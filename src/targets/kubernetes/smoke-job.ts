@@ -11,6 +11,14 @@ import { isCommandCheck } from '../../smoke/run-checks.js';
 import { LABELS, MANAGED_BY, type KubeObject } from './manifests.js';
 
 export const DEFAULT_SMOKE_IMAGE = 'busybox:1.36';
+/** The check's container; named on every log read, since a mesh may inject a second one. */
+export const SMOKE_CONTAINER = 'check';
+/**
+ * Opt the smoke pod out of a service mesh's sidecar injection (Istio, Linkerd): an injected
+ * proxy keeps running after the check exits, so the Job would never complete. A mesh that
+ * injects anyway is handled by judging the check container on its own (run-smoke-jobs.ts).
+ */
+const NO_SIDECAR_ANNOTATIONS = { 'sidecar.istio.io/inject': 'false', 'linkerd.io/inject': 'disabled' };
 /** Job names become label values (`job-name`), which hold at most 63 characters. */
 const JOB_NAME_MAX = 63;
 /** Marks where wget's headers end and the body begins in the Job's log. */
@@ -89,7 +97,7 @@ export function buildSmokeJob(options: SmokeJobOptions): KubeObject {
       // A safety net: ozg deletes the Job itself, but not if it is killed first.
       ttlSecondsAfterFinished: 3600,
       template: {
-        metadata: { labels },
+        metadata: { labels, annotations: NO_SIDECAR_ANNOTATIONS },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
@@ -97,7 +105,7 @@ export function buildSmokeJob(options: SmokeJobOptions): KubeObject {
           securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
-              name: 'check',
+              name: SMOKE_CONTAINER,
               image: options.image,
               ...container,
               workingDir: '/tmp',

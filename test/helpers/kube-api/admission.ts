@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { clone, deepEqual, isPlainObject, type KubeObject } from './objects.js';
 import { enforcePodQuota, enforcePodSecurity } from './pod-security.js';
 import type { ResourceType } from './resources.js';
+import { injectSidecar } from './sidecar-injection.js';
 import { labelSelectorToString, matchesLabelSelectorObject, type LabelSelectorObject } from './selectors.js';
 import { invalid, type FieldError } from './status.js';
 
@@ -410,6 +411,8 @@ export function admitCreate(type: ResourceType, input: KubeObject, context: Admi
   object.metadata.uid = randomUUID();
   if (type.statusSubresource) delete object.status;
   applyDefaults(type, object, context, undefined);
+  // mutating admission (a mesh's injector) runs before validation
+  injectSidecar(type, object, context.namespaceLabels?.(object.metadata.namespace));
   validateObject(type, object, undefined);
   // validating admission runs after the object validated (pod-security.ts)
   const refused = enforcePodSecurity(type, object, context.namespaceLabels?.(object.metadata.namespace));

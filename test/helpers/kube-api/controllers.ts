@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { admitCreate, admitUpdate, type AdmissionContext } from './admission.js';
 import { trackUpdate } from './apply.js';
 import { clone, deepEqual, formatTime, ownerReferenceTo, randomSuffix, stableHash, type KubeObject } from './objects.js';
-import { pendingPodStatus, runningPodStatus, terminatedPodStatus, waitingPodStatus, type WaitingReason } from './pod-status.js';
+import { pendingPodStatus, runningPodStatus, sidecarStillRunningPodStatus, terminatedPodStatus, waitingPodStatus, type WaitingReason } from './pod-status.js';
 import type { PodLogs } from './pod-logs.js';
 import { groupVersionOf, resolveResourceType, type ResourceType } from './resources.js';
+import { hasRegularSidecar, SIDECAR_LOG, SIDECAR_NAME } from './sidecar-injection.js';
 import { ApiError } from './status.js';
 import type { ObjectStore, StoreEvent } from './store.js';
 
@@ -657,6 +658,10 @@ export class Controllers {
 
   private writeLogs(job: KubeObject, pod: KubeObject, arrangement: JobArrangement): void {
     for (const c of containersOf(pod.spec)) {
+      if (c.name === SIDECAR_NAME) {
+        this.logs.set(pod.metadata.namespace ?? '', pod.metadata.name ?? '', c.name, SIDECAR_LOG);
+        continue;
+      }
       const text = typeof arrangement.log === 'function' ? arrangement.log(job) : arrangement.log ?? defaultJobLog(job, c.name);
       this.logs.set(pod.metadata.namespace ?? '', pod.metadata.name ?? '', c.name, text);
     }
@@ -671,6 +676,17 @@ export class Controllers {
       const current = this.store.get(podType, pod.metadata.namespace, pod.metadata.name ?? '');
       if (current) this.writeStatus('pods', current, terminatedPodStatus({ pod: current, now: Date.now(), podIp: this.podIpOf(current) }, exitCode), KUBELET);
     };
+    const withSidecar = pods.filter((pod) => hasRegularSidecar(pod));
+    if (withSidecar.length > 0) {
+      // The job's container exited, the injected proxy did not: the pod stays Running and the
+      // Job active (the job controller counts only Succeeded/Failed pods), until its deadline.
+      const exitCode = arrangement.outcome === 'fail' ? (arrangement.exitCode ?? 1) : 0;
+      for (const pod of withSidecar) {
+        const current = this.store.get(podType, pod.metadata.namespace, pod.metadata.name ?? '');
+        if (current) this.writeStatus('pods', current, sidecarStillRunningPodStatus({ pod: current, now: Date.now(), podIp: this.podIpOf(current) }, exitCode), KUBELET);
+      }
+      return;
+    }
     if (arrangement.outcome === 'fail') {
       const exitCode = arrangement.exitCode ?? 1;
       const attempts = Math.min(live.spec?.backoffLimit ?? 6, 6) + 1;

@@ -411,10 +411,17 @@ function podLog(call: ResourceCall): HandlerResult {
   const pod = call.state.store.get(type, namespace, name ?? '');
   if (!pod) throw notFound(type, name ?? '');
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c: { name: string }) => c.name);
-  let container = call.query.get('container') ?? pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'];
+  // pkg/registry/core/pod/strategy.go LogLocation: without `container` the pod must have exactly one
+  // (regular) container. The `kubectl.kubernetes.io/default-container` annotation is read by
+  // kubectl, not by the server, so it does not help a client that names no container.
+  let container = call.query.get('container');
   if (!container) {
     const regular = (pod.spec?.containers ?? []).map((c: { name: string }) => c.name);
-    if (regular.length !== 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${regular.join(' ')}]`);
+    const init = (pod.spec?.initContainers ?? []).map((c: { name: string }) => c.name);
+    if (regular.length !== 1) {
+      const initPart = init.length > 0 ? ` or one of the init containers: [${init.join(' ')}]` : '';
+      throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${regular.join(' ')}]${initPart}`);
+    }
     container = regular[0] as string;
   }
   if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);

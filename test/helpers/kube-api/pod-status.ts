@@ -1,4 +1,5 @@
 import { formatTime, type KubeObject } from './objects.js';
+import { SIDECAR_NAME } from './sidecar-injection.js';
 
 /**
  * Pod statuses as a kubelet reports them, for the states the simulated controllers put pods
@@ -121,6 +122,24 @@ export function terminatedPodStatus(input: PodStatusInput, exitCode: number): Re
     ...base(input, succeeded ? 'Succeeded' : 'Failed', false, succeeded ? 'PodCompleted' : 'PodFailed'),
     containerStatuses: containersOf(input.pod).map((c) =>
       containerStatus(c, { terminated: { exitCode, reason: succeeded ? 'Completed' : 'Error', startedAt: (input.pod.status?.startTime as string | undefined) ?? now, finishedAt: now } }, false),
+    ),
+  };
+}
+
+/**
+ * The workload containers exited but a regular sidecar (a mesh proxy) still runs: the kubelet
+ * keeps such a pod Running (pkg/kubelet/kubelet_pods.go getPhase: a pod is Running while any
+ * container runs), so its Job neither completes nor fails.
+ */
+export function sidecarStillRunningPodStatus(input: PodStatusInput, exitCode: number): Record<string, unknown> {
+  const now = formatTime(input.now);
+  const startedAt = (input.pod.status?.startTime as string | undefined) ?? now;
+  return {
+    ...base(input, 'Running', false),
+    containerStatuses: containersOf(input.pod).map((c) =>
+      c.name === SIDECAR_NAME
+        ? containerStatus(c, { running: { startedAt } }, true)
+        : containerStatus(c, { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now } }, false),
     ),
   };
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BODY_MARKER, buildSmokeJob, buildWgetScript, createSmokeJobName, parseWgetLog, smokeTargetsOf } from '../../../../src/targets/kubernetes/smoke-job.js';
+import { BODY_MARKER, buildSmokeJob, buildWgetScript, createSmokeJobName, parseWgetLog, SMOKE_CONTAINER, smokeTargetsOf } from '../../../../src/targets/kubernetes/smoke-job.js';
 import { LABELS } from '../../../../src/targets/kubernetes/manifests.js';
 
 const base = { namespace: 'ozg-kiel-test', site: 'kiel', environment: 'test', procedure: 'antrag-formular', image: 'busybox:1.36', startupSeconds: 60 };
@@ -31,6 +31,14 @@ describe('smoke checks on Kubernetes', () => {
     expect(pod.containers[0].command).toEqual(['sh', '-c', 'nc -z db 5432 && echo "it\'s up"']);
     expect(pod.containers[0].env).toEqual(expect.arrayContaining([{ name: 'OZG_NAMESPACE', value: 'ozg-kiel-test' }]));
     expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('opt the pod out of Istio’s and Linkerd’s sidecar injection, and name its one container `check`', () => {
+    const job = buildSmokeJob({ ...base, name: 'j', check: { name: 'health', http: { url: 'http://antrag-formular/', status: 200 } } });
+    const template = (job.spec as any).template;
+    expect(template.metadata.annotations).toEqual({ 'sidecar.istio.io/inject': 'false', 'linkerd.io/inject': 'disabled' });
+    expect(template.spec.containers.map((c: { name: string }) => c.name)).toEqual([SMOKE_CONTAINER]);
+    expect(SMOKE_CONTAINER).toBe('check');
   });
 
   it('hand an HTTP check’s URL to wget through the environment, never through the shell', () => {
