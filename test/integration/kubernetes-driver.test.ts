@@ -627,6 +627,8 @@ describe('kubernetes driver against the local API server', () => {
       const driver = driverFor('nebel', environment({ kubeconfig: wykConfig, namespace: 'ozg-nebel-test' }), { rolloutTimeoutMs: 20_000 });
       await pruneClaimInUse(driver, 'ozg-nebel-test');
       const oldUid = server.getObject('persistentvolumeclaims', 'ozg-nebel-test', 'data')!.metadata.uid;
+      // the preview shows the claim as created, not as unchanged
+      expect(await driver.diffBundle(withClaim('nebel'))).toMatchObject({ create: ['persistentvolumeclaim/data'], unchanged: ['deployment/antrag-formular'] });
       server.clearRequests();
 
       let settled = false;

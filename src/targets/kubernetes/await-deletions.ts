@@ -45,7 +45,8 @@ export async function awaitDeletions(c: KubeClient, objects: readonly ManifestOb
   });
 }
 
-function isBeingDeleted(object: unknown): boolean {
+/** Marked deleted (deletionTimestamp) and waiting for its finalizers. */
+export function isBeingDeleted(object: unknown): boolean {
   return isRecord(object) && isRecord(object.metadata) && typeof object.metadata.deletionTimestamp === 'string';
 }
 
