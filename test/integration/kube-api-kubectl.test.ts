@@ -513,6 +513,18 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(gone.stderr).toContain('persistentvolumeclaims "held" not found');
   });
 
+  it('delete of an object with a finalizer only marks it; removing the finalizer deletes it', async () => {
+    const held = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held-config\n  finalizers: [example.com/hold]\ndata:\n  a: "1"\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('held-config.yaml', held)]);
+    await kubectl(['delete', 'cm', 'held-config', '--wait=false']);
+    const marked = JSON.parse((await kubectl(['get', 'cm', 'held-config', '-o', 'json'])).stdout) as { metadata: { deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
+    expect(marked.metadata).toMatchObject({ deletionTimestamp: expect.any(String), deletionGracePeriodSeconds: 0 });
+
+    await kubectl(['patch', 'cm', 'held-config', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    const gone = await kubectlFails(['get', 'cm', 'held-config']);
+    expect(gone.stderr).toContain('configmaps "held-config" not found');
+  });
+
   it('rejects an unknown token with 401', async () => {
     const bogus = await server.kubeconfigFor(user, NAMESPACE, { token: 'not-a-known-token' });
     const result = await kubectlFails(['get', 'cm'], { kubeconfig: bogus });
