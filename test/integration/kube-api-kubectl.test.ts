@@ -552,6 +552,44 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(server.getObject('rolebindings', NAMESPACE, 'readers')!.roleRef.name).toBe('reader-a');
   });
 
+  it('delete pvc leaves a claim a pod uses Terminating with its pvc-protection finalizer; it goes once the pod is gone', async () => {
+    const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: held\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata:\n  name: holder\nspec:\n  containers:\n    - name: main\n      image: registry.example/app:1\n      volumeMounts:\n        - name: data\n          mountPath: /data\n  volumes:\n    - name: data\n      persistentVolumeClaim:\n        claimName: held\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('held-claim.yaml', claim)]);
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('holder-pod.yaml', pod)]);
+    const finalizers = await kubectl(['get', 'pvc', 'held', '-o', 'jsonpath={.metadata.finalizers}']);
+    expect(finalizers.stdout).toContain('kubernetes.io/pvc-protection');
+
+    // kubectl delete waits for the object to go by default; a claim in use does not go
+    const deleted = await kubectl(['delete', 'pvc', 'held', '--wait=false']);
+    expect(deleted.stdout).toContain('persistentvolumeclaim "held" deleted');
+    const table = await kubectl(['get', 'pvc', 'held']);
+    expect(table.stdout).toMatch(/^held\s+Terminating\s/m);
+    const meta = JSON.parse((await kubectl(['get', 'pvc', 'held', '-o', 'json'])).stdout) as { metadata: { deletionTimestamp?: string; finalizers?: string[] } };
+    expect(meta.metadata.deletionTimestamp).toEqual(expect.any(String));
+    expect(meta.metadata.finalizers).toEqual(['kubernetes.io/pvc-protection']);
+    // applying onto a claim being deleted is accepted, and it stays being deleted
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('held-claim.yaml', claim)]);
+    expect(server.getObject('persistentvolumeclaims', NAMESPACE, 'held')!.metadata.deletionTimestamp).toBe(meta.metadata.deletionTimestamp);
+
+    await kubectl(['delete', 'pod', 'holder', '--wait=false']);
+    await kubectl(['wait', '--for=delete', 'pvc/held', '--timeout=60s']);
+    const gone = await kubectlFails(['get', 'pvc', 'held']);
+    expect(gone.stderr).toContain('persistentvolumeclaims "held" not found');
+  });
+
+  it('delete of an object with a finalizer only marks it; removing the finalizer deletes it', async () => {
+    const held = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held-config\n  finalizers: [example.com/hold]\ndata:\n  a: "1"\n`;
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('held-config.yaml', held)]);
+    await kubectl(['delete', 'cm', 'held-config', '--wait=false']);
+    const marked = JSON.parse((await kubectl(['get', 'cm', 'held-config', '-o', 'json'])).stdout) as { metadata: { deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
+    expect(marked.metadata).toMatchObject({ deletionTimestamp: expect.any(String), deletionGracePeriodSeconds: 0 });
+
+    await kubectl(['patch', 'cm', 'held-config', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    const gone = await kubectlFails(['get', 'cm', 'held-config']);
+    expect(gone.stderr).toContain('configmaps "held-config" not found');
+  });
+
   it('rejects an unknown token with 401', async () => {
     const bogus = await server.kubeconfigFor(user, NAMESPACE, { token: 'not-a-known-token' });
     const result = await kubectlFails(['get', 'cm'], { kubeconfig: bogus });

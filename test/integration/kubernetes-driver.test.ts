@@ -730,6 +730,65 @@ spec:
     });
   });
 
+  describe('a claim still being deleted', () => {
+    // release 2 drops the claim from its bundle but its Deployment still mounts it: prune
+    // deletes the claim, which stays Terminating (pvc-protection) while that pod runs
+    const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    const mounting = deployment(PROCEDURE, 'registry.ozg.example/ozg/antrag-formular:1.0.0') +
+      `          volumeMounts:\n            - name: data\n              mountPath: /data\n      volumes:\n        - name: data\n          persistentVolumeClaim:\n            claimName: data\n`;
+    const withClaim = (siteName: string) => makeBundle({ 'claim.yaml': claim, 'deployment.yaml': mounting }, { site: siteName, version: '1.0.0' });
+    const withoutClaim = (siteName: string) => makeBundle({ 'deployment.yaml': mounting }, { site: siteName, version: '1.1.0' });
+    let wykConfig: string;
+    beforeAll(async () => {
+      server.createNamespace('ozg-wyk-test');
+      server.createNamespace('ozg-nebel-test');
+      server.addUser({ name: 'claim-deployer', namespaces: ['ozg-wyk-test', 'ozg-nebel-test'], token: 'claim-token' });
+      wykConfig = await server.kubeconfigFor('claim-deployer', 'ozg-wyk-test');
+    });
+
+    async function pruneClaimInUse(driver: KubernetesDriver, namespace: string): Promise<void> {
+      await driver.apply(withClaim(namespace.split('-')[1]!), '20260120T080000Z-aaaaaaaa');
+      await driver.apply(withoutClaim(namespace.split('-')[1]!), '20260121T080000Z-bbbbbbbb');
+      const terminating = server.getObject('persistentvolumeclaims', namespace, 'data')!;
+      expect(terminating.metadata).toMatchObject({ deletionTimestamp: expect.any(String), finalizers: ['kubernetes.io/pvc-protection'] });
+    }
+
+    it('a rollback onto a claim that stays Terminating fails naming the claim, its finalizer and the pod, and applies nothing', async () => {
+      const driver = driverFor('wyk', environment({ kubeconfig: wykConfig }), { rolloutTimeoutMs: 300 });
+      await pruneClaimInUse(driver, 'ozg-wyk-test');
+      server.clearRequests();
+
+      const error = (await driver.rollback(PROCEDURE).catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/^namespace ozg-wyk-test: persistentvolumeclaim\/data is still being deleted \(finalizer kubernetes\.io\/pvc-protection: pods still use it: antrag-formular-[a-z0-9-]+\); waited 0\.3 s, nothing was applied$/);
+      expect(error.hint).toMatch(/a claim goes once no pod uses it/);
+      expect(writes()).toEqual([]);
+      expect(await driver.live(PROCEDURE)).toMatchObject({ release: '20260121T080000Z-bbbbbbbb' });
+      expect(await driver.live(PROCEDURE)).not.toHaveProperty('incomplete');
+    });
+
+    it('a rollback waits for a Terminating claim to go once its pod is gone, then creates it anew', async () => {
+      const driver = driverFor('nebel', environment({ kubeconfig: wykConfig, namespace: 'ozg-nebel-test' }), { rolloutTimeoutMs: 20_000 });
+      await pruneClaimInUse(driver, 'ozg-nebel-test');
+      const oldUid = server.getObject('persistentvolumeclaims', 'ozg-nebel-test', 'data')!.metadata.uid;
+      // the preview shows the claim as created, not as unchanged
+      expect(await driver.diffBundle(withClaim('nebel'))).toMatchObject({ create: ['persistentvolumeclaim/data'], unchanged: ['deployment/antrag-formular'] });
+      server.clearRequests();
+
+      let settled = false;
+      const rollback = driver.rollback(PROCEDURE).finally(() => (settled = true));
+      // the driver read the claim once for ownership; a second read is its wait
+      const claimReads = () => server.requests.filter((r) => r.method === 'GET' && r.resource === 'persistentvolumeclaims' && r.name === 'data').length;
+      while (claimReads() < 2 && !settled) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const pod of server.listObjects('pods', 'ozg-nebel-test')) server.deleteObject('pods', 'ozg-nebel-test', pod.metadata.name!);
+
+      expect(await rollback).toMatchObject({ status: 'rolled-back', live: { release: '20260120T080000Z-aaaaaaaa' } });
+      const recreated = server.getObject('persistentvolumeclaims', 'ozg-nebel-test', 'data')!;
+      expect(recreated.metadata.deletionTimestamp).toBeUndefined();
+      expect(recreated.metadata.uid).not.toBe(oldUid);
+    });
+  });
+
   it('left the controllers without errors', () => {
     expect(server.controllerErrors).toEqual([]);
   });

@@ -4,6 +4,7 @@
  */
 import { ClusterError, ConcurrentChangeError, InternalError } from '../../errors.js';
 import type { LiveRelease } from '../driver.js';
+import { awaitDeletions } from './await-deletions.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
 import { kindKey } from './kinds.js';
 import { manifestSource, type ManifestObject } from './manifests.js';
@@ -45,6 +46,8 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
   refuseWhileUnfinished(c.namespace, record, options);
   const ownership = await readOwnership(c, procedure, objects);
   if (ownership.foreign.length > 0) throw foreignObjectsError(c.namespace, procedure, ownership.foreign);
+  // Before the claim on the record: a wait that fails has written nothing.
+  await awaitDeletions(c, objects, ownership.live, objectKey, { ...options, timeoutMs: options.rolloutTimeoutMs });
   const kinds = [...new Set([...(record?.kinds ?? []), ...objects.map((o) => kindKey(o.info.apiVersion, o.info.kind))])].sort();
   const working: ReleaseRecord = {
     procedure,

@@ -1,6 +1,7 @@
 /** The preview of a deploy to a namespace: server-side dry runs compared with what is there, and what prune would delete. */
 import type { BundleDiff } from '../driver.js';
 import { fieldManagerFor, LEGACY_FIELD_MANAGER } from './kube-client.js';
+import { isBeingDeleted } from './await-deletions.js';
 import { describeObject, isRecord, LABELS, manifestSource, type KubeObject, type ManifestObject } from './manifests.js';
 import type { NamespaceScope } from './namespace-scope.js';
 import { foreignObjectsError, listOwnedObjects, objectKey, readOwnership } from './owned-objects.js';
@@ -22,7 +23,8 @@ export async function diffObjects(scope: NamespaceScope, procedure: string, obje
       ...(ours ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}),
     });
     const name = describeObject(o.object);
-    if (!before) diff.create.push(name);
+    // one being deleted goes first: a deploy waits for that and creates it anew
+    if (!before || isBeingDeleted(before)) diff.create.push(name);
     else if (comparable(before) !== comparable(after)) diff.change.push(name);
     else diff.unchanged.push(name);
   }

@@ -406,6 +406,9 @@ function validateObject(type: ResourceType, object: KubeObject, old: KubeObject 
 }
 
 /** Create: the server's uid goes in first, because Job defaults derive labels from it. */
+/** The finalizer that keeps a claim while pods use it. */
+export const PVC_PROTECTION = 'kubernetes.io/pvc-protection';
+
 export function admitCreate(type: ResourceType, input: KubeObject, context: AdmissionContext): KubeObject {
   const object = clone(input);
   object.metadata.uid = randomUUID();
@@ -419,6 +422,12 @@ export function admitCreate(type: ResourceType, input: KubeObject, context: Admi
   if (refused) throw refused;
   const overQuota = context.listInNamespace && enforcePodQuota(type, object, context.listInNamespace('resourcequotas', object.metadata.namespace), context.listInNamespace('pods', object.metadata.namespace));
   if (overQuota) throw overQuota;
+  // The StorageObjectInUseProtection admission plugin gives every new claim the pvc-protection
+  // finalizer (plugin/pkg/admission/storage/storageobjectinuseprotection/admission.go, Create only).
+  if (type.resource === 'persistentvolumeclaims') {
+    const finalizers: string[] = object.metadata.finalizers ?? [];
+    if (!finalizers.includes(PVC_PROTECTION)) object.metadata.finalizers = [...finalizers, PVC_PROTECTION];
+  }
   return object;
 }
 

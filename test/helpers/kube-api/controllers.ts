@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { admitCreate, admitUpdate, type AdmissionContext } from './admission.js';
+import { admitCreate, admitUpdate, PVC_PROTECTION, type AdmissionContext } from './admission.js';
 import { trackUpdate } from './apply.js';
 import { clone, deepEqual, formatTime, ownerReferenceTo, randomSuffix, stableHash, type KubeObject } from './objects.js';
 import { pendingPodStatus, runningPodStatus, sidecarStillRunningPodStatus, terminatedPodStatus, waitingPodStatus, type WaitingReason } from './pod-status.js';
@@ -160,6 +160,11 @@ export class Controllers {
     const { resource } = event.resourceType;
     const object = event.object;
     const uid = object.metadata.uid ?? '';
+    // pvc-protection: a claim being deleted, or a pod going or finishing, may free a claim
+    if (resource === 'pods' || (resource === 'persistentvolumeclaims' && object.metadata.deletionTimestamp !== undefined)) {
+      const namespace = object.metadata.namespace ?? '';
+      this.schedule(`pvc-protection:${namespace}`, 0, () => this.releaseClaims(namespace));
+    }
     if (event.type === 'DELETED') {
       this.seenGeneration.delete(uid);
       const timer = this.timers.get(uid);
@@ -185,6 +190,24 @@ export class Controllers {
       this.schedule(uid, 0, () => this.populateNamespace(object.metadata.name ?? '', this.options.namespaceDefaults!.caPem));
     } else if (resource === 'persistentvolumeclaims' && event.type === 'ADDED') {
       this.schedule(uid, 0, () => this.bindClaim(object));
+    }
+  }
+
+  /**
+   * The pvc-protection controller: a claim being deleted loses its finalizer (and so goes) once
+   * no pod of its namespace that has not finished uses it
+   * (pkg/controller/volume/pvcprotection/pvc_protection_controller.go, processPVC / isBeingUsed).
+   */
+  private releaseClaims(namespace: string): void {
+    const claims = this.type('persistentvolumeclaims');
+    const pods = this.store.list(this.type('pods'), namespace).filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase));
+    for (const claim of this.store.list(claims, namespace)) {
+      if (claim.metadata.deletionTimestamp === undefined || !(claim.metadata.finalizers ?? []).includes(PVC_PROTECTION)) continue;
+      const used = pods.some((p) => (p.spec?.volumes ?? []).some((v: { persistentVolumeClaim?: { claimName?: string } }) => v.persistentVolumeClaim?.claimName === claim.metadata.name));
+      if (used) continue;
+      const finalizers = (claim.metadata.finalizers ?? []).filter((f) => f !== PVC_PROTECTION);
+      if (finalizers.length === 0) this.store.remove(claims, namespace, claim.metadata.name ?? '');
+      else this.store.replace(claims, { ...claim, metadata: { ...claim.metadata, finalizers } });
     }
   }
 

@@ -230,7 +230,21 @@ function commitUpdate(call: ResourceCall, live: KubeObject, next: KubeObject, tr
     checkEscalation(call.state.store, call.user, type, result);
   }
   if (!tracked) trackUpdate({ live, result, manager: managerFor(call), apiVersion: groupVersionOf(type), now: formatTime(Date.now()), subresource });
+  // Being deleted stays being deleted: an update cannot set or clear deletionTimestamp, and the
+  // update that removes the last finalizer of such an object deletes it
+  // (apiserver registry/generic/registry/store.go Update → ShouldDeleteDuringUpdate; the object
+  // is returned as it was last stored).
+  if (live.metadata.deletionTimestamp !== undefined) {
+    result.metadata.deletionTimestamp = live.metadata.deletionTimestamp;
+    result.metadata.deletionGracePeriodSeconds = live.metadata.deletionGracePeriodSeconds;
+  } else {
+    delete result.metadata.deletionTimestamp;
+    delete result.metadata.deletionGracePeriodSeconds;
+  }
   if (isDryRun(call)) return preview(type, result, live);
+  if (result.metadata.deletionTimestamp !== undefined && (result.metadata.finalizers ?? []).length === 0) {
+    return call.state.store.remove(type, result.metadata.namespace, result.metadata.name ?? '') ?? result;
+  }
   return call.state.store.replace(type, result);
 }
 
@@ -354,6 +368,17 @@ function deleteOptionsOf(call: ResourceCall): { propagationPolicy?: string; prec
 /** Remove one object; dependents are collected by the controllers unless orphaned. */
 function removeObject(call: ResourceCall, type: ResourceType, live: KubeObject, propagationPolicy: string | undefined): KubeObject {
   const { store } = call.state;
+  // An object with finalizers is not removed: it gets deletionTimestamp (grace period 0) and
+  // stays, answered 200 with the object, until its finalizers are gone; deleting it again
+  // changes nothing (apiserver registry/generic/registry/store.go Delete →
+  // updateForGracefulDeletionAndFinalizers, deletionFinalizersForGarbageCollection aside).
+  if ((live.metadata.finalizers ?? []).length > 0) {
+    if (live.metadata.deletionTimestamp !== undefined) return live;
+    const marked = clone(live);
+    marked.metadata.deletionTimestamp = formatTime(Date.now());
+    marked.metadata.deletionGracePeriodSeconds = 0;
+    return store.replace(type, marked);
+  }
   // batch/v1 Jobs still default to orphaning their pods, as in the real API
   const policy = propagationPolicy ?? (type.resource === 'jobs' ? 'Orphan' : 'Background');
   if (policy === 'Orphan') {

@@ -53,15 +53,17 @@
  * - Simulated controllers (controllers.ts): Deployments/StatefulSets get ReplicaSets/pods and
  *   become ready after a delay unless arranged to fail (Deployments: available after
  *   minReadySeconds; refused pods give FailedCreate events and ReplicaFailure); Jobs run pods that succeed or fail as
- *   arranged, with logs; PVCs bind; owned objects are garbage-collected; each namespace gets
+ *   arranged, with logs; PVCs bind; an object with finalizers is only marked deleted (deletionTimestamp) until
+ *   they are removed; claims get `kubernetes.io/pvc-protection` and go once no unfinished pod
+ *   uses them; owned objects are garbage-collected; each namespace gets
  *   the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
  *
  * Not implemented
  * - Aggregated discovery, protobuf for other kinds (`kubectl create deployment|job|…` get a
  *   415; `kubectl create -f` and `apply` send JSON and work), HTTP/2, OpenAPI schemas
- *   (kubectl explain), CRDs, admission webhooks, finalizers and graceful deletion (deletes
- *   are immediate), exec/attach/port-forward/proxy/eviction subresources (scale is served:
- *   scale.ts), server-side apply to …/scale,
+ *   (kubectl explain), CRDs, admission webhooks, graceful deletion of pods (an object
+ *   without finalizers goes at once), exec/attach/port-forward/proxy/eviction subresources
+ *   (scale is served: scale.ts), server-side apply to …/scale,
  *   selfsubjectrulesreviews (`kubectl auth can-i --list`), the CronJob controller, rolling
  *   updates with surge (old pods go at once), a ReplicaSet replacing a deleted pod, SSA for
  *   set-lists (`v:`) and index-lists (`i:`), fieldValidation beyond top level/metadata,

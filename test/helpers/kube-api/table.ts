@@ -149,7 +149,7 @@ const COLUMNS: Record<string, Column[]> = {
   ],
   PersistentVolumeClaim: [
     NAME,
-    { name: 'Status', type: 'string', description: 'phase represents the current phase of PersistentVolumeClaim.', cell: (o) => o.status?.phase ?? 'Pending' },
+    { name: 'Status', type: 'string', description: 'phase represents the current phase of PersistentVolumeClaim.', cell: (o) => (o.metadata.deletionTimestamp ? 'Terminating' : o.status?.phase ?? 'Pending') },
     { name: 'Volume', type: 'string', description: 'volumeName is the binding reference to the PersistentVolume backing this claim.', cell: (o) => o.spec?.volumeName ?? '' },
     { name: 'Capacity', type: 'string', description: 'capacity represents the actual resources of the underlying volume.', cell: (o) => o.status?.capacity?.storage ?? '' },
     { name: 'Access Modes', type: 'string', description: 'accessModes contains all ways the volume can be mounted.', cell: (o) => (o.status?.accessModes ?? []).map((m: string) => m.replace('ReadWriteOnce', 'RWO').replace('ReadOnlyMany', 'ROX').replace('ReadWriteMany', 'RWX')).join(',') },
