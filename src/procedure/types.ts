@@ -35,10 +35,26 @@ export interface Catalogue {
   names(): string[];
 }
 
+/**
+ * Bytes that stay in a file on the ozg machine (an artefact in the content-addressed cache, a
+ * large static file of the catalogue) and are streamed from there to every target, so 100
+ * targets × 50 MB never means 5 GB in memory (issue 12).
+ */
+export interface BlobSource {
+  /** sha256 of the bytes, hex; verified when the blob entered the cache */
+  sha256: string;
+  size: number;
+  /** absolute path of the verified bytes on the ozg machine */
+  path: string;
+}
+
 /** One rendered file of a bundle, path relative to the release directory. */
 export interface BundleFile {
   path: string;
+  /** the bytes; empty when `blob` is set (then the bytes are read from the blob's path) */
   content: Buffer;
+  /** set for files whose bytes are streamed from a file instead of held in memory */
+  blob?: BlobSource;
   /** octal file mode, e.g. 0o644; scripts 0o755; files holding secrets 0o600 */
   mode: number;
   /** true when a secret value was rendered into it: never shown, diffed or written by `render` */
