@@ -73,8 +73,9 @@ export interface RunPipelineOptions {
  * checkout with the artifacts of earlier stages' jobs, `parallel: n` as n jobs with
  * CI_NODE_INDEX/CI_NODE_TOTAL, a script stopping at its first failing line, after_script
  * always, artifacts uploaded on success (or always, when asked). A job of a later stage
- * starts only when every earlier job passed (`when: always` regardless); `manual` jobs are
- * played at once, as an operator would. `npx ozg` runs this repository's bin/ozg.js; the
+ * starts only when every earlier job passed or was allowed to fail (`when: always`
+ * regardless); `manual` jobs are played at once, as an operator would, and (as in GitLab) may
+ * fail unless `allow_failure: false`. `npx ozg` runs this repository's bin/ozg.js; the
  * `npm ci` before_script is not run (node_modules is this repository's).
  */
 export async function runPipeline(pipeline: Pipeline, options: RunPipelineOptions): Promise<{ runs: JobRun[]; notStarted: string[] }> {
@@ -94,7 +95,8 @@ export async function runPipeline(pipeline: Pipeline, options: RunPipelineOption
         }
         const run = await runJob(pipeline, job, { ...options, node, artifacts });
         stageRuns.push(run);
-        if (run.code !== 0 && !job.allow_failure) failed = true;
+        // GitLab: a manual job may fail unless it says otherwise, and then the pipeline goes on
+        if (run.code !== 0 && !(job.allow_failure ?? job.when === 'manual')) failed = true;
       }
     }
     for (const run of stageRuns) {
