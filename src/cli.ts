@@ -129,6 +129,8 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .option('--only-test', 'stop after the test environment')
     .option('--waves <spec>', 'deploy in waves, each finished before the next: counts and percentages (cumulative) or label selectors, e.g. "1,10%,100%" or "ring=canary,ring=main"')
     .option('--max-failures <n|%>', 'stop starting sites once more than this many (or this share) failed; the rest are reported as skipped')
+    .option('--canary-only', "sharded CI: deploy only the first of --waves for the whole fleet, once, before any shard")
+    .option('--after-canary', "sharded CI: deploy this shard's part of the waves after the first, once the ledger shows the canary passed (exit 12 if not)")
     .option('--resume', 'continue the interrupted or stopped rollout with the sites not yet done')
     .option('--junit <file>', 'write smoke results as JUnit XML (for GitLab/GitHub/Jenkins test reports)')
     .option('-y, --yes', 'confirm deploys to data centers that ask for confirmation (needed without a terminal)')

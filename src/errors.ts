@@ -14,6 +14,7 @@ export const ExitCode = {
   lockHeld: 7,
   toolMissing: 8,
   changesPending: 10,
+  canaryNotPassed: 12,
   interrupted: 130,
 } as const;
 
@@ -246,6 +247,14 @@ export class InvalidTargetError extends OzgError {
     super(`${field}: ${message}`, options);
     this.field = field;
   }
+}
+
+/**
+ * A sharded deploy (`--after-canary`) found no proof in the ledger that the canary wave
+ * reached the desired bundles: no shard may start before the one canary has passed.
+ */
+export class CanaryNotPassedError extends OzgError {
+  override readonly exitCode: number = ExitCode.canaryNotPassed;
 }
 
 /** The run was interrupted (SIGINT/SIGTERM). */

@@ -1,10 +1,11 @@
-import type { Site } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup, Site } from '../inventory/types.js';
 import { describeWriteFailure, RecordWriteError, UsageError } from '../errors.js';
 import { elapsedMs } from '../clock.js';
 import { renderAll } from './render-all.js';
 import { runRollout, type RolloutResult } from './rollout.js';
 import { loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
 import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
+import { checkCanaryPassed, planFleetShare } from './canary.js';
 import type { SelectionFlags, Workspace } from '../workspace/workspace.js';
 
 /** What to deploy and how: `ozg deploy`'s flags, or what `clone-procedure --deploy` asks for. */
@@ -14,6 +15,10 @@ export interface DeployRequest extends SelectionFlags {
   waves?: string;
   maxFailures?: string;
   resume?: boolean;
+  /** deploy only the first wave of the whole fleet: the canary stage of a sharded pipeline */
+  canaryOnly?: boolean;
+  /** deploy the waves after the canary (this shard's part), once the ledger shows the canary passed */
+  afterCanary?: boolean;
   /** confirms deploys to data centers that ask for it (`confirm: true`) */
   yes?: boolean;
   /**
@@ -41,20 +46,20 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   const { state, resumed } = await startState(workspace, request);
   const plan = state.plan;
   const done = new Set(state.done);
-  const items = workspace
-    .selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure, shard: plan.shard })
-    .filter((item) => !done.has(item.site.name));
+  const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
+  const fleet = plan.stage || plan.shard ? await planFleetRun(workspace, plan, environmentsOf) : undefined;
+  const items = (fleet?.items ?? workspace.selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure })).filter((item) => !done.has(item.site.name));
   const sites = uniqueSites(items.map((item) => item.site));
   if (resumed) reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
+  if (fleet?.note) reporter.emit({ type: 'info', message: fleet.note });
 
-  const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
   // Every bundle renders and fits its target before the first target is contacted: invalid
   // input is refused whole (exit 3), never half-way through a rollout. The pipeline reuses them.
   await renderAll(workspace, items, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
   await confirmIfAsked(workspace, sites, environmentsOf, request);
 
-  const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
-  const maxFailures = plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
+  const waves = fleet ? fleet.waves : plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
+  const maxFailures = fleet ? fleet.maxFailures : plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
   const ledgerDir = workspace.inventory.ledgerDir;
   await writeRolloutState(ledgerDir, state).catch((error: unknown) => {
     throw stateWriteError(ledgerDir, error);
@@ -97,6 +102,34 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   return { result, run: state.run, startedAt };
 }
 
+/**
+ * A sharded or staged run plans over every selected site, so the canary job and every shard
+ * agree on the canary and on each shard's share of the failure budget; after the canary, the
+ * ledger must show it passed before any site of this shard is touched.
+ */
+async function planFleetRun(
+  workspace: Workspace,
+  plan: RolloutPlan,
+  environmentsOf: (site: Site) => EnvironmentName[],
+): Promise<{ items: ResolvedSetup[]; waves?: Site[][]; maxFailures?: number; note?: string }> {
+  const everything = workspace.selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure });
+  const share = planFleetShare(uniqueSites(everything.map((item) => item.site)), plan);
+  if (plan.stage === 'after-canary') {
+    const canary = new Set(share.canary.map((site) => site.name));
+    await checkCanaryPassed(
+      everything.filter((item) => canary.has(item.site.name)),
+      { environmentsOf, renderBundle: (item, environment) => workspace.renderBundle(item, environment), recorded: (key) => workspace.recorded(key) },
+    );
+  }
+  const mine = new Set(share.sites.map((site) => site.name));
+  return {
+    items: everything.filter((item) => mine.has(item.site.name)),
+    ...(share.waves ? { waves: share.waves } : {}),
+    ...(share.maxFailures !== undefined ? { maxFailures: share.maxFailures } : {}),
+    ...(share.budgetNote ? { note: share.budgetNote } : {}),
+  };
+}
+
 function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
   return new RecordWriteError(stateFile(ledgerDir), describeWriteFailure(error), {
     cause: error,
@@ -107,7 +140,7 @@ function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
 
 async function startState(workspace: Workspace, flags: DeployRequest): Promise<{ state: RolloutState; resumed: boolean }> {
   if (flags.resume) {
-    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest) {
+    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest || flags.canaryOnly || flags.afterCanary) {
       throw new UsageError('--resume continues the interrupted rollout with its own selection, waves and budget', {
         hint: 'drop the other selection flags, or start a new rollout without --resume',
       });
@@ -121,6 +154,9 @@ async function startState(workspace: Workspace, flags: DeployRequest): Promise<{
   if (flags.waves) plan.waves = flags.waves;
   if (flags.maxFailures !== undefined) plan.maxFailures = flags.maxFailures;
   if (flags.onlyTest) plan.onlyTest = true;
+  if (flags.canaryOnly && flags.afterCanary) throw new UsageError('--canary-only and --after-canary are two stages: give one', { hint: 'the canary job runs --canary-only, each shard --after-canary' });
+  if (flags.canaryOnly) plan.stage = 'canary';
+  if (flags.afterCanary) plan.stage = 'after-canary';
   return { state: { run: workspace.run, startedAt: workspace.clock.now().toISOString(), plan, done: [] }, resumed: false };
 }
 

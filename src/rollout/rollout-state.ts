@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import type { RolloutStage } from './canary.js';
 
 /** The options a rollout was started with: `--resume` continues with exactly these. */
 export interface RolloutPlan {
@@ -11,6 +12,8 @@ export interface RolloutPlan {
   waves?: string;
   maxFailures?: string;
   onlyTest?: boolean;
+  /** the stage of a sharded pipeline: the canary, or the waves after it */
+  stage?: RolloutStage;
 }
 
 /** What `--resume` continues from, kept beside the ledger and rewritten after every site. */

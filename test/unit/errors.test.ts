@@ -1,4 +1,5 @@
 import {
+  CanaryNotPassedError,
   ClusterError,
   ConcurrentChangeError,
   ExitCode,
@@ -30,6 +31,7 @@ describe('exit codes', () => {
     [new LockHeldError('x'), 7],
     [new ToolMissingError('x'), 8],
     [new InvalidTargetError('sites.kiel', 'x'), 3],
+    [new CanaryNotPassedError('x'), 12],
     [new InterruptedError('x'), 130],
   ])('%p exits with %i', (error, code) => {
     expect(error.exitCode).toBe(code);
