@@ -3,11 +3,11 @@
  * procedure under templates/ with a realistic site, plus charts made here for the cases the
  * renderer must refuse. Through the CLI: test/e2e/kubernetes-chart.test.ts.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { RenderError, ToolMissingError } from '../../src/errors.js';
+import { InvalidInputError, RenderError, ToolMissingError } from '../../src/errors.js';
 import type { Site } from '../../src/inventory/types.js';
 import { createHelmLocator, type HelmTool } from '../../src/procedure/helm-tool.js';
 import { renderBundle } from '../../src/procedure/render.js';
@@ -176,6 +176,90 @@ describe('the example chart in detail', () => {
     const [fromFolder, fromArchive] = [await render(folder), await render(procedure)];
     expect(fromArchive.files.map((f) => f.path).sort()).toEqual(fromFolder.files.map((f) => f.path.replace(/^chart\//, `packaged/${archive}/`)).sort());
     expect(fromArchive.files.map((f) => f.content.toString()).sort()).toEqual(fromFolder.files.map((f) => f.content.toString()).sort());
+  });
+
+  it('accepts `namespace: {{ .Release.Namespace }}` (the target namespace), names a vendored subchart\'s files by their path, and refuses a chart\'s CRDs naming crds/', async () => {
+    const ownNamespace = variant({ 'templates/extra.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: {{ .Release.Namespace }}\ndata: {}\n' });
+    const sub = path.join(ownNamespace.dir, 'chart/charts/db');
+    mkdirSync(path.join(sub, 'templates'), { recursive: true });
+    writeFileSync(path.join(sub, 'Chart.yaml'), 'apiVersion: v2\nname: db\nversion: 0.1.0\n');
+    writeFileSync(path.join(sub, 'templates/service.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-db\nspec:\n  ports: [{ port: 5432 }]\n');
+    const bundle = await render(ownNamespace);
+    expect(bundle.files.map((f) => f.path)).toEqual(expect.arrayContaining(['chart/templates/extra.yaml', 'chart/charts/db/templates/service.yaml']));
+    const objects = readBundleManifests(bundle, { namespace: NAMESPACE });
+    expect(objects.filter((o) => ['extra', 'vorgang-manager-db'].includes(o.object.metadata.name)).map((o) => `${o.source} ${o.object.metadata.namespace}`).sort()).toEqual([
+      `chart/charts/db/templates/service.yaml ${NAMESPACE}`,
+      `chart/templates/extra.yaml ${NAMESPACE}`,
+    ]);
+
+    const withCrd = variant({});
+    mkdirSync(path.join(withCrd.dir, 'chart/crds'));
+    writeFileSync(
+      path.join(withCrd.dir, 'chart/crds/forms.yaml'),
+      'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: forms.ozg.example\nspec:\n  group: ozg.example\n  names: { kind: Form, plural: forms }\n  scope: Namespaced\n  versions: []\n',
+    );
+    let refused: unknown;
+    try {
+      readBundleManifests(await render(withCrd), { namespace: NAMESPACE });
+    } catch (error) {
+      refused = error;
+    }
+    expect((refused as InvalidInputError).problems).toEqual([
+      expect.objectContaining({ file: 'vorgang-manager/1.0.0/chart/crds/forms.yaml', message: expect.stringContaining('CustomResourceDefinition is cluster-scoped') }),
+    ]);
+  });
+
+  it('hands helm the values in an owner-only file in a private folder, removed afterwards, and the chart, release and namespace', async () => {
+    const real = await helm();
+    const seen: { args: string[]; file?: string; mode?: number; dirMode?: number; text?: string } = { args: [] };
+    const spy: HelmTool = {
+      ...real,
+      run: async (args, options) => {
+        seen.args = [...args];
+        const file = args[args.indexOf('--values') + 1]!;
+        seen.file = file;
+        seen.mode = statSync(file).mode & 0o777;
+        seen.dirMode = statSync(path.dirname(file)).mode & 0o777;
+        seen.text = readFileSync(file, 'utf8');
+        return real.run(args, options);
+      },
+    };
+    await render(procedure, { helm: async () => spy });
+    expect(seen.args.slice(0, 7)).toEqual(['template', 'vorgang-manager', path.join(procedure.dir, 'chart'), '--namespace', NAMESPACE, '--include-crds', '--values']);
+    expect([seen.mode, seen.dirMode]).toEqual([0o600, 0o700]);
+    expect(YAML.parse(seen.text!)).toMatchObject({ municipality: { name: 'kiel', key: '01002000' }, environment: 'test', smtp: { password: SECRET } });
+    expect(existsSync(path.dirname(seen.file!))).toBe(false);
+  });
+
+  it('runs helm with PATH and its own throw-away homes only: no kubeconfig, proxy or repository settings of the user', async () => {
+    const calls: { args: readonly string[]; env: Record<string, string> }[] = [];
+    const locate = createHelmLocator({
+      env: { PATH: '/opt/helm/bin', OZG_HELM: '/opt/helm/bin/helm', KUBECONFIG: '/home/u/.kube/config', HTTPS_PROXY: 'http://proxy:3128', HELM_REPOSITORY_CONFIG: '/home/u/repos.yaml', HOME: '/home/u' },
+      spawn: async (file, args, options) => {
+        calls.push({ args, env: options.env });
+        expect(file).toBe('/opt/helm/bin/helm');
+        return { exitCode: 0, stdout: args[0] === 'version' ? 'v3.8.0' : '', stderr: '', durationMs: 1 };
+      },
+    });
+    const tool = await locate();
+    expect(tool.version).toBe('v3.8.0');
+    await tool.run(['template', 'x', 'chart']);
+    for (const call of calls) {
+      expect(Object.keys(call.env).sort()).toEqual(['HELM_CACHE_HOME', 'HELM_CONFIG_HOME', 'HELM_DATA_HOME', 'HOME', 'PATH']);
+      expect(call.env.PATH).toBe('/opt/helm/bin');
+      expect(call.env.HOME).not.toBe('/home/u');
+    }
+    expect(existsSync(calls[0]!.env.HOME!)).toBe(false);
+    // found once per run
+    expect(await locate()).toBe(tool);
+    expect(calls.filter((c) => c.args[0] === 'version')).toHaveLength(1);
+  });
+
+  it('a helm older than 3.8 is a ToolMissingError naming the version found', async () => {
+    const old = createHelmLocator({ env: { PATH: '/usr/bin' }, spawn: async () => ({ exitCode: 0, stdout: 'v3.7.2', stderr: '', durationMs: 1 }) });
+    const error = await old().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolMissingError);
+    expect((error as Error).message).toBe('helm on PATH is helm v3.7.2; ozg needs helm 3.8.0 or newer to render charts');
   });
 
   it('a missing helm is a ToolMissingError naming the install script', async () => {
