@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
@@ -213,6 +213,16 @@ describe('a Helm chart procedure on Kubernetes targets', () => {
     expect(run.stdout + run.stderr).not.toContain(SMTP_PASSWORD);
     expect(await readFile(path.join(dir, '.ozg/ledger.jsonl'), 'utf8')).not.toContain(SMTP_PASSWORD);
 
+    // `ozg render` writes helm's output per chart template, the secret redacted
+    const rendered = await ozg(dir, ['render', 'kiel', '-o', 'out']);
+    expect({ code: rendered.code, stderr: rendered.stderr }).toEqual({ code: 0, stderr: '' });
+    const files = (await readdir(path.join(dir, 'out'), { recursive: true })).map((f) => f.split(path.sep).join('/'));
+    const secretFile = files.find((f) => f.endsWith('test/vorgang-manager/chart/templates/secret.yaml'));
+    expect({ secretFile, files }).toEqual({ secretFile: expect.any(String), files: expect.arrayContaining([expect.stringMatching(/test\/vorgang-manager\/chart\/templates\/ingress\.yaml$/)]) });
+    const secretYaml = parse(await readFile(path.join(dir, 'out', secretFile!), 'utf8'));
+    expect(Buffer.from(secretYaml.data.SMTP_PASSWORD, 'base64').toString()).toBe('«secret:smtpPassword»');
+    expect(files.some((f) => f.includes('tests/test-connection'))).toBe(false);
+
     // a second deploy changes nothing: helm's output hashes the same
     const again = await ozg(dir, ['deploy', '--json']);
     expect({ code: again.code, outcomes: outcomes(again) }).toEqual({ code: 0, outcomes: ['husum/prod: unchanged', 'husum/test: unchanged', 'kiel/prod: unchanged', 'kiel/test: unchanged'] });
@@ -235,6 +245,14 @@ describe('a Helm chart procedure on Kubernetes targets', () => {
       );
     });
     await pinVersions(dir, { kiel: '1.1.0' });
+
+    // plan sees the new chart version as a change, and writes nothing
+    k.clearRequests();
+    const plan = await ozg(dir, ['plan', 'kiel']);
+    expect({ code: plan.code, stderr: plan.stderr }).toEqual({ code: 10, stderr: '' });
+    // its diff asks the server with dry-run applies, which store nothing
+    expect(k.requests.filter((r) => isWrite(r) && r.query.dryRun !== 'All').map(describeRequest)).toEqual([]);
+    expect(plan.stdout).toContain('vorgang-manager-config');
 
     const prodBefore = snapshot(k, ns('kiel', 'prod'));
     const testRelease = releaseRecord(k, ns('kiel', 'test')).live.release;
