@@ -42,7 +42,7 @@ interface RawProcedure {
   values?: Record<string, unknown>;
   secrets?: string[];
   vm?: { files: string; hooks?: { install?: string; activate?: string }; cloudInit?: string };
-  kubernetes?: { manifests: string };
+  kubernetes?: { manifests?: string; chart?: string; values?: string };
   smoke?: SmokeCheck[];
 }
 
@@ -85,7 +85,11 @@ function createProcedure(raw: RawProcedure, dir: string, file: string): Procedur
     procedure.vm = { files: raw.vm.files, hooks: { ...(raw.vm.hooks ?? {}) } };
     if (raw.vm.cloudInit !== undefined) procedure.vm.cloudInit = raw.vm.cloudInit;
   }
-  if (raw.kubernetes) procedure.kubernetes = { manifests: raw.kubernetes.manifests };
+  if (raw.kubernetes?.chart !== undefined) {
+    procedure.kubernetes = { chart: raw.kubernetes.chart, ...(raw.kubernetes.values !== undefined ? { values: raw.kubernetes.values } : {}) };
+  } else if (raw.kubernetes?.manifests !== undefined) {
+    procedure.kubernetes = { manifests: raw.kubernetes.manifests };
+  }
   return procedure;
 }
 
@@ -175,8 +179,20 @@ async function checkReferencedFiles(source: YamlSource, raw: RawProcedure, dir: 
       await check(['vm', 'cloudInit'], raw.vm.cloudInit, 'file', `file ${raw.vm.cloudInit} not found next to procedure.yaml`);
     }
   }
-  if (raw.kubernetes) {
+  if (raw.kubernetes?.manifests !== undefined) {
     await check(['kubernetes', 'manifests'], raw.kubernetes.manifests, 'directory', `directory ${raw.kubernetes.manifests} not found next to procedure.yaml`);
+  }
+  const chart = raw.kubernetes?.chart;
+  if (chart !== undefined) {
+    // a packaged chart is one file; a chart folder must hold Chart.yaml, or helm would say so per site
+    if (/\.tgz$/i.test(chart)) {
+      await check(['kubernetes', 'chart'], chart, 'file', `chart archive ${chart} not found next to procedure.yaml`);
+    } else if (await check(['kubernetes', 'chart'], chart, 'directory', `chart folder ${chart} not found next to procedure.yaml (a Helm chart folder, or a packaged .tgz)`)) {
+      await check(['kubernetes', 'chart'], path.join(chart, 'Chart.yaml'), 'file', `${chart}/Chart.yaml not found: a chart folder holds Chart.yaml (helm create makes one)`);
+    }
+  }
+  if (raw.kubernetes?.values !== undefined) {
+    await check(['kubernetes', 'values'], raw.kubernetes.values, 'file', `values template ${raw.kubernetes.values} not found next to procedure.yaml`);
   }
   return problems;
 }

@@ -9,14 +9,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context, Drop, Liquid, LiquidError, toValue, toValueSync, type Emitter, type FilterImplOptions, type Template } from 'liquidjs';
 import type { EnvironmentName, Setup, Site } from '../inventory/types.js';
-import { RenderError } from '../errors.js';
+import { InternalError, RenderError } from '../errors.js';
 import { createSecretRedactor, formatRedactedSecret, type SecretRedactor } from '../inventory/secret-redactor.js';
 import type { SmokeCheck } from '../smoke/types.js';
 import { resolveContainedPath } from './contained-path.js';
 import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
 import { hashBundle } from './hash.js';
+import type { HelmTool } from './helm-tool.js';
+import { renderChart } from './render-chart.js';
 import { readTemplateFiles, type TemplateFile } from './template-files.js';
-import type { Bundle, BundleFile, Procedure } from './types.js';
+import type { Bundle, BundleFile, KubernetesChart, Procedure } from './types.js';
 import { applyValueDefaults } from './value-defaults.js';
 
 export interface RenderInput {
@@ -34,6 +36,14 @@ export interface RenderInput {
   redactSecrets?: boolean;
   /** directory template paths in errors are relative to; default: the procedure's catalogue */
   cwd?: string;
+  /** a chart procedure on a Kubernetes target: the site's namespace and how to reach helm */
+  chart?: ChartRenderContext;
+}
+
+/** What rendering a Helm chart needs beyond the templates (render-chart.ts). */
+export interface ChartRenderContext {
+  namespace: string;
+  helm: () => Promise<HelmTool>;
 }
 
 /** What a template sees (docs/procedure-format.md); file templates also get `secrets`. */
@@ -52,6 +62,7 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
   const { procedure, targetKind } = input;
   const display = createDisplayPath(input);
   const procedureFile = display(procedure.file);
+  if (targetKind === 'kubernetes' && procedure.kubernetes?.chart !== undefined) return renderChartBundle(input, procedure.kubernetes, display, procedureFile);
   const templateDir = selectTemplateDir(procedure, targetKind, procedureFile);
   const secrets = resolveSecretValues(input, procedureFile);
   // One copy per bundle, frozen and shared by its files and smoke checks (see freezeDeep).
@@ -78,6 +89,64 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
     targetKind,
     files,
     hooks,
+    smoke,
+    hash,
+  };
+}
+
+/**
+ * A chart procedure's bundle: the values template rendered like a file (secrets make it
+ * sensitive), `helm template` run on the chart, its output as the bundle's files, its test
+ * hooks added to the procedure's smoke checks.
+ */
+async function renderChartBundle(input: RenderInput, chart: KubernetesChart, display: (file: string) => string, procedureFile: string): Promise<Bundle> {
+  const { procedure } = input;
+  if (!input.chart) throw new InternalError(`${procedure.name} ${procedure.version} renders a Helm chart, but no namespace and helm were given to the renderer`);
+  const secrets = resolveSecretValues(input, procedureFile);
+  const context = freezeDeep(createTemplateContext(input));
+  const engine = createEngine();
+  let values: { text: string; sensitive: boolean } | undefined;
+  if (chart.values !== undefined) {
+    const where = display(path.resolve(procedure.dir, chart.values));
+    const found = await resolveContainedPath(procedure.dir, chart.values);
+    if (found.status === 'outside') throw new RenderError(where, `leads outside the procedure version folder (to ${found.real}) through a symbolic link`);
+    const source = await readFile(path.resolve(procedure.dir, chart.values), 'utf8').catch((err: unknown) => {
+      throw new RenderError(where, `cannot read the values template: ${(err as Error).message}`, {}, { cause: err });
+    });
+    const template = parseTemplate(engine, source, where);
+    const mentionsSecrets = 'secrets' in engine.analyzeSync(template, { partials: false }).globals;
+    let read = false;
+    try {
+      const text = renderTemplate(engine, template, { ...context, secrets: new SecretsDrop(secrets, () => (read = true)) }, where);
+      values = { text, sensitive: read || mentionsSecrets };
+    } catch (err) {
+      throw redactRenderError(err, secrets, input.redactSecrets);
+    }
+  }
+  const parsed: ParsedTemplateDir = { engine, templates: [], smokeTemplates: new Map() };
+  const declared = renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
+  const helm = await input.chart.helm();
+  const rendered = await renderChart({
+    procedure,
+    chart,
+    release: procedure.name,
+    namespace: input.chart.namespace,
+    helm,
+    ...(values ? { values } : {}),
+    secrets,
+    display,
+    smokeNames: new Set(declared.map((c) => c.name)),
+  });
+  const smoke = [...declared, ...rendered.tests];
+  const hash = hashBundle({ procedure: procedure.name, version: procedure.version, targetKind: 'kubernetes', files: rendered.files, hooks: {}, smoke });
+  return {
+    site: input.site.name,
+    environment: input.environment,
+    procedure: procedure.name,
+    version: procedure.version,
+    targetKind: 'kubernetes',
+    files: rendered.files,
+    hooks: {},
     smoke,
     hash,
   };
@@ -454,6 +523,7 @@ function bareMessageOf(err: RenderError): string {
 function selectTemplateDir(procedure: Procedure, targetKind: 'vm' | 'kubernetes', procedureFile: string): string {
   const dir = targetKind === 'vm' ? procedure.vm?.files : procedure.kubernetes?.manifests;
   if (dir === undefined) {
+    // a chart procedure does reach here for vm: its kubernetes part is a chart, not a folder
     throw new RenderError(procedureFile, `${procedure.name} ${procedure.version} has no ${targetKind} section`, {}, {
       hint: `choose a data center of a kind this procedure supports, or add a ${targetKind}: section`,
     });

@@ -21,10 +21,22 @@ export interface Procedure {
     /** cloud-init user-data fragment template (issue 3) */
     cloudInit?: string;
   };
-  /** Kubernetes target: directory of manifest templates (relative to dir) */
-  kubernetes?: { manifests: string };
+  /**
+   * Kubernetes target: a directory of manifest templates, or a Helm chart (a folder or `.tgz`)
+   * with a values template; paths relative to dir. Exactly one of manifests and chart.
+   */
+  kubernetes?: { manifests: string; chart?: undefined } | KubernetesChart;
   /** smoke check templates; rendered per site like the files */
   smoke: SmokeCheck[];
+}
+
+/** A procedure's Kubernetes part as a Helm chart, rendered by `helm template` (docs/procedure-format.md). */
+export interface KubernetesChart {
+  manifests?: undefined;
+  /** chart folder or packaged `.tgz`, relative to the procedure dir */
+  chart: string;
+  /** Liquid template of the chart's values file, relative to the procedure dir */
+  values?: string;
 }
 
 /** Every procedure version from every catalogue the inventory names. */

@@ -113,6 +113,7 @@ async function claimObjects(workspace: Workspace, item: ResolvedSetup, environme
   const dc = workspace.inventory.dataCenters.get(item.site.dataCenter)!;
   const spec = dc.environments[environment];
   if (!spec) return [];
+  // a chart's bundle files are already named by their path in the procedure folder (chart/templates/x.yaml)
   const manifests = item.procedure.kubernetes?.manifests ?? '.';
   const problems: Problem[] = [];
   for (const object of await listBundleObjects(dc, spec, item.site, bundle)) {

@@ -21,6 +21,21 @@ export interface CommandSmokeCheck extends SmokeCheckBase {
   /** shell command run on the target in the live release directory; exit code compared */
   command: string;
   expectExitCode?: number;
+  /**
+   * Kubernetes only: the container a chart's test hook declared, run as given instead of
+   * `sh -c command` (then `command` is its command line, for display). Set by ozg, never in
+   * procedure.yaml.
+   */
+  container?: SmokeContainer;
+}
+/** What ozg takes from a chart test hook's container (docs/procedure-format.md, Helm charts). */
+export interface SmokeContainer {
+  /** the chart template it came from, as errors name it */
+  source: string;
+  command?: string[];
+  args?: string[];
+  env?: Record<string, unknown>[];
+  envFrom?: Record<string, unknown>[];
 }
 export interface HttpSmokeCheck extends SmokeCheckBase {
   http: { url: string; status?: number; contains?: string };

@@ -5,6 +5,7 @@ import type { Bundle } from '../procedure/types.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import type { SecretRedactor } from '../inventory/secret-redactor.js';
 import { renderBundle } from '../procedure/render.js';
+import { createHelmLocator } from '../procedure/helm-tool.js';
 import { checkBundleForTarget } from '../targets/create-driver.js';
 
 export interface BundleCache {
@@ -21,6 +22,8 @@ export interface BundleCache {
 export function createBundleCache(inventory: Inventory, env: Record<string, string | undefined>, redactor: SecretRedactor): BundleCache {
   const secretCache = new Map<string, Promise<string>>();
   const bundles = new Map<string, Promise<Bundle>>();
+  // helm is looked for only when a chart procedure renders, once per run
+  const helm = createHelmLocator({ env });
 
   const resolveItemSecrets = async (item: ResolvedSetup): Promise<Record<string, string>> => {
     const secrets: Record<string, string> = {};
@@ -37,7 +40,12 @@ export function createBundleCache(inventory: Inventory, env: Record<string, stri
   const renderChecked = async (item: ResolvedSetup, environment: EnvironmentName, redactSecrets: boolean): Promise<Bundle> => {
     const dc = inventory.dataCenters.get(item.site.dataCenter)!;
     const secrets = redactSecrets ? {} : await resolveItemSecrets(item);
+    const spec = dc.environments[environment];
+    const chart = dc.kind === 'kubernetes' && item.procedure.kubernetes?.chart !== undefined && spec
+      ? { namespace: (await import('../targets/kubernetes/kube-target.js')).resolveNamespace(dc, spec, item.site), helm }
+      : undefined;
     const bundle = await renderBundle({
+      ...(chart ? { chart } : {}),
       procedure: item.procedure,
       site: item.site,
       setup: item.setup,
@@ -47,7 +55,6 @@ export function createBundleCache(inventory: Inventory, env: Record<string, stri
       secrets,
       redactSecrets,
     });
-    const spec = dc.environments[environment];
     const filesDir = item.procedure.vm?.files ?? '';
     // named as render errors name template files: <procedure>/<version>/<vm.files>/<path>
     const describeFile = (file: string): string => posix.join(item.procedure.name, item.procedure.version, filesDir, file);

@@ -76,7 +76,15 @@ export function buildSmokeJob(options: SmokeJobOptions): KubeObject {
     { name: 'OZG_NAMESPACE', value: options.namespace },
   ];
   const container = isCommandCheck(check)
-    ? { command: ['sh', '-c', check.command], env }
+    ? check.container
+      ? // a chart test hook's container as the chart declared it; ozg's variables first, the chart's win on a clash
+        {
+          ...(check.container.command ? { command: check.container.command } : {}),
+          ...(check.container.args ? { args: check.container.args } : {}),
+          env: [...env.filter((e) => !check.container!.env?.some((c) => c.name === e.name)), ...(check.container.env ?? [])],
+          ...(check.container.envFrom ? { envFrom: check.container.envFrom } : {}),
+        }
+      : { command: ['sh', '-c', check.command], env }
     : {
         // The URL travels in the environment, never through shell quoting.
         command: ['sh', '-c', buildWgetScript()],
