@@ -59,8 +59,6 @@ export function runOnChannel(connection: Connection, script: string, execOptions
   }
   context.stats.execs++;
   context.stats.bytesSent += Buffer.byteLength(command) + (streamed ? 0 : (stdin?.length ?? 0));
-  // a streamed stdin is counted as it goes out, so a benchmark sees what really crossed the wire
-  streamed?.on('data', (chunk: Buffer) => (context.stats.bytesSent += chunk.length));
   let streamError: Error | undefined;
   streamed?.once('error', (error) => (streamError = error));
   const started = performance.now();
@@ -94,6 +92,9 @@ export function runOnChannel(connection: Connection, script: string, execOptions
       if (streamed) {
         // a failed source ends the channel's input early: the script sees a cut archive and fails
         streamed.once('error', () => channel.end());
+        // counted as it goes out, so a benchmark sees what really crossed the wire; a 'data'
+        // listener starts the flow, so it is added only now, together with the pipe
+        streamed.on('data', (chunk: Buffer) => (context.stats.bytesSent += chunk.length));
         streamed.pipe(channel);
       } else channel.end(stdin);
     });
