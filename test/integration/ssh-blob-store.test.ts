@@ -2,7 +2,8 @@
  * The blob store of a VM target over a real sshd: what the SSH transport counts as sent
  * (command text + stdin bytes as they go out) shows a blob crossing the wire once.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { InternalError } from '../../src/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlobSource, BundleFile } from '../../src/procedure/types.js';
@@ -61,6 +62,21 @@ describe('VM blob store over ssh', () => {
     const result = await deploy('1.0.0', files, 'r2');
     expect(result.status).toBe('unchanged');
     expect({ connects: transport.stats.connects, execs: transport.stats.execs }).toEqual({ connects: 1, execs: 1 });
+  }, 60_000);
+
+  it('fails naming the file when a blob changes on this machine mid-deploy, and the target keeps its live release', async () => {
+    const { deploy, local, store } = open('changed-proc');
+    await deploy('1.0.0', [textFile('VERSION', '1\n')], 'r1');
+    const changing = writeBlobFile(join(tmp, 'changing.jar'), 2 * MiB, 9);
+    truncateSync(changing.path, MiB);
+    const error = await deploy('2.0.0', [blobFile('lib/app.jar', changing)], 'r2').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InternalError);
+    expect((error as Error).message).toContain(changing.path);
+    expect(readdirSync(local('changed-proc', 'releases'))).toEqual(['r1']);
+    expect(Object.keys(store())).not.toContain(`${changing.sha256}-644`);
   }, 60_000);
 
   it('removes blobs no kept release links to with the releases pruned, through sudo too', async () => {
