@@ -178,6 +178,11 @@ async function* readSourceChunks(source: ArchiveSource): AsyncGenerator<Buffer> 
     throw new ArchiveSourceError(source, (error as Error).message, { cause: error });
   }
   try {
+    // checked before the first byte: a member cut short is what tar on the target must see,
+    // never a complete archive of wrong bytes (a file that grows while read is caught there
+    // by its sha256)
+    const { size } = await handle.stat();
+    if (size !== source.size) throw new ArchiveSourceError(source, `it holds ${size} bytes, not the ${source.size} expected`);
     let offset = 0;
     while (offset < source.size) {
       // a fresh buffer per chunk: the stream's reader may still hold the one before
@@ -187,8 +192,6 @@ async function* readSourceChunks(source: ArchiveSource): AsyncGenerator<Buffer> 
       offset += bytesRead;
       yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
     }
-    const { size } = await handle.stat();
-    if (size !== source.size) throw new ArchiveSourceError(source, `it holds ${size} bytes, not the ${source.size} expected`);
   } finally {
     await handle.close();
   }

@@ -209,7 +209,7 @@ describe('streamTarArchive', () => {
     writeFileSync(join(dir, 'short.bin'), Buffer.alloc(10));
     for (const [size, path, problem] of [
       [10, join(dir, 'missing.bin'), 'ENOENT'],
-      [20, join(dir, 'short.bin'), 'ended after 10 of 20 bytes'],
+      [20, join(dir, 'short.bin'), 'holds 10 bytes, not the 20 expected'],
       [5, join(dir, 'short.bin'), 'holds 10 bytes, not the 5 expected'],
     ] as const) {
       const stream = streamTarArchive([{ path: 'f', type: 'file', mode: 0o644, source: { path, size } }]);
