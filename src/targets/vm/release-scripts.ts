@@ -4,7 +4,9 @@
  *
  * Protocol: hook and tool output goes to stderr; stdout carries only `ozg-…` lines the driver
  * parses: `ozg-step <name>` before each step (the last one names the step that failed),
- * `ozg-nothing <reason>`, `ozg-reverted [<release>]`, `ozg-revert-failed`, `ozg-live <marker>`.
+ * `ozg-nothing <reason>`, `ozg-reverted [<release>]`, `ozg-revert-failed`, `ozg-live <marker>`,
+ * `ozg-missing-blob <key>` (a store blob the link step did not find). The marker read, asked
+ * about store keys, starts with `ozg-store-missing <index>…` before the marker.
  */
 import { quoteShell as q } from '../../shell-quote.js';
 
