@@ -3,7 +3,7 @@
  * SSH): blobs are sent once, release files are hard links to them, a config-only upgrade sends
  * kilobytes, old blobs leave with old releases, and a blob gone missing never makes a half release.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InternalError, RemoteCommandError } from '../../src/errors.js';
@@ -182,6 +182,23 @@ describe('VM blob store (local transport)', () => {
     expect(readdirSync(join(root, PROCEDURE, 'releases'))).toEqual(['r1']);
     expect(readlinkSync(join(root, PROCEDURE, 'current'))).toBe('releases/r1');
     expect(listStore(storeDir())).toEqual({});
+  });
+
+  it('copies instead of linking when the procedure folder is on another filesystem than the store', async () => {
+    // /dev/shm is a tmpfs on Linux; the store stays on the temp dir's filesystem
+    if (statSync('/dev/shm').dev === statSync(tmp).dev) throw new Error('this test needs /dev/shm on another filesystem than the temp dir (Linux tmpfs)');
+    const elsewhere = mkdtempSync('/dev/shm/ozg-blob-store-');
+    try {
+      symlinkSync(elsewhere, join(root, PROCEDURE));
+      const result = await deploy('1.0.0', [blobFile('lib/app.jar', app), textFile('VERSION', '1\n')], 'r1');
+      expect(result.status).toBe('applied');
+      const released = join(relDir('r1'), 'lib', 'app.jar');
+      expect(readFileSync(released).equals(readFileSync(app.path))).toBe(true);
+      expect(statSync(released).nlink).toBe(1);
+      expect(statSync(released).mode & 0o777).toBe(0o644);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('refuses a blob that arrives with other bytes than its sha256 names', async () => {

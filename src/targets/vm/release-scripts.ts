@@ -348,7 +348,9 @@ ozg_link_release() {
         echo "ozg: blob $k is not in the store $s (removed since ozg looked?)" >&2
         return 1
       fi
-      ln "$s/$k" "$rel/$p" || return
+      # a release folder on another filesystem than the store cannot link: it gets a copy
+      # (the store blob then has no link left and goes at the next collection)
+      ln "$s/$k" "$rel/$p" 2>/dev/null || cp -p "$s/$k" "$rel/$p" || return
     done <"$rel/${LINKS_FILE}"
   fi
   rm -rf "$rel/${INCOMING_DIR}"
