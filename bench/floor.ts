@@ -6,18 +6,22 @@
  *
  *   deploy: the exec receives the release tar on stdin, unpacks it and writes a marker
  *   noop:   the exec cats that marker
+ *   blob:   the exec receives a large file (the artefact) on stdin, streamed from disk, and
+ *           `cat`s it into a file renamed in place: the same bytes as ozg's cold artefact delivery
  */
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { connect as connectTcp } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 export interface FloorRequest {
-  mode: 'deploy' | 'noop';
+  mode: 'deploy' | 'noop' | 'blob';
   hosts: Array<{ address: string; port: number }>;
   user: string;
   identityFile: string;
   knownHostsFile: string;
-  /** the release archive (deploy only) */
+  /** the release archive (deploy), the artefact (blob) */
   archiveFile: string;
   /** the folder on every host the floor writes into */
   dir: string;
@@ -60,7 +64,9 @@ async function main(): Promise<void> {
   const command =
     request.mode === 'deploy'
       ? `set -e; d=${request.dir}; rm -rf "$d/release"; mkdir -p "$d/release"; cd "$d/release"; tar -x -f -; echo floor-release >"$d/marker.tmp"; mv -f "$d/marker.tmp" "$d/marker"`
-      : `cat ${marker}`;
+      : request.mode === 'blob'
+        ? `set -e; d=${request.dir}; mkdir -p "$d"; cat >"$d/blob.tmp"; mv -f "$d/blob.tmp" "$d/blob"`
+        : `cat ${marker}`;
 
   const failures: string[] = [];
   const deployTo = async (host: { address: string; port: number }): Promise<void> => {
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
     } as Parameters<typeof ssh.connect>[0]);
     const client = ssh.connection as unknown as Client;
     try {
-      const { code, stdout, stderr } = await run(client, command, archive);
+      const { code, stdout, stderr } = await run(client, command, request.mode === 'blob' ? createReadStream(request.archiveFile, { highWaterMark: 64 * 1024 }) : archive);
       if (code !== 0) throw new Error(`exit ${code}: ${stderr.trim()}`);
       if (request.mode === 'noop' && stdout.trim() !== 'floor-release') throw new Error(`unexpected marker ${JSON.stringify(stdout)}`);
     } finally {
@@ -102,7 +108,7 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-function run(client: Client, command: string, stdin: Buffer | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(client: Client, command: string, stdin: Buffer | Readable | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     client.exec(command, (error, channel) => {
       if (error) return reject(error);
@@ -113,7 +119,8 @@ function run(client: Client, command: string, stdin: Buffer | undefined): Promis
       channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
       channel.on('exit', (c: number | null) => (code = c));
       channel.on('close', () => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-      channel.end(stdin);
+      if (stdin && !Buffer.isBuffer(stdin)) stdin.pipe(channel);
+      else channel.end(stdin);
     });
   });
 }

@@ -148,11 +148,11 @@ function instrument(workspace: Workspace, timed: Timed): void {
       let first = true;
       w = {
         description: driver.description,
-        live: (procedure) => {
+        live: (procedure, bundle) => {
           // the first call on a target opens its SSH connection
           const kind = first ? 'connect+live' : 'live';
           first = false;
-          return timed(kind, () => driver.live(procedure));
+          return timed(kind, () => driver.live(procedure, bundle));
         },
         apply: (bundle, release) => {
           first = false;

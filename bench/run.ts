@@ -5,6 +5,11 @@
  * verified connection + one exec per host) and, when installed, with Ansible.
  *
  *   npm run bench -- --sites 50 --parallel 16 [--skip-ansible] [--cpu-prof DIR] [--keep]
+ *   npm run bench -- --store-only --blob-mb 50     # only the artefact + blob store part
+ *
+ * Then (store.ts) a 50 MB artefact to every host through the VM driver's blob store, against
+ * its floor (the same bytes streamed by plain ssh + cat, same parallelism), and a config-only
+ * upgrade: bytes sent per target and peak memory.
  *
  * --cpu-prof writes V8 CPU profiles of the floor and ozg runs; --keep keeps the work dir (project,
  * ledger, Ansible files and log) for a look afterwards.
@@ -22,6 +27,7 @@ import { ANSIBLE_INSTALL_STEP, findAnsiblePlaybook, prepareAnsible } from './ans
 import { PROCEDURE, writeBenchProject, type BenchProject } from './fixture.js';
 import type { FloorRequest, FloorResult } from './floor.js';
 import type { OzgPhaseRequest, OzgPhaseResult } from './ozg-phase.js';
+import { runStoreBench } from './store.js';
 import { VM_DEPLOY_ROOT, startSshHosts, type SshHosts } from '../test/helpers/sshd-harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,21 +59,24 @@ async function main(): Promise<number> {
       'skip-ansible': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'blob-mb': { type: 'string', default: '50' },
+      'store-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--sites N (default 50)] [--parallel N (default 16)] [--skip-ansible] [--cpu-prof DIR] [--keep]');
+    console.log('usage: npm run bench -- [--sites N (default 50)] [--parallel N (default 16)] [--skip-ansible] [--cpu-prof DIR] [--keep] [--blob-mb N (default 50)] [--store-only]');
     return 0;
   }
   const sites = positiveInteger(values.sites, '--sites');
   const parallel = positiveInteger(values.parallel, '--parallel');
+  const blobMb = positiveInteger(values['blob-mb'], '--blob-mb');
   if (sites * 2 > 250) throw new Error('--sites: at most 125 (2 hosts per site on one 127.x.y.0/24)');
   keepWorkDir = values.keep;
   const cpuProfDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
   const repoRoot = path.resolve(here, '..', '..');
   if (!existsSync(path.join(repoRoot, 'bench', 'fixtures'))) throw new Error(`bench/fixtures not found under ${repoRoot}`);
-  if (!existsSync(path.join(repoRoot, 'dist', 'rollout', 'workspace.js'))) throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
+  if (!existsSync(path.join(repoRoot, 'dist', 'workspace', 'workspace.js'))) throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
 
   log(`ozg bench: ${sites} sites × test+prod = ${sites * 2} sshd hosts, parallelism ${parallel}, Node ${process.version}, ${os.cpus().length} CPUs`);
   warnIfBusy('before');
@@ -75,6 +84,12 @@ async function main(): Promise<number> {
   vms = await startSshHosts(sites * 2, { logLevel: 'INFO' });
   log(`started ${vms.hosts.length} sshd hosts in ${seconds(performance.now() - t)}`);
   workDir = await mkdtemp(path.join(os.tmpdir(), 'ozg-bench-'));
+  const profile = (name: string) => (cpuProfDir ? { dir: cpuProfDir, name: `${name}.cpuprofile` } : undefined);
+  const store = () => runStoreBench({ vms: vms!, workDir: workDir!, parallel, blobMb, runChild: (script, request, name) => runChild(script, request, profile(name)), log, out });
+  if (values['store-only']) {
+    await store();
+    return 0;
+  }
   const project = await writeBenchProject({ repoRoot, dir: workDir, sites, concurrency: parallel, vms });
   log(`release: ${kb(project.archiveBytes)} tar (asset ${kb((await readFile(project.assetFile)).length)}), project in ${workDir}`);
 
@@ -88,7 +103,6 @@ async function main(): Promise<number> {
     dir: `${VM_DEPLOY_ROOT}/floor`,
     parallel,
   });
-  const profile = (name: string) => (cpuProfDir ? { dir: cpuProfDir, name: `${name}.cpuprofile` } : undefined);
   const floorDeploy = await runChild<FloorResult>('floor.js', floorRequest('deploy'), profile('floor-deploy'));
   checkFloor('deploy', floorDeploy);
   log(`floor deploy:   ${seconds(floorDeploy.wallMs)}`);
@@ -145,6 +159,7 @@ async function main(): Promise<number> {
 
   warnIfBusy('after');
   printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project });
+  await store();
   return exitCode;
 }
 

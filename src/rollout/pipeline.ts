@@ -129,7 +129,7 @@ async function prepareStages(item: ResolvedSetup, environments: EnvironmentName[
     checkAborted(deps);
     const bundle = await deps.renderBundle(item, environment);
     const driver = await deps.driver(item.site, environment);
-    const live = await driver.live(item.procedure.name);
+    const live = await driver.live(item.procedure.name, bundle);
     const recorded = deps.recorded({ site: item.site.name, environment, procedure: item.procedure.name });
     stages.push({ environment, driver, bundle, live, plan: planTarget(bundle, live, recorded) });
   }

@@ -30,8 +30,12 @@ export type RollbackResult =
 export interface TargetDriver {
   /** human name of the target: `kiel/test @ 127.0.0.2`, a directory or a namespace */
   readonly description: string;
-  /** the live release of a procedure, or undefined when none is deployed */
-  live(procedure: string): Promise<LiveRelease | undefined>;
+  /**
+   * the live release of a procedure, or undefined when none is deployed. `bundle`, when given,
+   * is what the next apply will bring: a VM driver learns in the same read which of its blobs
+   * the target's store lacks.
+   */
+  live(procedure: string, bundle?: Bundle): Promise<LiveRelease | undefined>;
   /** idempotent: unchanged when the live hash equals bundle.hash */
   apply(bundle: Bundle, releaseId: string): Promise<ApplyResult>;
   /** run the checks on (or against) the target's live release */

@@ -3,6 +3,7 @@
  * kept as tails, its timeout enforced with TERM then KILL, and a connection that drops under
  * it reported as such.
  */
+import { Readable } from 'node:stream';
 import { UnreachableError } from '../../errors.js';
 import { quoteShell } from '../../shell-quote.js';
 import { createOutputTail, droppedCounts } from '../vm/output-tail.js';
@@ -48,11 +49,18 @@ export function buildRemoteCommand(script: string, sudo: boolean): string {
 
 export function runOnChannel(connection: Connection, script: string, execOptions: ExecOptions, context: RunOnChannelContext): Promise<ExecResult> {
   const command = buildRemoteCommand(script, context.sudo);
+  const input = execOptions.stdin;
+  const streamed = input instanceof Readable ? input : undefined;
   // a Buffer goes out as it is: Buffer.from(buffer) would copy a whole release per apply
-  const stdin = execOptions.stdin === undefined || Buffer.isBuffer(execOptions.stdin) ? execOptions.stdin : Buffer.from(execOptions.stdin);
-  if (connection.lost) return Promise.reject(lostError(context.where, connection.lost, 0));
+  const stdin = typeof input === 'string' ? Buffer.from(input) : Buffer.isBuffer(input) ? input : undefined;
+  if (connection.lost) {
+    streamed?.destroy();
+    return Promise.reject(lostError(context.where, connection.lost, 0));
+  }
   context.stats.execs++;
-  context.stats.bytesSent += Buffer.byteLength(command) + (stdin?.length ?? 0);
+  context.stats.bytesSent += Buffer.byteLength(command) + (streamed ? 0 : (stdin?.length ?? 0));
+  let streamError: Error | undefined;
+  streamed?.once('error', (error) => (streamError = error));
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
 
@@ -64,6 +72,8 @@ export function runOnChannel(connection: Connection, script: string, execOptions
       settled = true;
       for (const timer of timers) clearTimeout(timer);
       connection.running.delete(onLost);
+      // the script may end before reading all of it (a failed step): stop reading its source
+      streamed?.destroy();
       action();
     };
     const onLost = (reason: string): void => settle(() => reject(lostError(context.where, reason, elapsed())));
@@ -77,8 +87,16 @@ export function runOnChannel(connection: Connection, script: string, execOptions
         settle(() => reject(failure));
         return;
       }
-      watchChannel(channel, { connection, targetLabel: context.targetLabel, timeoutMs: execOptions.timeoutMs, timers, elapsed, onLost, finish: (result) => settle(() => resolve(result)) });
-      channel.end(stdin);
+      const finish = (result: ExecResult): void => settle(() => (streamError ? reject(streamError) : resolve(result)));
+      watchChannel(channel, { connection, targetLabel: context.targetLabel, timeoutMs: execOptions.timeoutMs, timers, elapsed, onLost, finish });
+      if (streamed) {
+        // a failed source ends the channel's input early: the script sees a cut archive and fails
+        streamed.once('error', () => channel.end());
+        // counted as it goes out, so a benchmark sees what really crossed the wire; a 'data'
+        // listener starts the flow, so it is added only now, together with the pipe
+        streamed.on('data', (chunk: Buffer) => (context.stats.bytesSent += chunk.length));
+        streamed.pipe(channel);
+      } else channel.end(stdin);
     });
   });
 }

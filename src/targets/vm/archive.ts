@@ -1,8 +1,13 @@
 /**
- * A small in-memory ustar (POSIX.1-1988) writer with a PAX fallback for long names, so the VM
- * driver can stream a release to a target over stdin as one archive and unpack it there with
- * the target's own `tar -x`. Only what releases need: regular files and directories.
+ * A small ustar (POSIX.1-1988) writer with a PAX fallback for long names, so the VM driver can
+ * stream a release to a target over stdin as one archive and unpack it there with the target's
+ * own `tar -x`. Only what releases need: regular files and directories. Members whose bytes
+ * live in a file (`source`) are read in chunks while the archive streams, so a 50 MB artefact
+ * sent to many targets at once never sits in memory (issue 12).
  */
+import { open } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { InternalError } from '../../errors.js';
 
 /** One archive member; paths are relative POSIX paths, directories without a trailing slash. */
@@ -13,7 +18,30 @@ export interface ArchiveEntry {
   mode: number;
   /** file content; directories have none */
   content?: Buffer;
+  /** a file's bytes read from this file on this machine instead of `content` */
+  source?: ArchiveSource;
 }
+
+/** A member's bytes in a file: `size` is what the archive header announces, and must match. */
+export interface ArchiveSource {
+  path: string;
+  size: number;
+}
+
+/** Raised while an archive streams when a member's source file cannot be read as announced. */
+export class ArchiveSourceError extends Error {
+  constructor(
+    readonly source: ArchiveSource,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot read ${source.path}: ${message}`, options);
+    this.name = 'ArchiveSourceError';
+  }
+}
+
+/** Bytes per read of a member's source file: what a stream holds per member at a time. */
+export const ARCHIVE_CHUNK_BYTES = 64 * 1024;
 
 export interface CreateArchiveOptions {
   /** modification time of every member (default: the epoch, so equal input gives equal bytes) */
@@ -61,33 +89,117 @@ export function addParentDirectories(entries: ArchiveEntry[], directoryMode = 0o
   return [...sortedDirectories, ...entries.filter((e) => e.type === 'file')];
 }
 
-/** Serialise entries as one tar archive (ustar headers, PAX records only for names ustar cannot hold). */
+/** Serialise entries as one tar archive in memory (a cloud-init seed embeds it); `source` members are read whole. */
 export function createTarArchive(entries: ArchiveEntry[], options: CreateArchiveOptions = {}): Buffer {
+  const blocks: Buffer[] = [];
+  for (const part of archiveParts(entries, options)) {
+    if (Buffer.isBuffer(part)) {
+      blocks.push(part);
+      continue;
+    }
+    const content = readSourceWhole(part);
+    blocks.push(content, padding(content.length));
+  }
+  return Buffer.concat(blocks);
+}
+
+/**
+ * The same archive as a stream: headers and `content` as they are, `source` members read in
+ * chunks of ARCHIVE_CHUNK_BYTES only as fast as the reader takes them. A source file that is
+ * missing, shorter or longer than announced fails the stream with an ArchiveSourceError.
+ */
+export function streamTarArchive(entries: ArchiveEntry[], options: CreateArchiveOptions = {}): Readable {
+  // the parts are computed up front, so a bad path throws here, not half-way through a stream
+  const parts = [...archiveParts(entries, options)];
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (const part of parts) {
+      if (Buffer.isBuffer(part)) yield part;
+      else {
+        yield* readSourceChunks(part);
+        yield padding(part.size);
+      }
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: ARCHIVE_CHUNK_BYTES });
+}
+
+/** Headers and in-memory data as buffers, in archive order; a `source` member's data as its source. */
+function* archiveParts(entries: ArchiveEntry[], options: CreateArchiveOptions): Generator<Buffer | ArchiveSource> {
   const mtime = Math.max(0, Math.floor((options.mtime?.getTime() ?? 0) / 1000));
   const seen = new Set<string>();
-  const blocks: Buffer[] = [];
+  const headers: Buffer[] = [];
+  const data: Array<Buffer | ArchiveSource> = [];
   for (const entry of entries) {
     validateArchivePath(entry.path);
     if (seen.has(entry.path)) throw new InternalError(`archive path ${JSON.stringify(entry.path)} appears twice`);
     seen.add(entry.path);
-    const content = entry.type === 'file' ? (entry.content ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    if (content.length > SIZE_MAX) throw new InternalError(`archive member ${entry.path} is too large for ustar`);
+    const source = entry.type === 'file' ? entry.source : undefined;
+    const content = entry.type === 'file' && !source ? (entry.content ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const size = source ? source.size : content.length;
+    if (!Number.isSafeInteger(size) || size < 0) throw new InternalError(`archive member ${entry.path} has size ${size}`);
+    if (size > SIZE_MAX) throw new InternalError(`archive member ${entry.path} is too large for ustar`);
     const name = Buffer.from(entry.type === 'directory' ? entry.path + '/' : entry.path, 'utf8');
     const split = splitUstarName(name);
-    const header = { mode: entry.mode & 0o777, size: content.length, mtime, type: entry.type === 'file' ? '0' : '5' };
+    const header = { mode: entry.mode & 0o777, size, mtime, type: entry.type === 'file' ? '0' : '5' };
     if (split) {
-      blocks.push(writeHeader({ ...header, name: split.name, prefix: split.prefix }));
+      headers.push(writeHeader({ ...header, name: split.name, prefix: split.prefix }));
     } else {
       const pax = encodePaxRecord('path', name);
-      blocks.push(writeHeader({ mode: 0o644, size: pax.length, mtime, type: 'x', name: paxHeaderName(name), prefix: Buffer.alloc(0) }));
-      blocks.push(padToBlock(pax));
-      blocks.push(writeHeader({ ...header, name: name.subarray(0, NAME_MAX), prefix: Buffer.alloc(0) }));
+      headers.push(writeHeader({ mode: 0o644, size: pax.length, mtime, type: 'x', name: paxHeaderName(name), prefix: Buffer.alloc(0) }));
+      headers.push(padToBlock(pax));
+      headers.push(writeHeader({ ...header, name: name.subarray(0, NAME_MAX), prefix: Buffer.alloc(0) }));
     }
-    if (content.length > 0) blocks.push(padToBlock(content));
+    if (source && size > 0) data.push(source);
+    else if (content.length > 0) data.push(padToBlock(content));
+    // headers (and small data) are yielded together; a source's data is read when its turn comes
+    yield* headers.splice(0);
+    yield* data.splice(0);
   }
   // Two zero blocks end an archive.
-  blocks.push(Buffer.alloc(2 * BLOCK));
-  return Buffer.concat(blocks);
+  yield Buffer.alloc(2 * BLOCK);
+}
+
+function readSourceWhole(source: ArchiveSource): Buffer {
+  let content: Buffer;
+  try {
+    content = readFileSync(source.path);
+  } catch (error) {
+    throw new ArchiveSourceError(source, (error as Error).message, { cause: error });
+  }
+  if (content.length !== source.size) throw new ArchiveSourceError(source, `it holds ${content.length} bytes, not the ${source.size} expected`);
+  return content;
+}
+
+async function* readSourceChunks(source: ArchiveSource): AsyncGenerator<Buffer> {
+  let handle;
+  try {
+    handle = await open(source.path, 'r');
+  } catch (error) {
+    throw new ArchiveSourceError(source, (error as Error).message, { cause: error });
+  }
+  try {
+    // checked before the first byte: a member cut short is what tar on the target must see,
+    // never a complete archive of wrong bytes (a file that grows while read is caught there
+    // by its sha256)
+    const { size } = await handle.stat();
+    if (size !== source.size) throw new ArchiveSourceError(source, `it holds ${size} bytes, not the ${source.size} expected`);
+    let offset = 0;
+    while (offset < source.size) {
+      // a fresh buffer per chunk: the stream's reader may still hold the one before
+      const buffer = Buffer.allocUnsafe(Math.min(ARCHIVE_CHUNK_BYTES, source.size - offset));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      if (bytesRead === 0) throw new ArchiveSourceError(source, `it ended after ${offset} of ${source.size} bytes`);
+      offset += bytesRead;
+      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function padding(size: number): Buffer {
+  const rest = size % BLOCK;
+  return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest);
 }
 
 /** ustar splits a long name at a slash into prefix (≤155 bytes) and name (≤100 bytes). */

@@ -5,7 +5,7 @@
  */
 import type { Bundle } from '../../procedure/types.js';
 import { findArchivePathProblem } from './archive.js';
-import { RELEASE_METADATA_FILE } from './release-scripts.js';
+import { INCOMING_DIR, RELEASE_METADATA_FILE } from './release-scripts.js';
 
 /** One reason the driver would refuse a bundle; `file` is the bundle path it concerns, if any. */
 export interface VmBundleProblem {
@@ -31,6 +31,12 @@ export function findBundleProblems(bundle: Bundle): VmBundleProblem[] {
     if (problem) problems.push({ file: file.path, message: `file path ${JSON.stringify(file.path)} ${problem}` });
     if (file.path === RELEASE_METADATA_FILE) {
       problems.push({ file: file.path, message: `${RELEASE_METADATA_FILE} is the name of ozg's own release metadata on the target; rename this file` });
+    }
+    if (file.path === INCOMING_DIR || file.path.startsWith(`${INCOMING_DIR}/`)) {
+      problems.push({ file: file.path, message: `${INCOMING_DIR} is where ozg's blobs arrive in a release on the target; rename this folder` });
+    }
+    if (file.blob && !/^[0-9a-f]{64}$/.test(file.blob.sha256)) {
+      problems.push({ file: file.path, message: `the blob of ${file.path} names sha256 ${JSON.stringify(file.blob.sha256)}, not 64 lowercase hex digits` });
     }
     paths.add(file.path);
   }

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { Readable, type Writable } from 'node:stream';
 import { UnreachableError } from '../../errors.js';
 import { isErrnoCode } from '../../system-error.js';
 import { createOutputTail, droppedCounts } from './output-tail.js';
@@ -25,9 +26,11 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     const started = performance.now();
     // loaded on first use: `plan` and `status` only read markers and never start a process
     const { execa } = await import('execa');
+    const input = execOptions.stdin;
+    const streamed = input instanceof Readable ? input : undefined;
     const child = execa('sh', ['-c', script], {
       // Without stdin from the caller the script reads /dev/null, never ozg's own terminal.
-      ...(execOptions.stdin === undefined ? { stdin: 'ignore' as const } : { input: execOptions.stdin }),
+      ...(input === undefined ? { stdin: 'ignore' as const } : streamed ? { stdin: 'pipe' as const } : { input }),
       env: createScriptEnvironment(options.env ?? {}),
       extendEnv: false,
       reject: false,
@@ -39,6 +42,7 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     });
     const pid = child.pid;
     if (pid !== undefined) running.set(pid, child.then(() => undefined, () => undefined));
+    const feeding = streamed && child.stdin ? feedStdin(streamed, child.stdin) : undefined;
     const stdout = createOutputTail();
     const stderr = createOutputTail();
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -54,6 +58,10 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
     const result = await child;
     if (timer) clearTimeout(timer);
     if (pid !== undefined) running.delete(pid);
+    // the script may end before reading all of it (a failed step): stop reading its source
+    streamed?.destroy();
+    const streamError = await feeding;
+    if (streamError) throw streamError;
     const durationMs = Math.round(performance.now() - started);
 
     if (result.exitCode === undefined && result.signal === undefined) {
@@ -110,6 +118,23 @@ export function createLocalTransport(options: CreateLocalTransportOptions): Shel
   }
 
   return { where, exec, readFile, close };
+}
+
+/**
+ * Pipes `source` into the script's stdin. Resolves with the source's own error, if it failed
+ * (a blob unreadable on this machine), else undefined; the script's early exit (EPIPE) is not one.
+ */
+function feedStdin(source: Readable, stdin: Writable): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    let failed: Error | undefined;
+    stdin.on('error', () => undefined);
+    source.once('error', (error) => {
+      failed = error;
+      stdin.destroy();
+    });
+    source.once('close', () => resolve(failed));
+    source.pipe(stdin);
+  });
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -4,13 +4,29 @@
  *
  * Protocol: hook and tool output goes to stderr; stdout carries only `ozg-…` lines the driver
  * parses: `ozg-step <name>` before each step (the last one names the step that failed),
- * `ozg-nothing <reason>`, `ozg-reverted [<release>]`, `ozg-revert-failed`, `ozg-live <marker>`.
+ * `ozg-nothing <reason>`, `ozg-reverted [<release>]`, `ozg-revert-failed`, `ozg-live <marker>`,
+ * `ozg-missing-blob <key>` (a store blob the link step did not find). The marker read, asked
+ * about store keys, starts with `ozg-store-missing <index>…` before the marker.
  */
 import { quoteShell as q } from '../../shell-quote.js';
 
 /** Name of the per-release metadata file (sh-sourceable) written into every release directory. */
 export const RELEASE_METADATA_FILE = '.ozg-release';
 export const MARKER_FILE = 'release.json';
+/**
+ * The target's blob store, shared by every procedure under the root: `<root>/.ozg-store/sha256/
+ * <sha256>-<mode>` (docs/architecture.md, "Blob store"). Procedure directories are DNS labels,
+ * so the dot-name never collides with one.
+ */
+export const STORE_DIR = '.ozg-store/sha256';
+/**
+ * Archive folder of the blobs an apply adds to the store, and of the `links` list of release
+ * files made as hard links to store blobs; the apply script moves it out of the release.
+ */
+export const INCOMING_DIR = '.ozg-incoming';
+export const LINKS_FILE = `${INCOMING_DIR}/links`;
+/** First stdout line of the live script when asked about store keys: the indexes of those missing. */
+export const STORE_REPORT_PREFIX = 'ozg-store-missing';
 
 /** Values every script for one procedure on one target starts from. */
 export interface ScriptContext {
@@ -71,9 +87,28 @@ export function renderReleaseMetadata(metadata: ReleaseMetadata): string {
   ].join('\n');
 }
 
-/** One exec: print the marker if there is one, nothing otherwise. */
-export function buildLiveScript(context: ScriptContext): string {
-  return `f=${q(`${procedureDir(context)}/${MARKER_FILE}`)}\nif [ -f "$f" ]; then cat "$f"; fi\n`;
+/** `<root>/.ozg-store/sha256` */
+export function storeDir(context: ScriptContext): string {
+  return `${context.root}/${STORE_DIR}`;
+}
+
+/**
+ * One exec: print the marker if there is one, nothing otherwise. With `askStore`, the store
+ * keys come one a line on stdin (a long list would not fit a command line) and a first line
+ * `ozg-store-missing <index>…` names those the store lacks, by their 0-based line number.
+ */
+export function buildLiveScript(context: ScriptContext, askStore = false): string {
+  const marker = `f=${q(`${procedureDir(context)}/${MARKER_FILE}`)}\nif [ -f "$f" ]; then cat "$f"; fi\n`;
+  if (!askStore) return marker;
+  return `s=${q(storeDir(context))}
+i=0
+printf '%s' ${q(STORE_REPORT_PREFIX)}
+while IFS= read -r k; do
+  [ -f "$s/$k" ] || printf ' %s' "$i"
+  i=$((i + 1))
+done
+echo
+${marker}`;
 }
 
 /** One exec: unpack the archive on stdin into a new release, install, switch, activate, record, prune. */
@@ -84,6 +119,7 @@ export function buildApplyScript(options: ApplyScriptOptions): string {
     helperFunctions(),
     revertFunction(),
     pruneFunction(),
+    storeFunctions(options),
     `ozg_step prepare
 ${options.expectedMarker === undefined ? '' : checkMarkerUnchanged(options.expectedMarker)}mkdir -p "$dir/releases" || exit
 live=$(ozg_live_release) || live=''
@@ -96,6 +132,10 @@ rm -rf "$rel" && mkdir "$rel" || exit`,
 # cd, not tar -C: GNU tar unquotes backslash escapes in a -C argument.
 (cd "$rel" && umask 077 && tar -x -p --no-same-owner -f -) 1>&2 || { rc=$?; rm -rf "$rel"; exit "$rc"; }
 cat >/dev/null  # drain any padding tar left unread, so the sender never sees a broken pipe`,
+    `ozg_step store
+ozg_store_incoming || { rc=$?; rm -rf "$rel"; exit "$rc"; }`,
+    `ozg_step link
+ozg_link_release || { rc=$?; rm -rf "$rel"; exit "$rc"; }`,
     `ozg_step install
 ozg_hook ${id} install || { rc=$?; rm -rf "$rel"; exit "$rc"; }`,
     `ozg_step switch
@@ -107,6 +147,7 @@ ${writeMarkerFromLiteral(options.marker)}`,
     // Pruning is housekeeping: a failure there must not turn a live release into a failed apply.
     `ozg_step prune
 ozg_prune ${Math.max(1, Math.floor(options.keepReleases))} ${id} "$live" || true
+ozg_collect_store || true
 ozg_step done`,
   );
 }
@@ -173,6 +214,8 @@ export interface ScriptReport {
   reverted?: string;
   revertFailed: boolean;
   live?: string;
+  /** a store blob the link step found missing */
+  missingBlob?: string;
 }
 
 export function parseScriptReport(stdout: string): ScriptReport {
@@ -187,6 +230,7 @@ export function parseScriptReport(stdout: string): ScriptReport {
     else if (word === 'ozg-reverted') report.reverted = value;
     else if (word === 'ozg-revert-failed') report.revertFailed = true;
     else if (word === 'ozg-live') report.live = value;
+    else if (word === 'ozg-missing-blob') report.missingBlob = value;
   }
   return report;
 }
@@ -259,6 +303,63 @@ ozg_prune() {
     case $r in "$2" | "$3") continue ;; esac
     if [ "$left" -gt 0 ]; then left=$((left - 1)); else rm -rf "$dir/releases/$r"; fi
   done
+}`;
+}
+
+function storeFunctions(context: ScriptContext): string {
+  return `s=${q(storeDir(context))}
+
+# sha256 of file $1 in hex, with the first tool the target has; status 2 when it has none.
+ozg_sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum <"$1" | cut -c1-64
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256 <"$1" | cut -c1-64
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 <"$1" | sed 's/^.*= *//'
+  else return 2; fi
+}
+
+# Blobs that came in the archive go into the store: checked against the sha256 in their name,
+# then renamed in under a temporary name, so the store never holds a partial or wrong blob.
+ozg_store_incoming() {
+  [ -d "$rel/${INCOMING_DIR}" ] || return 0
+  mkdir -p "$s" || return
+  for f in "$rel/${INCOMING_DIR}"/*-*; do
+    [ -f "$f" ] || continue
+    k=\${f##*/}
+    sum=$(ozg_sha256 "$f"); st=$?
+    if [ "$st" = 2 ]; then
+      echo "ozg: no sha256sum, shasum or openssl on the target: blob $k is stored unchecked (SSH protected it in transit)" >&2
+    elif [ "$st" != 0 ] || [ "$sum" != "\${k%-*}" ]; then
+      echo "ozg: blob $k arrived with sha256 \${sum:-unknown}: not stored" >&2
+      return 1
+    fi
+    t="$s/.tmp.$k.$$"
+    mv -f "$f" "$t" && mv -f "$t" "$s/$k" || { rm -f "$t"; return 1; }
+  done
+}
+
+# Release files that are store blobs become hard links to them (\`<key> <path>\` a line).
+ozg_link_release() {
+  if [ -f "$rel/${LINKS_FILE}" ]; then
+    while IFS= read -r line; do
+      k=\${line%% *}
+      p=\${line#* }
+      if [ ! -f "$s/$k" ]; then
+        echo "ozg-missing-blob $k"
+        echo "ozg: blob $k is not in the store $s (removed since ozg looked?)" >&2
+        return 1
+      fi
+      # a release folder on another filesystem than the store cannot link: it gets a copy
+      # (the store blob then has no link left and goes at the next collection)
+      ln "$s/$k" "$rel/$p" 2>/dev/null || cp -p "$s/$k" "$rel/$p" || return
+    done <"$rel/${LINKS_FILE}"
+  fi
+  rm -rf "$rel/${INCOMING_DIR}"
+}
+
+# A blob no kept release of any procedure links to has one link left, the store's own.
+ozg_collect_store() {
+  [ -d "$s" ] || return 0
+  find "$s" -type f -links 1 ! -name '.tmp.*' -exec rm -f {} +
 }`;
 }
 

@@ -2,6 +2,8 @@
  * The small shell transport the VM driver is written over. `local` runs commands on this
  * machine (execa); `ssh` runs them on a VM (node-ssh). Both see the same scripts.
  */
+import type { Readable } from 'node:stream';
+
 export interface ExecResult {
   exitCode: number | null;
   stdout: string;
@@ -18,8 +20,12 @@ export interface ExecResult {
 }
 
 export interface ExecOptions {
-  /** bytes written to the command's stdin (e.g. an archive) */
-  stdin?: Buffer | string;
+  /**
+   * bytes written to the command's stdin (e.g. an archive). A stream is piped as it is read
+   * (a release archive with large blobs); if it fails, the exec rejects with its error once
+   * the command has ended, and the transport destroys it when the command ends first.
+   */
+  stdin?: Buffer | string | Readable;
   timeoutMs?: number;
 }
 

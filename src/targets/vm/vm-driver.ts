@@ -10,11 +10,14 @@ import { fetchHttpWithGlobalFetch } from '../../smoke/fetch-http.js';
 import type { FetchHttp } from '../../smoke/run-checks.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
 import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
-import { addParentDirectories, createTarArchive, type ArchiveEntry } from './archive.js';
+import type { Readable } from 'node:stream';
+import { addParentDirectories, ArchiveSourceError, createTarArchive, streamTarArchive, type ArchiveEntry } from './archive.js';
 import { findBundleProblems, findRootProblem } from './check-vm-target.js';
 import {
   buildApplyScript,
   buildRollbackScript,
+  INCOMING_DIR,
+  LINKS_FILE,
   MARKER_FILE,
   parseScriptReport,
   procedureDir,
@@ -26,6 +29,7 @@ import {
 import { formatMarker, parseMarker, readMarker, type MarkerRead } from './live-marker.js';
 import type { ShellTransport } from './transport.js';
 import { createVmShell, type VmShell } from './vm-shell.js';
+import { planStore } from './store-plan.js';
 import { runVmSmoke } from './vm-smoke.js';
 import { DNS_LABEL } from '../../inventory/dns-label.js';
 
@@ -57,6 +61,8 @@ const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const STEP_COMMANDS: Record<string, (dir: string, release: string, hook?: string) => string> = {
   prepare: (dir, release) => `mkdir ${dir}/releases/${release}`,
   extract: (dir, release) => `tar -x -p into ${dir}/releases/${release}`,
+  store: (dir) => `move the blobs that came in the archive into the store beside ${dir}`,
+  link: (dir, release) => `hard-link store blobs into ${dir}/releases/${release}`,
   install: (dir, release, hook) => `${hook ?? 'install hook'} in ${dir}/releases/${release}`,
   switch: (dir, release) => `ln -s releases/${release} current.tmp && mv -T current.tmp current in ${dir}`,
   activate: (dir, release, hook) => `${hook ?? 'activate hook'} in ${dir}/releases/${release}`,
@@ -80,9 +86,14 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
    */
   const lastRead = new Map<string, MarkerRead>();
 
-  async function live(procedure: string): Promise<LiveRelease | undefined> {
+  /**
+   * With the bundle about to be applied (the pipeline passes it), the same exec also asks the
+   * store which of its blobs the target lacks, so the apply after it streams only those.
+   */
+  async function live(procedure: string, bundle?: Bundle): Promise<LiveRelease | undefined> {
     lastRead.delete(procedure);
-    const read = await readMarker(contextFor(procedure), readMarkerOptions);
+    const keys = bundle && bundle.procedure === procedure && bundle.targetKind === 'vm' ? storeKeysOf(bundle) : [];
+    const read = await readMarker(contextFor(procedure), readMarkerOptions, keys);
     lastRead.set(procedure, read);
     return read.live;
   }
@@ -90,27 +101,57 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
     checkBundle(bundle, releaseId);
     const context = contextFor(bundle.procedure);
-    const read = lastRead.get(bundle.procedure) ?? (await readMarker(context, readMarkerOptions));
+    const keys = storeKeysOf(bundle);
+    let read = lastRead.get(bundle.procedure);
     // used once: after this apply (or its failure) the target holds something else
     lastRead.delete(bundle.procedure);
+    // a read that did not ask about this bundle's blobs: ask now, still one exec
+    if (!read || (keys.length > 0 && !asked(read, keys))) read = await readMarker(context, readMarkerOptions, keys);
     const previous = read.live;
     if (previous?.hash === bundle.hash) return { status: 'unchanged', live: previous };
 
-    const { script, archive, live: next } = prepareRelease(bundle, releaseId, {
-      ...context,
-      keepReleases: options.keepReleases,
-      deployedAt: now(),
-      previous,
-      expectedMarker: read.text,
-    });
-    const result = await shell.exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
-    const report = parseScriptReport(result.stdout);
-    if (result.exitCode !== 0 || !report.done) {
+    const deployedAt = now();
+    // A blob the read saw can vanish before the apply links it (removed by hand, or collected by
+    // another procedure's apply): the script then fails before touching anything live, and one
+    // fresh read + apply sends it.
+    for (let attempt = 1; ; attempt++) {
+      const release = prepareStreamedRelease(bundle, releaseId, {
+        ...context,
+        keepReleases: options.keepReleases,
+        deployedAt,
+        previous,
+        expectedMarker: read.text,
+        missing: read.store?.missing ?? new Set(keys),
+      });
+      const result = await execStreaming(release.script, release.archive);
+      const report = parseScriptReport(result.stdout);
+      if (result.exitCode === 0 && report.done) return { status: 'applied', live: release.live, ...(previous ? { previous } : {}) };
       const step = report.step ?? 'prepare';
+      if (step === 'link' && report.missingBlob !== undefined && attempt === 1) {
+        const again = await readMarker(context, readMarkerOptions, keys);
+        if (again.text === read.text) {
+          read = again;
+          continue;
+        }
+      }
       const hook = step === 'install' ? bundle.hooks.install : step === 'activate' ? bundle.hooks.activate : undefined;
       shell.fail(step, describeStep(step, procedureDir(context), releaseId, hook), result, { hint: hintForFailedApply(step, report) });
     }
-    return { status: 'applied', live: next, ...(previous ? { previous } : {}) };
+  }
+
+  /** The apply script with its archive streamed in; a blob unreadable on this machine is named as such. */
+  async function execStreaming(script: string, archive: Readable) {
+    try {
+      return await shell.exec(script, { stdin: archive, timeoutMs: scriptTimeoutMs });
+    } catch (error) {
+      if (error instanceof ArchiveSourceError) {
+        throw new InternalError(`a blob of the release changed on this machine after it was verified: ${error.message}`, {
+          cause: error,
+          hint: 'the live release on the target was not touched; run the deploy again (a changed artefact is fetched and verified anew)',
+        });
+      }
+      throw error;
+    }
   }
 
   async function rollback(procedure: string, toRelease?: string): Promise<RollbackResult> {
@@ -154,11 +195,28 @@ export interface PrepareReleaseOptions extends ScriptContext {
 }
 
 /**
- * The apply script and the archive it reads on stdin, exactly as `apply` sends them. A
- * cloud-init seed runs the same pair on first boot, so a seeded VM starts with a release
- * that ozg's next deploy recognises by its marker.
+ * The apply script and the archive it reads on stdin, as `apply` sends them to a target whose
+ * store holds nothing: every file inside the archive. A cloud-init seed runs the same pair on
+ * first boot, so a seeded VM starts with a release that ozg's next deploy recognises by its
+ * marker (and with its first store blobs).
  */
 export function prepareRelease(bundle: Bundle, releaseId: string, options: PrepareReleaseOptions): { script: string; archive: Buffer; live: LiveRelease } {
+  const { script, entries, live } = prepareParts(bundle, releaseId, { ...options, missing: new Set(storeKeysOf(bundle)) });
+  return { script, archive: createTarArchive(entries, { mtime: options.deployedAt }), live };
+}
+
+export interface PrepareStreamedReleaseOptions extends PrepareReleaseOptions {
+  /** store keys the target lacks: those blobs travel in the archive, the others are linked from its store */
+  missing: ReadonlySet<string>;
+}
+
+/** What `apply` sends: the archive as a stream, blob files read from disk in chunks as it goes out. */
+export function prepareStreamedRelease(bundle: Bundle, releaseId: string, options: PrepareStreamedReleaseOptions): { script: string; archive: Readable; live: LiveRelease } {
+  const { script, entries, live } = prepareParts(bundle, releaseId, options);
+  return { script, archive: streamTarArchive(entries, { mtime: options.deployedAt }), live };
+}
+
+function prepareParts(bundle: Bundle, releaseId: string, options: PrepareStreamedReleaseOptions): { script: string; entries: ArchiveEntry[]; live: LiveRelease } {
   checkBundle(bundle, releaseId);
   const { previous } = options;
   const live: LiveRelease = {
@@ -169,22 +227,52 @@ export function prepareRelease(bundle: Bundle, releaseId: string, options: Prepa
     deployedAt: options.deployedAt.toISOString(),
     ...(previous ? { previous: { version: previous.version, hash: previous.hash, release: previous.release } } : {}),
   };
-  const script = buildApplyScript({ ...options, release: releaseId, marker: formatMarker(live), keepReleases: options.keepReleases });
-  const archive = createTarArchive(addParentDirectories(archiveEntries(bundle, releaseId)), { mtime: options.deployedAt });
-  return { script, archive, live };
+  const { previous: _previous, expectedMarker, missing, ...context } = options;
+  const script = buildApplyScript({ ...context, expectedMarker, release: releaseId, marker: formatMarker(live), keepReleases: options.keepReleases });
+  return { script, entries: archiveEntries(bundle, releaseId, missing), live };
 }
 
-/** The bundle's files plus the release metadata; files holding secrets lose group and other bits. */
-function archiveEntries(bundle: Bundle, releaseId: string): ArchiveEntry[] {
-  const files: ArchiveEntry[] = bundle.files.map((f) => ({
-    path: f.path,
-    type: 'file',
-    mode: f.sensitive ? f.mode & 0o700 : f.mode,
-    content: f.content,
-  }));
+/**
+ * The bundle's files plus the release metadata; files holding secrets lose group and other
+ * bits. Files of the store plan are not members: the `links` list names them, and the blobs
+ * the target lacks come along under INCOMING_DIR.
+ */
+function archiveEntries(bundle: Bundle, releaseId: string, missing: ReadonlySet<string>): ArchiveEntry[] {
+  const plan = planStore(bundle);
+  // directories of linked files too, so `tar -x` makes every folder with the mode ozg chose
+  const all: ArchiveEntry[] = bundle.files.map((f) => ({ path: f.path, type: 'file', mode: 0 }));
+  const directories = addParentDirectories(all).filter((e) => e.type === 'directory');
+  const files: ArchiveEntry[] = bundle.files
+    .filter((f) => !plan.links.has(f.path))
+    .map((f) => ({
+      path: f.path,
+      type: 'file',
+      mode: f.sensitive ? f.mode & 0o700 : f.mode,
+      ...(f.blob ? { source: { path: f.blob.path, size: f.blob.size } } : { content: f.content }),
+    }));
   const metadata = renderReleaseMetadata({ version: bundle.version, hash: bundle.hash, release: releaseId, hooks: bundle.hooks });
   files.push({ path: RELEASE_METADATA_FILE, type: 'file', mode: 0o644, content: Buffer.from(metadata) });
-  return files;
+  if (plan.links.size > 0) {
+    directories.push({ path: INCOMING_DIR, type: 'directory', mode: 0o700 });
+    const links = [...plan.links].map(([path, key]) => `${key} ${path}\n`).join('');
+    files.push({ path: LINKS_FILE, type: 'file', mode: 0o600, content: Buffer.from(links) });
+    for (const blob of plan.blobs.values()) {
+      if (!missing.has(blob.key)) continue;
+      const path = `${INCOMING_DIR}/${blob.key}`;
+      files.push(Buffer.isBuffer(blob.source) ? { path, type: 'file', mode: blob.mode, content: blob.source } : { path, type: 'file', mode: blob.mode, source: blob.source });
+    }
+  }
+  return [...directories, ...files];
+}
+
+/** The bundle's store keys, in a stable order. */
+function storeKeysOf(bundle: Bundle): string[] {
+  return [...planStore(bundle).blobs.keys()];
+}
+
+function asked(read: MarkerRead, keys: string[]): boolean {
+  const asked = new Set(read.store?.asked ?? []);
+  return keys.every((k) => asked.has(k));
 }
 
 /** The checks `validate` ran already (checkBundleForTarget): failing here means a caller skipped them. */
@@ -201,7 +289,10 @@ function describeStep(step: string, dir: string, release: string, hook?: string)
 
 function hintForFailedApply(step: string, report: ScriptReport): string | undefined {
   if (step === 'prepare') return 'the live release was not touched';
-  if (step === 'extract' || step === 'install' || step === 'switch') {
+  if (step === 'link' && report.missingBlob !== undefined) {
+    return `the live release was not touched and the new release directory was removed; blob ${report.missingBlob} left the store while ozg deployed (even after one retry): run again`;
+  }
+  if (step === 'extract' || step === 'store' || step === 'link' || step === 'install' || step === 'switch') {
     return 'the live release was not touched and the new release directory was removed';
   }
   if (step === 'activate') {

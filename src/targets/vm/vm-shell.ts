@@ -1,5 +1,6 @@
 import { OzgError, RemoteCommandError, UnreachableError, type OzgErrorOptions } from '../../errors.js';
 import type { EnvironmentName } from '../../inventory/types.js';
+import { ArchiveSourceError } from './archive.js';
 import type { ExecOptions, ExecResult, ShellTransport } from './transport.js';
 
 /** A VM target's transport as the driver uses it: transport faults and failed steps become ozg errors. */
@@ -18,7 +19,8 @@ export function createVmShell(transport: ShellTransport, site: string, environme
       try {
         return await transport.exec(script, execOptions);
       } catch (error) {
-        if (error instanceof OzgError) throw error;
+        // a blob unreadable on this machine is not the target's fault: the driver names it
+        if (error instanceof OzgError || error instanceof ArchiveSourceError) throw error;
         throw new UnreachableError(transport.where, `cannot run a command: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
     },

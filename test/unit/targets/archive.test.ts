@@ -1,9 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addParentDirectories, createTarArchive, validateArchivePath, type ArchiveEntry } from '../../../src/targets/vm/archive.js';
+import type { Readable } from 'node:stream';
+import {
+  addParentDirectories,
+  ARCHIVE_CHUNK_BYTES,
+  ArchiveSourceError,
+  createTarArchive,
+  streamTarArchive,
+  validateArchivePath,
+  type ArchiveEntry,
+} from '../../../src/targets/vm/archive.js';
 
 function requireTar(): void {
   const probe = spawnSync('tar', ['--version']);
@@ -126,5 +135,91 @@ describe('createTarArchive', () => {
     // The driver streams archives over stdin; GNU tar must not insist on record padding.
     const out = execFileSync('sh', ['-c', 'tar -t -f - 2>&1'], { input: createTarArchive([{ path: 'a', type: 'file', mode: 0o644 }]) });
     expect(out.toString()).toBe('a\n');
+  });
+});
+
+describe('streamTarArchive', () => {
+  let dir: string;
+  beforeAll(requireTar);
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ozg-archive-stream-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Reads the stream chunk by chunk, counting, and pauses after each chunk to see what it holds buffered. */
+  async function drain(stream: Readable, onChunk: (chunk: Buffer) => void = () => undefined): Promise<{ bytes: number; maxChunk: number; maxBuffered: number }> {
+    let bytes = 0;
+    let maxChunk = 0;
+    let maxBuffered = 0;
+    for await (const chunk of stream) {
+      const buffer = chunk as Buffer;
+      bytes += buffer.length;
+      maxChunk = Math.max(maxChunk, buffer.length);
+      maxBuffered = Math.max(maxBuffered, stream.readableLength);
+      onChunk(buffer);
+    }
+    return { bytes, maxChunk, maxBuffered };
+  }
+
+  it('streams a 64 MiB file in chunks of at most 64 KiB, never holding more than a few of them', async () => {
+    const big = join(dir, 'big.bin');
+    // sparse: 64 MiB of zeros that take no disk
+    writeFileSync(big, '');
+    truncateSync(big, 64 * 1024 * 1024);
+    const entries: ArchiveEntry[] = [
+      { path: 'lib', type: 'directory', mode: 0o755 },
+      { path: 'lib/big.bin', type: 'file', mode: 0o644, source: { path: big, size: 64 * 1024 * 1024 } },
+    ];
+    const heapBefore = process.memoryUsage().heapUsed;
+    let heapMax = heapBefore;
+    const { bytes, maxChunk, maxBuffered } = await drain(streamTarArchive(entries), () => {
+      heapMax = Math.max(heapMax, process.memoryUsage().heapUsed);
+    });
+    // 3 headers/end blocks + the data; the same size as the in-memory archive
+    expect(bytes).toBe(512 + 512 + 64 * 1024 * 1024 + 1024);
+    expect(maxChunk).toBeLessThanOrEqual(ARCHIVE_CHUNK_BYTES);
+    expect(maxBuffered).toBeLessThanOrEqual(2 * ARCHIVE_CHUNK_BYTES);
+    // buffers live outside the JS heap; the heap must not grow with the file either
+    expect(heapMax - heapBefore).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('gives the same bytes as createTarArchive, and tar -x unpacks files from disk byte-identically with their modes', async () => {
+    const blob = randomBytes(300_001);
+    writeFileSync(join(dir, 'blob.bin'), blob);
+    const entries = addParentDirectories([
+      { path: 'config/app.conf', type: 'file', mode: 0o640, content: Buffer.from('a=1\n') },
+      { path: 'bin/app', type: 'file', mode: 0o755, source: { path: join(dir, 'blob.bin'), size: blob.length } },
+      { path: `deep/${'x'.repeat(120)}/blob.copy`, type: 'file', mode: 0o644, source: { path: join(dir, 'blob.bin'), size: blob.length } },
+    ]);
+    const chunks: Buffer[] = [];
+    await drain(streamTarArchive(entries, { mtime: new Date(1_700_000_000_000) }), (c) => chunks.push(c));
+    const streamed = Buffer.concat(chunks);
+    expect(streamed.equals(createTarArchive(entries, { mtime: new Date(1_700_000_000_000) }))).toBe(true);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    extract(streamed, out);
+    expect(readFileSync(join(out, 'bin/app')).equals(blob)).toBe(true);
+    expect(mode(join(out, 'bin/app'))).toBe(0o755);
+    expect(readFileSync(join(out, `deep/${'x'.repeat(120)}/blob.copy`)).equals(blob)).toBe(true);
+    expect(readFileSync(join(out, 'config/app.conf'), 'utf8')).toBe('a=1\n');
+    expect(mode(join(out, 'config/app.conf'))).toBe(0o640);
+  });
+
+  it('fails the stream, naming the file, when a source is missing, shorter or longer than announced', async () => {
+    writeFileSync(join(dir, 'short.bin'), Buffer.alloc(10));
+    for (const [size, path, problem] of [
+      [10, join(dir, 'missing.bin'), 'ENOENT'],
+      [20, join(dir, 'short.bin'), 'holds 10 bytes, not the 20 expected'],
+      [5, join(dir, 'short.bin'), 'holds 10 bytes, not the 5 expected'],
+    ] as const) {
+      const stream = streamTarArchive([{ path: 'f', type: 'file', mode: 0o644, source: { path, size } }]);
+      const error = await drain(stream).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ArchiveSourceError);
+      expect((error as Error).message).toContain(path);
+      expect((error as Error).message).toContain(problem);
+    }
   });
 });
