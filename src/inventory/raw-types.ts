@@ -31,6 +31,7 @@ export interface RawEnvironment {
   context?: string;
   namespace?: string;
   smokeImage?: string;
+  smokeStartupSeconds?: number;
   concurrency?: number;
   confirm?: boolean;
 }

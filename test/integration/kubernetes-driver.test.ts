@@ -283,6 +283,20 @@ spec:
     }
   });
 
+  it('gives a smoke Job the start-up time the inventory environment sets (smokeStartupSeconds)', async () => {
+    const deadlines: number[] = [];
+    const undo = server.arrangeJob({ commandIncludes: 'pg_isready', log: (job) => (deadlines.push(job.spec.activeDeadlineSeconds), 'ok\n') });
+    try {
+      const check = { name: 'database', command: 'pg_isready -h db', targets: ['kubernetes' as const], timeoutSeconds: 10 };
+      expect(await driverFor('kiel', environment({ smokeStartupSeconds: 7 })).smoke(PROCEDURE, [check])).toEqual([expect.objectContaining({ passed: true })]);
+      expect(await driverFor('kiel').smoke(PROCEDURE, [check])).toEqual([expect.objectContaining({ passed: true })]);
+      // the check's 10 s plus the environment's 7 s, then plus the default 120 s
+      expect(deadlines).toEqual([17, 130]);
+    } finally {
+      undo();
+    }
+  });
+
   it('fails a rollout that never gets ready with the pod reason, then rollback restores the previous release', async () => {
     const driver = driverFor('kiel', environment(), { rolloutTimeoutMs: 1500 });
     const undo = server.arrangeWorkload({ imageIncludes: ':9.9.9', state: 'ImagePullBackOff' });

@@ -44,6 +44,7 @@ export function createKubernetesDriverFor(dataCenter: DataCenter, spec: Environm
     environment: spec.name,
     description: `${site.name}/${spec.name} @ namespace ${namespace}${spec.context ? ` (context ${spec.context})` : ''}`,
     ...(spec.smokeImage ? { smokeImage: spec.smokeImage } : {}),
+    ...(spec.smokeStartupSeconds !== undefined ? { smokeStartupSeconds: spec.smokeStartupSeconds } : {}),
     ...options,
   });
 }
