@@ -578,6 +578,35 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(gone.stderr).toContain('persistentvolumeclaims "held" not found');
   });
 
+  it('a claim mounted by a completed Job\u2019s pod stays Terminating until that pod is deleted (pvc-protection counts finished pods)', async () => {
+    const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: job-data\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    const job = [
+      'apiVersion: batch/v1',
+      'kind: Job',
+      'metadata:',
+      '  name: uses-claim',
+      'spec:',
+      '  template:',
+      '    spec:',
+      '      restartPolicy: Never',
+      '      containers: [{ name: main, image: registry.example/tool:1, volumeMounts: [{ name: data, mountPath: /data }] }]',
+      '      volumes: [{ name: data, persistentVolumeClaim: { claimName: job-data } }]',
+      '',
+    ].join('\n');
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('job-claim.yaml', claim)]);
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('uses-claim.yaml', job)]);
+    await kubectl(['wait', '--for=condition=complete', 'job/uses-claim', '--timeout=10s']);
+    expect((await kubectl(['get', 'pods', '-l', 'job-name=uses-claim', '-o', 'jsonpath={.items[0].status.phase}'])).stdout).toBe('Succeeded');
+
+    await kubectl(['delete', 'pvc', 'job-data', '--wait=false']);
+    // the finished pod still names the claim: the controller keeps it
+    await kubectl(['get', 'pods', '-l', 'job-name=uses-claim']);
+    expect((await kubectl(['get', 'pvc', 'job-data'])).stdout).toMatch(/^job-data\s+Terminating\s/m);
+
+    await kubectl(['delete', 'job', 'uses-claim', '--cascade=background', '--wait=false']);
+    await kubectl(['wait', '--for=delete', 'pvc/job-data', '--timeout=60s']);
+  });
+
   it('delete of an object with a finalizer only marks it; removing the finalizer deletes it', async () => {
     const held = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held-config\n  finalizers: [example.com/hold]\ndata:\n  a: "1"\n`;
     await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('held-config.yaml', held)]);

@@ -423,7 +423,9 @@ export function admitCreate(type: ResourceType, input: KubeObject, context: Admi
   const overQuota = context.listInNamespace && enforcePodQuota(type, object, context.listInNamespace('resourcequotas', object.metadata.namespace), context.listInNamespace('pods', object.metadata.namespace));
   if (overQuota) throw overQuota;
   // The StorageObjectInUseProtection admission plugin gives every new claim the pvc-protection
-  // finalizer (plugin/pkg/admission/storage/storageobjectinuseprotection/admission.go, Create only).
+  // finalizer unless it has it already (kubernetes plugin/pkg/admission/storage/
+  // storageobjectinuseprotection/admission.go admitPVC: a handler for Create only, the main
+  // resource only, appended after the claim's own finalizers).
   if (type.resource === 'persistentvolumeclaims') {
     const finalizers: string[] = object.metadata.finalizers ?? [];
     if (!finalizers.includes(PVC_PROTECTION)) object.metadata.finalizers = [...finalizers, PVC_PROTECTION];

@@ -54,8 +54,8 @@
  *   become ready after a delay unless arranged to fail (Deployments: available after
  *   minReadySeconds; refused pods give FailedCreate events and ReplicaFailure); Jobs run pods that succeed or fail as
  *   arranged, with logs; PVCs bind; an object with finalizers is only marked deleted (deletionTimestamp) until
- *   they are removed; claims get `kubernetes.io/pvc-protection` and go once no unfinished pod
- *   uses them; owned objects are garbage-collected; each namespace gets
+ *   they are removed; claims get `kubernetes.io/pvc-protection` and go once no pod (finished or
+ *   not) uses them; owned objects are garbage-collected; each namespace gets
  *   the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
  *
  * Not implemented
