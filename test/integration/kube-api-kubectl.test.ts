@@ -464,6 +464,49 @@ describe('kubectl against the fake Kubernetes API server', () => {
     expect(refused.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "second" is forbidden: exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
   });
 
+  it('a LimitRange fills in container defaults (annotated) and refuses a container beyond its max or min with the real 403 text', async () => {
+    const limited = 'ozg-limits';
+    server.createNamespace(limited);
+    server.putObject({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'container-limits', namespace: limited }, spec: { limits: [{ type: 'Container', max: { cpu: '500m' }, min: { cpu: '50m' }, defaultRequest: { memory: '32Mi' }, default: { memory: '64Mi' } }] } });
+    const config = await server.kubeconfigFor(server.addServiceAccount(limited), limited);
+    const pod = (name: string, resources: object) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/web:1', resources }] } });
+
+    // the stored LimitRange carries the API's defaults: max becomes the default limit, and so the default request
+    const range = JSON.parse((await kubectl(['get', 'limits', 'container-limits', '-o', 'json'], { kubeconfig: config })).stdout);
+    expect(range.spec.limits[0]).toMatchObject({ default: { cpu: '500m', memory: '64Mi' }, defaultRequest: { cpu: '500m', memory: '32Mi' } });
+
+    await kubectl(['create', '-f', '-'], { kubeconfig: config, stdin: pod('defaulted', {}) });
+    const defaulted = JSON.parse((await kubectl(['get', 'pod', 'defaulted', '-o', 'json'], { kubeconfig: config })).stdout);
+    expect(defaulted.spec.containers[0].resources).toEqual({ requests: { cpu: '500m', memory: '32Mi' }, limits: { cpu: '500m', memory: '64Mi' } });
+    expect(defaulted.metadata.annotations['kubernetes.io/limit-ranger']).toBe('LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app');
+
+    // plugin/pkg/admission/limitranger/admission.go maxConstraint / minConstraint
+    const big = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('big', { limits: { cpu: '1' } }) });
+    expect(big.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "big" is forbidden: maximum cpu usage per Container is 500m, but limit is 1');
+    const small = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('small', { requests: { cpu: '10m' } }) });
+    expect(small.stderr).toContain('pods "small" is forbidden: minimum cpu usage per Container is 50m, but request is 10m');
+    expect(server.getObject('pods', limited, 'big')).toBeUndefined();
+  });
+
+  it('a compute ResourceQuota makes pods declare what it limits and refuses one beyond it with the real 403 texts', async () => {
+    const quoted = 'ozg-compute';
+    server.createNamespace(quoted);
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: quoted }, spec: { hard: { 'requests.cpu': '1', 'requests.memory': '1Gi', 'limits.memory': '2Gi' } } });
+    const config = await server.kubeconfigFor(server.addServiceAccount(quoted), quoted);
+    const pod = (name: string, resources: object) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/web:1', resources }] } });
+
+    // pkg/quota/v1/evaluator/core/pods.go Constraints, via resourcequota/controller.go
+    const bare = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('bare', {}) });
+    expect(bare.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: app; requests.cpu for: app; requests.memory for: app');
+
+    await kubectl(['create', '-f', '-'], { kubeconfig: config, stdin: pod('first', { requests: { cpu: '600m', memory: '600Mi' }, limits: { memory: '600Mi' } }) });
+    const second = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('second', { requests: { cpu: '300m', memory: '700Mi' }, limits: { memory: '700Mi' } }) });
+    expect(second.stderr).toContain('pods "second" is forbidden: exceeded quota: compute, requested: requests.memory=700Mi, used: requests.memory=600Mi, limited: requests.memory=1Gi');
+    // limits given, requests left out: the API defaults the requests to the limits
+    await kubectl(['create', '-f', '-'], { kubeconfig: config, stdin: pod('third', { limits: { cpu: '400m', memory: '400Mi' } }) });
+    expect(server.getObject('pods', quoted, 'third')!.spec.containers[0].resources.requests).toEqual({ cpu: '400m', memory: '400Mi' });
+  });
+
   it('delete cm removes the config map', async () => {
     const result = await kubectl(['delete', 'cm', 'web-config']);
 
