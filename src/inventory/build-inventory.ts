@@ -76,6 +76,7 @@ function buildEnvironment(name: 'test' | 'prod', raw: RawEnvironment, resolve: (
   if (raw.namespace !== undefined) spec.namespace = raw.namespace;
   if (raw.smokeImage !== undefined) spec.smokeImage = raw.smokeImage;
   if (raw.smokeStartupSeconds !== undefined) spec.smokeStartupSeconds = raw.smokeStartupSeconds;
+  if (raw.rolloutTimeoutSeconds !== undefined) spec.rolloutTimeoutSeconds = raw.rolloutTimeoutSeconds;
   if (raw.concurrency !== undefined) spec.concurrency = raw.concurrency;
   if (raw.confirm !== undefined) spec.confirm = raw.confirm;
   return spec;

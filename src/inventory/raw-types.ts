@@ -32,6 +32,7 @@ export interface RawEnvironment {
   namespace?: string;
   smokeImage?: string;
   smokeStartupSeconds?: number;
+  rolloutTimeoutSeconds?: number;
   concurrency?: number;
   confirm?: boolean;
 }

@@ -37,6 +37,11 @@ export interface EnvironmentSpec {
    * the check's own timeout (default 120); also how long a Job whose pod the API refuses is waited for
    */
   smokeStartupSeconds?: number;
+  /**
+   * kubernetes: how long Deployments and StatefulSets may take to roll out, and a deploy or
+   * rollback waits for an object of its bundle that is still being deleted (default 300)
+   */
+  rolloutTimeoutSeconds?: number;
   /** at most this many targets of this environment at once */
   concurrency?: number;
   /** deploying here asks for confirmation on a terminal, and needs --yes without one */

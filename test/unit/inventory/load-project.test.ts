@@ -128,7 +128,7 @@ sites: {}
   });
 });
 
-describe('loadProject: smoke start-up time of a Kubernetes environment', () => {
+describe('loadProject: smoke start-up and rollout times of a Kubernetes environment', () => {
   const kubernetes = (seconds: string) => `
 dataCenters:
   k8s:
@@ -141,6 +141,12 @@ sites: {}
   it('takes smokeStartupSeconds from the environment', async () => {
     const { inventory } = await load(kubernetes('15'));
     expect(inventory.dataCenters.get('k8s')?.environments.test.smokeStartupSeconds).toBe(15);
+  });
+
+  it('takes rolloutTimeoutSeconds (1-3600) from the environment', async () => {
+    const { inventory } = await load(kubernetes('15, rolloutTimeoutSeconds: 90'));
+    expect(inventory.dataCenters.get('k8s')?.environments.test.rolloutTimeoutSeconds).toBe(90);
+    expect(await loadProblems(kubernetes('15, rolloutTimeoutSeconds: 0'))).toEqual(['sites.yaml:7:118  dataCenters.k8s.environments.test.rolloutTimeoutSeconds  must be >= 1']);
   });
 
   it('refuses a value below 0, above an hour or not a whole number, naming line, column and field', async () => {
