@@ -100,6 +100,9 @@ export function applyLimitRangeDefaults(type: ResourceType, pod: KubeObject, lim
       const resources = (container.resources ??= {});
       const setLimits = fillIn((resources.limits ??= {}), limits);
       const setRequests = fillIn((resources.requests ??= {}), requests);
+      // empty maps are omitted when the pod is stored (omitempty)
+      if (Object.keys(resources.limits!).length === 0) delete resources.limits;
+      if (Object.keys(resources.requests!).length === 0) delete resources.requests;
       const who = `${init ? 'init container' : 'container'} ${container.name}`;
       if (setRequests.length > 0) notes.push(`${setRequests.join(', ')} request for ${who}`);
       if (setLimits.length > 0) notes.push(`${setLimits.join(', ')} limit for ${who}`);

@@ -55,6 +55,10 @@ describe('compute resources in the test API server', () => {
     applyLimitRangeDefaults(PODS, p, [range]);
     expect(p.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '32Mi' }, limits: { cpu: '500m', memory: '64Mi' } });
     expect(p.metadata.annotations).toEqual({ 'kubernetes.io/limit-ranger': 'LimitRanger plugin set: memory request for container app; cpu, memory limit for container app' });
+    // a LimitRange with only a minimum: the minimum becomes the default request, and no empty limits are stored
+    const floor = pod('floor', [{ name: 'app' }]);
+    applyLimitRangeDefaults(PODS, floor, [limitRange('floor', { min: { cpu: '50m' } })]);
+    expect(floor.spec.containers[0].resources).toEqual({ requests: { cpu: '50m' } });
   });
 
   it('refuses a container beyond a LimitRange’s min or max with kube-apiserver’s words', () => {
