@@ -439,9 +439,9 @@ spec:
       // a compute quota that pods without requests and limits cannot pass, and a tight LimitRange
       server.createNamespace('ozg-ratzeburg-test');
       server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: 'ozg-ratzeburg-test' }, spec: { hard: { 'requests.cpu': '2', 'requests.memory': '2Gi', 'limits.cpu': '4', 'limits.memory': '4Gi' } } });
-      server.createNamespace('ozg-moelln-test');
-      server.putObject({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'small-containers', namespace: 'ozg-moelln-test' }, spec: { limits: [{ type: 'Container', max: { memory: '32Mi' } }] } });
-      server.addUser({ name: 'admission-deployer', namespaces: ['ozg-eutin-test', 'ozg-preetz-test', 'ozg-ratzeburg-test', 'ozg-moelln-test'], token: 'admission-token' });
+      server.createNamespace('ozg-bargteheide-test');
+      server.putObject({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'small-containers', namespace: 'ozg-bargteheide-test' }, spec: { limits: [{ type: 'Container', max: { memory: '32Mi' } }] } });
+      server.addUser({ name: 'admission-deployer', namespaces: ['ozg-eutin-test', 'ozg-preetz-test', 'ozg-ratzeburg-test', 'ozg-bargteheide-test'], token: 'admission-token' });
       restrictedConfig = await server.kubeconfigFor('admission-deployer', 'ozg-eutin-test');
     });
 
@@ -529,8 +529,8 @@ spec:
     });
 
     it('names the LimitRange a smoke Job’s pod exceeds (FailedCreate), instead of only "timed out"', async () => {
-      const config = await server.kubeconfigFor('admission-deployer', 'ozg-moelln-test');
-      const driver = driverFor('moelln', environment({ kubeconfig: config, smokeStartupSeconds: 0 }));
+      const config = await server.kubeconfigFor('admission-deployer', 'ozg-bargteheide-test');
+      const driver = driverFor('bargteheide', environment({ kubeconfig: config, smokeStartupSeconds: 0 }));
       const results = await driver.smoke(PROCEDURE, [{ name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 1 }]);
       expect(results[0]).toMatchObject({
         name: 'db',
