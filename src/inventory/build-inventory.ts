@@ -75,6 +75,8 @@ function buildEnvironment(name: 'test' | 'prod', raw: RawEnvironment, resolve: (
   if (raw.context !== undefined) spec.context = raw.context;
   if (raw.namespace !== undefined) spec.namespace = raw.namespace;
   if (raw.smokeImage !== undefined) spec.smokeImage = raw.smokeImage;
+  if (raw.smokeStartupSeconds !== undefined) spec.smokeStartupSeconds = raw.smokeStartupSeconds;
+  if (raw.rolloutTimeoutSeconds !== undefined) spec.rolloutTimeoutSeconds = raw.rolloutTimeoutSeconds;
   if (raw.concurrency !== undefined) spec.concurrency = raw.concurrency;
   if (raw.confirm !== undefined) spec.confirm = raw.confirm;
   return spec;

@@ -31,6 +31,8 @@ export interface RawEnvironment {
   context?: string;
   namespace?: string;
   smokeImage?: string;
+  smokeStartupSeconds?: number;
+  rolloutTimeoutSeconds?: number;
   concurrency?: number;
   confirm?: boolean;
 }

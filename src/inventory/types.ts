@@ -32,6 +32,16 @@ export interface EnvironmentSpec {
   namespace?: string;
   /** kubernetes: image of smoke check Jobs when a check names none (default busybox:1.36) */
   smokeImage?: string;
+  /**
+   * kubernetes: seconds a smoke Job's pod may take to be scheduled and pull its image, on top of
+   * the check's own timeout (default 120); also how long a Job whose pod the API refuses is waited for
+   */
+  smokeStartupSeconds?: number;
+  /**
+   * kubernetes: how long Deployments and StatefulSets may take to roll out, and a deploy or
+   * rollback waits for an object of its bundle that is still being deleted (default 300)
+   */
+  rolloutTimeoutSeconds?: number;
   /** at most this many targets of this environment at once */
   concurrency?: number;
   /** deploying here asks for confirmation on a terminal, and needs --yes without one */

@@ -125,6 +125,8 @@ interface InventoryOptions {
   /** procedure → version per site; default kube-probe 1.0.0 everywhere */
   procedures?: Record<string, Record<string, string>>;
   kubeconfig?: Partial<Record<'test' | 'prod', string>>;
+  /** further settings of both environments (smokeStartupSeconds, rolloutTimeoutSeconds) */
+  environments?: Record<string, unknown>;
 }
 
 async function writeInventory(dir: string, options: InventoryOptions = {}): Promise<void> {
@@ -135,8 +137,8 @@ async function writeInventory(dir: string, options: InventoryOptions = {}): Prom
       'rz-nord': {
         kind: 'kubernetes',
         environments: {
-          test: { kubeconfig: options.kubeconfig?.test ?? kubeconfigs.test, namespace: 'ozg-{site}-test' },
-          prod: { kubeconfig: options.kubeconfig?.prod ?? kubeconfigs.prod, namespace: 'ozg-{site}-prod', smokeImage: MIRROR_IMAGE },
+          test: { kubeconfig: options.kubeconfig?.test ?? kubeconfigs.test, namespace: 'ozg-{site}-test', ...options.environments },
+          prod: { kubeconfig: options.kubeconfig?.prod ?? kubeconfigs.prod, namespace: 'ozg-{site}-prod', smokeImage: MIRROR_IMAGE, ...options.environments },
         },
       },
     },
@@ -473,6 +475,84 @@ describe('ozg deploy to a Kubernetes data center', () => {
       undo();
       undoHealthy();
     }
+  });
+
+  it('a smoke Job whose pod a LimitRange refuses fails the test gate naming the FailedCreate reason, after the environment’s smokeStartupSeconds: exit 5, prod untouched', async () => {
+    await startDeployed();
+    // app pods get the LimitRange's default limit and pass; the smoke Job declares 64Mi and is refused
+    server.putObject({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'small-containers', namespace: ns('kiel', 'test') }, spec: { limits: [{ type: 'Container', max: { memory: '32Mi' } }] } });
+    // kube-probe 1.3.0: 1.0.0 with a command check that may take 1 s, and an HTTP check
+    const dir = path.join(cwd, 'templates/kube-probe/1.3.0');
+    await cp(path.join(cwd, 'templates/kube-probe/1.0.0'), dir, { recursive: true });
+    const procedure = (await readFile(path.join(dir, 'procedure.yaml'), 'utf8')).replace('version: 1.0.0', 'version: 1.3.0').replace('timeoutSeconds: 10', 'timeoutSeconds: 1');
+    await writeFile(path.join(dir, 'procedure.yaml'), `${procedure}  - name: health-page\n    http: { url: "http://kube-probe/health" }\n    timeoutSeconds: 1\n`);
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.3.0' }, husum: { [PROCEDURE]: '1.0.0' } }, environments: { smokeStartupSeconds: 0 } });
+    const prodBefore = snapshot(ns('kiel', 'prod'));
+    const prodRecordBefore = releaseRecord(ns('kiel', 'prod'));
+    server.clearRequests();
+
+    const run = await ozg(cwd, 'deploy', 'kiel', '--json');
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 5, stderr: '' });
+    expect(outcomes(run)).toEqual(['kiel/prod: skipped', 'kiel/test: smoke-failed']);
+    const refusal = /FailedCreate: Error creating: pods "ozg-smoke-kube-probe-[a-z0-9-]+" is forbidden: maximum memory usage per Container is 32Mi, but limit is 64Mi/;
+    const smoke = (name: string) => parseJsonLines(run.stdout).find((l) => l.type === 'smoke-result' && l.result?.name === name)?.result;
+    // a command check: its output (ledger, JUnit, --json) names the refusal; its verdict stays "timed out"
+    expect(smoke('service-answers')).toMatchObject({ passed: false, detail: 'timed out after 1 s', output: expect.stringMatching(refusal) });
+    // an HTTP check: the verdict the operator reads names the refusal
+    expect(smoke('health-page')).toMatchObject({ passed: false, detail: expect.stringMatching(new RegExp(`^request failed: the check's Job did not finish: ${refusal.source}`)) });
+
+    expect(server.requests.filter((r) => r.namespace === ns('kiel', 'prod') && isWrite(r)).map(describeRequest)).toEqual([]);
+    expect(snapshot(ns('kiel', 'prod'))).toEqual(prodBefore);
+    expect(releaseRecord(ns('kiel', 'prod'))).toEqual(prodRecordBefore);
+    expect(releaseRecord(ns('kiel', 'test')).live.version).toBe('1.0.0');
+    const history = resultOf(await ozg(cwd, 'history', '--json', '--site', 'kiel')).records.slice(-3);
+    expect(history.map((r: any) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: smoke-failed 1.3.0', 'test: rolled-back 1.0.0', 'prod: skipped 1.3.0']);
+    expect(history[0].smoke).toEqual([
+      expect.objectContaining({ name: 'service-answers', passed: false, output: expect.stringMatching(refusal) }),
+      expect.objectContaining({ name: 'health-page', passed: false, detail: expect.stringMatching(refusal) }),
+    ]);
+  });
+
+  it('ozg rollback onto a claim still Terminating (pvc-protection, a pod uses it) fails naming claim, finalizer and pod, and applies nothing: exit 4', async () => {
+    await startServer();
+    const dir = await checkout();
+    // kube-probe 1.3.0: 1.0.0 plus a claim its Deployment mounts; 1.4.0: the claim left the
+    // bundle but the Deployment still mounts it, so the pruned claim stays Terminating
+    const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: kube-probe-data\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    const mount = (text: string) =>
+      text
+        .replace('          volumeMounts:\n', '          volumeMounts:\n            - name: data\n              mountPath: /data\n')
+        .replace('      volumes:\n', '      volumes:\n        - name: data\n          persistentVolumeClaim:\n            claimName: kube-probe-data\n');
+    for (const version of ['1.3.0', '1.4.0']) {
+      const target = path.join(dir, `templates/kube-probe/${version}`);
+      await cp(path.join(dir, 'templates/kube-probe/1.0.0'), target, { recursive: true });
+      await writeFile(path.join(target, 'procedure.yaml'), (await readFile(path.join(target, 'procedure.yaml'), 'utf8')).replace('version: 1.0.0', `version: ${version}`));
+      const deploymentFile = path.join(target, 'kubernetes/deployment.yaml');
+      await writeFile(deploymentFile, mount(await readFile(deploymentFile, 'utf8')));
+      if (version === '1.3.0') await writeFile(path.join(target, 'kubernetes/pvc.yaml'), claim);
+    }
+    const undo = arrangeHealthyService();
+    try {
+      for (const version of ['1.3.0', '1.4.0']) {
+        await writeInventory(dir, { procedures: { kiel: { [PROCEDURE]: version } }, environments: { rolloutTimeoutSeconds: 2 } });
+        const deployed = await ozg(dir, 'deploy', 'kiel', '--yes');
+        expect({ version, code: deployed.code }).toEqual({ version, code: 0 });
+      }
+    } finally {
+      undo();
+    }
+    const namespace = ns('kiel', 'test');
+    expect(server.getObject('persistentvolumeclaims', namespace, 'kube-probe-data')!.metadata).toMatchObject({ deletionTimestamp: expect.any(String), finalizers: ['kubernetes.io/pvc-protection'] });
+    server.clearRequests();
+
+    const run = await ozg(dir, 'rollback', 'kiel', '-p', PROCEDURE, '-e', 'test');
+    expect(run.code).toBe(4);
+    expect(run.stdout + run.stderr).toMatch(
+      /persistentvolumeclaim\/kube-probe-data is still being deleted \(finalizer kubernetes\.io\/pvc-protection: pods still use it: kube-probe-[a-z0-9]+-[a-z0-9]+\); waited 2 s, nothing was applied/,
+    );
+    expect(server.requests.filter((r) => r.namespace === namespace && isWrite(r)).map(describeRequest)).toEqual([]);
+    expect(releaseRecord(namespace).live.version).toBe('1.4.0');
+    expect(server.getObject('persistentvolumeclaims', namespace, 'kube-probe-data')!.metadata.deletionTimestamp).toEqual(expect.any(String));
   });
 
   it('fails a Deployment that never gets ready with the pod reason, and restores the previous release', async () => {

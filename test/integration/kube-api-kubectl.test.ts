@@ -496,6 +496,49 @@ describe('kubectl against the fake Kubernetes API server', () => {
     await kubectl(['delete', 'ingress,deployment,service,secret,configmap', '-l', 'app.kubernetes.io/instance=vorgang-manager']);
   });
 
+  it('a LimitRange fills in container defaults (annotated) and refuses a container beyond its max or min with the real 403 text', async () => {
+    const limited = 'ozg-limits';
+    server.createNamespace(limited);
+    server.putObject({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'container-limits', namespace: limited }, spec: { limits: [{ type: 'Container', max: { cpu: '500m' }, min: { cpu: '50m' }, defaultRequest: { memory: '32Mi' }, default: { memory: '64Mi' } }] } });
+    const config = await server.kubeconfigFor(server.addServiceAccount(limited), limited);
+    const pod = (name: string, resources: object) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/web:1', resources }] } });
+
+    // the stored LimitRange carries the API's defaults: max becomes the default limit, and so the default request
+    const range = JSON.parse((await kubectl(['get', 'limits', 'container-limits', '-o', 'json'], { kubeconfig: config })).stdout);
+    expect(range.spec.limits[0]).toMatchObject({ default: { cpu: '500m', memory: '64Mi' }, defaultRequest: { cpu: '500m', memory: '32Mi' } });
+
+    await kubectl(['create', '-f', '-'], { kubeconfig: config, stdin: pod('defaulted', {}) });
+    const defaulted = JSON.parse((await kubectl(['get', 'pod', 'defaulted', '-o', 'json'], { kubeconfig: config })).stdout);
+    expect(defaulted.spec.containers[0].resources).toEqual({ requests: { cpu: '500m', memory: '32Mi' }, limits: { cpu: '500m', memory: '64Mi' } });
+    expect(defaulted.metadata.annotations['kubernetes.io/limit-ranger']).toBe('LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app');
+
+    // plugin/pkg/admission/limitranger/admission.go maxConstraint / minConstraint
+    const big = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('big', { limits: { cpu: '1' } }) });
+    expect(big.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "big" is forbidden: maximum cpu usage per Container is 500m, but limit is 1');
+    const small = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('small', { requests: { cpu: '10m' } }) });
+    expect(small.stderr).toContain('pods "small" is forbidden: minimum cpu usage per Container is 50m, but request is 10m');
+    expect(server.getObject('pods', limited, 'big')).toBeUndefined();
+  });
+
+  it('a compute ResourceQuota makes pods declare what it limits and refuses one beyond it with the real 403 texts', async () => {
+    const quoted = 'ozg-compute';
+    server.createNamespace(quoted);
+    server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: quoted }, spec: { hard: { 'requests.cpu': '1', 'requests.memory': '1Gi', 'limits.memory': '2Gi' } } });
+    const config = await server.kubeconfigFor(server.addServiceAccount(quoted), quoted);
+    const pod = (name: string, resources: object) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/ozg/web:1', resources }] } });
+
+    // pkg/quota/v1/evaluator/core/pods.go Constraints, via resourcequota/controller.go
+    const bare = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('bare', {}) });
+    expect(bare.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: app; requests.cpu for: app; requests.memory for: app');
+
+    await kubectl(['create', '-f', '-'], { kubeconfig: config, stdin: pod('first', { requests: { cpu: '600m', memory: '600Mi' }, limits: { memory: '600Mi' } }) });
+    const second = await kubectlFails(['create', '-f', '-'], { kubeconfig: config, stdin: pod('second', { requests: { cpu: '300m', memory: '700Mi' }, limits: { memory: '700Mi' } }) });
+    expect(second.stderr).toContain('pods "second" is forbidden: exceeded quota: compute, requested: requests.memory=700Mi, used: requests.memory=600Mi, limited: requests.memory=1Gi');
+    // limits given, requests left out: the API defaults the requests to the limits
+    await kubectl(['create', '-f', '-'], { kubeconfig: config, stdin: pod('third', { limits: { cpu: '400m', memory: '400Mi' } }) });
+    expect(server.getObject('pods', quoted, 'third')!.spec.containers[0].resources.requests).toEqual({ cpu: '400m', memory: '400Mi' });
+  });
+
   it('delete cm removes the config map', async () => {
     const result = await kubectl(['delete', 'cm', 'web-config']);
 
@@ -608,6 +651,35 @@ describe('kubectl against the fake Kubernetes API server', () => {
     await kubectl(['wait', '--for=delete', 'pvc/held', '--timeout=60s']);
     const gone = await kubectlFails(['get', 'pvc', 'held']);
     expect(gone.stderr).toContain('persistentvolumeclaims "held" not found');
+  });
+
+  it('a claim mounted by a completed Job\u2019s pod stays Terminating until that pod is deleted (pvc-protection counts finished pods)', async () => {
+    const claim = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: job-data\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n`;
+    const job = [
+      'apiVersion: batch/v1',
+      'kind: Job',
+      'metadata:',
+      '  name: uses-claim',
+      'spec:',
+      '  template:',
+      '    spec:',
+      '      restartPolicy: Never',
+      '      containers: [{ name: main, image: registry.example/tool:1, volumeMounts: [{ name: data, mountPath: /data }] }]',
+      '      volumes: [{ name: data, persistentVolumeClaim: { claimName: job-data } }]',
+      '',
+    ].join('\n');
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('job-claim.yaml', claim)]);
+    await kubectl(['apply', ...applyFlags(), '-f', await writeManifest('uses-claim.yaml', job)]);
+    await kubectl(['wait', '--for=condition=complete', 'job/uses-claim', '--timeout=10s']);
+    expect((await kubectl(['get', 'pods', '-l', 'job-name=uses-claim', '-o', 'jsonpath={.items[0].status.phase}'])).stdout).toBe('Succeeded');
+
+    await kubectl(['delete', 'pvc', 'job-data', '--wait=false']);
+    // the finished pod still names the claim: the controller keeps it
+    await kubectl(['get', 'pods', '-l', 'job-name=uses-claim']);
+    expect((await kubectl(['get', 'pvc', 'job-data'])).stdout).toMatch(/^job-data\s+Terminating\s/m);
+
+    await kubectl(['delete', 'job', 'uses-claim', '--cascade=background', '--wait=false']);
+    await kubectl(['wait', '--for=delete', 'pvc/job-data', '--timeout=60s']);
   });
 
   it('delete of an object with a finalizer only marks it; removing the finalizer deletes it', async () => {

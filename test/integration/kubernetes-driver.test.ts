@@ -283,6 +283,20 @@ spec:
     }
   });
 
+  it('gives a smoke Job the start-up time the inventory environment sets (smokeStartupSeconds)', async () => {
+    const deadlines: number[] = [];
+    const undo = server.arrangeJob({ commandIncludes: 'pg_isready', log: (job) => (deadlines.push(job.spec.activeDeadlineSeconds), 'ok\n') });
+    try {
+      const check = { name: 'database', command: 'pg_isready -h db', targets: ['kubernetes' as const], timeoutSeconds: 10 };
+      expect(await driverFor('kiel', environment({ smokeStartupSeconds: 7 })).smoke(PROCEDURE, [check])).toEqual([expect.objectContaining({ passed: true })]);
+      expect(await driverFor('kiel').smoke(PROCEDURE, [check])).toEqual([expect.objectContaining({ passed: true })]);
+      // the check's 10 s plus the environment's 7 s, then plus the default 120 s
+      expect(deadlines).toEqual([17, 130]);
+    } finally {
+      undo();
+    }
+  });
+
   it('fails a rollout that never gets ready with the pod reason, then rollback restores the previous release', async () => {
     const driver = driverFor('kiel', environment(), { rolloutTimeoutMs: 1500 });
     const undo = server.arrangeWorkload({ imageIncludes: ':9.9.9', state: 'ImagePullBackOff' });
@@ -422,7 +436,12 @@ spec:
       server.createNamespace('ozg-eutin-test', { 'pod-security.kubernetes.io/enforce': 'restricted' });
       server.createNamespace('ozg-preetz-test');
       server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-pods', namespace: 'ozg-preetz-test' }, spec: { hard: { pods: '0' } } });
-      server.addUser({ name: 'admission-deployer', namespaces: ['ozg-eutin-test', 'ozg-preetz-test'], token: 'admission-token' });
+      // a compute quota that pods without requests and limits cannot pass, and a tight LimitRange
+      server.createNamespace('ozg-ratzeburg-test');
+      server.putObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: 'ozg-ratzeburg-test' }, spec: { hard: { 'requests.cpu': '2', 'requests.memory': '2Gi', 'limits.cpu': '4', 'limits.memory': '4Gi' } } });
+      server.createNamespace('ozg-bargteheide-test');
+      server.putObject({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'small-containers', namespace: 'ozg-bargteheide-test' }, spec: { limits: [{ type: 'Container', max: { memory: '32Mi' } }] } });
+      server.addUser({ name: 'admission-deployer', namespaces: ['ozg-eutin-test', 'ozg-preetz-test', 'ozg-ratzeburg-test', 'ozg-bargteheide-test'], token: 'admission-token' });
       restrictedConfig = await server.kubeconfigFor('admission-deployer', 'ozg-eutin-test');
     });
 
@@ -484,6 +503,41 @@ spec:
       const refusal = /FailedCreate: Error creating: pods "ozg-smoke-[a-z0-9-]+" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0/;
       expect(results[0]).toMatchObject({ name: 'db', passed: false, detail: 'timed out after 1 s', output: expect.stringMatching(refusal) });
       expect(results[1]).toMatchObject({ name: 'health', passed: false, detail: expect.stringMatching(refusal) });
+    });
+    it('names the compute quota a Deployment without requests and limits fails (ReplicaFailure), instead of only "not ready"', async () => {
+      const config = await server.kubeconfigFor('admission-deployer', 'ozg-ratzeburg-test');
+      const driver = driverFor('ratzeburg', environment({ kubeconfig: config }), { rolloutTimeoutMs: 1000 });
+      const bundle = makeBundle({ 'deployment.yaml': deployment(PROCEDURE, 'registry.ozg.example/ozg/antrag-formular:1.0.0') }, { site: 'ratzeburg', version: '1.0.0' });
+      const error = (await driver.apply(bundle, '20260112T080000Z-aaaaaaaa').catch((e: unknown) => e)) as ClusterError;
+      expect(error).toBeInstanceOf(ClusterError);
+      expect(error.message).toMatch(/^namespace ozg-ratzeburg-test: deployment\/antrag-formular not ready after 1 s/);
+      expect(error.message).toMatch(
+        /\n {2}ReplicaFailure: FailedCreate \(pods "antrag-formular-\w+-\w+" is forbidden: failed quota: compute: must specify limits\.cpu for: app; limits\.memory for: app; requests\.cpu for: app; requests\.memory for: app\)/,
+      );
+    });
+
+    it('runs its smoke Jobs under a compute quota: they declare requests and limits, so no pod is refused', async () => {
+      const config = await server.kubeconfigFor('admission-deployer', 'ozg-ratzeburg-test');
+      const undo = server.arrangeJob({ namespace: 'ozg-ratzeburg-test', log: 'ok\n' });
+      try {
+        const results = await driverFor('ratzeburg', environment({ kubeconfig: config })).smoke(PROCEDURE, [{ name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 10 }]);
+        expect(results).toEqual([expect.objectContaining({ name: 'db', passed: true })]);
+        expect(server.listObjects('events', 'ozg-ratzeburg-test').filter((e) => e.reason === 'FailedCreate' && e.involvedObject.kind === 'Job')).toEqual([]);
+      } finally {
+        undo();
+      }
+    });
+
+    it('names the LimitRange a smoke Job’s pod exceeds (FailedCreate), instead of only "timed out"', async () => {
+      const config = await server.kubeconfigFor('admission-deployer', 'ozg-bargteheide-test');
+      const driver = driverFor('bargteheide', environment({ kubeconfig: config, smokeStartupSeconds: 0 }));
+      const results = await driver.smoke(PROCEDURE, [{ name: 'db', command: 'pg_isready -h db', targets: ['kubernetes'], timeoutSeconds: 1 }]);
+      expect(results[0]).toMatchObject({
+        name: 'db',
+        passed: false,
+        detail: 'timed out after 1 s',
+        output: expect.stringMatching(/FailedCreate: Error creating: pods "ozg-smoke-[a-z0-9-]+" is forbidden: maximum memory usage per Container is 32Mi, but limit is 64Mi/),
+      });
     });
   });
 

@@ -44,6 +44,8 @@ export function createKubernetesDriverFor(dataCenter: DataCenter, spec: Environm
     environment: spec.name,
     description: `${site.name}/${spec.name} @ namespace ${namespace}${spec.context ? ` (context ${spec.context})` : ''}`,
     ...(spec.smokeImage ? { smokeImage: spec.smokeImage } : {}),
+    ...(spec.smokeStartupSeconds !== undefined ? { smokeStartupSeconds: spec.smokeStartupSeconds } : {}),
+    ...(spec.rolloutTimeoutSeconds !== undefined ? { rolloutTimeoutMs: spec.rolloutTimeoutSeconds * 1000 } : {}),
     ...options,
   });
 }

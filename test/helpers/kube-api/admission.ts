@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { clone, deepEqual, isPlainObject, type KubeObject } from './objects.js';
-import { enforcePodQuota, enforcePodSecurity } from './pod-security.js';
+import { applyLimitRangeDefaults, defaultLimitRange, defaultPodRequests, enforceLimitRanges, enforcePodQuotas } from './compute-resources.js';
+import { enforcePodSecurity } from './pod-security.js';
 import type { ResourceType } from './resources.js';
 import { injectSidecar } from './sidecar-injection.js';
 import { labelSelectorToString, matchesLabelSelectorObject, type LabelSelectorObject } from './selectors.js';
@@ -17,7 +18,7 @@ export interface AdmissionContext {
   allocateClusterIp(): string;
   /** a namespace's labels, for Pod Security admission (pod-security.ts) */
   namespaceLabels?(namespace: string | undefined): Record<string, string> | undefined;
-  /** objects of a type in a namespace, for quota admission (pod-security.ts) */
+  /** objects of a type in a namespace, for LimitRange and quota admission (compute-resources.ts) */
   listInNamespace?(resource: string, namespace: string | undefined): KubeObject[];
 }
 
@@ -171,6 +172,7 @@ function applyDefaults(type: ResourceType, object: KubeObject, context: Admissio
     }
     case 'Pod':
       defaultPodSpec(spec, 'Always');
+      defaultPodRequests(object);
       object.status ??= { phase: 'Pending', qosClass: 'BestEffort' };
       return;
     case 'Deployment':
@@ -204,6 +206,9 @@ function applyDefaults(type: ResourceType, object: KubeObject, context: Admissio
       spec.failedJobsHistoryLimit ??= 1;
       if (isPlainObject(spec.jobTemplate?.spec)) defaultJobSpec(spec.jobTemplate.spec as Record<string, any>, undefined, undefined);
       break;
+    case 'LimitRange':
+      defaultLimitRange(object);
+      return;
     case 'PersistentVolumeClaim':
       spec.volumeMode ??= 'Filesystem';
       object.status ??= { phase: 'Pending' };
@@ -414,16 +419,24 @@ export function admitCreate(type: ResourceType, input: KubeObject, context: Admi
   object.metadata.uid = randomUUID();
   if (type.statusSubresource) delete object.status;
   applyDefaults(type, object, context, undefined);
-  // mutating admission (a mesh's injector) runs before validation
-  injectSidecar(type, object, context.namespaceLabels?.(object.metadata.namespace));
+  const namespace = object.metadata.namespace;
+  const inNamespace = (resource: string): KubeObject[] => context.listInNamespace?.(resource, namespace) ?? [];
+  const limitRanges = type.resource === 'pods' ? inNamespace('limitranges') : [];
+  // mutating admission, in plugin order: LimitRanger's defaults, then webhooks (a mesh's injector)
+  applyLimitRangeDefaults(type, object, limitRanges);
+  injectSidecar(type, object, context.namespaceLabels?.(namespace));
   validateObject(type, object, undefined);
-  // validating admission runs after the object validated (pod-security.ts)
-  const refused = enforcePodSecurity(type, object, context.namespaceLabels?.(object.metadata.namespace));
+  // validating admission runs after the object validated, in plugin order: LimitRanger,
+  // PodSecurity, ResourceQuota (compute-resources.ts, pod-security.ts)
+  const refused =
+    enforceLimitRanges(type, object, limitRanges) ??
+    enforcePodSecurity(type, object, context.namespaceLabels?.(namespace)) ??
+    (type.resource === 'pods' ? enforcePodQuotas(type, object, inNamespace('resourcequotas'), inNamespace('pods')) : undefined);
   if (refused) throw refused;
-  const overQuota = context.listInNamespace && enforcePodQuota(type, object, context.listInNamespace('resourcequotas', object.metadata.namespace), context.listInNamespace('pods', object.metadata.namespace));
-  if (overQuota) throw overQuota;
   // The StorageObjectInUseProtection admission plugin gives every new claim the pvc-protection
-  // finalizer (plugin/pkg/admission/storage/storageobjectinuseprotection/admission.go, Create only).
+  // finalizer unless it has it already (kubernetes plugin/pkg/admission/storage/
+  // storageobjectinuseprotection/admission.go admitPVC: a handler for Create only, the main
+  // resource only, appended after the claim's own finalizers).
   if (type.resource === 'persistentvolumeclaims') {
     const finalizers: string[] = object.metadata.finalizers ?? [];
     if (!finalizers.includes(PVC_PROTECTION)) object.metadata.finalizers = [...finalizers, PVC_PROTECTION];

@@ -160,7 +160,7 @@ export class Controllers {
     const { resource } = event.resourceType;
     const object = event.object;
     const uid = object.metadata.uid ?? '';
-    // pvc-protection: a claim being deleted, or a pod going or finishing, may free a claim
+    // pvc-protection: a claim being deleted, or a pod going, may free a claim
     if (resource === 'pods' || (resource === 'persistentvolumeclaims' && object.metadata.deletionTimestamp !== undefined)) {
       const namespace = object.metadata.namespace ?? '';
       this.schedule(`pvc-protection:${namespace}`, 0, () => this.releaseClaims(namespace));
@@ -194,13 +194,17 @@ export class Controllers {
   }
 
   /**
-   * The pvc-protection controller: a claim being deleted loses its finalizer (and so goes) once
-   * no pod of its namespace that has not finished uses it
-   * (pkg/controller/volume/pvcprotection/pvc_protection_controller.go, processPVC / isBeingUsed).
+   * The pvc-protection controller (kubernetes pkg/controller/volume/pvcprotection/
+   * pvc_protection_controller.go, processPVC / isBeingUsed / podUsesPVC): a claim being deleted
+   * loses its finalizer (and so goes) once no pod of its namespace names it in a
+   * `persistentVolumeClaim` volume. podUsesPVC looks at scheduled pods (`spec.nodeName` set) and
+   * does not ask whether they finished: a Succeeded or Failed pod still holds the claim until the
+   * pod object is deleted (only generic ephemeral volumes are let go once the pod is shut down,
+   * not modelled here). This server has no scheduler, so every pod counts as scheduled.
    */
   private releaseClaims(namespace: string): void {
     const claims = this.type('persistentvolumeclaims');
-    const pods = this.store.list(this.type('pods'), namespace).filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase));
+    const pods = this.store.list(this.type('pods'), namespace);
     for (const claim of this.store.list(claims, namespace)) {
       if (claim.metadata.deletionTimestamp === undefined || !(claim.metadata.finalizers ?? []).includes(PVC_PROTECTION)) continue;
       const used = pods.some((p) => (p.spec?.volumes ?? []).some((v: { persistentVolumeClaim?: { claimName?: string } }) => v.persistentVolumeClaim?.claimName === claim.metadata.name));

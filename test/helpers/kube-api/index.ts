@@ -49,13 +49,14 @@
  *   nothing at cluster scope; unknown or missing token → 401. Namespaces exist only when
  *   arranged (or created by a cluster-admin user).
  * - Pod admission: Pod Security `enforce` labels on namespaces (restricted/baseline, see
- *   pod-security.ts) and a ResourceQuota's `pods` limit refuse pods with the real 403 texts.
+ *   pod-security.ts), LimitRanges (defaults, min/max) and ResourceQuotas on pods and compute
+ *   resources (compute-resources.ts) refuse pods with the real 403 texts.
  * - Simulated controllers (controllers.ts): Deployments/StatefulSets get ReplicaSets/pods and
  *   become ready after a delay unless arranged to fail (Deployments: available after
  *   minReadySeconds; refused pods give FailedCreate events and ReplicaFailure); Jobs run pods that succeed or fail as
  *   arranged, with logs; PVCs bind; an object with finalizers is only marked deleted (deletionTimestamp) until
- *   they are removed; claims get `kubernetes.io/pvc-protection` and go once no unfinished pod
- *   uses them; owned objects are garbage-collected; each namespace gets
+ *   they are removed; claims get `kubernetes.io/pvc-protection` and go once no pod (finished or
+ *   not) uses them; owned objects are garbage-collected; each namespace gets
  *   the `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
  *
  * Not implemented

@@ -194,20 +194,3 @@ export function enforcePodSecurity(type: ResourceType, pod: KubeObject, namespac
   const version = namespaceLabels[ENFORCE_VERSION_LABEL] ?? 'latest';
   return forbidden(type, pod.metadata.name, `violates PodSecurity "${level}:${version}": ${violations.join(', ')}`);
 }
-
-/**
- * The ResourceQuota admission for the one resource this server counts, `pods`: a pod beyond
- * a quota's `spec.hard.pods` is refused (k8s.io/kubernetes plugin/pkg/admission/resourcequota
- * controller.go: "exceeded quota: %s, requested: %s, used: %s, limited: %s"). Terminated pods
- * do not count, as in the pod evaluator (pkg/quota/v1/evaluator/core/pods.go).
- */
-export function enforcePodQuota(type: ResourceType, pod: KubeObject, quotas: readonly KubeObject[], pods: readonly KubeObject[]): ApiError | undefined {
-  if (type.resource !== 'pods') return undefined;
-  const used = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed').length;
-  for (const quota of quotas) {
-    const hard = quota.spec?.hard?.pods;
-    if (hard === undefined || used + 1 <= Number(hard)) continue;
-    return forbidden(type, pod.metadata.name, `exceeded quota: ${quota.metadata.name}, requested: pods=1, used: pods=${used}, limited: pods=${hard}`);
-  }
-  return undefined;
-}

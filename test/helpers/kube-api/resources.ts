@@ -41,6 +41,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   core('serviceaccounts', 'serviceaccount', 'ServiceAccount', { shortNames: ['sa'] }),
   core('events', 'event', 'Event', { shortNames: ['ev'] }),
   core('resourcequotas', 'resourcequota', 'ResourceQuota', { shortNames: ['quota'], statusSubresource: true }),
+  core('limitranges', 'limitrange', 'LimitRange', { shortNames: ['limits'] }),
   grouped('apps', 'v1', 'deployments', 'deployment', 'Deployment', { shortNames: ['deploy'], categories: ['all'], statusSubresource: true }),
   grouped('apps', 'v1', 'statefulsets', 'statefulset', 'StatefulSet', { shortNames: ['sts'], categories: ['all'], statusSubresource: true }),
   grouped('apps', 'v1', 'replicasets', 'replicaset', 'ReplicaSet', { shortNames: ['rs'], categories: ['all'], statusSubresource: true }),

@@ -128,6 +128,35 @@ sites: {}
   });
 });
 
+describe('loadProject: smoke start-up and rollout times of a Kubernetes environment', () => {
+  const kubernetes = (seconds: string) => `
+dataCenters:
+  k8s:
+    kind: kubernetes
+    environments:
+      test: { kubeconfig: ./kube.yaml, namespace: "ozg-{site}-test", smokeStartupSeconds: ${seconds} }
+sites: {}
+`;
+
+  it('takes smokeStartupSeconds from the environment', async () => {
+    const { inventory } = await load(kubernetes('15'));
+    expect(inventory.dataCenters.get('k8s')?.environments.test.smokeStartupSeconds).toBe(15);
+  });
+
+  it('takes rolloutTimeoutSeconds (1-3600) from the environment', async () => {
+    const { inventory } = await load(kubernetes('15, rolloutTimeoutSeconds: 90'));
+    expect(inventory.dataCenters.get('k8s')?.environments.test.rolloutTimeoutSeconds).toBe(90);
+    expect(await loadProblems(kubernetes('15, rolloutTimeoutSeconds: 0'))).toEqual(['sites.yaml:7:118  dataCenters.k8s.environments.test.rolloutTimeoutSeconds  must be >= 1']);
+  });
+
+  it('refuses a value below 0, above an hour or not a whole number, naming line, column and field', async () => {
+    const field = 'dataCenters.k8s.environments.test.smokeStartupSeconds';
+    expect(await loadProblems(kubernetes('-1'))).toEqual([`sites.yaml:7:91  ${field}  must be >= 0`]);
+    expect(await loadProblems(kubernetes('3601'))).toEqual([`sites.yaml:7:91  ${field}  must be <= 3600`]);
+    expect(await loadProblems(kubernetes('1.5'))).toEqual([expect.stringMatching(new RegExp(`^sites\\.yaml:7:91  ${field.replace(/\./g, '\\.')}  .*integer`))]);
+  });
+});
+
 describe('loadProject: problems', () => {
   it('collects every problem of every stage, sorted by position', async () => {
     const problems = await loadProblems(`
