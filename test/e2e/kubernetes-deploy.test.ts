@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
-import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, spawnOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject, type KubeRequestRecord, type StoreSnapshot } from '../helpers/kube-api/index.js';
 
@@ -372,6 +372,42 @@ describe('ozg deploy to a Kubernetes data center', () => {
       expect(imageOf(ns('kiel', 'test'))).toBe('registry.ozg.example/ozg/kube-probe:1.2.0');
       const history = await ledger(otherCheckout);
       expect(history.map((r) => `${r.environment}: ${r.outcome} ${r.version}`)).toEqual(['test: apply-failed 1.1.0', 'prod: skipped 1.1.0']);
+    } finally {
+      release();
+      undo();
+    }
+  });
+
+  it('a deploy SIGKILLed while it applies leaves its change unfinished; the next run takes over its lock and deploys at once', async () => {
+    await startDeployed();
+    const namespace = ns('kiel', 'test');
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    let release!: () => void;
+    // the run has claimed the release record; its apply of the Deployment waits here until it is killed
+    const hold = server.injectFault({
+      method: 'PATCH',
+      path: `/apis/apps/v1/namespaces/${namespace}/deployments/${PROCEDURE}`,
+      holdUntil: new Promise<void>((resolve) => (release = resolve)),
+    });
+    const undo = arrangeHealthyService();
+    try {
+      const { child, done } = spawnOzg(['deploy', '--json', 'kiel'], { cwd });
+      await Promise.race([hold.reached, done]);
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+      release();
+      const left = releaseRecord(namespace);
+      expect(left.incomplete).toMatchObject({ action: 'apply', version: '1.1.0', run: expect.any(String) });
+      expect(left.incomplete).not.toHaveProperty('failed');
+
+      const run = await ozg(cwd, 'deploy', '--json', 'kiel');
+      expect({ code: run.code, error: errorOf(run) }).toEqual({ code: 0, error: undefined });
+      expect(parseJsonLines(run.stdout).filter((l) => l.type === 'warning').map((l) => l.message)).toEqual([expect.stringContaining('took over the stale ledger lock')]);
+      expect(outcomes(run)).toEqual(['kiel/prod: applied', 'kiel/test: applied']);
+      const record = releaseRecord(namespace);
+      expect(record.live.version).toBe('1.1.0');
+      expect(record).not.toHaveProperty('incomplete');
+      expect(imageOf(namespace)).toBe('registry.ozg.example/ozg/kube-probe:1.1.0');
     } finally {
       release();
       undo();
