@@ -673,8 +673,9 @@ describe('ozg deploy to a Kubernetes data center', () => {
       expect(refused.code).toBe(4);
       const output = refused.stdout + refused.stderr;
       expect(output).toContain(`deployment/${PROCEDURE}: apply conflict: .spec.replicas is owned by field manager "kube-controller-manager"`);
-      // (deploy prints a site's error without its hint; the hint is pinned in the driver tests)
       expect(output).not.toMatch(/force/i);
+      // the error's hint reaches the site's summary line: ship the HPA with the workload
+      expect(refused.stdout).toMatch(/ {6}hint: the replica count is set by someone else, usually a HorizontalPodAutoscaler .*If an HPA scales this workload, ship the HPA in the same /);
 
       // kube-probe 1.3.0: 1.1.0 plus the HPA that scales its Deployment
       const dir = path.join(cwd, 'templates/kube-probe/1.3.0');
@@ -704,6 +705,15 @@ describe('ozg deploy to a Kubernetes data center', () => {
     const run = await ozg(dir, 'deploy', 'kiel');
     expect(run.code).toBe(6);
     expect(run.stdout + run.stderr).toMatch(/the server's certificate could not be verified \(x509: [^)]*\) \[(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\]/);
+    // the hint says which kubeconfig field to fix: in the summary, the --json result and the site's event
+    const hint = `check certificate-authority / certificate-authority-data of cluster`;
+    expect(run.stdout).toContain(`      hint: ${hint}`);
+    const json = await ozg(dir, 'deploy', '--json', 'kiel');
+    expect(json.code).toBe(6);
+    const shown = resultOf(json).sites[0].items[0].environments[0].hint;
+    expect(shown).toContain(hint);
+    expect(shown).toContain(`in ${wrongCa}: it must hold the CA that signed the API server's certificate`);
+    expect(parseJsonLines(json.stdout).find((e) => e.type === 'site-finished')?.hint).toContain(hint);
     // the handshake failed: no request reached the server
     expect(server.requests.map(describeRequest)).toEqual([]);
   });
