@@ -41,22 +41,25 @@ const PACKAGE = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
 
 /**
  * Parses a rendered fragment and checks the types of the keys ozg merges; `redact` (the run's
- * secret redactor) finds secret values in it. Throws InvalidInputError with file and line.
+ * secret redactor) finds secret values in it. Throws InvalidInputError with file and line:
+ * the template's line when the rendered line appears there exactly once (`template`, the
+ * fragment's source), else the rendered line, said so.
  */
-export function parseCloudInitFragment(text: string, file: string, redact: (text: string) => string): CloudInitFragment {
+export function parseCloudInitFragment(text: string, file: string, redact: (text: string) => string, template?: string): CloudInitFragment {
+  const toTemplateLines = (problems: Problem[]) => problems.map((p) => mapToTemplateLine(p, text, template));
   const secretLine = text.split('\n').findIndex((line) => redact(line) !== line);
   if (secretLine >= 0 || redact(text) !== text) {
     const line = secretLine >= 0 ? secretLine + 1 : 1;
     const names = [...new Set([...redact(text).matchAll(/«secret:([^»]+)»/g)].map((m) => m[1]))];
-    throw new InvalidInputError(
-      [{ file, line, col: 1, path: '', message: `renders the value of secret ${names.join(', ')}: user-data stays readable on the VM (seed ISO, metadata service)` }],
-      { hint: 'deliver secrets in a release file of the procedure (written 0600), never in its cloud-init fragment; nothing was written' },
-    );
+    const problem = { file, line, col: 1, path: '', message: `renders the value of secret ${names.join(', ')}: user-data stays readable on the VM (seed ISO, metadata service)` };
+    throw new InvalidInputError(toTemplateLines([problem]), {
+      hint: 'deliver secrets in a release file of the procedure (written 0600), never in its cloud-init fragment; nothing was written',
+    });
   }
   const { source, problems } = parseYamlSource(text, file);
-  if (problems.length > 0) throw fragmentError(problems);
+  if (problems.length > 0) throw fragmentError(toTemplateLines(problems));
   if (source.data === null) return { file, source, config: {} };
-  if (!isPlainObject(source.data)) throw fragmentError([createProblem(source, [], 'a cloud-init fragment must be a mapping of cloud-config keys')]);
+  if (!isPlainObject(source.data)) throw fragmentError(toTemplateLines([createProblem(source, [], 'a cloud-init fragment must be a mapping of cloud-config keys')]));
   const config = source.data;
   const found: Problem[] = [];
   const at = (path: JsonPath, message: string) => found.push(createProblem(source, path, message));
@@ -77,8 +80,18 @@ export function parseCloudInitFragment(text: string, file: string, redact: (text
     const argv = Array.isArray(item) && item.length > 0 && item.every((part) => typeof part === 'string');
     if (typeof item !== 'string' && !argv) at(path, 'must be a shell line or a non-empty list of strings (argv)');
   });
-  if (found.length > 0) throw fragmentError(found);
+  if (found.length > 0) throw fragmentError(toTemplateLines(found));
   return { file, source, config };
+}
+
+/** Liquid tags may add or remove lines: a rendered line found once in the template is reported there. */
+function mapToTemplateLine(problem: Problem, text: string, template: string | undefined): Problem {
+  if (template === undefined) return problem;
+  const rendered = text.split('\n')[problem.line - 1];
+  const matches = rendered === undefined || rendered.trim() === '' ? [] : template.split('\n').flatMap((line, i) => (line.trimEnd() === rendered.trimEnd() ? [i + 1] : []));
+  if (matches.length === 1) return { ...problem, line: matches[0]! };
+  if (matches.length === 0 && problem.line === 1) return problem;
+  return { ...problem, message: `${problem.message} (line ${problem.line} of the fragment as rendered for this site)` };
 }
 
 /** The seed's user-data with every fragment merged in, in the given (procedure) order. */

@@ -135,7 +135,9 @@ async function renderFragments(workspace: Workspace, items: ReturnType<Workspace
     // the site's secret values, so a fragment that renders one (through a value) is refused
     await workspace.learnSecrets(item);
     const file = path.posix.join(item.procedure.name, item.procedure.version, relative.split(path.sep).join('/'));
-    fragments.push(parseCloudInitFragment(text, file, (t) => workspace.redactor.redact(t)));
+    // read again (render checked it stays inside the procedure folder) to report the template's own lines
+    const template = await readFile(path.resolve(item.procedure.dir, relative), 'utf8');
+    fragments.push(parseCloudInitFragment(text, file, (t) => workspace.redactor.redact(t), template));
   }
   return fragments;
 }

@@ -113,6 +113,21 @@ describe('parseCloudInitFragment', () => {
     ]);
   });
 
+  it("reports the template's line where Liquid tags shifted the rendered lines, and says so where it cannot", () => {
+    const template = '#cloud-config\n{% capture x -%}\nOZG_SITE=kiel\n{% endcapture -%}\npackages: nodejs\nusers:\n  - name: {{ site.name }}-Bad\n';
+    const rendered = '#cloud-config\npackages: nodejs\nusers:\n  - name: kiel-Bad\n';
+    let error: InvalidInputError | undefined;
+    try {
+      parseCloudInitFragment(rendered, 'antrag/1.1.0/cloud-init.yaml', noSecrets, template);
+    } catch (e) {
+      error = e as InvalidInputError;
+    }
+    expect(error!.problems.map((p) => `${p.file}:${p.line} ${p.path} ${p.message}`)).toEqual([
+      'antrag/1.1.0/cloud-init.yaml:5 packages must be a list',
+      'antrag/1.1.0/cloud-init.yaml:4 users[0].name must be a user name (lower-case letters, digits, _ and -) (line 4 of the fragment as rendered for this site)',
+    ]);
+  });
+
   it('refuses a fragment that renders a secret value, naming the file and line but not the value', () => {
     const redactor = createSecretRedactor();
     redactor.add('smtpPassword', 'correct-horse-battery');
