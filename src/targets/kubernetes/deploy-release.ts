@@ -118,7 +118,9 @@ function refuseWhileUnfinished(namespace: string, record: ReleaseRecord | undefi
   const what = unfinished.action === 'rollback' ? 'a rollback to' : 'deploying';
   throw new ConcurrentChangeError(namespace, `another ozg run started ${what} release ${unfinished.release} (${unfinished.version}) of ${record!.procedure} at ${unfinished.startedAt} and has not finished; this run applied nothing`, {
     applied: false,
-    hint: `let that run finish, then run again; if it was killed, run again after ${new Date(until).toISOString()}`,
+    hint:
+      `let that run finish, then run again; if it was killed, run again after ${new Date(until).toISOString()}, ` +
+      'or at once from the checkout it ran in while its stale ledger lock is still there (the run that takes the lock over knows it died)',
   });
 }
 
