@@ -12,7 +12,7 @@ export type OzgEvent =
   | { type: 'step'; site: string; environment: string; procedure: string; step: Step; message: string }
   | { type: 'smoke-result'; site: string; environment: string; procedure: string; result: SmokeResult }
   | { type: 'recorded'; record: LedgerRecord }
-  | { type: 'site-finished'; site: string; outcome: 'ok' | 'unchanged' | 'failed' | 'skipped'; error?: string }
+  | { type: 'site-finished'; site: string; outcome: 'ok' | 'unchanged' | 'failed' | 'skipped'; error?: string; hint?: string }
   /** --accept-new-host-keys wrote this host key to known_hosts */
   | { type: 'host-key-recorded'; site: string; environment: string; endpoint: string; keyType: string; fingerprint: string; knownHostsFile: string; hashed: boolean }
   | { type: 'warning'; message: string }

@@ -15,6 +15,7 @@ import { canWriteAsYamlString, isWellFormedText, stringifyCloudYaml } from './cl
 import { formatKnownHostsLine, generateHostKeys, HOST_KEY_TYPES, type HostKey, type HostKeyType } from './host-keys.js';
 import { runCommandWithExeca, type RunCommand } from './run-command.js';
 import { DNS_LABEL } from '../inventory/dns-label.js';
+import { mergeCloudInitFragments, type CloudInitFragment } from './fragments.js';
 
 /** Written by the last runcmd step, so "provisioned" means every earlier step succeeded. */
 export const PROVISIONED_MARKER = '/var/lib/ozg/provisioned';
@@ -54,6 +55,8 @@ export interface BuildSeedInput {
   /** netplan v2 style network config (with or without a top-level `network:`) */
   networkConfig?: Record<string, unknown>;
   firstDeploy?: FirstDeploy;
+  /** the site's procedures' cloud-init fragments, in procedure order, merged into user-data (fragments.ts) */
+  fragments?: readonly CloudInitFragment[];
   /** how ozg reaches the VM: the known_hosts entries are for this address and port */
   hostAddress: string;
   /** default 22 */
@@ -136,13 +139,16 @@ export function renderSeed(input: BuildSeedInput, hostKeys: readonly HostKey[]):
   }));
 
   const marker = JSON.stringify({ instanceId, site, environment: input.environment });
-  const runcmd: Array<string | readonly string[]> = [
+  const runcmdHead: Array<string | readonly string[]> = [
     // runcmd runs last (scripts-user, after packages and deferred files) as one sh script that
     // ignores failures; stop at the first one so the marker is only written when all worked.
     ['set', '-e'],
     ['install', '-d', '-m', '0755', '-o', deployUser, '-g', deployUser, deployRoot],
     // write_files creates missing parent directories as root; the deploy user must own them.
     ...(files.length > 0 ? [['chown', '-R', owner, deployRoot]] : []),
+  ];
+  // the procedures' fragments' commands go between head and tail (fragments.ts)
+  const runcmdTail: Array<string | readonly string[]> = [
     ...(input.firstDeploy?.runcmd ?? []),
     ['install', '-d', '-m', '0755', posix.dirname(PROVISIONED_MARKER)],
     ['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'ozg-provisioned', marker, PROVISIONED_MARKER],
@@ -168,8 +174,9 @@ export function renderSeed(input: BuildSeedInput, hostKeys: readonly HostKey[]):
     ssh_keys: sshKeys,
     ...(input.packages.length > 0 ? { package_update: true, packages: [...input.packages] } : {}),
     ...(writeFiles.length > 0 ? { write_files: writeFiles } : {}),
-    runcmd,
+    runcmd: [...runcmdHead, ...runcmdTail],
   };
+  const userData = input.fragments?.length ? mergeCloudInitFragments({ config: cloudConfig, runcmdHead, runcmdTail }, input.fragments) : cloudConfig;
 
   const label = `cloud-init seed for ${site}/${input.environment}`;
   const seed: Seed = {
@@ -177,7 +184,7 @@ export function renderSeed(input: BuildSeedInput, hostKeys: readonly HostKey[]):
     environment: input.environment,
     hostname: input.hostname,
     instanceId,
-    userData: stringifyCloudYaml(cloudConfig, `${label} user-data`, '#cloud-config'),
+    userData: stringifyCloudYaml(userData, `${label} user-data`, '#cloud-config'),
     metaData: stringifyCloudYaml({ 'instance-id': instanceId, 'local-hostname': input.hostname }, `${label} meta-data`),
     hostKeys: keys.map((key) => ({ ...key })),
     knownHostsLines: keys.map((key) => formatKnownHostsLine(input.hostAddress, hostPort, key.publicKey)),

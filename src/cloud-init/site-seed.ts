@@ -8,7 +8,9 @@ import { UsageError } from '../errors.js';
 import type { Workspace } from '../workspace/workspace.js';
 import { createReleaseId } from '../rollout/release-id.js';
 import { prepareRelease } from '../targets/vm/vm-driver.js';
+import { renderCloudInitFragment } from '../procedure/render.js';
 import { buildSeed, type FirstDeploy, type SeedFile } from './seed.js';
+import { parseCloudInitFragment, type CloudInitFragment } from './fragments.js';
 import { writeSeed, type WriteSeedResult } from './write-seed.js';
 
 export interface CreateSiteSeedOptions {
@@ -34,6 +36,8 @@ export interface CreateSiteSeedOptions {
 export interface CloudInitResult extends WriteSeedResult {
   /** procedures installed on first boot, `name@version` */
   procedures: string[];
+  /** the procedures' cloud-init fragments merged into user-data, e.g. `antrag-formular/1.1.0/cloud-init.yaml` */
+  fragments: string[];
 }
 
 const SEED_STAGING = '.ozg-seed';
@@ -58,6 +62,7 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
   const { deployRoot, user: deployUser, sudo } = access;
   const items = options.withProcedures ? workspace.selectItems({ sites: [site.name] }) : [];
   const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => workspace.clock.now()) }) : undefined;
+  const fragments = await renderFragments(workspace, items, options.environment);
 
   const seed = await buildSeed({
     site: { name: site.name },
@@ -72,13 +77,14 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
     hostPort: access.port,
     ...(host.network ? { networkConfig: host.network } : {}),
     ...(firstDeploy ? { firstDeploy } : {}),
+    ...(fragments.length > 0 ? { fragments } : {}),
   });
   const result = await writeSeed(seed, options.outDir, {
     knownHostsFile: access.knownHostsFile,
     replace: options.replace,
     ...(options.isoPath ? { isoPath: options.isoPath } : {}),
   });
-  return { ...result, procedures: items.map((i) => `${i.procedure.name}@${i.procedure.version}`) };
+  return { ...result, procedures: items.map((i) => `${i.procedure.name}@${i.procedure.version}`), fragments: fragments.map((f) => f.file) };
 }
 
 /**
@@ -116,6 +122,24 @@ async function buildFirstDeploy(
   }
   runcmd.push(['rm', '-rf', staging]);
   return { files, runcmd };
+}
+
+/** Each procedure's `vm.cloudInit` rendered for the site (strict, without secrets) and checked, in procedure order. */
+async function renderFragments(workspace: Workspace, items: ReturnType<Workspace['selectItems']>, environment: EnvironmentName): Promise<CloudInitFragment[]> {
+  const fragments: CloudInitFragment[] = [];
+  for (const item of items) {
+    const relative = item.procedure.vm?.cloudInit;
+    if (relative === undefined) continue;
+    const text = await renderCloudInitFragment({ procedure: item.procedure, site: item.site, setup: item.setup, environment, values: item.values });
+    if (text === undefined) continue;
+    // the site's secret values, so a fragment that renders one (through a value) is refused
+    await workspace.learnSecrets(item);
+    const file = path.posix.join(item.procedure.name, item.procedure.version, relative.split(path.sep).join('/'));
+    // read again (render checked it stays inside the procedure folder) to report the template's own lines
+    const template = await readFile(path.resolve(item.procedure.dir, relative), 'utf8');
+    fragments.push(parseCloudInitFragment(text, file, (t) => workspace.redactor.redact(t), template));
+  }
+  return fragments;
 }
 
 async function readPublicKeys(files: string[], spec: EnvironmentSpec): Promise<string[]> {

@@ -47,6 +47,8 @@ export interface RecoveredLock {
 export interface AcquireLockOptions {
   /** the command line, shown to whoever finds the ledger locked */
   command: string;
+  /** the holder's token (default: a random UUID); a run passes its run id, so that a run taking over this lock knows which run died */
+  token?: string;
   now?: () => Date;
   pid?: number;
   hostname?: string;
@@ -130,7 +132,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
     user: options.user ?? currentUser(),
     command: options.command,
     startedAt: now().toISOString(),
-    token: randomUUID(),
+    token: options.token ?? randomUUID(),
     ...(pidSpace ? { pidSpace } : {}),
   };
   await mkdir(dir, { recursive: true });

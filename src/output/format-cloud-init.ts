@@ -8,6 +8,7 @@ export function formatCloudInitResult(result: CloudInitResult, cwd: string): str
   if (result.knownHosts) lines.push(`  known_hosts ${result.knownHosts.file}: ${result.knownHosts.status}`);
   if (result.iso) lines.push(`  ISO ${result.iso.path} (built with ${result.iso.tool})`);
   if (result.procedures.length) lines.push(`  first boot installs ${result.procedures.join(', ')}`);
+  if (result.fragments.length) lines.push(`  user-data includes the cloud-init fragments ${result.fragments.join(', ')}`);
   lines.push('  user-data holds private host keys: it is written 0600; keep it out of version control');
   return lines.join('\n');
 }

@@ -22,7 +22,7 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
     }
     case 'site-finished': {
       const outcome = event.outcome === 'failed' ? style.red('FAILED') : event.outcome === 'ok' ? style.green('ok') : event.outcome;
-      return `${event.site}: ${outcome}${event.error ? `: ${indentContinuation(event.error)}` : ''}`;
+      return `${event.site}: ${outcome}${event.error ? `: ${indentContinuation(event.error)}` : ''}${event.hint ? `\n    hint: ${indentContinuation(event.hint)}` : ''}`;
     }
     case 'host-key-recorded':
       return formatHostKeyRecorded(event);

@@ -11,7 +11,10 @@ export function formatRolloutSummary(result: RolloutResult): string {
         .map((e) => `${e.environment}: ${e.status}${e.release && e.status !== 'skipped' ? ` (${e.release})` : ''}`)
         .join(', ');
       lines.push(`${site.site}  ${item.procedure} ${item.version}  ${envs}`);
-      for (const e of item.environments) if (e.error) lines.push(`    ${e.environment}: ${e.error.split('\n').join('\n    ')}`);
+      for (const e of item.environments) {
+        if (e.error) lines.push(`    ${e.environment}: ${e.error.split('\n').join('\n    ')}`);
+        if (e.error && e.hint) lines.push(`      hint: ${e.hint.split('\n').join('\n      ')}`);
+      }
     }
     if (site.items.length === 0) lines.push(`${site.site}  ${site.result}`);
   }

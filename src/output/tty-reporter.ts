@@ -126,7 +126,8 @@ export function createTtyReporter(
 }
 
 function formatFinishedSite(event: Extract<OzgEvent, { type: 'site-finished' }>, style: ChalkInstance): string {
-  const error = event.error ? `: ${event.error.replace(/\s+$/, '').replace(/\n/g, '\n    ')}` : '';
+  const hint = event.hint ? `\n    ${style.dim('hint:')} ${event.hint.replace(/\s+$/, '').replace(/\n/g, '\n    ')}` : '';
+  const error = event.error ? `: ${event.error.replace(/\s+$/, '').replace(/\n/g, '\n    ')}${hint}` : '';
   switch (event.outcome) {
     case 'ok':
       return `${style.green('✔')} ${event.site}`;

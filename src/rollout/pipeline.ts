@@ -4,7 +4,7 @@ import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
 import type { Reporter, Step } from '../events.js';
 import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
-import { ConcurrentChangeError, describeError, InterruptedError, InvalidInputError, UnreachableError } from '../errors.js';
+import { ConcurrentChangeError, describeError, InterruptedError, InvalidInputError, OzgError, UnreachableError } from '../errors.js';
 import { elapsedMs, type Clock } from '../clock.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
@@ -35,6 +35,8 @@ export interface EnvironmentOutcome {
   release?: string;
   smoke: SmokeResult[];
   error?: string;
+  /** what to do about the error, when the error says (an OzgError's hint) */
+  hint?: string;
   /** the failure was reaching the target at all */
   unreachable?: boolean;
   /** the target refused the bundle's content (e.g. a field the API server's schema lacks): an input error */
@@ -257,6 +259,7 @@ function failedOutcome(environment: EnvironmentName, item: ResolvedSetup, error:
     version: item.procedure.version,
     smoke: [],
     error: describeError(error),
+    ...(error instanceof OzgError && error.hint ? { hint: error.hint } : {}),
     unreachable: error instanceof UnreachableError,
     ...(error instanceof InvalidInputError ? { invalidInput: true } : {}),
   };

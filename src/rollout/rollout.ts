@@ -188,12 +188,13 @@ async function deploySite(site: Site, items: ResolvedSetup[], environments: Envi
     throw error;
   }
   const result = summarise(outcomes);
-  const firstError = outcomes.flatMap((o) => o.environments).find((e) => e.error)?.error;
+  const firstFailure = outcomes.flatMap((o) => o.environments).find((e) => e.error);
   deps.reporter.emit({
     type: 'site-finished',
     site: site.name,
     outcome: result === 'ok' ? 'ok' : result === 'unchanged' ? 'unchanged' : 'failed',
-    ...(firstError ? { error: firstError } : {}),
+    ...(firstFailure?.error ? { error: firstFailure.error } : {}),
+    ...(firstFailure?.hint ? { hint: firstFailure.hint } : {}),
   });
   return { site: site.name, result, items: outcomes };
 }

@@ -34,6 +34,10 @@ export interface CreateDriverOptions {
   onSshTransport?: (transport: SshTransport) => void;
   /** the run's clock: release times in markers and records (default: the machine's) */
   clock?: Clock;
+  /** kubernetes: this run's id (its ledger lock token), recorded with the change it starts */
+  run?: string;
+  /** kubernetes: ids of dead runs whose ledger lock this run took over; their unfinished changes are not waited for */
+  deadRuns?: readonly string[];
 }
 
 
@@ -68,7 +72,13 @@ export async function createDriver(
       return createSshVmDriver(dataCenter, environmentSpec, site, { ...options, keepReleases });
     case 'kubernetes': {
       const { createKubernetesDriverFor } = await import('./kubernetes/kube-target.js');
-      return createKubernetesDriverFor(dataCenter, environmentSpec, site, { keepReleases, sleep: options.sleep, now: () => (options.clock ?? systemClock).now() });
+      return createKubernetesDriverFor(dataCenter, environmentSpec, site, {
+        keepReleases,
+        sleep: options.sleep,
+        now: () => (options.clock ?? systemClock).now(),
+        ...(options.run ? { run: options.run } : {}),
+        ...(options.deadRuns ? { deadRuns: options.deadRuns } : {}),
+      });
     }
     default:
       throw new InternalError(`data center ${dataCenter.name} has unknown kind ${JSON.stringify((dataCenter as { kind: unknown }).kind)}`);

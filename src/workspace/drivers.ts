@@ -10,6 +10,9 @@ export interface DriverPoolOptions {
   acceptNewHostKeys: boolean;
   reporter: Reporter;
   clock: Clock;
+  /** this run's id and the dead runs whose ledger lock it took over (see CreateDriverOptions) */
+  run?: string;
+  deadRuns?: readonly string[];
   /** extra options for every driver opened (the benchmark's transport-stats hook) */
   driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
 }
@@ -44,6 +47,8 @@ export function createDriverPool(inventory: Inventory, options: DriverPoolOption
           onHostKeyRecorded: (recorded) => options.reporter.emit({ type: 'host-key-recorded', site: site.name, environment, ...recorded }),
           homeDir: options.env.HOME,
           clock: options.clock,
+          ...(options.run ? { run: options.run } : {}),
+          ...(options.deadRuns ? { deadRuns: options.deadRuns } : {}),
         });
         drivers.set(key, driver);
       }

@@ -8,6 +8,8 @@ import { acquireLock, describeRecoveredLock, type LedgerLock } from '../ledger/l
 export interface TakeLedgerLockOptions {
   ledgerDir: string;
   command: string;
+  /** the run's id, the lock's token */
+  run: string;
   actor: string;
   clock: Clock;
   reporter: Reporter;
@@ -18,6 +20,7 @@ export async function takeLedgerLock(options: TakeLedgerLockOptions): Promise<Le
   const { ledgerDir, reporter } = options;
   const lock = await acquireLock(ledgerDir, {
     command: options.command,
+    token: options.run,
     user: options.actor.split('@')[0]!,
     hostname: os.hostname(),
     pid: process.pid,

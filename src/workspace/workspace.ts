@@ -103,8 +103,18 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
   const clock = options.clock ?? systemClock;
   const actor = describeActor();
   const run = randomUUID();
-  const lock = open.lock ? await takeLedgerLock({ ledgerDir: inventory.ledgerDir, command: open.command, actor, clock, reporter }) : undefined;
-  const drivers = createDriverPool(inventory, { env: options.env, acceptNewHostKeys: options.acceptNewHostKeys, reporter, clock, driverOptions: open.driverOptions });
+  const lock = open.lock ? await takeLedgerLock({ ledgerDir: inventory.ledgerDir, command: open.command, run, actor, clock, reporter }) : undefined;
+  // the run whose lock this one took over is dead: a change it left unfinished on a target need not be waited for
+  const deadRun = lock?.recovered?.holder?.token;
+  const drivers = createDriverPool(inventory, {
+    env: options.env,
+    acceptNewHostKeys: options.acceptNewHostKeys,
+    reporter,
+    clock,
+    driverOptions: open.driverOptions,
+    ...(lock ? { run } : {}),
+    ...(deadRun ? { deadRuns: [deadRun] } : {}),
+  });
   const stopNow = createStopNow(() => drivers.closeAll(), lock);
   const unregisterStopNow = lock ? options.onStopNow?.(() => stopNow.stop()) : undefined;
   try {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
@@ -89,10 +89,59 @@ describe('ozg cloud-init', () => {
     expect(userData.users[0]).toMatchObject({ name: 'ozg', ssh_authorized_keys: [readFileSync(path.join(dir, 'operator.pub'), 'utf8').trim()] });
   });
 
+  it("merges each procedure's cloud-init fragment into user-data, and the result passes `cloud-init schema`", async () => {
+    // (the first test ran `cloud-init schema` on this very user-data)
+    expect(resultOf(seeding).fragments).toEqual(['antrag-formular/1.1.0/cloud-init.yaml']);
+    const userData = parse(await readFile(path.join(dir, 'seeds/kiel-test/user-data'), 'utf8'));
+    expect(userData.packages).toEqual(['ca-certificates', 'curl', 'sudo', 'tar', 'nodejs']);
+    expect(userData.users.map((u: { name: string }) => u.name)).toEqual(['ozg', 'ozg-antrag']);
+    expect(userData.users[1]).toEqual({ name: 'ozg-antrag', system: true, shell: '/usr/sbin/nologin', homedir: '/var/lib/ozg-antrag' });
+    // rendered for the site
+    expect(userData.write_files.find((f: { path: string }) => f.path === '/etc/ozg/antrag-formular/site.env')).toMatchObject({
+      content: "OZG_SITE='kiel'\nOZG_MUNICIPALITY_KEY='01002000'\n",
+      permissions: '0644',
+    });
+  });
+
+  it('refuses a fragment that renders a secret value: exit 3 naming the fragment, nothing written', async () => {
+    const secret = (await readFile(path.join(dir, 'examples/secrets/kiel-smtp.txt'), 'utf8')).trim();
+    // the site put its SMTP password into a value the fragment renders
+    await writeFile(path.join(dir, 'sites.yaml'), (await readFile(path.join(dir, 'sites.yaml'), 'utf8')).replace('title: "Kiel"', `title: ${JSON.stringify(secret)}`));
+    const fragmentFile = path.join(dir, 'templates/antrag-formular/1.1.0/cloud-init.yaml');
+    await writeFile(fragmentFile, (await readFile(fragmentFile, 'utf8')) + 'final_message: {{ values.title | yaml }}\n');
+    const seedsBefore = (await readdir(path.join(dir, 'seeds'))).sort();
+    const knownHosts = await readFile(path.join(dir, 'known_hosts'), 'utf8');
+
+    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--replace', '--out', 'seeds/again'], { cwd: dir });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/antrag-formular\/1\.1\.0\/cloud-init\.yaml:\d+:1 +\(document\) +renders the value of secret smtpPassword/);
+    expect(run.stderr).toContain('release file');
+    expect(run.stdout + run.stderr).not.toContain(secret);
+    expect(existsSync(path.join(dir, 'seeds/again'))).toBe(false);
+    expect((await readdir(path.join(dir, 'seeds'))).sort()).toEqual(seedsBefore);
+    expect(await readFile(path.join(dir, 'known_hosts'), 'utf8')).toBe(knownHosts);
+  });
+
+  it('refuses a fragment value of the wrong type: exit 3 with the fragment file and line', async () => {
+    const fragmentFile = path.join(dir, 'templates/antrag-formular/1.1.0/cloud-init.yaml');
+    const template = await readFile(fragmentFile, 'utf8');
+    // one word, not a list of packages
+    await writeFile(fragmentFile, template.replace('packages:\n  - nodejs\n  - ca-certificates', 'packages: nodejs ca-certificates'));
+    const line = template.split('\n').indexOf('packages:') + 1;
+    expect(line).toBeGreaterThan(1);
+
+    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--replace', '--out', 'seeds/again'], { cwd: dir });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(`antrag-formular/1.1.0/cloud-init.yaml:${line}:11  packages  must be a list`);
+    expect(existsSync(path.join(dir, 'seeds/again'))).toBe(false);
+  });
+
   it("installs the site's procedures on first boot with the deploy's own apply script", async () => {
     const userData = parse(await readFile(path.join(dir, 'seeds/kiel-test/user-data'), 'utf8'));
     // first boot, as cloud-init would run it: write_files, then runcmd in order
     for (const file of userData.write_files) {
+      // a fragment's files (/etc/ozg/…) belong to the VM, not to this machine
+      if (!file.path.startsWith(path.join(dir, 'vm-root') + '/')) continue;
       await mkdir(path.dirname(file.path), { recursive: true });
       await writeFile(file.path, file.encoding === 'b64' ? Buffer.from(file.content, 'base64') : file.content, { mode: parseInt(file.permissions, 8) });
     }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
-import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { copyToTemp, parseJsonLines, removeTemp, repoRoot, resultOf, runOzg, spawnOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject, type KubeRequestRecord, type StoreSnapshot } from '../helpers/kube-api/index.js';
 
@@ -380,6 +380,42 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
+  it('a deploy SIGKILLed while it applies leaves its change unfinished; the next run takes over its lock and deploys at once', async () => {
+    await startDeployed();
+    const namespace = ns('kiel', 'test');
+    await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+    let release!: () => void;
+    // the run has claimed the release record; its apply of the Deployment waits here until it is killed
+    const hold = server.injectFault({
+      method: 'PATCH',
+      path: `/apis/apps/v1/namespaces/${namespace}/deployments/${PROCEDURE}`,
+      holdUntil: new Promise<void>((resolve) => (release = resolve)),
+    });
+    const undo = arrangeHealthyService();
+    try {
+      const { child, done } = spawnOzg(['deploy', '--json', 'kiel'], { cwd });
+      await Promise.race([hold.reached, done]);
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+      release();
+      const left = releaseRecord(namespace);
+      expect(left.incomplete).toMatchObject({ action: 'apply', version: '1.1.0', run: expect.any(String) });
+      expect(left.incomplete).not.toHaveProperty('failed');
+
+      const run = await ozg(cwd, 'deploy', '--json', 'kiel');
+      expect({ code: run.code, error: errorOf(run) }).toEqual({ code: 0, error: undefined });
+      expect(parseJsonLines(run.stdout).filter((l) => l.type === 'warning').map((l) => l.message)).toEqual([expect.stringContaining('took over the stale ledger lock')]);
+      expect(outcomes(run)).toEqual(['kiel/prod: applied', 'kiel/test: applied']);
+      const record = releaseRecord(namespace);
+      expect(record.live.version).toBe('1.1.0');
+      expect(record).not.toHaveProperty('incomplete');
+      expect(imageOf(namespace)).toBe('registry.ozg.example/ozg/kube-probe:1.1.0');
+    } finally {
+      release();
+      undo();
+    }
+  });
+
   it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {
     await startDeployed();
     const recordsBefore = (await ledger(cwd)).length;
@@ -717,8 +753,9 @@ describe('ozg deploy to a Kubernetes data center', () => {
       expect(refused.code).toBe(4);
       const output = refused.stdout + refused.stderr;
       expect(output).toContain(`deployment/${PROCEDURE}: apply conflict: .spec.replicas is owned by field manager "kube-controller-manager"`);
-      // (deploy prints a site's error without its hint; the hint is pinned in the driver tests)
       expect(output).not.toMatch(/force/i);
+      // the error's hint reaches the site's summary line: ship the HPA with the workload
+      expect(refused.stdout).toMatch(/ {6}hint: the replica count is set by someone else, usually a HorizontalPodAutoscaler .*If an HPA scales this workload, ship the HPA in the same /);
 
       // kube-probe 1.3.0: 1.1.0 plus the HPA that scales its Deployment
       const dir = path.join(cwd, 'templates/kube-probe/1.3.0');
@@ -748,6 +785,15 @@ describe('ozg deploy to a Kubernetes data center', () => {
     const run = await ozg(dir, 'deploy', 'kiel');
     expect(run.code).toBe(6);
     expect(run.stdout + run.stderr).toMatch(/the server's certificate could not be verified \(x509: [^)]*\) \[(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\]/);
+    // the hint says which kubeconfig field to fix: in the summary, the --json result and the site's event
+    const hint = `check certificate-authority / certificate-authority-data of cluster`;
+    expect(run.stdout).toContain(`      hint: ${hint}`);
+    const json = await ozg(dir, 'deploy', '--json', 'kiel');
+    expect(json.code).toBe(6);
+    const shown = resultOf(json).sites[0].items[0].environments[0].hint;
+    expect(shown).toContain(hint);
+    expect(shown).toContain(`in ${wrongCa}: it must hold the CA that signed the API server's certificate`);
+    expect(parseJsonLines(json.stdout).find((e) => e.type === 'site-finished')?.hint).toContain(hint);
     // the handshake failed: no request reached the server
     expect(server.requests.map(describeRequest)).toEqual([]);
   });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LEDGER_FILE, readLedgerFile } from '../../src/ledger/ledger.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
-import { repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { parseJsonLines, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
 import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
 import { countSessions, listHostFiles, markLogs, readHostMarker, writeVmInventory, type VmSiteSpec } from '../helpers/vm-inventory.js';
@@ -220,6 +220,14 @@ describe('host keys', () => {
     expect(refused.code).toBe(6);
     expect(refused.stdout).toContain(`unknown host key for ${k1test.address}:${k1test.port} (ssh-ed25519 ${fingerprint(k1test)})`);
     expect(refused.stdout).toContain(`rerun with --accept-new-host-keys to record it in ${knownHosts}`);
+    // the error's hint reaches the summary line of the site, and the --json result and event
+    const hint = 'compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the host itself';
+    expect(refused.stdout).toContain(`      hint: ${hint}`);
+    expect(refused.stderr).toContain(`    hint: ${hint}`);
+    const refusedJson = await ozg(cwd, 'deploy', '--json', 'k1');
+    expect(refusedJson.code).toBe(6);
+    expect(resultOf(refusedJson).sites[0].items[0].environments[0]).toMatchObject({ environment: 'test', status: 'apply-failed', hint });
+    expect(parseJsonLines(refusedJson.stdout).find((e) => e.type === 'site-finished')).toMatchObject({ site: 'k1', outcome: 'failed', hint });
     expect(refused.stdout).toMatch(/k2 {2}probe 1\.0\.0 {2}test: applied .*, prod: applied/);
     expect(await listHostFiles(k1test)).toEqual([]);
     expect(await listHostFiles(k1prod)).toEqual([]);

@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { UsageError } from '../../src/errors.js';
 import { runCommandWithExeca, type RunCommand } from '../../src/cloud-init/run-command.js';
 import { buildSeed, type BuildSeedInput, type Seed } from '../../src/cloud-init/seed.js';
+import { parseCloudInitFragment } from '../../src/cloud-init/fragments.js';
 import { buildSeedIso, writeSeed } from '../../src/cloud-init/write-seed.js';
 import { startSshHosts } from '../helpers/sshd-harness.js';
 
@@ -95,6 +96,11 @@ describe('user-data against cloud-init 22.4', () => {
       plain: await buildSeed(input({ sudo: false, packages: [] })),
       sudoOnly: await buildSeed(input({ hostKeyTypes: ['ed25519', 'ecdsa', 'rsa'], networkConfig: { network: { version: 2, ethernets: { eth0: { addresses: ['10.1.2.3/24'], routes: [{ to: 'default', via: '10.1.2.1' }], nameservers: { addresses: ['10.1.2.2'] } } } } } })),
       noSudoWithFirstDeploy: await buildSeed(input({ sudo: false, environment: 'prod', firstDeploy })),
+      // two procedures' fragments merged in (fragments.ts): packages, a [name, version] pin, users, files, commands, another key
+      withFragments: await buildSeed(input({ firstDeploy, fragments: [
+        parseCloudInitFragment('#cloud-config\npackages: [nodejs]\nusers:\n  - { name: ozg-antrag, system: true, shell: /usr/sbin/nologin, homedir: /var/lib/ozg-antrag }\nwrite_files:\n  - { path: /etc/ozg/antrag/site.env, owner: "root:root", permissions: "0644", content: "OZG_SITE=kiel\\n" }\nruncmd:\n  - [systemctl, enable, antrag]\ntimezone: Europe/Berlin\n', 'antrag-formular/1.1.0/cloud-init.yaml', (t) => t),
+        parseCloudInitFragment('#cloud-config\npackages: [[openjdk-17-jre-headless, 17.0.9+9-1~deb12u1], curl]\nusers: [{ name: ozg-dms, groups: [adm] }]\nruncmd: ["echo dms >> /var/log/dms.log"]\n', 'dms-connector/1.0.0/cloud-init.yaml', (t) => t),
+      ] })),
     };
   });
 

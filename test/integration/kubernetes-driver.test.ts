@@ -66,7 +66,7 @@ function bundleV2(image = 'registry.ozg.example/ozg/antrag-formular:1.1.0', site
 const writes = () => server.requests.filter((r) => r.method !== 'GET');
 
 beforeAll(async () => {
-  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test', 'ozg-sylt-test', 'ozg-amrum-test', 'ozg-schleswig-test', 'ozg-eckernfoerde-test'];
+  const namespaces = ['ozg-kiel-test', 'ozg-flensburg-test', 'ozg-husum-test', 'ozg-heide-test', 'ozg-rendsburg-test', 'ozg-sylt-test', 'ozg-amrum-test', 'ozg-schleswig-test', 'ozg-eckernfoerde-test', 'ozg-wyk-test'];
   server = await startKubeApiServer({ namespaces });
   server.addUser({ name: 'deployer', namespaces, token: 'deployer-token' });
   // a second operator's run, to tell its requests from the first one's
@@ -724,6 +724,46 @@ spec:
       expect(error.hint).toMatch(/if it was killed, run again after \d{4}-/);
       expect(writesOfB()).toEqual([]);
       await expect(first).resolves.toMatchObject({ status: 'applied', live: { release: '20260109T100000Z-cccccccc' } });
+    });
+
+    it('a run that took over the ledger lock of a killed run deploys at once over the change that run left unfinished; a live run\'s change still stops it', async () => {
+      let release!: () => void;
+      // run A claimed the record and stops at its first object, as a run SIGKILLed mid-apply would
+      const hold = server.injectFault({
+        method: 'PATCH',
+        path: '/api/v1/namespaces/ozg-wyk-test/secrets/antrag-formular-smtp',
+        user: 'deployer',
+        holdUntil: new Promise<void>((resolve) => (release = resolve)),
+      });
+      const runA = driverFor('wyk', environment(), { run: 'run-a' }).apply(bundleV1('wyk'), '20260110T100000Z-aaaaaaaa');
+      const outcomeA = runA.then(
+        () => 'applied',
+        (error: unknown) => error,
+      );
+      await hold.reached;
+      const claimed = JSON.parse(server.getObject('configmaps', 'ozg-wyk-test', 'ozg-release-antrag-formular')!.data['release.json']);
+      expect(claimed.incomplete).toMatchObject({ release: '20260110T100000Z-aaaaaaaa', run: 'run-a' });
+      const kubeconfigB = await server.kubeconfigFor('deployer-b', 'ozg-wyk-test');
+
+      // a run that took over some other run's lock: run A is not known dead, so it is refused as before
+      server.clearRequests();
+      const refused = (await driverFor('wyk', environment({ kubeconfig: kubeconfigB }), { run: 'run-b', deadRuns: ['run-x'] })
+        .apply(bundleV2(undefined, 'wyk'), '20260110T100100Z-bbbbbbbb')
+        .catch((e: unknown) => e)) as ConcurrentChangeError;
+      expect(refused).toBeInstanceOf(ConcurrentChangeError);
+      expect(refused.message).toMatch(/another ozg run started deploying release 20260110T100000Z-aaaaaaaa \(1\.0\.0\) of antrag-formular at \S+ and has not finished/);
+      expect(writesOfB()).toEqual([]);
+
+      // the run that took over run A's lock goes ahead at once and completes
+      const taken = await driverFor('wyk', environment({ kubeconfig: kubeconfigB }), { run: 'run-c', deadRuns: ['run-a'] }).apply(bundleV2(undefined, 'wyk'), '20260110T100200Z-cccccccc');
+      expect(taken).toMatchObject({ status: 'applied', live: { version: '1.1.0', release: '20260110T100200Z-cccccccc' } });
+      const record = JSON.parse(server.getObject('configmaps', 'ozg-wyk-test', 'ozg-release-antrag-formular')!.data['release.json']);
+      expect(record.incomplete).toBeUndefined();
+      expect(record.live).toMatchObject({ release: '20260110T100200Z-cccccccc' });
+
+      // (a real killed run never comes back; let A's request go so the test leaves nothing pending)
+      release();
+      await outcomeA;
     });
 
     it('names the field manager of a hand edit of the release record instead of blaming another ozg run', async () => {

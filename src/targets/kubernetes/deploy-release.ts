@@ -19,6 +19,10 @@ export interface DeployReleaseOptions extends Polling {
   keepReleases: number;
   rolloutTimeoutMs: number;
   now: () => Date;
+  /** this run's id, written into the unfinished change it claims */
+  run?: string;
+  /** ids of runs known to be dead (this run took over their ledger lock): their unfinished changes do not hold this one back */
+  deadRuns?: readonly string[];
 }
 
 export interface DeployRequest {
@@ -54,7 +58,7 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
     site,
     environment,
     ...(record?.live ? { live: record.live } : {}),
-    incomplete: { action, release: target.release, version: target.version, hash: target.hash, startedAt: options.now().toISOString() },
+    incomplete: { action, release: target.release, version: target.version, hash: target.hash, startedAt: options.now().toISOString(), ...(options.run ? { run: options.run } : {}) },
     kept: record?.kept ?? [],
     kinds,
   };
@@ -107,12 +111,16 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
 function refuseWhileUnfinished(namespace: string, record: ReleaseRecord | undefined, options: DeployReleaseOptions): void {
   const unfinished = record?.incomplete;
   if (!unfinished || unfinished.failed !== undefined) return;
+  // Its run was killed: this run took over that run's ledger lock, so nothing works on it any more.
+  if (unfinished.run !== undefined && options.deadRuns?.includes(unfinished.run)) return;
   const until = Date.parse(unfinished.startedAt) + options.rolloutTimeoutMs + UNFINISHED_GRACE_MS;
   if (!Number.isFinite(until) || options.now().getTime() >= until) return;
   const what = unfinished.action === 'rollback' ? 'a rollback to' : 'deploying';
   throw new ConcurrentChangeError(namespace, `another ozg run started ${what} release ${unfinished.release} (${unfinished.version}) of ${record!.procedure} at ${unfinished.startedAt} and has not finished; this run applied nothing`, {
     applied: false,
-    hint: `let that run finish, then run again; if it was killed, run again after ${new Date(until).toISOString()}`,
+    hint:
+      `let that run finish, then run again; if it was killed, run again after ${new Date(until).toISOString()}, ` +
+      'or at once from the checkout it ran in while its stale ledger lock is still there (the run that takes the lock over knows it died)',
   });
 }
 

@@ -52,6 +52,10 @@ export interface CreateKubernetesDriverOptions {
   sleep?: (ms: number) => Promise<void>;
   /** wall clock: deployedAt, deadlines and durations */
   now?: () => Date;
+  /** this run's id (its ledger lock token), written into the change it starts so a later run can tell it died */
+  run?: string;
+  /** ids of dead runs whose ledger lock this run took over: their unfinished changes are not waited for */
+  deadRuns?: readonly string[];
   /** suffix of smoke Job names (tests make it predictable) */
   createJobId?: () => string;
 }
@@ -80,6 +84,8 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     keepReleases: Math.max(2, Math.floor(options.keepReleases ?? 5)),
     rolloutTimeoutMs: options.rolloutTimeoutMs ?? 5 * 60_000,
     now,
+    ...(options.run ? { run: options.run } : {}),
+    ...(options.deadRuns ? { deadRuns: options.deadRuns } : {}),
   };
 
   let api: Promise<KubeApi> | undefined;

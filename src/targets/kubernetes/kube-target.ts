@@ -9,7 +9,7 @@ import { createKubernetesDriver, type CreateKubernetesDriverOptions, type Kubern
 import { formatNamespace, isValidNamespace } from '../../inventory/target-naming.js';
 
 
-export type KubernetesTargetOptions = Partial<Pick<CreateKubernetesDriverOptions, 'keepReleases' | 'sleep' | 'api' | 'rolloutTimeoutMs' | 'pollIntervalMs' | 'now' | 'smokeStartupSeconds'>>;
+export type KubernetesTargetOptions = Partial<Pick<CreateKubernetesDriverOptions, 'keepReleases' | 'sleep' | 'api' | 'rolloutTimeoutMs' | 'pollIntervalMs' | 'now' | 'smokeStartupSeconds' | 'run' | 'deadRuns'>>;
 
 /** The site's namespace: the environment's pattern with `{site}` replaced, checked to be a DNS label. */
 export function resolveNamespace(dataCenter: DataCenter, spec: EnvironmentSpec, site: Site): string {

@@ -40,6 +40,8 @@ export interface IncompleteChange {
   version: string;
   hash: string;
   startedAt: string;
+  /** the id of the ozg run that started it (its ledger lock token): a later run that took over that run's lock knows it is dead */
+  run?: string;
   /** why it failed, when ozg saw it fail (absent: ozg was stopped, or it is still running) */
   failed?: string;
 }
@@ -133,6 +135,7 @@ export function decodeRecord(configMap: unknown, procedure: string): ReleaseReco
       version: i.version as string,
       hash: i.hash as string,
       startedAt: i.startedAt as string,
+      ...(isText(i.run) ? { run: i.run } : {}),
       ...(isText(i.failed) ? { failed: i.failed } : {}),
     };
   }

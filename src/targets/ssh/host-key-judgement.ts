@@ -53,7 +53,7 @@ export interface HostKeyRefusalContext {
 
 /**
  * A refusal as the error to report (pure). What to do goes into the message itself, not only
- * the hint: a rollout shows each site's message, not hints.
+ * the hint: the ledger and `status` keep each target's message, not hints.
  */
 export function describeHostKeyRefusal(judgement: Extract<HostKeyJudgement, { action: 'refuse' }>, context: HostKeyRefusalContext): UnreachableError {
   const { where, host, port, knownHostsFile: file } = context;

@@ -12,7 +12,7 @@ const SECRET = 'hunter2-hunter2';
 const events: OzgEvent[] = [
   { type: 'step', site: 'kiel', environment: 'test', procedure: 'p', step: 'apply', message: `hook said: ${HOSTILE}` },
   { type: 'smoke-result', site: 'kiel', environment: 'test', procedure: 'p', result: { name: 'c', passed: false, attempts: 1, durationMs: 1, detail: `exit 1 ${SECRET}`, output: SECRET } },
-  { type: 'site-finished', site: 'kiel', outcome: 'failed', error: `install failed\n    ${HOSTILE}\n    token=${SECRET}` },
+  { type: 'site-finished', site: 'kiel', outcome: 'failed', error: `install failed\n    ${HOSTILE}\n    token=${SECRET}`, hint: `check token=${SECRET} on the host` },
   { type: 'warning', message: HOSTILE },
 ];
 
@@ -45,6 +45,8 @@ describe('guarded reporter', () => {
     expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     expect(text).toContain('\\x1b]0;pwned\\x07');
     expect(out.stdout).toBe(`ACTOR ${escapeControlCharacters(HOSTILE)}\nERROR «secret:token»\n`);
+    // the failure's hint is shown with it, redacted like the error
+    expect(out.stderr).toContain('\n    hint: check token=«secret:token» on the host');
   });
 
   it('a terminal: nothing of the hostile text reaches it raw (only the spinner draws escape sequences)', async () => {

@@ -20,7 +20,7 @@ interface Setup {
 }
 
 /** Deployments become ready on apply unless their image says `never-ready`; such a one gets a pod stuck pulling. */
-function setUp(options: { rolloutTimeoutMs?: number } = {}): Setup {
+function setUp(options: { rolloutTimeoutMs?: number; run?: string; deadRuns?: string[] } = {}): Setup {
   const api = createFakeKubeApi(NS);
   const clock = { ms: Date.parse('2026-01-01T00:00:00Z') };
   api.onApply = (path, object) => {
@@ -52,6 +52,8 @@ function setUp(options: { rolloutTimeoutMs?: number } = {}): Setup {
     description: `kiel/test @ namespace ${NS}`,
     api,
     rolloutTimeoutMs: options.rolloutTimeoutMs ?? 60_000,
+    ...(options.run ? { run: options.run } : {}),
+    ...(options.deadRuns ? { deadRuns: options.deadRuns } : {}),
     pollIntervalMs: 1000,
     now: () => new Date(clock.ms),
     sleep: async (ms) => {
@@ -263,6 +265,25 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(api.writes()).toEqual([]);
 
     clock.ms += 1;
+    expect(await driver.apply(v2(), 'r3')).toMatchObject({ status: 'applied', live: { release: 'r3' } });
+  });
+
+  it('goes ahead at once over a change left unfinished by a run it knows is dead, and writes its own run id into its claim', async () => {
+    const { api, driver, clock } = setUp({ run: 'run-b', deadRuns: ['run-a'] });
+    await driver.apply(v1(), 'r1');
+    const recordPath = `/api/v1/namespaces/${NS}/configmaps/ozg-release-antrag-formular`;
+    const claim = api.requests.find((r) => r.method === 'PATCH' && r.path === recordPath)!;
+    expect(JSON.parse(JSON.parse(claim.body!).data['release.json']).incomplete).toMatchObject({ release: 'r1', run: 'run-b' });
+    const stored = api.objects.get(recordPath)!;
+    const body = JSON.parse((stored.data as Record<string, string>)['release.json']);
+    // run-a was killed while applying r2; a record of a run that is not known dead (or of an ozg before run ids) still stops the deploy
+    for (const left of [{ run: 'run-x' }, {}]) {
+      body.incomplete = { action: 'apply', release: 'r2', version: '1.1.0', hash: 'c'.repeat(64), startedAt: new Date(clock.ms).toISOString(), ...left };
+      stored.data = { 'release.json': JSON.stringify(body) };
+      await expect(driver.apply(v2(), 'r3')).rejects.toBeInstanceOf(ConcurrentChangeError);
+    }
+    body.incomplete = { action: 'apply', release: 'r2', version: '1.1.0', hash: 'c'.repeat(64), startedAt: new Date(clock.ms).toISOString(), run: 'run-a' };
+    stored.data = { 'release.json': JSON.stringify(body) };
     expect(await driver.apply(v2(), 'r3')).toMatchObject({ status: 'applied', live: { release: 'r3' } });
   });
 
