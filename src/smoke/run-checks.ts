@@ -13,6 +13,8 @@ export interface CommandOutcome {
   /** stdout and stderr, interleaved if the runner can */
   output: string;
   timedOut: boolean;
+  /** why the command never ran to an end when the runner knows better than "timed out" (a refused pod) */
+  stuck?: string;
 }
 
 /** One HTTP response, body read as text. */
@@ -90,7 +92,7 @@ async function attemptCommand(check: CommandSmokeCheck, timeoutMs: number, runCo
   const expected = check.expectExitCode ?? 0;
   const result = await runCommand(check.command, timeoutMs);
   const output = trimOutput(result.output);
-  if (result.timedOut) return { passed: false, detail: `timed out after ${formatSeconds(timeoutMs)}`, output };
+  if (result.timedOut) return { passed: false, detail: `timed out after ${formatSeconds(timeoutMs)}${result.stuck ? `: ${result.stuck}` : ''}`, output };
   if (result.exitCode === null) return { passed: false, detail: 'killed by a signal', output };
   if (result.exitCode !== expected) return { passed: false, detail: `exit ${result.exitCode} (expected ${expected})`, output };
   return { passed: true, detail: `exit ${result.exitCode}`, output };

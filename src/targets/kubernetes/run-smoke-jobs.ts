@@ -118,7 +118,8 @@ async function waitForJob(c: KubeClient, name: string, limitMs: number, polling:
 async function runCommandJob(job: SmokeJob, timeoutMs: number): Promise<CommandOutcome> {
   const run = await runJob(job, timeoutMs, { tailLines: LOG_TAIL_LINES });
   const output = [run.log.replace(/\s+$/, ''), ...run.podLines].filter(Boolean).join('\n');
-  if (run.state === 'timed-out') return { exitCode: null, output, timedOut: true };
+  // With a stuck pod (or none: refused by admission), why it is stuck is the verdict, as for HTTP checks.
+  if (run.state === 'timed-out') return { exitCode: null, output, timedOut: true, ...(run.podLines.length > 0 ? { stuck: `the check's Job did not finish: ${run.podLines.join('; ')}` } : {}) };
   if (run.exitCode !== undefined) return { exitCode: run.exitCode, output, timedOut: false };
   // A Job that says Failed without an exit code (its pod gone, evicted): count it as exit 1.
   return { exitCode: run.state === 'complete' ? 0 : 1, output: `${output}\nozg: the Job ${run.state}${run.reason ? ` (${run.reason})` : ''} without a container exit code`.trim(), timedOut: false };

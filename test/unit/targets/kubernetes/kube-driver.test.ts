@@ -401,7 +401,7 @@ describe('kubernetes driver (against a fake API)', () => {
         { name: 'db', command: 'true', targets: ['kubernetes'], timeoutSeconds: 5 },
         { name: 'health', http: { url: 'http://web/health' }, timeoutSeconds: 5 },
       ]);
-      expect(command).toMatchObject({ passed: false, detail: 'timed out after 5 s', output: 'pod p1: container check waiting: ErrImagePull (pull access denied)' });
+      expect(command).toMatchObject({ passed: false, detail: "timed out after 5 s: the check's Job did not finish: pod p1: container check waiting: ErrImagePull (pull access denied)", output: 'pod p1: container check waiting: ErrImagePull (pull access denied)' });
       expect(http).toMatchObject({ passed: false, detail: "request failed: the check's Job did not finish: pod p1: container check waiting: ErrImagePull (pull access denied)" });
     });
   });
