@@ -160,6 +160,19 @@ export class UnreachableError extends OzgError {
   }
 }
 
+/**
+ * An artefact's URL could not be fetched on this machine (HTTP error, TLS, timeout, refused
+ * connection): nothing was deployed. The URL is named without its userinfo.
+ */
+export class ArtifactFetchError extends OzgError {
+  override readonly exitCode: number = ExitCode.unreachable;
+  readonly url: string;
+  constructor(url: string, message: string, options: OzgErrorOptions = {}) {
+    super(`${url}: ${message}`, options);
+    this.url = url;
+  }
+}
+
 /** The Kubernetes API refused or failed a request. */
 export class ClusterError extends OzgError {
   override readonly exitCode: number = ExitCode.deployFailed;

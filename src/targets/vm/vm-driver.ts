@@ -3,6 +3,7 @@
  * (a VM) see the same scripts. Everything on the target happens through transport.exec; a
  * release travels as a tar archive on stdin.
  */
+import { readFileSync } from 'node:fs';
 import { InternalError, UsageError } from '../../errors.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
@@ -180,7 +181,7 @@ function archiveEntries(bundle: Bundle, releaseId: string): ArchiveEntry[] {
     path: f.path,
     type: 'file',
     mode: f.sensitive ? f.mode & 0o700 : f.mode,
-    content: f.content,
+    content: f.blob ? readFileSync(f.blob.path) : f.content,
   }));
   const metadata = renderReleaseMetadata({ version: bundle.version, hash: bundle.hash, release: releaseId, hooks: bundle.hooks });
   files.push({ path: RELEASE_METADATA_FILE, type: 'file', mode: 0o644, content: Buffer.from(metadata) });
