@@ -6,7 +6,7 @@
  * data centers are often closed networks, ozg pushes what they need.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { InvalidInputError, OzgError, RecordWriteError } from '../errors.js';
 import { resolveContainedPath } from './contained-path.js';
-import { redactUrl, type Download } from './curl-download.js';
+import { DownloadCancelled, redactUrl, type Download } from './curl-download.js';
 import { hashFile } from './static-files.js';
 import type { BlobSource, Procedure, ProcedureArtifact } from './types.js';
 
@@ -134,31 +134,33 @@ async function copyIntoTemp(artifact: ProcedureArtifact, procedure: Procedure, t
       callback(null, chunk);
     },
   });
-  const file = await open(temp, 'wx', 0o644).catch((error: unknown) => {
-    throw new RecordWriteError(temp, describe(error), { what: 'the artefact cache', hint: 'make the cache folder writable, or set OZG_CACHE_DIR', cause: error });
-  });
+  // exclusive: a name no other run uses, never a file someone put there
+  const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+  if ('url' in artifact.source) {
+    const transfer = download(artifact.source.url);
+    const piping = pipeline(transfer.body, tap, sink).catch((error: unknown) => {
+      transfer.cancel();
+      throw error;
+    });
+    const [piped, done] = await Promise.allSettled([piping, transfer.done]);
+    // a failed write cancels curl: its complaint then is only the consequence
+    if (done.status === 'rejected' && !(done.reason instanceof DownloadCancelled)) throw done.reason;
+    if (piped.status === 'rejected') throw writeFailure(temp, piped.reason);
+  } else {
+    const source = await openCatalogueFile(procedure, artifact, artifact.source.path).catch((error: unknown) => {
+      sink.destroy();
+      throw error;
+    });
+    await pipeline(createReadStream(source), tap, sink).catch((error: unknown) => {
+      throw writeFailure(temp, error);
+    });
+  }
+  // on disk before the rename: a crash right after must not leave a short blob under its name
+  const written = await open(temp, 'r+');
   try {
-    const sink = file.createWriteStream({ autoClose: false });
-    if ('url' in artifact.source) {
-      const transfer = download(artifact.source.url);
-      const piping = pipeline(transfer.body, tap, sink).catch((error: unknown) => {
-        transfer.cancel();
-        throw error;
-      });
-      const [piped, done] = await Promise.allSettled([piping, transfer.done]);
-      // a failed write cancels curl: its own complaint then is only the consequence
-      if (piped.status === 'rejected') throw writeFailure(temp, piped.reason);
-      if (done.status === 'rejected') throw done.reason;
-    } else {
-      const source = await openCatalogueFile(procedure, artifact, artifact.source.path);
-      await pipeline(createReadStream(source), tap, sink).catch((error: unknown) => {
-        throw writeFailure(temp, error);
-      });
-    }
-    // on disk before the rename: a crash right after must not leave a short blob under its name
-    await file.sync();
+    await written.sync();
   } finally {
-    await file.close();
+    await written.close();
   }
   return { sha256: hash.digest('hex'), size };
 }

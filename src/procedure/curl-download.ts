@@ -17,6 +17,9 @@ export interface DownloadStream {
 
 export type Download = (url: string) => DownloadStream;
 
+/** What `done` rejects with after `cancel()`: the reason lies on the caller's side. */
+export class DownloadCancelled extends Error {}
+
 export interface CurlDownloadOptions {
   /** the environment curl runs with: proxy variables, SSL_CERT_FILE, CURL_CA_BUNDLE */
   env: Record<string, string | undefined>;
@@ -58,6 +61,7 @@ export function createCurlDownload(options: CurlDownloadOptions): Download {
       if (stderr.length < 16_384) stderr += text;
     });
     const shown = redactUrl(url);
+    let cancelled = false;
     const done = new Promise<void>((resolve, reject) => {
       child.once('error', (error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') {
@@ -68,12 +72,20 @@ export function createCurlDownload(options: CurlDownloadOptions): Download {
       });
       child.once('close', (code, signal) => {
         if (code === 0) resolve();
+        else if (cancelled) reject(new DownloadCancelled('cancelled'));
         else reject(describeCurlFailure(shown, code, signal, redactText(stderr, url, shown)));
       });
     });
     // the body ends with curl's stdout; done says whether it was the whole file
     done.catch(() => {});
-    return { body: child.stdout, done, cancel: () => child.kill() };
+    return {
+      body: child.stdout,
+      done,
+      cancel: () => {
+        cancelled = true;
+        child.kill();
+      },
+    };
   };
 }
 
