@@ -14,7 +14,7 @@ import { createSecretRedactor, formatRedactedSecret, type SecretRedactor } from 
 import type { SmokeCheck } from '../smoke/types.js';
 import { resolveContainedPath } from './contained-path.js';
 import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
-import { hashBundle } from './hash.js';
+import { compareStrings, hashBundle } from './hash.js';
 import { readTemplateFiles, type TemplateFile } from './template-files.js';
 import { readStaticFiles, type StaticFile } from './static-files.js';
 import type { BlobSource, Bundle, BundleFile, Procedure } from './types.js';
@@ -70,7 +70,10 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
       throw redactRenderError(err, secrets, input.redactSecrets);
     }
   }
-  if (targetKind === 'vm') files.push(...(await addVerbatimFiles(input, files, parsed.templates, display)));
+  if (targetKind === 'vm') {
+    files.push(...(await addVerbatimFiles(input, files, parsed.templates, display)));
+    files.sort((a, b) => compareStrings(a.path, b.path));
+  }
   const hooks = targetKind === 'vm' ? checkHooks(procedure, files, procedureFile) : {};
   const smoke = renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
   const hash = hashBundle({ procedure: procedure.name, version: procedure.version, targetKind, files, hooks, smoke });
