@@ -167,9 +167,14 @@ export class UnreachableError extends OzgError {
 export class ArtifactFetchError extends OzgError {
   override readonly exitCode: number = ExitCode.unreachable;
   readonly url: string;
-  constructor(url: string, message: string, options: OzgErrorOptions = {}) {
-    super(`${url}: ${message}`, options);
+  readonly reason: string;
+  /** `artifact app.jar (shop/1.2.0/procedure.yaml:8)`: which entry, when known */
+  readonly artifact?: string;
+  constructor(url: string, reason: string, options: OzgErrorOptions & { artifact?: string } = {}) {
+    super(`${options.artifact ? `${options.artifact}: ` : ''}${url}: ${reason}`, options);
     this.url = url;
+    this.reason = reason;
+    this.artifact = options.artifact;
   }
 }
 

@@ -7,13 +7,13 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
-import { InvalidInputError, OzgError, RecordWriteError } from '../errors.js';
+import { ArtifactFetchError, InvalidInputError, OzgError, RecordWriteError } from '../errors.js';
 import { resolveContainedPath } from './contained-path.js';
 import { DownloadCancelled, redactUrl, type Download } from './curl-download.js';
 import { hashFile } from './static-files.js';
@@ -51,12 +51,18 @@ export function createArtifactCache(options: ArtifactCacheOptions): ArtifactCach
   const limit = pLimit(options.concurrency ?? 4);
   const blobs = new Map<string, Promise<BlobSource>>();
   const procedures = new WeakMap<Procedure, Promise<Map<string, BlobSource>>>();
+  let sweep: Promise<void> | undefined;
 
   const ensure = (artifact: ProcedureArtifact, procedure: Procedure): Promise<BlobSource> => {
-    const key = `${artifact.sha256}\0${JSON.stringify(artifact.source)}\0${procedure.dir}`;
+    // one download per URL however many procedures name it; a path is one file of one version folder
+    const key = 'url' in artifact.source ? `${artifact.sha256}\0${artifact.source.url}` : `${artifact.sha256}\0${procedure.dir}\0${artifact.source.path}`;
     let blob = blobs.get(key);
     if (!blob) {
-      blob = limit(() => ensureBlob(blobDir, artifact, procedure, options));
+      blob = limit(async () => {
+        sweep ??= removeStaleParts(blobDir);
+        await sweep;
+        return ensureBlob(blobDir, artifact, procedure, options);
+      });
       blobs.set(key, blob);
     }
     return blob;
@@ -101,12 +107,30 @@ async function ensureBlob(blobDir: string, artifact: ProcedureArtifact, procedur
   // in the blob's own folder, so the rename below is atomic; a name no other run uses
   const temp = path.join(blobDir, `.${artifact.sha256}.${process.pid}.${randomUUID()}.part`);
   try {
-    const got = await copyIntoTemp(artifact, procedure, temp, options.download);
+    const got = await copyIntoTemp(artifact, procedure, temp, options.download).catch((error: unknown) => {
+      if (!(error instanceof ArtifactFetchError) || error.artifact) throw error;
+      throw new ArtifactFetchError(error.url, error.reason, { hint: error.hint, cause: error, artifact: `artifact ${artifact.name} (${artifact.at.file}:${artifact.at.line})` });
+    });
     if (got.sha256 !== artifact.sha256) throw checksumMismatch(artifact, got);
     await rename(temp, final);
     return { sha256: artifact.sha256, size: got.size, path: final };
   } finally {
     await rm(temp, { force: true });
+  }
+}
+
+/** A day: no download takes that long, so such a temp file was left by a run that was killed. */
+const STALE_PART_MS = 24 * 60 * 60 * 1000;
+
+/** Temp files of runs killed mid-download; a failure here never stops a deploy. */
+async function removeStaleParts(blobDir: string): Promise<void> {
+  const names = await readdir(blobDir).catch(() => [] as string[]);
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith('.') || !name.endsWith('.part')) continue;
+    const file = path.join(blobDir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info && now - info.mtimeMs > STALE_PART_MS) await rm(file, { force: true }).catch(() => {});
   }
 }
 

@@ -251,14 +251,27 @@ function readStaticDir(procedure: Procedure, relative: string, cwd: string | und
 async function addVerbatimFiles(input: RenderInput, rendered: BundleFile[], templates: ParsedTemplateFile[], display: (file: string) => string): Promise<BundleFile[]> {
   const { procedure } = input;
   const owners = new Map<string, string>();
-  templates.forEach((t, i) => owners.set(rendered[i]!.path, t.where));
+  // a folder of the release, and the first file below it: a file may not take its place
+  const folders = new Map<string, string>();
   const claim = (releasePath: string, where: string): void => {
     const other = owners.get(releasePath);
     if (other !== undefined) {
       throw new RenderError(where, `lands at ${releasePath} in the release, as does ${other}; rename or move one of them`);
     }
+    const below = folders.get(releasePath);
+    if (below !== undefined) {
+      throw new RenderError(where, `lands at ${releasePath} in the release, which ${below} needs as a folder; rename or move one of them`);
+    }
+    const parts = releasePath.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      const file = owners.get(folder);
+      if (file !== undefined) throw new RenderError(where, `needs ${folder} as a folder in the release, where ${file} lands; rename or move one of them`);
+      if (!folders.has(folder)) folders.set(folder, where);
+    }
     owners.set(releasePath, where);
   };
+  templates.forEach((t, i) => claim(rendered[i]!.path, t.where));
   const files: BundleFile[] = [];
   if (procedure.vm?.static !== undefined) {
     for (const file of await readStaticDir(procedure, procedure.vm.static, input.cwd, display)) {

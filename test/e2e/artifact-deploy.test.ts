@@ -27,7 +27,7 @@ let secure: ArtifactServer;
 let cwd: string;
 let env: Record<string, string>;
 
-function procedureYaml(version: string, jarSha: string): string {
+function procedureYaml(version: string, jarSha: string, jarPath = '/app.jar'): string {
   return [
     'name: shop',
     `version: ${version}`,
@@ -36,17 +36,17 @@ function procedureYaml(version: string, jarSha: string): string {
     '  files: vm',
     '  static: static',
     'artifacts:',
-    `  - { name: app.jar, url: "${plain.origin}/app.jar", sha256: ${jarSha} }`,
+    `  - { name: app.jar, url: "${plain.origin.replace('//', '//deploy:pw-${version}@')}${jarPath}", sha256: ${jarSha} }`,
     `  - { name: tool, url: "${secure.origin}/tool", sha256: ${sha(tool)}, dest: bin/tool, mode: "0755" }`,
     '',
   ].join('\n');
 }
 
-async function writeVersion(version: string, jarSha: string): Promise<void> {
+async function writeVersion(version: string, jarSha: string, jarPath?: string): Promise<void> {
   const dir = path.join(cwd, 'catalogue', 'shop', version);
   await mkdir(path.join(dir, 'vm'), { recursive: true });
   await mkdir(path.join(dir, 'static', 'img'), { recursive: true });
-  await writeFile(path.join(dir, 'procedure.yaml'), procedureYaml(version, jarSha));
+  await writeFile(path.join(dir, 'procedure.yaml'), procedureYaml(version, jarSha, jarPath));
   await writeFile(path.join(dir, 'vm', 'config.txt'), 'site={{ site.name }} greeting={{ values.greeting }}\n');
   await writeFile(path.join(dir, 'static', 'img', 'logo.png'), logo);
   await writeFile(path.join(dir, 'static', 'run.sh'), '#!/bin/sh\nexec java -jar artifacts/app.jar "{{ not liquid }}"\n', { mode: 0o755 });
@@ -95,6 +95,11 @@ beforeAll(async () => {
   // the test CA is trusted through the environment of this test's ozg only; real use trusts the system store
   env = { OZG_CACHE_DIR: path.join(vms.dir, 'cache'), CURL_CA_BUNDLE: ca.caFile, SSL_CERT_FILE: ca.caFile, https_proxy: '', http_proxy: '', HTTPS_PROXY: '', no_proxy: '' };
   await writeVersion('1.0.0', sha(appJar));
+  // in the catalogue, used by no site: its artefact is never fetched
+  const unused = path.join(cwd, 'catalogue', 'unused', '1.0.0');
+  await mkdir(path.join(unused, 'vm'), { recursive: true });
+  await writeFile(path.join(unused, 'vm', 'a.txt'), 'a\n');
+  await writeFile(path.join(unused, 'procedure.yaml'), `name: unused\nversion: 1.0.0\nvm:\n  files: vm\nartifacts:\n  - { name: u.jar, url: "${plain.origin}/unused.jar", sha256: ${sha(tool)} }\n`);
   await writeInventory('1.0.0');
 });
 afterAll(async () => {
@@ -111,6 +116,7 @@ describe('a procedure with artefacts and static files over SSH', () => {
     expect(applied).toEqual(Array(20).fill('applied'));
     expect(plain.requests.get('/app.jar')).toBe(1);
     expect(secure.requests.get('/tool')).toBe(1);
+    expect(plain.requests.has('/unused.jar')).toBe(false);
 
     for (const [i, host] of vms.hosts.entries()) {
       const site = `site${String(Math.floor(i / 2)).padStart(2, '0')}`;
@@ -154,9 +160,25 @@ describe('a procedure with artefacts and static files over SSH', () => {
     const run = await deploy();
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 3, stdout: '' });
     expect(run.stderr).toContain(`catalogue/shop/1.1.0/procedure.yaml:8:`);
-    expect(run.stderr).toContain(`artifacts[0].sha256  artifact app.jar: expected sha256 ${wrong}, but ${plain.origin}/app.jar has ${sha(appJar)}`);
+    expect(run.stderr).toContain(`artifacts[0].sha256  artifact app.jar: expected sha256 ${wrong}, but ${plain.origin.replace('//', '//***@')}/app.jar has ${sha(appJar)}`);
     expect(await Promise.all(vms.hosts.map((h) => describeTree(h.root)))).toEqual(trees);
     expect(await readFile(path.join(cwd, '.ozg', 'ledger.jsonl'), 'utf8')).toBe(ledgerBefore);
+    for (const log of await logs()) expect(countSessions(log).connections).toBe(0);
+    expect(run.stderr).not.toContain('pw-1.1.0');
+  }, 180_000);
+
+  it('an artefact URL that answers 404 is exit 6 naming the URL without its password, before any host is contacted', async () => {
+    // a sha256 the cache lacks: a cached one would be used without asking the server at all
+    await writeVersion('1.2.0', sha(Buffer.from('a jar nobody has')), '/missing.jar');
+    await writeInventory('1.2.0', 'moin');
+    const trees = await Promise.all(vms.hosts.map((h) => describeTree(h.root)));
+    const logs = await markLogs(vms.hosts);
+    const run = await deploy();
+    expect(run.code).toBe(6);
+    expect(run.stderr).toContain(`artifact app.jar (catalogue/shop/1.2.0/procedure.yaml:8): ${plain.origin.replace('//', '//***@')}/missing.jar: the server answered with an error`);
+    expect(run.stderr).toContain('404');
+    expect(run.stderr).not.toContain('pw-1.2.0');
+    expect(await Promise.all(vms.hosts.map((h) => describeTree(h.root)))).toEqual(trees);
     for (const log of await logs()) expect(countSessions(log).connections).toBe(0);
   }, 180_000);
 });

@@ -117,7 +117,7 @@ describe('artefact cache', () => {
     const error = await newCache().cache.resolve(procedure).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArtifactFetchError);
     expect((error as ArtifactFetchError).exitCode).toBe(ExitCode.unreachable);
-    expect((error as Error).message).toMatch(new RegExp(`^${server.origin}/gone.jar: the server answered with an error: .*404`));
+    expect((error as Error).message).toMatch(new RegExp(`^artifact gone.jar \\(${procedure.name}/1.0.0/procedure.yaml:6\\): ${server.origin}/gone.jar: the server answered with an error: .*404`));
   });
 
   it('never shows credentials of a URL', async () => {
@@ -136,7 +136,7 @@ describe('artefact cache', () => {
     const procedure = await loadWith(`  - { name: app.jar, url: "${gone.origin}/app.jar", sha256: ${jarSha} }\n`);
     const error = (await newCache().cache.resolve(procedure).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(ArtifactFetchError);
-    expect(error.message).toContain(`${gone.origin}/app.jar: cannot connect`);
+    expect(error.message).toContain(`artifact app.jar (${procedure.name}/1.0.0/procedure.yaml:6): ${gone.origin}/app.jar: cannot connect`);
   });
 
   it('a stalled transfer is given up after the stall time, naming the URL', async () => {

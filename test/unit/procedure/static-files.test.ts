@@ -130,6 +130,18 @@ describe('vm.static', () => {
     expect((error as Error).message).toBe(`${procedure.name}/1.0.0/static/conf/app.conf  lands at conf/app.conf in the release, as does ${procedure.name}/1.0.0/vm/conf/app.conf; rename or move one of them`);
   });
 
+  it('a static file where a template needs a folder (or the other way round) is an error naming both', async () => {
+    const procedure = await loadOk('vm:\n  files: vm\n  static: static\n', { 'vm/conf/app.conf': 'x\n', 'static/conf': 'a file\n' });
+    const error = await renderBundle(inputFor(procedure)).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(`${procedure.name}/1.0.0/static/conf  lands at conf in the release, which ${procedure.name}/1.0.0/vm/conf/app.conf needs as a folder; rename or move one of them`);
+
+    const sha = 'ab'.repeat(32);
+    const other = await loadOk(`vm:\n  files: vm\nartifacts:\n  - { name: x, path: x.bin, sha256: ${sha}, dest: a.txt/x }\n`, { 'vm/a.txt': 'a\n', 'x.bin': 'x' });
+    const blob = { sha256: sha, size: 1, path: '/cache/x' };
+    const nested = await renderBundle(inputFor(other, { artifacts: new Map([['x', blob]]) })).catch((e: unknown) => e);
+    expect((nested as Error).message).toBe(`${other.name}/1.0.0/procedure.yaml#artifacts[0] (x)  needs a.txt as a folder in the release, where ${other.name}/1.0.0/vm/a.txt lands; rename or move one of them`);
+  });
+
   it('refuses a symbolic link below the static folder, and a static folder leading outside the version folder (exit 3 at the field)', async () => {
     const inner = await load('vm:\n  files: vm\n  static: static\n', { 'vm/a.txt': 'a\n', 'static/keys': { symlink: '/etc/ssh' } });
     expect(inner.problems).toEqual([expect.objectContaining({ line: 5, col: 11, path: 'vm.static', message: expect.stringContaining('static/keys is a symbolic link or special file') })]);
