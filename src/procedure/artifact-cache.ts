@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
-import { ArtifactFetchError, InvalidInputError, OzgError, RecordWriteError } from '../errors.js';
+import { ArtifactFetchError, InterruptedError, InvalidInputError, OzgError, RecordWriteError } from '../errors.js';
 import { resolveContainedPath } from './contained-path.js';
 import { DownloadCancelled, redactUrl, type Download } from './curl-download.js';
 import { hashFile } from './static-files.js';
@@ -27,6 +27,8 @@ export interface ArtifactCacheOptions {
   concurrency?: number;
   /** a cached blob whose bytes no longer match its name (it is fetched again) */
   onWarning?(message: string): void;
+  /** aborted (Ctrl-C): a download that fails then failed because of it */
+  signal?: AbortSignal;
 }
 
 export interface ArtifactCache {
@@ -108,6 +110,7 @@ async function ensureBlob(blobDir: string, artifact: ProcedureArtifact, procedur
   const temp = path.join(blobDir, `.${artifact.sha256}.${process.pid}.${randomUUID()}.part`);
   try {
     const got = await copyIntoTemp(artifact, procedure, temp, options.download).catch((error: unknown) => {
+      if (options.signal?.aborted) throw new InterruptedError(`interrupted while fetching artifact ${artifact.name}; nothing was deployed`, { cause: error });
       if (!(error instanceof ArtifactFetchError) || error.artifact) throw error;
       throw new ArtifactFetchError(error.url, error.reason, { hint: error.hint, cause: error, artifact: `artifact ${artifact.name} (${artifact.at.file}:${artifact.at.line})` });
     });

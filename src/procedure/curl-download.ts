@@ -29,6 +29,8 @@ export interface CurlDownloadOptions {
   stallSeconds?: number;
   /** the program; default `curl` on PATH */
   curl?: string;
+  /** aborted (Ctrl-C): running downloads are stopped */
+  signal?: AbortSignal;
 }
 
 export function createCurlDownload(options: CurlDownloadOptions): Download {
@@ -54,7 +56,7 @@ export function createCurlDownload(options: CurlDownloadOptions): Download {
       '--url',
       url,
     ];
-    const child = spawn(program, args, { env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'], ...(options.signal ? { signal: options.signal } : {}) });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (text: string) => {

@@ -123,8 +123,9 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
     const redactor = options.redactor ?? createSecretRedactor();
     const artifacts = createArtifactCache({
       dir: resolveCacheDir(options.env),
-      download: createCurlDownload({ env: options.env }),
+      download: createCurlDownload({ env: options.env, signal: options.signal }),
       onWarning: (message) => reporter.emit({ type: 'warning', message }),
+      signal: options.signal,
     });
     const bundles = createBundleCache(inventory, options.env, redactor, artifacts);
     const record = createRecorder({ ledger, redactor, clock, reporter, run, actor, stopNow, onLive: (written) => latest.set(targetKey(written), written) });

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ArtifactFetchError, ExitCode, InvalidInputError, ToolMissingError } from '../../src/errors.js';
+import { ArtifactFetchError, ExitCode, InterruptedError, InvalidInputError, ToolMissingError } from '../../src/errors.js';
 import { createArtifactCache, resolveCacheDir, type ArtifactCache } from '../../src/procedure/artifact-cache.js';
 import { createCurlDownload, redactUrl, type CurlDownloadOptions } from '../../src/procedure/curl-download.js';
 import { loadProcedureFile } from '../../src/procedure/load.js';
@@ -148,6 +148,22 @@ describe('artefact cache', () => {
     expect(error.hint).toContain('https_proxy');
     expect(blobFiles(dir)).toEqual([]);
   }, 30_000);
+
+  it('Ctrl-C stops a running download: InterruptedError (exit 130), no blob, no temp file', async () => {
+    const procedure = await loadWith(`  - { name: stall.jar, url: "${server.origin}/stall.jar", sha256: ${jarSha} }\n`);
+    const controller = new AbortController();
+    const dir = mkdtempSync(path.join(work, 'cache-'));
+    const cache = createArtifactCache({ dir, download: createCurlDownload({ env: baseEnv, signal: controller.signal }), signal: controller.signal });
+    const before = server.requests.get('/stall.jar') ?? 0;
+    const resolving = cache.resolve(procedure).catch((e: unknown) => e);
+    // abort once the server has the request: the transfer is under way
+    while ((server.requests.get('/stall.jar') ?? 0) === before) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    const error = (await resolving) as InterruptedError;
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(error.exitCode).toBe(ExitCode.interrupted);
+    expect(blobFiles(dir)).toEqual([]);
+  });
 
   it('a missing curl is ToolMissingError (exit 8) naming the install step', async () => {
     const procedure = await loadWith(`  - { name: app.jar, url: "${server.origin}/app.jar", sha256: ${jarSha} }\n`);
