@@ -182,3 +182,32 @@ describe('a procedure with artefacts and static files over SSH', () => {
     for (const log of await logs()) expect(countSessions(log).connections).toBe(0);
   }, 180_000);
 });
+
+describe('a procedure with a path artefact and static files on a local target', () => {
+  it('lands in the local release byte-identical with its modes, and plan then shows nothing pending', async () => {
+    const project = path.join(vms.dir, 'local-project');
+    const version = path.join(project, 'catalogue', 'forms', '1.0.0');
+    await mkdir(path.join(version, 'vm'), { recursive: true });
+    await mkdir(path.join(version, 'static', 'bin'), { recursive: true });
+    await mkdir(path.join(version, 'assets'), { recursive: true });
+    await writeFile(path.join(version, 'vm', 'config.txt'), 'site={{ site.name }}\n');
+    await writeFile(path.join(version, 'static', 'bin', 'run'), tool, { mode: 0o755 });
+    await writeFile(path.join(version, 'assets', 'form.pdf'), appJar);
+    await writeFile(
+      path.join(version, 'procedure.yaml'),
+      `name: forms\nversion: 1.0.0\nvm:\n  files: vm\n  static: static\nartifacts:\n  - { name: form.pdf, path: assets/form.pdf, sha256: ${sha(appJar)}, dest: public/form.pdf }\n`,
+    );
+    await writeFile(
+      path.join(project, 'sites.yaml'),
+      'catalogues: [catalogue]\ndataCenters:\n  here:\n    kind: local\n    environments:\n      test: { root: ./targets/test }\nsites:\n  kiel:\n    dataCenter: here\n    procedures:\n      forms: { version: 1.0.0 }\n',
+    );
+    const run = await runOzg(['deploy'], { cwd: project, env: { OZG_CACHE_DIR: path.join(vms.dir, 'local-cache') } });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('kiel test forms record: applied 1.0.0') });
+    const current = path.join(project, 'targets', 'test', 'kiel', 'forms', 'current');
+    expect((await readFile(path.join(current, 'public', 'form.pdf'))).equals(appJar)).toBe(true);
+    expect((await readFile(path.join(current, 'bin', 'run'))).equals(tool)).toBe(true);
+    expect((await stat(path.join(current, 'bin', 'run'))).mode & 0o777).toBe(0o755);
+    const plan = await runOzg(['plan'], { cwd: project, env: { OZG_CACHE_DIR: path.join(vms.dir, 'local-cache') } });
+    expect(plan.code).toBe(0);
+  }, 60_000);
+});
