@@ -209,7 +209,8 @@ async function checkReferencedFiles(source: YamlSource, raw: RawProcedure, dir: 
     if (kind === 'directory') {
       const irregular = await findIrregularEntry(found.real);
       if (irregular !== undefined) {
-        problems.push(createProblem(source, field, `${relative}/${irregular} is a symbolic link or special file; templates must be regular files inside the procedure folder`));
+        const what = field[1] === 'static' ? 'static files' : 'templates';
+        problems.push(createProblem(source, field, `${relative}/${irregular} is a symbolic link or special file; ${what} must be regular files inside the procedure folder`));
         return false;
       }
     }

@@ -144,7 +144,7 @@ describe('vm.static', () => {
 
   it('refuses a symbolic link below the static folder, and a static folder leading outside the version folder (exit 3 at the field)', async () => {
     const inner = await load('vm:\n  files: vm\n  static: static\n', { 'vm/a.txt': 'a\n', 'static/keys': { symlink: '/etc/ssh' } });
-    expect(inner.problems).toEqual([expect.objectContaining({ line: 5, col: 11, path: 'vm.static', message: expect.stringContaining('static/keys is a symbolic link or special file') })]);
+    expect(inner.problems).toEqual([expect.objectContaining({ line: 5, col: 11, path: 'vm.static', message: 'static/keys is a symbolic link or special file; static files must be regular files inside the procedure folder' })]);
 
     const outside = await load('vm:\n  files: vm\n  static: up/etc\n', { 'vm/a.txt': 'a\n', up: { symlink: '/' } });
     expect(outside.problems).toEqual([expect.objectContaining({ path: 'vm.static', message: expect.stringContaining('leads outside the procedure version folder') })]);
