@@ -161,6 +161,24 @@ export class UnreachableError extends OzgError {
   }
 }
 
+/**
+ * An artefact's URL could not be fetched on this machine (HTTP error, TLS, timeout, refused
+ * connection): nothing was deployed. The URL is named without its userinfo.
+ */
+export class ArtifactFetchError extends OzgError {
+  override readonly exitCode: number = ExitCode.unreachable;
+  readonly url: string;
+  readonly reason: string;
+  /** `artifact app.jar (shop/1.2.0/procedure.yaml:8)`: which entry, when known */
+  readonly artifact?: string;
+  constructor(url: string, reason: string, options: OzgErrorOptions & { artifact?: string } = {}) {
+    super(`${options.artifact ? `${options.artifact}: ` : ''}${url}: ${reason}`, options);
+    this.url = url;
+    this.reason = reason;
+    this.artifact = options.artifact;
+  }
+}
+
 /** The Kubernetes API refused or failed a request. */
 export class ClusterError extends OzgError {
   override readonly exitCode: number = ExitCode.deployFailed;

@@ -16,7 +16,8 @@ import type { Bundle } from './types.js';
 const HASH_FORMAT = 'ozg-bundle/1';
 
 export type BundleHashInput = Pick<Bundle, 'procedure' | 'version' | 'targetKind' | 'hooks' | 'smoke'> & {
-  files: ReadonlyArray<{ path: string; mode: number; content: Buffer }>;
+  /** a file with `blob` is hashed by the blob's sha256 and size, its bytes are not read */
+  files: ReadonlyArray<{ path: string; mode: number; content: Buffer; blob?: { sha256: string; size: number } }>;
 };
 
 /** sha256 hex over a canonical serialisation; input order of files and object keys does not matter. */
@@ -32,7 +33,8 @@ export function hashBundle(input: BundleHashInput): string {
     targetKind: input.targetKind,
     hooks: input.hooks,
     smoke: input.smoke,
-    files: files.map((f) => ({ path: f.path, mode: f.mode, size: f.content.length, sha256: sha256Hex(f.content) })),
+    // the same entry whether the bytes are in memory or in a blob: where they wait does not change what lands
+    files: files.map((f) => (f.blob ? { path: f.path, mode: f.mode, size: f.blob.size, sha256: f.blob.sha256 } : { path: f.path, mode: f.mode, size: f.content.length, sha256: sha256Hex(f.content) })),
   });
   return sha256Hex(Buffer.from(manifest, 'utf8'));
 }

@@ -11,7 +11,7 @@ import type { YamlSource } from '../input/yaml-source.js';
 import type { SmokeCheck } from '../smoke/types.js';
 import { compileValuesSchema } from './check-values.js';
 import { findIrregularEntry, resolveContainedPath } from './contained-path.js';
-import type { Procedure } from './types.js';
+import type { Procedure, ProcedureArtifact } from './types.js';
 
 export const PROCEDURE_FILE = 'procedure.yaml';
 
@@ -41,9 +41,19 @@ interface RawProcedure {
   description?: string;
   values?: Record<string, unknown>;
   secrets?: string[];
-  vm?: { files: string; hooks?: { install?: string; activate?: string }; cloudInit?: string };
+  vm?: { files: string; static?: string; hooks?: { install?: string; activate?: string }; cloudInit?: string };
   kubernetes?: { manifests?: string; chart?: string; values?: string };
   smoke?: SmokeCheck[];
+  artifacts?: RawArtifact[];
+}
+
+interface RawArtifact {
+  name: string;
+  sha256: string;
+  url?: string;
+  path?: string;
+  dest?: string;
+  mode?: string;
 }
 
 export async function loadProcedureFile(options: LoadProcedureOptions): Promise<LoadProcedureResult> {
@@ -64,13 +74,13 @@ export async function loadProcedureFile(options: LoadProcedureOptions): Promise<
   if (schema.problems.length > 0) return { problems: schema.problems, source };
 
   const raw = source.data as RawProcedure;
-  const found = [...checkFolderNames(source, raw, options.expected), ...checkValuesSchema(source, raw), ...checkSmokeNames(source, raw)];
+  const found = [...checkFolderNames(source, raw, options.expected), ...checkValuesSchema(source, raw), ...checkSmokeNames(source, raw), ...checkArtifactNames(source, raw)];
   found.push(...(await checkReferencedFiles(source, raw, options.dir)));
   if (found.length > 0) return { problems: found, source };
-  return { problems: [], source, procedure: createProcedure(raw, options.dir, file) };
+  return { problems: [], source, procedure: createProcedure(source, raw, options.dir, file) };
 }
 
-function createProcedure(raw: RawProcedure, dir: string, file: string): Procedure {
+function createProcedure(source: YamlSource, raw: RawProcedure, dir: string, file: string): Procedure {
   const procedure: Procedure = {
     name: raw.name,
     version: raw.version,
@@ -80,9 +90,11 @@ function createProcedure(raw: RawProcedure, dir: string, file: string): Procedur
     valuesSchema: raw.values ?? structuredClone(NO_VALUES_SCHEMA),
     secrets: raw.secrets ?? [],
     smoke: raw.smoke ?? [],
+    artifacts: (raw.artifacts ?? []).map((artifact, index) => createArtifact(source, artifact, index)),
   };
   if (raw.vm) {
     procedure.vm = { files: raw.vm.files, hooks: { ...(raw.vm.hooks ?? {}) } };
+    if (raw.vm.static !== undefined) procedure.vm.static = raw.vm.static;
     if (raw.vm.cloudInit !== undefined) procedure.vm.cloudInit = raw.vm.cloudInit;
   }
   if (raw.kubernetes?.chart !== undefined) {
@@ -91,6 +103,45 @@ function createProcedure(raw: RawProcedure, dir: string, file: string): Procedur
     procedure.kubernetes = { manifests: raw.kubernetes.manifests };
   }
   return procedure;
+}
+
+function createArtifact(source: YamlSource, raw: RawArtifact, index: number): ProcedureArtifact {
+  const { file, line, col, path: at } = createProblem(source, ['artifacts', index, 'sha256'], '');
+  return {
+    name: raw.name,
+    sha256: raw.sha256,
+    source: raw.url !== undefined ? { url: raw.url } : { path: raw.path! },
+    dest: artifactDest(raw),
+    mode: raw.mode === undefined ? 0o644 : parseInt(raw.mode, 8),
+    at: { file, line, col, path: at },
+  };
+}
+
+function artifactDest(raw: RawArtifact): string {
+  return raw.dest === undefined ? `artifacts/${raw.name}` : path.posix.normalize(raw.dest).replace(/^\.\//, '');
+}
+
+/**
+ * Artefacts go to VM and local targets only: a Kubernetes target pulls images, it has no
+ * release directory to put a file in. Two entries must not land on one path.
+ */
+function checkArtifactNames(source: YamlSource, raw: RawProcedure): Problem[] {
+  const artifacts = raw.artifacts ?? [];
+  if (artifacts.length === 0) return [];
+  if (!raw.vm) {
+    return [createProblem(source, ['artifacts'], 'artifacts are delivered to VM and local targets only, and this procedure has no vm: section; a Kubernetes procedure ships its application as an image', { path: ['artifacts'], side: 'key' })];
+  }
+  const problems: Problem[] = [];
+  const seen = new Map<string, number>();
+  artifacts.forEach((artifact, index) => {
+    const dest = artifactDest(artifact);
+    const earlier = seen.get(dest);
+    if (earlier !== undefined) {
+      problems.push(createProblem(source, ['artifacts', index, artifact.dest === undefined ? 'name' : 'dest'], `lands at ${dest} in the release, as does artifacts[${earlier}] (${artifacts[earlier]!.name}); give one a different name or dest`));
+    }
+    seen.set(dest, index);
+  });
+  return problems;
 }
 
 function checkFolderNames(source: YamlSource, raw: RawProcedure, expected: { name: string; version: string }): Problem[] {
@@ -162,7 +213,8 @@ async function checkReferencedFiles(source: YamlSource, raw: RawProcedure, dir: 
     if (kind === 'directory') {
       const irregular = await findIrregularEntry(found.real);
       if (irregular !== undefined) {
-        problems.push(createProblem(source, field, `${relative}/${irregular} is a symbolic link or special file; templates must be regular files inside the procedure folder`));
+        const what = field[1] === 'static' ? 'static files' : 'templates';
+        problems.push(createProblem(source, field, `${relative}/${irregular} is a symbolic link or special file; ${what} must be regular files inside the procedure folder`));
         return false;
       }
     }
@@ -175,9 +227,16 @@ async function checkReferencedFiles(source: YamlSource, raw: RawProcedure, dir: 
       if (hook === undefined || !filesDirExists) continue;
       await check(['vm', 'hooks', phase], path.join(raw.vm.files, hook), 'file', `${phase} hook ${hook} not found in ${raw.vm.files}/ (hooks are paths inside vm.files)`);
     }
+    if (raw.vm.static !== undefined) {
+      await check(['vm', 'static'], raw.vm.static, 'directory', `directory ${raw.vm.static} not found next to procedure.yaml`);
+    }
     if (raw.vm.cloudInit !== undefined) {
       await check(['vm', 'cloudInit'], raw.vm.cloudInit, 'file', `file ${raw.vm.cloudInit} not found next to procedure.yaml`);
     }
+  }
+  for (const [index, artifact] of (raw.artifacts ?? []).entries()) {
+    if (artifact.path === undefined) continue;
+    await check(['artifacts', index, 'path'], artifact.path, 'file', `file ${artifact.path} not found next to procedure.yaml (artifact paths are relative to it)`);
   }
   if (raw.kubernetes?.manifests !== undefined) {
     await check(['kubernetes', 'manifests'], raw.kubernetes.manifests, 'directory', `directory ${raw.kubernetes.manifests} not found next to procedure.yaml`);

@@ -14,11 +14,12 @@ import { createSecretRedactor, formatRedactedSecret, type SecretRedactor } from 
 import type { SmokeCheck } from '../smoke/types.js';
 import { resolveContainedPath } from './contained-path.js';
 import { FilterInputError, formatJson, formatYaml, quoteShellWord } from './filters.js';
-import { hashBundle } from './hash.js';
+import { compareStrings, hashBundle } from './hash.js';
 import type { HelmTool } from './helm-tool.js';
 import { renderChart } from './render-chart.js';
 import { readTemplateFiles, type TemplateFile } from './template-files.js';
-import type { Bundle, BundleFile, KubernetesChart, Procedure } from './types.js';
+import { readStaticFiles, type StaticFile } from './static-files.js';
+import type { BlobSource, Bundle, BundleFile, KubernetesChart, Procedure } from './types.js';
 import { applyValueDefaults } from './value-defaults.js';
 
 export interface RenderInput {
@@ -38,6 +39,8 @@ export interface RenderInput {
   cwd?: string;
   /** a chart procedure on a Kubernetes target: the site's namespace and how to reach helm */
   chart?: ChartRenderContext;
+  /** vm: the procedure's artefacts, verified in the cache, by artefact name */
+  artifacts?: ReadonlyMap<string, BlobSource>;
 }
 
 /** What rendering a Helm chart needs beyond the templates (render-chart.ts). */
@@ -77,6 +80,10 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
       // Liquid quotes evaluated values in its messages (`{% include secrets.x %}` names the file it looked for)
       throw redactRenderError(err, secrets, input.redactSecrets);
     }
+  }
+  if (targetKind === 'vm') {
+    files.push(...(await addVerbatimFiles(input, files, parsed.templates, display)));
+    files.sort((a, b) => compareStrings(a.path, b.path));
   }
   const hooks = targetKind === 'vm' ? checkHooks(procedure, files, procedureFile) : {};
   const smoke = renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
@@ -288,6 +295,71 @@ function parseTemplateDir(procedure: Procedure, templateDir: string, cwd: string
   }
   return parsed;
 }
+
+const staticDirs = new WeakMap<Procedure, Map<string, Promise<StaticFile[]>>>();
+
+/** Static files are read (and large ones hashed) once per loaded procedure, like templates. */
+function readStaticDir(procedure: Procedure, relative: string, cwd: string | undefined, display: (file: string) => string): Promise<StaticFile[]> {
+  let byDir = staticDirs.get(procedure);
+  if (!byDir) staticDirs.set(procedure, (byDir = new Map()));
+  const key = `${relative}\0${cwd ?? ''}`;
+  let files = byDir.get(key);
+  if (!files) {
+    files = readStaticFiles(procedure.dir, relative, display);
+    byDir.set(key, files);
+    files.catch(() => byDir.delete(key));
+  }
+  return files;
+}
+
+/**
+ * The files a VM release gets without rendering: `vm.static` and the artefacts. Each lands
+ * at one path; a second file there (a template, a static file, an artefact) is an error
+ * naming both, never one silently winning.
+ */
+async function addVerbatimFiles(input: RenderInput, rendered: BundleFile[], templates: ParsedTemplateFile[], display: (file: string) => string): Promise<BundleFile[]> {
+  const { procedure } = input;
+  const owners = new Map<string, string>();
+  // a folder of the release, and the first file below it: a file may not take its place
+  const folders = new Map<string, string>();
+  const claim = (releasePath: string, where: string): void => {
+    const other = owners.get(releasePath);
+    if (other !== undefined) {
+      throw new RenderError(where, `lands at ${releasePath} in the release, as does ${other}; rename or move one of them`);
+    }
+    const below = folders.get(releasePath);
+    if (below !== undefined) {
+      throw new RenderError(where, `lands at ${releasePath} in the release, which ${below} needs as a folder; rename or move one of them`);
+    }
+    const parts = releasePath.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      const file = owners.get(folder);
+      if (file !== undefined) throw new RenderError(where, `needs ${folder} as a folder in the release, where ${file} lands; rename or move one of them`);
+      if (!folders.has(folder)) folders.set(folder, where);
+    }
+    owners.set(releasePath, where);
+  };
+  templates.forEach((t, i) => claim(rendered[i]!.path, t.where));
+  const files: BundleFile[] = [];
+  if (procedure.vm?.static !== undefined) {
+    for (const file of await readStaticDir(procedure, procedure.vm.static, input.cwd, display)) {
+      claim(file.path, file.file);
+      const mode = file.executable ? 0o755 : 0o644;
+      files.push(file.blob ? { path: file.path, content: EMPTY, blob: file.blob, mode, sensitive: false } : { path: file.path, content: file.content!, mode, sensitive: false });
+    }
+  }
+  const procedureFile = display(procedure.file);
+  for (const [index, artifact] of (procedure.artifacts ?? []).entries()) {
+    const blob = input.artifacts?.get(artifact.name);
+    if (!blob) throw new RenderError(procedureFile, `artifact ${artifact.name} was not fetched before rendering`);
+    claim(artifact.dest, `${procedureFile}#artifacts[${index}] (${artifact.name})`);
+    files.push({ path: artifact.dest, content: EMPTY, blob, mode: artifact.mode, sensitive: false });
+  }
+  return files;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function renderFile(engine: Liquid, parsed: ParsedTemplateFile, context: TemplateContext, secrets: ReadonlyMap<string, string>): BundleFile {
   const { file, template, where } = parsed;

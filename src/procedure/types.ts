@@ -17,6 +17,8 @@ export interface Procedure {
   vm?: {
     /** directory of templates rendered into the release (relative to dir) */
     files: string;
+    /** directory of files copied byte for byte, never rendered (relative to dir) */
+    static?: string;
     hooks: { install?: string; activate?: string };
     /** cloud-init user-data fragment template (issue 3) */
     cloudInit?: string;
@@ -28,6 +30,21 @@ export interface Procedure {
   kubernetes?: { manifests: string; chart?: undefined } | KubernetesChart;
   /** smoke check templates; rendered per site like the files */
   smoke: SmokeCheck[];
+  /** files fetched once into the ozg machine's cache and shipped to VM and local targets */
+  artifacts?: ProcedureArtifact[];
+}
+
+/** One `artifacts:` entry of procedure.yaml: bytes named by their sha256, from a URL or a file. */
+export interface ProcedureArtifact {
+  name: string;
+  /** expected sha256, lowercase hex */
+  sha256: string;
+  source: { url: string } | { path: string };
+  /** release-relative path; default `artifacts/<name>` */
+  dest: string;
+  mode: number;
+  /** where the entry's sha256 stands in procedure.yaml, for a checksum problem */
+  at: { file: string; line: number; col: number; path: string };
 }
 
 /** A procedure's Kubernetes part as a Helm chart, rendered by `helm template` (docs/procedure-format.md). */

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { lstat, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { InternalError, UsageError } from '../errors.js';
 import type { Bundle } from './types.js';
 
@@ -57,7 +58,13 @@ async function writeBundle(bundle: Bundle, dir: string): Promise<void> {
     const target = path.resolve(dir, file.path);
     if (!target.startsWith(dir + path.sep)) throw new InternalError(`bundle path escapes its folder: ${file.path}`);
     await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, file.content, { mode: file.mode, flag: 'wx' });
+    if (file.blob) {
+      // streamed by the kernel from the cache or the catalogue, never read into memory
+      await copyFile(file.blob.path, target, constants.COPYFILE_EXCL);
+      await chmod(target, file.mode);
+    } else {
+      await writeFile(target, file.content, { mode: file.mode, flag: 'wx' });
+    }
   }
   const manifest = { site: bundle.site, environment: bundle.environment, procedure: bundle.procedure, version: bundle.version, hash: bundle.hash, hooks: bundle.hooks, smoke: bundle.smoke };
   await writeFile(path.join(dir, '.ozg-bundle.json'), JSON.stringify(manifest, null, 2) + '\n', { flag: 'wx' });

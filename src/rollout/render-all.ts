@@ -61,6 +61,8 @@ export async function renderAll(
   for (const item of items) perSite.set(item.site.name, (perSite.get(item.site.name) ?? 0) + 1);
   const refusalHints = new Set<string>();
   let renderFailed = false;
+  // every download under way at once (bounded), before the first render waits for one
+  await workspace.prefetchArtifacts(items);
   for (const item of items) {
     for (const environment of workspace.environmentsOf(item.site, options.only)) {
       try {

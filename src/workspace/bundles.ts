@@ -4,6 +4,7 @@ import type { EnvironmentName, Inventory, ResolvedSetup } from '../inventory/typ
 import type { Bundle } from '../procedure/types.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import type { SecretRedactor } from '../inventory/secret-redactor.js';
+import type { ArtifactCache } from '../procedure/artifact-cache.js';
 import { renderBundle } from '../procedure/render.js';
 import { createHelmLocator } from '../procedure/helm-tool.js';
 import { checkBundleForTarget } from '../targets/create-driver.js';
@@ -19,7 +20,7 @@ export interface BundleCache {
  * Renders each item's bundle once per run and checks it against its target; resolves each
  * secret once and teaches the redactor its value.
  */
-export function createBundleCache(inventory: Inventory, env: Record<string, string | undefined>, redactor: SecretRedactor): BundleCache {
+export function createBundleCache(inventory: Inventory, env: Record<string, string | undefined>, redactor: SecretRedactor, artifacts: ArtifactCache): BundleCache {
   const secretCache = new Map<string, Promise<string>>();
   const bundles = new Map<string, Promise<Bundle>>();
   // helm is looked for only when a chart procedure renders, once per run
@@ -44,16 +45,20 @@ export function createBundleCache(inventory: Inventory, env: Record<string, stri
     const chart = dc.kind === 'kubernetes' && item.procedure.kubernetes?.chart !== undefined && spec
       ? { namespace: (await import('../targets/kubernetes/kube-target.js')).resolveNamespace(dc, spec, item.site), helm }
       : undefined;
+    const targetKind = dc.kind === 'kubernetes' ? 'kubernetes' : 'vm';
+    // artefacts go to VM and local targets only; a Kubernetes bundle never waits for them
+    const blobs = targetKind === 'vm' && (item.procedure.artifacts ?? []).length > 0 ? await artifacts.resolve(item.procedure) : undefined;
     const bundle = await renderBundle({
       ...(chart ? { chart } : {}),
       procedure: item.procedure,
       site: item.site,
       setup: item.setup,
       environment,
-      targetKind: dc.kind === 'kubernetes' ? 'kubernetes' : 'vm',
+      targetKind,
       values: item.values,
       secrets,
       redactSecrets,
+      ...(blobs ? { artifacts: blobs } : {}),
     });
     const filesDir = item.procedure.vm?.files ?? '';
     // named as render errors name template files: <procedure>/<version>/<vm.files>/<path>

@@ -16,6 +16,8 @@ import { describeLedgerDamage, openLedger, targetKey, type Ledger } from '../led
 import type { PipelineDeps } from '../rollout/pipeline.js';
 import { isInShard, parseShard } from '../rollout/waves.js';
 import type { TargetKey } from '../rollout/target-key.js';
+import { createArtifactCache, resolveCacheDir } from '../procedure/artifact-cache.js';
+import { createCurlDownload } from '../procedure/curl-download.js';
 import { createBundleCache } from './bundles.js';
 import { createDriverPool } from './drivers.js';
 import { createRecorder } from './record.js';
@@ -56,6 +58,12 @@ export interface Workspace {
    * checks every bundle before it starts and the pipeline gets the same ones.
    */
   renderBundle(item: ResolvedSetup, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  /**
+   * Fetches (or finds in the cache) the artefacts of these items' VM bundles, at most a few
+   * at once, each distinct one once per run; rendering then waits for none. Failures are
+   * left for renderBundle to report with the bundle they belong to.
+   */
+  prefetchArtifacts(items: ResolvedSetup[]): Promise<void>;
   /**
    * Teaches the redactor the item's secret values without rendering: before running scripts
    * of a release already on the target (a rollback's activate hook), which can print them.
@@ -123,7 +131,13 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
     const { latest, damage } = await ledger.index();
     for (const message of describeLedgerDamage(ledger.file, damage)) reporter.emit({ type: 'warning', message });
     const redactor = options.redactor ?? createSecretRedactor();
-    const bundles = createBundleCache(inventory, options.env, redactor);
+    const artifacts = createArtifactCache({
+      dir: resolveCacheDir(options.env),
+      download: createCurlDownload({ env: options.env, signal: options.signal }),
+      onWarning: (message) => reporter.emit({ type: 'warning', message }),
+      signal: options.signal,
+    });
+    const bundles = createBundleCache(inventory, options.env, redactor, artifacts);
     const record = createRecorder({ ledger, redactor, clock, reporter, run, actor, stopNow, onLive: (written) => latest.set(targetKey(written), written) });
 
     const workspace: Workspace = {
@@ -140,6 +154,10 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
       environmentsOf: (site, only) => environmentsOf(inventory, site, only),
       renderBundle: (item, environment, renderOptions) => bundles.render(item, environment, renderOptions),
       learnSecrets: (item) => bundles.learnSecrets(item),
+      async prefetchArtifacts(items) {
+        const wanted = new Set(items.filter((item) => inventory.dataCenters.get(item.site.dataCenter)?.kind !== 'kubernetes' && (item.procedure.artifacts ?? []).length > 0).map((item) => item.procedure));
+        await Promise.allSettled([...wanted].map((procedure) => artifacts.resolve(procedure)));
+      },
       driver: (site, environment) => drivers.driver(site, environment),
       recorded: (key) => latest.get(targetKey(key)),
       pipelineDeps: () => ({

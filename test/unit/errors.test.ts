@@ -1,4 +1,5 @@
 import {
+  ArtifactFetchError,
   CanaryNotPassedError,
   ClusterError,
   ConcurrentChangeError,
@@ -28,6 +29,7 @@ describe('exit codes', () => {
     [new ConcurrentChangeError('ns', 'x', { applied: false }), 4],
     [new RecordWriteError('.ozg/ledger.jsonl', 'ENOSPC'), 4],
     [new UnreachableError('h', 'x'), 6],
+    [new ArtifactFetchError('https://example.invalid/app.jar', 'x'), 6],
     [new LockHeldError('x'), 7],
     [new ToolMissingError('x'), 8],
     [new InvalidTargetError('sites.kiel', 'x'), 3],
