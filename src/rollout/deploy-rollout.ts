@@ -1,10 +1,11 @@
 import type { Site } from '../inventory/types.js';
-import { describeWriteFailure, RecordWriteError, UsageError } from '../errors.js';
+import type { LabelledSite } from '../inventory/select.js';
+import { describeWriteFailure, formatProblem, RecordWriteError, UsageError, type Problem } from '../errors.js';
 import { elapsedMs } from '../clock.js';
-import { renderAll } from './render-all.js';
-import { runRollout, type RolloutResult } from './rollout.js';
+import { renderEachSite } from './render-all.js';
+import { runRollout, type RolloutResult, type SiteOutcome } from './rollout.js';
 import { loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
-import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
+import { parseFailureBudget, parseWaves, planWaves, type WaveSpec } from './waves.js';
 import type { SelectionFlags, Workspace } from '../workspace/workspace.js';
 
 /** What to deploy and how: `ozg deploy`'s flags, or what `clone-procedure --deploy` asks for. */
@@ -41,19 +42,22 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   const { state, resumed } = await startState(workspace, request);
   const plan = state.plan;
   const done = new Set(state.done);
-  const items = workspace
-    .selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure, shard: plan.shard })
-    .filter((item) => !done.has(item.site.name));
-  const sites = uniqueSites(items.map((item) => item.site));
-  if (resumed) reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
+  const selection = workspace.select({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure, shard: plan.shard });
+  const selected = selection.items.filter((item) => !done.has(item.site.name));
+  if (resumed) reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${uniqueSites(selected.map((item) => item.site)).length + selection.invalid.filter((site) => !done.has(site.name)).length} to go` });
 
   const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
-  // Every bundle renders and fits its target before the first target is contacted: invalid
-  // input is refused whole (exit 3), never half-way through a rollout. The pipeline reuses them.
-  await renderAll(workspace, items, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
+  // Every bundle renders and fits its target before the first target is contacted: a site
+  // whose setup or bundle is invalid is left out whole and reported as failed (exit 3),
+  // never half-way through its pipeline; the other sites deploy. The pipeline reuses the bundles.
+  const rendered = await renderEachSite(workspace, selected, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
+  const invalid = [...selection.invalid.filter((site) => !done.has(site.name)).map((site) => ({ site: site.name, problems: site.problems })), ...[...rendered.problems].map(([site, problems]) => ({ site, problems }))];
+  const items = selected.filter((item) => !rendered.problems.has(item.site.name));
+  const sites = uniqueSites(items.map((item) => item.site));
   await confirmIfAsked(workspace, sites, environmentsOf, request);
 
-  const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
+  const held = plan.waves ? holdBehindRefusedWave(workspace, parseWaves(plan.waves), sites, new Set(invalid.map((i) => i.site))) : undefined;
+  const waves = held?.waves;
   const maxFailures = plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
   const ledgerDir = workspace.inventory.ledgerDir;
   await writeRolloutState(ledgerDir, state).catch((error: unknown) => {
@@ -62,7 +66,8 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   let saving = Promise.resolve();
   const startedAt = clock.now();
   const started = clock.monotonicMs();
-  reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length });
+  reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length + invalid.length });
+  const refused = [...invalid.map(({ site, problems }) => refuseSite(workspace, site, problems)), ...(held?.skipped ?? [])];
   const result = await runRollout(
     workspace.inventory,
     items,
@@ -84,17 +89,55 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
     workspace.pipelineDeps(),
   );
   await saving;
+  mergeRefusedSites(result, refused, workspace.everySite.map((site) => site.name));
   const reportFailure = (error: RecordWriteError) => {
     result.writeFailures.push({ file: error.file, error: error.reason, lines: error.lines });
     reporter.emit({ type: 'write-failed', file: error.file, error: error.reason, lines: error.lines });
   };
-  if (!result.stopped && !workspace.signal.aborted && result.writeFailures.length === 0) {
+  // a site left out for its problems is not done: once fixed, `--resume` deploys it
+  if (!result.stopped && !workspace.signal.aborted && result.writeFailures.length === 0 && refused.length === 0) {
     state.finishedAt = clock.now().toISOString();
     await writeRolloutState(ledgerDir, state).catch((error: unknown) => reportFailure(stateWriteError(ledgerDir, error)));
   }
   if (result.writeFailures.length > 0) result.ok = false;
   reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: elapsedMs(clock, started) });
   return { result, run: state.run, startedAt };
+}
+
+/** A selected site whose setup is invalid: failed as that site, with its problems, before any target is contacted. */
+function refuseSite(workspace: Workspace, site: string, problems: Problem[]): SiteOutcome {
+  const reason = `invalid input, not deployed (${problems.length} problem(s)):\n${problems.map(formatProblem).join('\n')}`;
+  workspace.reporter.emit({ type: 'site-finished', site, outcome: 'failed', error: reason });
+  return { site, result: 'failed', items: [], reason, problems };
+}
+
+/**
+ * The waves of the sites that deploy. A wave whose every site was refused for invalid input
+ * (a canary ring with a missing secret) must not vanish and let the next wave go without it:
+ * the waves after it are held back, their sites reported as skipped.
+ */
+function holdBehindRefusedWave(workspace: Workspace, specs: WaveSpec[], sites: Site[], refused: Set<string>): { waves: Site[][]; skipped: SiteOutcome[] } {
+  const valid = new Map(sites.map((site) => [site.name, site]));
+  const all = planWaves(workspace.everySite.filter((site) => refused.has(site.name) || valid.has(site.name)), specs);
+  const deployable = (wave: LabelledSite[]): Site[] => wave.flatMap((site) => valid.get(site.name) ?? []);
+  const blocked = all.findIndex((wave) => deployable(wave).length === 0);
+  if (blocked < 0 || blocked === all.length - 1) return { waves: all.map(deployable), skipped: [] };
+  const reason = `held back: every site of wave ${blocked + 1} has invalid input, and the waves after it do not go without it`;
+  workspace.reporter.emit({ type: 'warning', message: reason });
+  const skipped = all.slice(blocked + 1).flatMap(deployable).map((site): SiteOutcome => {
+    workspace.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: reason });
+    return { site: site.name, result: 'skipped', items: [], reason };
+  });
+  return { waves: all.slice(0, blocked).map(deployable), skipped };
+}
+
+/** The refused sites join the rollout's, in inventory order. */
+function mergeRefusedSites(result: RolloutResult, refused: SiteOutcome[], order: string[]): void {
+  if (refused.length === 0) return;
+  const rank = new Map(order.map((name, index) => [name, index]));
+  const position = (outcome: SiteOutcome) => rank.get(outcome.site) ?? order.length;
+  result.sites = [...result.sites, ...refused].sort((a, b) => position(a) - position(b));
+  result.ok = false;
 }
 
 function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, Inventory, ResolvedSetup, Site } from '../inventory/types.js';
-import { ExitCode, InterruptedError, RecordWriteError } from '../errors.js';
+import { ExitCode, InterruptedError, RecordWriteError, type Problem } from '../errors.js';
 import { deployItem, type ItemOutcome, type PipelineDeps } from './pipeline.js';
 
 export interface RolloutOptions {
@@ -39,6 +39,8 @@ export interface SiteOutcome {
   items: ItemOutcome[];
   /** why a site was not attempted */
   reason?: string;
+  /** the site's setup is invalid (its problems, file:line:col): it was failed before any target was contacted */
+  problems?: Problem[];
 }
 
 export interface RolloutResult {
@@ -158,16 +160,21 @@ export async function runRollout(
   };
 }
 
-/** One exit code for a whole rollout: the worst thing that happened decides. */
+/**
+ * One exit code for a whole rollout: the worst thing that happened decides. A command that
+ * failed on a target (4), else targets out of reach only (6), else invalid input only (3: a
+ * site whose setup is invalid, or a bundle its target refused), then a failed test gate (5).
+ */
 export function exitCodeForRollout(result: RolloutResult): number {
   if (result.writeFailures.length > 0) return ExitCode.deployFailed;
   const environments = result.sites.flatMap((s) => s.items.flatMap((i) => i.environments));
   const failed = result.sites.filter((s) => s.result === 'failed');
   if (failed.length > 0) {
-    const failures = environments.filter((e) => e.status === 'apply-failed' || e.status === 'smoke-failed');
-    const onlyUnreachable = failures.length > 0 && failures.every((e) => e.unreachable);
-    if (failures.length > 0 && failures.every((e) => e.invalidInput)) return ExitCode.invalidInput;
-    return onlyUnreachable ? ExitCode.unreachable : ExitCode.deployFailed;
+    const failures = environments.filter((e) => (e.status === 'apply-failed' || e.status === 'smoke-failed') && !e.invalidInput);
+    const invalidInput = failed.some((s) => s.problems) || environments.some((e) => e.invalidInput);
+    if (failures.length > 0) return failures.every((e) => e.unreachable) ? ExitCode.unreachable : ExitCode.deployFailed;
+    if (invalidInput) return ExitCode.invalidInput;
+    return ExitCode.deployFailed;
   }
   if (result.sites.some((s) => s.result === 'test-gate-failed')) return ExitCode.testGateFailed;
   if (result.sites.some((s) => s.result === 'skipped')) return ExitCode.interrupted;
