@@ -173,6 +173,10 @@ describe('one site cannot block the others', () => {
       expect.stringMatching(/^site site-30 left out: its setup is invalid \(1 problem\(s\)\):\n\s+sites\.yaml:\d+:\d+ /),
     ]);
 
+    const human = await runOzg(['status'], { cwd: dir });
+    expect(human.code).toBe(3);
+    expect(human.stdout).toMatch(/site-05 +prod +demo +1\.0\.0 +1\.0\.0 +1\.0\.0 +desired release not comparable: .*FLEET_TOKEN/);
+
     const withSecret = await runOzg(['status', '--json', '-l', 'ring=main'], { cwd: dir, env });
     const rows = resultOf(withSecret).targets as any[];
     expect(rows.filter((r) => r.upToDate).length).toBe(46 * 2);
