@@ -1,5 +1,5 @@
 import type { Site } from '../inventory/types.js';
-import type { LabelledSite } from '../inventory/select.js';
+import { matchesSelector, parseSelector } from '../inventory/select.js';
 import { describeWriteFailure, formatProblem, RecordWriteError, UsageError, type Problem } from '../errors.js';
 import { elapsedMs } from '../clock.js';
 import { renderEachSite } from './render-all.js';
@@ -112,23 +112,30 @@ function refuseSite(workspace: Workspace, site: string, problems: Problem[]): Si
 }
 
 /**
- * The waves of the sites that deploy. A wave whose every site was refused for invalid input
- * (a canary ring with a missing secret) must not vanish and let the next wave go without it:
- * the waves after it are held back, their sites reported as skipped.
+ * The waves of the sites that deploy. Counts and percentages count the sites that deploy;
+ * but a selector wave whose every site was refused for invalid input (a canary ring with a
+ * missing secret) must not vanish and let the next waves go without it: the waves after it
+ * are held back, their sites reported as skipped.
  */
 function holdBehindRefusedWave(workspace: Workspace, specs: WaveSpec[], sites: Site[], refused: Set<string>): { waves: Site[][]; skipped: SiteOutcome[] } {
-  const valid = new Map(sites.map((site) => [site.name, site]));
-  const all = planWaves(workspace.everySite.filter((site) => refused.has(site.name) || valid.has(site.name)), specs);
-  const deployable = (wave: LabelledSite[]): Site[] => wave.flatMap((site) => valid.get(site.name) ?? []);
-  const blocked = all.findIndex((wave) => deployable(wave).length === 0);
-  if (blocked < 0 || blocked === all.length - 1) return { waves: all.map(deployable), skipped: [] };
-  const reason = `held back: every site of wave ${blocked + 1} has invalid input, and the waves after it do not go without it`;
-  workspace.reporter.emit({ type: 'warning', message: reason });
-  const skipped = all.slice(blocked + 1).flatMap(deployable).map((site): SiteOutcome => {
-    workspace.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: reason });
-    return { site: site.name, result: 'skipped', items: [], reason };
+  const refusedSites = workspace.everySite.filter((site) => refused.has(site.name));
+  const blocked = specs.findIndex((spec) => {
+    if (spec.kind !== 'selector') return false;
+    const requirements = parseSelector(spec.selector);
+    return !sites.some((site) => matchesSelector(site, requirements)) && refusedSites.some((site) => matchesSelector(site, requirements));
   });
-  return { waves: all.slice(0, blocked).map(deployable), skipped };
+  if (blocked < 0) return { waves: planWaves(sites, specs), skipped: [] };
+  const waves = planWaves(sites, specs.slice(0, blocked), { rest: false });
+  const going = new Set(waves.flat().map((site) => site.name));
+  const reason = `held back: every site of wave "${(specs[blocked] as { selector: string }).selector}" has invalid input, and the waves after it do not go without it`;
+  workspace.reporter.emit({ type: 'warning', message: reason });
+  const skipped = sites
+    .filter((site) => !going.has(site.name))
+    .map((site): SiteOutcome => {
+      workspace.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: reason });
+      return { site: site.name, result: 'skipped', items: [], reason };
+    });
+  return { waves, skipped };
 }
 
 /** The refused sites join the rollout's, in inventory order. */

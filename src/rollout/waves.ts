@@ -34,7 +34,7 @@ export function parseWaves(text: string): WaveSpec[] {
 }
 
 /** Splits sites (in inventory order) into waves; every site lands in exactly one, none empty. */
-export function planWaves<T extends LabelledSite = Site>(sites: readonly T[], specs: readonly WaveSpec[]): T[][] {
+export function planWaves<T extends LabelledSite = Site>(sites: readonly T[], specs: readonly WaveSpec[], options: { rest?: boolean } = {}): T[][] {
   const waves: T[][] = [];
   const assigned = new Set<string>();
   const remaining = () => sites.filter((s) => !assigned.has(s.name));
@@ -51,7 +51,7 @@ export function planWaves<T extends LabelledSite = Site>(sites: readonly T[], sp
     if (wave.length > 0) waves.push(wave);
   }
   const rest = remaining();
-  if (rest.length > 0) waves.push(rest);
+  if (rest.length > 0 && options.rest !== false) waves.push(rest);
   return waves;
 }
 

@@ -272,8 +272,14 @@ describe('selections and waves cannot silently skip the canary', () => {
         ['site-03', 'skipped'],
         ['site-04', 'skipped'],
       ]);
-      expect(result.sites[1].reason).toMatch(/held back: every site of wave 1 has invalid input/);
+      expect(result.sites[1].reason).toMatch(/held back: every site of wave "ring=canary" has invalid input/);
       expect(existsSync(path.join(dir, 'targets'))).toBe(false);
+
+      // counted waves count the sites that deploy: the first valid site is the canary
+      const counted = await runOzg(['deploy', '--waves', '1,100%', '--json'], { cwd: dir, env: { FLEET_TOKEN: TOKEN } });
+      expect(counted.code).toBe(3);
+      const waves = parseJsonLines(counted.stdout).filter((e) => e.type === 'wave-started').map((e) => e.sites);
+      expect(waves).toEqual([['site-02'], ['site-03', 'site-04']]);
     } finally {
       await removeTemp(dir);
     }
