@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
-import { ClusterError, describeError, ExitCode, RemoteCommandError, SecretUnavailableError, UnreachableError } from '../errors.js';
+import { ClusterError, describeError, ExitCode, formatProblem, InvalidInputError, RemoteCommandError, RenderError, SecretUnavailableError, UnreachableError } from '../errors.js';
 import { planTarget, type PlanAction, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { Workspace } from '../workspace/workspace.js';
@@ -18,7 +18,7 @@ export interface InspectedTarget {
   /** the target could not be read, or (with `inputError`) the desired release could not be built */
   error?: string;
   unreachable?: boolean;
-  /** a secret of the setup is not available here: the desired bundle (and hash) is unknown, live and recorded are still shown */
+  /** a secret of the setup is not available here, or its bundle does not build: the desired hash is unknown, live and recorded are still shown */
   inputError?: boolean;
   /** without a plan: what the target and the ledger hold */
   live?: { version: string; release: string };
@@ -26,8 +26,9 @@ export interface InspectedTarget {
 }
 
 /**
- * Reads every selected target without changing anything. Render errors are input errors
- * and stop the whole command; a target that cannot be read is reported in its row.
+ * Reads every selected target without changing anything. A target that cannot be read, or
+ * whose desired bundle cannot be built here (a secret not available, a template error), is
+ * reported in its row.
  */
 async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<InspectedTarget[]> {
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
@@ -36,9 +37,12 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
       limit(async (): Promise<InspectedTarget> => {
         const row: InspectedTarget = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
         const bundle = await workspace.renderBundle(item, environment).catch((error: unknown) => {
-          // status and plan never need secret values to say what is live and recorded
-          if (!(error instanceof SecretUnavailableError)) throw error;
-          row.error = `desired release not comparable: ${describeError(error)}`;
+          // status and plan never need secret values, nor every site's templates to render,
+          // to say what is live and recorded: one site's problem stays in its rows
+          if (error instanceof SecretUnavailableError) row.error = `desired release not comparable: ${describeError(error)}`;
+          else if (error instanceof InvalidInputError) row.error = `desired release does not build: ${error.problems.map(formatProblem).join('; ')}`;
+          else if (error instanceof RenderError) row.error = `desired release does not build: ${error.message}`;
+          else throw error;
           row.inputError = true;
           return undefined;
         });

@@ -213,6 +213,31 @@ describe('one site cannot block the others', () => {
   });
 });
 
+describe('a template that does not render for one site', () => {
+  it('fails that site in deploy (template file:line:col) and shows it in its status rows; the others deploy', async () => {
+    const files = { ...DEMO_FILES, 'vm/config/extra.conf': 'mode=plain\n{% if values.port == 1 %}{{ values.missing }}{% endif %}\n' };
+    const sites = fleetSites(3, false);
+    sites[1]!.procedures.demo!.values = '{ port: 1 }';
+    const { dir } = await createMiniProject(files, { sitesYaml: localInventoryYaml({ catalogue: './catalogue', ledger: '.ozg', sites }) });
+    try {
+      const env = { FLEET_TOKEN: TOKEN };
+      const deploy = await runOzg(['deploy', '--json'], { cwd: dir, env });
+      expect(deploy.code).toBe(3);
+      const result = resultOf(deploy);
+      expect(result.sites.map((s: any) => `${s.site}: ${s.result}`)).toEqual(['site-01: ok', 'site-02: failed', 'site-03: ok']);
+      expect(result.sites[1].problems.map((p: any) => `${p.file}:${p.line}`)).toEqual(['demo/1.0.0/vm/config/extra.conf:2', 'demo/1.0.0/vm/config/extra.conf:2']);
+
+      const status = await runOzg(['status', '--json'], { cwd: dir, env });
+      expect(status.code).toBe(3);
+      const rows = resultOf(status).targets.map((t: any) => `${t.site}/${t.environment}: ${t.upToDate} ${t.inputError ?? false}`);
+      expect(rows).toEqual(['site-01/test: true false', 'site-01/prod: true false', 'site-02/test: null true', 'site-02/prod: null true', 'site-03/test: true false', 'site-03/prod: true false']);
+      expect(resultOf(status).targets[2].error).toMatch(/^desired release does not build: demo\/1\.0\.0\/vm\/config\/extra\.conf:2:/);
+    } finally {
+      await removeTemp(dir);
+    }
+  });
+});
+
 describe('selections and waves cannot silently skip the canary', () => {
   it('refuses a mistyped wave or selector with exit 2 before anything is written; --resume still works', async () => {
     const dir = await createFleet(6, false);
