@@ -48,6 +48,8 @@ const SEED_STAGING = '.ozg-seed';
  * base packages and, optionally, the site's procedures.
  */
 export async function createSiteSeed(workspace: Workspace, options: CreateSiteSeedOptions): Promise<CloudInitResult> {
+  // the site's own problems stop its seed (its data center, hosts and setups are read below)
+  const valid = workspace.selectValidItems({ sites: [options.site] });
   const site = workspace.inventory.sites.find((s) => s.name === options.site);
   if (!site) throw new UsageError(`unknown site "${options.site}"`, { hint: 'run `ozg status` to list the sites' });
   const dataCenter = workspace.inventory.dataCenters.get(site.dataCenter)!;
@@ -60,7 +62,7 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
 
   const access = resolveVmAccess(spec, host, options.homeDir ?? os.homedir());
   const { deployRoot, user: deployUser, sudo } = access;
-  const items = options.withProcedures ? workspace.selectItems({ sites: [site.name] }) : [];
+  const items = options.withProcedures ? valid : [];
   const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => workspace.clock.now()) }) : undefined;
   const fragments = await renderFragments(workspace, items, options.environment);
 

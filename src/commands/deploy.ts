@@ -16,7 +16,9 @@ export interface DeployFlags extends Omit<DeployRequest, 'sites' | 'confirm'> {
 
 export async function run(context: CommandContext, sites: string[], flags: DeployFlags): Promise<CommandResult> {
   const { junit, ...request } = flags;
-  const workspace = await openWorkspace(context, { lock: true, command: 'deploy' });
+  // a mistyped selector or wave is refused before the lock is taken or anything is written
+  const selection = request.resume ? undefined : { ...request, sites };
+  const workspace = await openWorkspace(context, { lock: true, command: 'deploy', ...(selection ? { selection } : {}) });
   try {
     const outcome = await deployRollout(workspace, { ...request, sites, ...(context.interactive && context.confirm ? { confirm: context.confirm } : {}) });
     const { result } = outcome;

@@ -13,7 +13,7 @@ interface HistoryFlags {
 }
 
 export async function run(context: CommandContext, flags: HistoryFlags): Promise<CommandResult> {
-  const workspace = await openWorkspace(context, { lock: false, command: 'history' });
+  const workspace = await openWorkspace(context, { lock: false, command: 'history', secrets: false });
   try {
     const result = await readHistory(workspace.ledger, { site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit });
     context.reporter.result(result, () => formatHistoryResult(result));

@@ -27,11 +27,13 @@ export interface CheckInput {
 /** One check's input and the problems it found so far. */
 export interface CheckContext extends CheckInput {
   problems: Problem[];
+  /** `name@version` of every procedure version a setup resolved to (broken ones too) */
+  versionsUsed: Set<string>;
 }
 
 /** A fresh context: each check collects its own problems, so a site's problems are its own. */
 export function startCheck(input: CheckInput): CheckContext {
-  return { ...input, problems: [] };
+  return { ...input, problems: [], versionsUsed: new Set() };
 }
 
 /** Record a problem at `path` (or at `anchor`) of sites.yaml. */

@@ -104,6 +104,7 @@ function resolveProcedure(context: CheckContext, versionAt: JsonPath, name: stri
     report(context, versionAt, describeUnresolvedVersion(name, wanted, available));
     return undefined;
   }
+  context.versionsUsed.add(`${name}@${version}`);
   return context.catalogue.get(name, version);
 }
 

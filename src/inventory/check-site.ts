@@ -16,6 +16,8 @@ export interface CheckSiteResult {
   problems: Problem[];
   /** the site's setups that passed, in inventory order */
   resolved: ResolvedSetup[];
+  /** `name@version` of every procedure version its setups resolved to */
+  versions: string[];
 }
 
 export async function checkSite(input: CheckInput, site: Site): Promise<CheckSiteResult> {
@@ -30,7 +32,7 @@ export async function checkSite(input: CheckInput, site: Site): Promise<CheckSit
       if (item) resolved.push(item);
     }
   }
-  return { problems: context.problems, resolved };
+  return { problems: context.problems, resolved, versions: [...context.versionsUsed] };
 }
 
 /** The site's data center, or undefined (reported, or broken and reported by the schema). */

@@ -64,6 +64,12 @@ export interface ReadProjectResult {
   check: CheckInput;
   /** the schema's and the catalogues' problems, unsorted */
   problems: Problem[];
+  /** the schema's problems by the JSON path they are at (for telling a site's own apart) */
+  schemaIssues: { path: JsonPath; problem: Problem }[];
+  /** catalogue problems found at entries of sites.yaml (`catalogues:`): every site depends on them */
+  catalogueEntryProblems: Problem[];
+  /** `name@version` → that version folder's problems */
+  versionProblems: Map<string, Problem[]>;
 }
 
 /** sites.yaml and its catalogues, read and schema-checked but not yet cross-checked. A file that does not parse throws. */
@@ -95,7 +101,9 @@ export async function readProject(options: Omit<LoadProjectOptions, 'collectProb
     checkSetups: !isBroken(['catalogues']) && catalogueProblems.every((problem) => problem.file !== display),
     brokenDefaults: findBrokenDefaults(schema.issues, raw),
   };
-  return { check, problems: [...schema.problems, ...catalogueProblems] };
+  const schemaIssues = schema.issues.map((issue) => ({ path: issue.path, problem: createProblem(source, issue.path, issue.message, issue.anchor) }));
+  const catalogueEntryProblems = catalogueProblems.filter((problem) => problem.file === display);
+  return { check, problems: [...schema.problems, ...catalogueProblems], schemaIssues, catalogueEntryProblems, versionProblems: catalogue.versionProblems };
 }
 
 async function readInventorySource(display: string, file: string, readText: (file: string) => Promise<string>): Promise<YamlSource> {

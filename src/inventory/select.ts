@@ -1,7 +1,7 @@
 /** Which sites a command acts on: named sites, a label selector, or all of them. */
 import { UsageError } from '../errors.js';
-import { formatSuggestion } from '../input/suggest.js';
-import type { Inventory, Site } from './types.js';
+import { formatSuggestion, suggestName } from '../input/suggest.js';
+import type { Site } from './types.js';
 
 export interface SelectSitesOptions {
   /** site names; each must exist */
@@ -26,7 +26,7 @@ const TERM = /^([A-Za-z0-9][A-Za-z0-9._/-]*)\s*(!=|==|=)\s*([^=!]+)$/;
  * The selected sites in inventory order. Names and a selector together mean "these sites,
  * if they match". Without names or a selector every site is selected.
  */
-export function selectSites(inventory: Inventory, options: SelectSitesOptions = {}): Site[] {
+export function selectSites<T extends LabelledSite = Site>(inventory: { file: string; sites: readonly T[] }, options: SelectSitesOptions = {}): T[] {
   const names = options.sites?.length ? options.sites : undefined;
   if (options.all && names) throw new UsageError('site names and --all exclude each other', { hint: 'name sites, or use --all (optionally with --selector)' });
   const requirements = options.selector === undefined ? [] : parseSelector(options.selector);
@@ -57,10 +57,52 @@ export function parseSelector(selector: string): LabelRequirement[] {
   });
 }
 
-export function matchesSelector(site: Site, requirements: readonly LabelRequirement[]): boolean {
+export function matchesSelector(site: LabelledSite, requirements: readonly LabelRequirement[]): boolean {
   return requirements.every((requirement) => {
     const value = Object.hasOwn(site.labels, requirement.key) ? site.labels[requirement.key] : undefined;
     const listed = value !== undefined && requirement.values.includes(value);
     return requirement.operator === '=' ? listed : !listed;
+  });
+}
+
+/** A site as a selector sees it: its name and labels (also for sites whose setup is invalid). */
+export interface LabelledSite {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Refuses a selector that names a label key, or a value of it, that no site has: such a term
+ * is a typo far more often than an intent (`ring=canry` would select nothing, `ring!=canry`
+ * everything), and a rollout built on it would silently skip the canary. `what` names the flag.
+ */
+export function checkSelectorLabels(sites: readonly LabelledSite[], requirements: readonly LabelRequirement[], what: string): void {
+  const known = new Map<string, Set<string>>();
+  for (const site of sites) {
+    for (const [key, value] of Object.entries(site.labels)) known.set(key, (known.get(key) ?? new Set()).add(value));
+  }
+  const faults: string[] = [];
+  for (const requirement of requirements) {
+    const values = known.get(requirement.key);
+    if (!values) {
+      const guess = suggestName(requirement.key, known.keys());
+      const value = requirement.values.map((v) => (guess ? (suggestName(v, known.get(guess)!) ?? v) : v)).join('|');
+      faults.push(`no site has a label "${requirement.key}"${guess ? `; did you mean ${guess}${requirement.operator}${value}?` : ''}`);
+      continue;
+    }
+    for (const value of requirement.values) {
+      if (values.has(value)) continue;
+      const guess = suggestName(value, values);
+      faults.push(`no site has ${requirement.key}=${value}${guess ? `; did you mean ${requirement.key}${requirement.operator}${guess}?` : ''}`);
+    }
+  }
+  if (faults.length === 0) return;
+  // a label per municipality would make the hint as long as the inventory: a few values per key
+  const labels = [...known].map(([key, values]) => {
+    const sorted = [...values].sort();
+    return `${key}=${sorted.slice(0, 8).join('|')}${sorted.length > 8 ? `|… (${sorted.length} values)` : ''}`;
+  });
+  throw new UsageError(`${what}: ${faults.join('; ')}`, {
+    hint: labels.length > 0 ? `labels in the inventory: ${labels.join(', ')}` : 'no site in the inventory has labels',
   });
 }

@@ -11,7 +11,7 @@ export function formatPlanResult(result: PlanResult): string {
       t.environment,
       t.procedure,
       t.error ? 'unknown' : t.plan!.action,
-      t.plan?.live?.version ?? '-',
+      t.plan?.live?.version ?? t.live?.version ?? '-',
       t.desired,
       t.error ?? [t.plan?.drift ? 'drift: live differs from the ledger' : '', t.objects ? formatObjects(t.objects) : ''].filter(Boolean).join('; '),
     ]),

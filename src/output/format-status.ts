@@ -10,7 +10,7 @@ export function formatStatusResult(result: StatusResult): string {
 }
 
 function describeState(target: TargetStatus): string {
-  if (target.error !== null) return `unreachable: ${target.error}`;
+  if (target.error !== null) return target.inputError ? target.error : `unreachable: ${target.error}`;
   if (target.drift) return 'DRIFT';
   return target.upToDate ? 'up to date' : `pending ${target.action}`;
 }

@@ -1,3 +1,4 @@
+import { formatProblem } from '../errors.js';
 import type { RolloutResult } from '../rollout/rollout.js';
 
 /**
@@ -13,6 +14,14 @@ export function formatJunit(result: RolloutResult, options: { name: string; time
   let skipped = 0;
   let totalSeconds = 0;
   for (const site of result.sites) {
+    if (site.problems) {
+      // invalid input fails the site as a whole: one failed case naming every problem
+      const text = site.problems.map(formatProblem).join('\n');
+      suites.push(suite(site.site, options.timestamp, [failedCase(site.site, 'inventory', 0, `invalid input, not deployed: ${firstLine(text)}`, text, 'invalid-input')], { tests: 1, failures: 1, skipped: 0, time: 0 }));
+      tests += 1;
+      failures += 1;
+      continue;
+    }
     if (site.items.length === 0) {
       suites.push(suite(`${site.site}`, options.timestamp, [skippedCase(site.site, 'deploy', site.reason ?? site.result)], { tests: 1, failures: 0, skipped: 1, time: 0 }));
       tests += 1;
@@ -77,10 +86,10 @@ function suite(name: string, timestamp: Date, cases: string[], count: { tests: n
   ].join('\n');
 }
 
-function failedCase(classname: string, name: string, seconds: number, message: string, output: string): string {
+function failedCase(classname: string, name: string, seconds: number, message: string, output: string, type = 'smoke'): string {
   return [
     `    <testcase classname="${escapeXml(classname)}" name="${escapeXml(name)}" time="${seconds.toFixed(3)}">`,
-    `      <failure message="${escapeXml(firstLine(message))}" type="smoke">${escapeXml(output || message)}</failure>`,
+    `      <failure message="${escapeXml(firstLine(message))}" type="${type}">${escapeXml(output || message)}</failure>`,
     '    </testcase>',
   ].join('\n');
 }

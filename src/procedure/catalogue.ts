@@ -25,6 +25,11 @@ export interface ReadCatalogueResult {
    * for one is not told the version is missing; its problems are already reported.
    */
   brokenVersions: Map<string, string[]>;
+  /**
+   * `name@version` → the problems of that version folder: a command that acts on some sites
+   * stops only for the versions they use (the rest of `problems` are warnings to it)
+   */
+  versionProblems: Map<string, Problem[]>;
 }
 
 /** Every procedure version in `dirs`; throws one InvalidInputError listing every problem. */
@@ -40,6 +45,7 @@ export async function readCatalogue(dirs: string[], options: ReadCatalogueOption
   const problems: Problem[] = [];
   const procedures: Procedure[] = [];
   const brokenVersions = new Map<string, string[]>();
+  const versionProblems = new Map<string, Problem[]>();
   const firstFile = new Map<string, string>();
   const seenDirs = new Set<string>();
 
@@ -57,20 +63,19 @@ export async function readCatalogue(dirs: string[], options: ReadCatalogueOption
       const first = firstFile.get(key);
       if (first !== undefined) {
         const message = `${folder.name} ${folder.version} is defined in two catalogues: ${first} and ${folder.displayFile}; remove one`;
-        problems.push(
-          result.source
-            ? createProblem(result.source, ['version'], message)
-            : { file: folder.displayFile, line: 1, col: 1, path: 'version', message },
-        );
+        const problem = result.source ? createProblem(result.source, ['version'], message) : { file: folder.displayFile, line: 1, col: 1, path: 'version', message };
+        problems.push(problem);
+        versionProblems.set(key, [...(versionProblems.get(key) ?? []), problem]);
         return;
       }
       firstFile.set(key, folder.displayFile);
       problems.push(...result.problems);
+      if (result.problems.length > 0) versionProblems.set(key, [...(versionProblems.get(key) ?? []), ...result.problems]);
       if (result.procedure) procedures.push(result.procedure);
       else if (semver.valid(folder.version)) brokenVersions.set(folder.name, [...(brokenVersions.get(folder.name) ?? []), folder.version]);
     });
   }
-  return { catalogue: createCatalogue(procedures), problems: sortProblems(problems), brokenVersions };
+  return { catalogue: createCatalogue(procedures), problems: sortProblems(problems), brokenVersions, versionProblems };
 }
 
 /** A catalogue over already-loaded procedures. */

@@ -1,12 +1,14 @@
-import type { EnvironmentName, ResolvedSetup, Site } from '../inventory/types.js';
-import { describeWriteFailure, RecordWriteError, UsageError } from '../errors.js';
+import type { EnvironmentName, Site } from '../inventory/types.js';
+import { matchesSelector, parseSelector } from '../inventory/select.js';
+import { describeWriteFailure, formatProblem, RecordWriteError, UsageError, type Problem } from '../errors.js';
 import { elapsedMs } from '../clock.js';
-import { renderAll } from './render-all.js';
-import { runRollout, type RolloutResult } from './rollout.js';
+import { renderEachSite } from './render-all.js';
+import { runRollout, type RolloutResult, type SiteOutcome } from './rollout.js';
 import { loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
-import { parseFailureBudget, parseWaves, planWaves } from './waves.js';
+import { isInShard, parseFailureBudget, parseShard, parseWaves, planWaves, type WaveSpec } from './waves.js';
 import { checkCanaryPassed, planFleetShare } from './canary.js';
 import type { SelectionFlags, Workspace } from '../workspace/workspace.js';
+import type { SiteSelection } from '../workspace/selection.js';
 
 /** What to deploy and how: `ozg deploy`'s flags, or what `clone-procedure --deploy` asks for. */
 export interface DeployRequest extends SelectionFlags {
@@ -48,17 +50,23 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   const done = new Set(state.done);
   const environmentsOf = (site: Site) => workspace.environmentsOf(site, plan.onlyTest ? 'test' : undefined);
   const fleet = plan.stage || plan.shard ? await planFleetRun(workspace, plan, environmentsOf) : undefined;
-  const items = (fleet?.items ?? workspace.selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure })).filter((item) => !done.has(item.site.name));
-  const sites = uniqueSites(items.map((item) => item.site));
-  if (resumed) reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${sites.length} to go` });
+  const selection = fleet?.selection ?? workspace.select({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure });
+  const selected = selection.items.filter((item) => !done.has(item.site.name));
+  if (resumed) reporter.emit({ type: 'info', message: `resuming run ${state.run}: ${done.size} site(s) already done, ${uniqueSites(selected.map((item) => item.site)).length + selection.invalid.filter((site) => !done.has(site.name)).length} to go` });
   if (fleet?.note) reporter.emit({ type: 'info', message: fleet.note });
 
-  // Every bundle renders and fits its target before the first target is contacted: invalid
-  // input is refused whole (exit 3), never half-way through a rollout. The pipeline reuses them.
-  await renderAll(workspace, items, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
+  // Every bundle renders and fits its target before the first target is contacted: a site
+  // whose setup or bundle is invalid is left out whole and reported as failed (exit 3),
+  // never half-way through its pipeline; the other sites deploy. The pipeline reuses the bundles.
+  const rendered = await renderEachSite(workspace, selected, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
+  const invalid = [...selection.invalid.filter((site) => !done.has(site.name)).map((site) => ({ site: site.name, problems: site.problems })), ...[...rendered.problems].map(([site, problems]) => ({ site, problems }))];
+  const items = selected.filter((item) => !rendered.problems.has(item.site.name));
+  const sites = uniqueSites(items.map((item) => item.site));
   await confirmIfAsked(workspace, sites, environmentsOf, request);
 
-  const waves = fleet ? fleet.waves : plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
+  // a fleet run's waves and budget were planned over the whole fleet; otherwise over these sites
+  const held = !fleet && plan.waves ? holdBehindRefusedWave(workspace, parseWaves(plan.waves), sites, new Set(invalid.map((i) => i.site))) : undefined;
+  const waves = fleet ? fleet.waves?.map((wave) => wave.filter((site) => sites.some((s) => s.name === site.name))) : held?.waves;
   const maxFailures = fleet ? fleet.maxFailures : plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
   const ledgerDir = workspace.inventory.ledgerDir;
   await writeRolloutState(ledgerDir, state).catch((error: unknown) => {
@@ -67,7 +75,8 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   let saving = Promise.resolve();
   const startedAt = clock.now();
   const started = clock.monotonicMs();
-  reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length });
+  reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length + invalid.length });
+  const refused = [...invalid.map(({ site, problems }) => refuseSite(workspace, site, problems)), ...(held?.skipped ?? [])];
   const result = await runRollout(
     workspace.inventory,
     items,
@@ -89,11 +98,13 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
     workspace.pipelineDeps(),
   );
   await saving;
+  mergeRefusedSites(result, refused, workspace.everySite.map((site) => site.name));
   const reportFailure = (error: RecordWriteError) => {
     result.writeFailures.push({ file: error.file, error: error.reason, lines: error.lines });
     reporter.emit({ type: 'write-failed', file: error.file, error: error.reason, lines: error.lines });
   };
-  if (!result.stopped && !workspace.signal.aborted && result.writeFailures.length === 0) {
+  // a site left out for its problems is not done: once fixed, `--resume` deploys it
+  if (!result.stopped && !workspace.signal.aborted && result.writeFailures.length === 0 && refused.length === 0) {
     state.finishedAt = clock.now().toISOString();
     await writeRolloutState(ledgerDir, state).catch((error: unknown) => reportFailure(stateWriteError(ledgerDir, error)));
   }
@@ -103,16 +114,18 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
 }
 
 /**
- * A sharded or staged run plans over every selected site, so the canary job and every shard
- * agree on the canary and on each shard's share of the failure budget; after the canary, the
- * ledger must show it passed before any site of this shard is touched.
+ * A sharded or staged run plans over every selected valid site, so the canary job and every
+ * shard agree on the canary and on each shard's share of the failure budget; after the
+ * canary, the ledger must show it passed before any site of this shard is touched. A selected
+ * site with invalid input is reported by the shard it hashes into (never by the canary job).
  */
 async function planFleetRun(
   workspace: Workspace,
   plan: RolloutPlan,
   environmentsOf: (site: Site) => EnvironmentName[],
-): Promise<{ items: ResolvedSetup[]; waves?: Site[][]; maxFailures?: number; note?: string }> {
-  const everything = workspace.selectItems({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure });
+): Promise<{ selection: SiteSelection; waves?: Site[][]; maxFailures?: number; note?: string }> {
+  const whole = workspace.select({ sites: plan.sites, selector: plan.selector, procedure: plan.procedure });
+  const everything = whole.items;
   const share = planFleetShare(uniqueSites(everything.map((item) => item.site)), plan);
   if (plan.stage === 'after-canary') {
     const canary = new Set(share.canary.map((site) => site.name));
@@ -122,12 +135,57 @@ async function planFleetRun(
     );
   }
   const mine = new Set(share.sites.map((site) => site.name));
+  const shard = plan.shard ? parseShard(plan.shard) : undefined;
+  const invalid = plan.stage === 'canary' ? [] : whole.invalid.filter((site) => !shard || isInShard(site.name, shard));
   return {
-    items: everything.filter((item) => mine.has(item.site.name)),
+    selection: { ...whole, items: everything.filter((item) => mine.has(item.site.name)), invalid },
     ...(share.waves ? { waves: share.waves } : {}),
     ...(share.maxFailures !== undefined ? { maxFailures: share.maxFailures } : {}),
     ...(share.budgetNote ? { note: share.budgetNote } : {}),
   };
+}
+
+/** A selected site whose setup is invalid: failed as that site, with its problems, before any target is contacted. */
+function refuseSite(workspace: Workspace, site: string, problems: Problem[]): SiteOutcome {
+  const reason = `invalid input, not deployed (${problems.length} problem(s)):\n${problems.map(formatProblem).join('\n')}`;
+  workspace.reporter.emit({ type: 'site-finished', site, outcome: 'failed', error: reason });
+  return { site, result: 'failed', items: [], reason, problems };
+}
+
+/**
+ * The waves of the sites that deploy. Counts and percentages count the sites that deploy;
+ * but a selector wave whose every site was refused for invalid input (a canary ring with a
+ * missing secret) must not vanish and let the next waves go without it: the waves after it
+ * are held back, their sites reported as skipped.
+ */
+function holdBehindRefusedWave(workspace: Workspace, specs: WaveSpec[], sites: Site[], refused: Set<string>): { waves: Site[][]; skipped: SiteOutcome[] } {
+  const refusedSites = workspace.everySite.filter((site) => refused.has(site.name));
+  const blocked = specs.findIndex((spec) => {
+    if (spec.kind !== 'selector') return false;
+    const requirements = parseSelector(spec.selector);
+    return !sites.some((site) => matchesSelector(site, requirements)) && refusedSites.some((site) => matchesSelector(site, requirements));
+  });
+  if (blocked < 0) return { waves: planWaves(sites, specs), skipped: [] };
+  const waves = planWaves(sites, specs.slice(0, blocked), { rest: false });
+  const going = new Set(waves.flat().map((site) => site.name));
+  const reason = `held back: every site of wave "${(specs[blocked] as { selector: string }).selector}" has invalid input, and the waves after it do not go without it`;
+  workspace.reporter.emit({ type: 'warning', message: reason });
+  const skipped = sites
+    .filter((site) => !going.has(site.name))
+    .map((site): SiteOutcome => {
+      workspace.reporter.emit({ type: 'site-finished', site: site.name, outcome: 'skipped', error: reason });
+      return { site: site.name, result: 'skipped', items: [], reason };
+    });
+  return { waves, skipped };
+}
+
+/** The refused sites join the rollout's, in inventory order. */
+function mergeRefusedSites(result: RolloutResult, refused: SiteOutcome[], order: string[]): void {
+  if (refused.length === 0) return;
+  const rank = new Map(order.map((name, index) => [name, index]));
+  const position = (outcome: SiteOutcome) => rank.get(outcome.site) ?? order.length;
+  result.sites = [...result.sites, ...refused].sort((a, b) => position(a) - position(b));
+  result.ok = false;
 }
 
 function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, ResolvedSetup } from '../inventory/types.js';
-import { ClusterError, describeError, ExitCode, RemoteCommandError, UnreachableError } from '../errors.js';
+import { ClusterError, describeError, ExitCode, formatProblem, InvalidInputError, RemoteCommandError, RenderError, SecretUnavailableError, UnreachableError } from '../errors.js';
 import { planTarget, type PlanAction, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { Workspace } from '../workspace/workspace.js';
@@ -15,14 +15,20 @@ export interface InspectedTarget {
   plan?: TargetPlan;
   /** objects a deploy would create, change or prune, from a server-side dry run */
   objects?: BundleDiff;
-  /** the target could not be read */
+  /** the target could not be read, or (with `inputError`) the desired release could not be built */
   error?: string;
   unreachable?: boolean;
+  /** a secret of the setup is not available here, or its bundle does not build: the desired hash is unknown, live and recorded are still shown */
+  inputError?: boolean;
+  /** without a plan: what the target and the ledger hold */
+  live?: { version: string; release: string };
+  recorded?: { version: string };
 }
 
 /**
- * Reads every selected target without changing anything. Render errors are input errors
- * and stop the whole command; a target that cannot be read is reported in its row.
+ * Reads every selected target without changing anything. A target that cannot be read, or
+ * whose desired bundle cannot be built here (a secret not available, a template error), is
+ * reported in its row.
  */
 async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<InspectedTarget[]> {
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
@@ -30,7 +36,17 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
     workspace.environmentsOf(item.site, only).map((environment) =>
       limit(async (): Promise<InspectedTarget> => {
         const row: InspectedTarget = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
-        const bundle = await workspace.renderBundle(item, environment);
+        const bundle = await workspace.renderBundle(item, environment).catch((error: unknown) => {
+          // status and plan never need secret values, nor every site's templates to render,
+          // to say what is live and recorded: one site's problem stays in its rows
+          if (error instanceof SecretUnavailableError) row.error = `desired release not comparable: ${describeError(error)}`;
+          else if (error instanceof InvalidInputError) row.error = `desired release does not build: ${error.problems.map(formatProblem).join('; ')}`;
+          else if (error instanceof RenderError) row.error = `desired release does not build: ${error.message}`;
+          else throw error;
+          row.inputError = true;
+          return undefined;
+        });
+        if (!bundle) return await readWithoutBundle(workspace, item, row);
         try {
           const driver = await workspace.driver(item.site, environment);
           const live = await driver.live(item.procedure.name);
@@ -49,6 +65,21 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
   return Promise.all(jobs);
 }
 
+/** The target's live release and the ledger's record, when the desired bundle cannot be built. */
+async function readWithoutBundle(workspace: Workspace, item: ResolvedSetup, row: InspectedTarget): Promise<InspectedTarget> {
+  const recorded = workspace.recorded(row);
+  if (recorded) row.recorded = { version: recorded.version };
+  try {
+    const live = await (await workspace.driver(item.site, row.environment)).live(item.procedure.name);
+    if (live) row.live = { version: live.version, release: live.release };
+  } catch (error) {
+    if (!(error instanceof UnreachableError || error instanceof RemoteCommandError || error instanceof ClusterError)) throw error;
+    row.error = `${row.error}; ${describeError(error)}`;
+    row.unreachable = error instanceof UnreachableError;
+  }
+  return row;
+}
+
 /** `ozg plan`'s result: what a deploy would do to each selected target. */
 export interface PlanResult {
   /** targets a deploy would change */
@@ -63,7 +94,8 @@ export async function planTargets(workspace: Workspace, items: ResolvedSetup[]):
 }
 
 export function exitCodeForPlan(result: PlanResult): number {
-  if (result.targets.some((t) => t.error)) return ExitCode.unreachable;
+  if (result.targets.some((t) => t.error && !t.inputError)) return ExitCode.unreachable;
+  if (result.targets.some((t) => t.inputError)) return ExitCode.invalidInput;
   return result.pending > 0 ? ExitCode.changesPending : ExitCode.ok;
 }
 
@@ -81,6 +113,8 @@ export interface TargetStatus {
   upToDate: boolean | null;
   drift: boolean | null;
   error: string | null;
+  /** the error is a secret not available here: live and recorded are still read */
+  inputError?: boolean;
 }
 
 /** `ozg status`'s result: recorded, live and desired version of each selected target. */
@@ -94,7 +128,8 @@ export async function readStatus(workspace: Workspace, items: ResolvedSetup[]): 
 }
 
 export function exitCodeForStatus(result: StatusResult): number {
-  return result.targets.some((t) => t.error !== null) ? ExitCode.unreachable : ExitCode.ok;
+  if (result.targets.some((t) => t.error !== null && !t.inputError)) return ExitCode.unreachable;
+  return result.targets.some((t) => t.inputError) ? ExitCode.invalidInput : ExitCode.ok;
 }
 
 function toTargetStatus(row: InspectedTarget): TargetStatus {
@@ -103,12 +138,13 @@ function toTargetStatus(row: InspectedTarget): TargetStatus {
     environment: row.environment,
     procedure: row.procedure,
     desired: row.desired,
-    live: row.plan?.live?.version ?? null,
-    liveRelease: row.plan?.live?.release ?? null,
-    recorded: row.plan?.recorded?.version ?? null,
+    live: row.plan?.live?.version ?? row.live?.version ?? null,
+    liveRelease: row.plan?.live?.release ?? row.live?.release ?? null,
+    recorded: row.plan?.recorded?.version ?? row.recorded?.version ?? null,
     action: row.plan?.action ?? null,
     upToDate: row.plan ? row.plan.action === 'unchanged' : null,
     drift: row.plan?.drift ?? null,
     error: row.error ?? null,
+    ...(row.inputError ? { inputError: true } : {}),
   };
 }

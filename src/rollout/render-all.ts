@@ -53,8 +53,30 @@ export async function renderAll(
   items: ResolvedSetup[],
   options: { redactSecrets: boolean; only?: EnvironmentName },
 ): Promise<Bundle[]> {
-  const bundles: Bundle[] = [];
-  const problems: Problem[] = [];
+  const rendered = await renderEachSite(workspace, items, options);
+  const problems = [...rendered.problems.values()].flat();
+  if (problems.length > 0) throw new InvalidInputError(dedupe(problems), rendered.hint ? { hint: rendered.hint } : {});
+  return rendered.bundles;
+}
+
+export interface RenderEachSiteResult {
+  /** the bundles of the sites that rendered without a problem */
+  bundles: Bundle[];
+  /** site → its render problems (template errors, bundles its target would refuse) */
+  problems: Map<string, Problem[]>;
+  /** the refusal's own hint when only refusals were found and they all say the same */
+  hint?: string;
+}
+
+/** Like renderAll, with each site's problems apart: a fleet deploy leaves out only the sites that do not render. */
+export async function renderEachSite(
+  workspace: Workspace,
+  items: ResolvedSetup[],
+  options: { redactSecrets: boolean; only?: EnvironmentName },
+): Promise<RenderEachSiteResult> {
+  const bundles: { site: string; bundle: Bundle }[] = [];
+  const problems = new Map<string, Problem[]>();
+  const add = (site: string, found: Problem[]) => problems.set(site, [...(problems.get(site) ?? []), ...found]);
   const owners = new Map<string, ObjectOwner>();
   // only a site with two or more procedures can have two claim one object
   const perSite = new Map<string, number>();
@@ -67,35 +89,36 @@ export async function renderAll(
     for (const environment of workspace.environmentsOf(item.site, options.only)) {
       try {
         const bundle = await workspace.renderBundle(item, environment, { redactSecrets: options.redactSecrets });
-        bundles.push(bundle);
+        bundles.push({ site: item.site.name, bundle });
         const shared = perSite.get(item.site.name)! > 1 ? await claimObjects(workspace, item, environment, bundle, owners) : [];
         if (shared.length > 0) {
-          problems.push(...shared);
+          add(item.site.name, shared);
           refusalHints.add('rename the object in one of the two procedures, or leave it to one of them');
         }
       } catch (error) {
         if (error instanceof InvalidInputError) {
           // a bundle its target cannot take: the problems name the rendered file and document
-          problems.push(...error.problems);
+          add(item.site.name, error.problems);
           if (error.hint) refusalHints.add(error.hint);
           continue;
         }
         if (!(error instanceof RenderError)) throw error;
         renderFailed = true;
-        problems.push({
-          file: error.template,
-          line: error.line ?? 1,
-          col: error.col ?? 1,
-          path: `sites.${item.site.name}.procedures.${item.procedure.name}`,
-          message: `${environment}: ${error.message}`,
-        });
+        add(item.site.name, [
+          {
+            file: error.template,
+            line: error.line ?? 1,
+            col: error.col ?? 1,
+            path: `sites.${item.site.name}.procedures.${item.procedure.name}`,
+            message: `${environment}: ${error.message}`,
+          },
+        ]);
       }
     }
   }
-  // the refusal's own hint when only refusals were found and they all say the same
   const hint = !renderFailed && refusalHints.size === 1 ? [...refusalHints][0] : undefined;
-  if (problems.length > 0) throw new InvalidInputError(dedupe(problems), hint ? { hint } : {});
-  return bundles;
+  for (const [site, found] of problems) problems.set(site, dedupe(found));
+  return { bundles: bundles.filter((b) => !problems.has(b.site)).map((b) => b.bundle), problems, ...(hint ? { hint } : {}) };
 }
 
 interface ObjectOwner {

@@ -17,7 +17,7 @@ export type TargetRollbackResult = { site: string; environment: EnvironmentName;
 
 /** `ozg rollback`: the site's setup of the procedure, switched back in one environment. */
 export async function rollbackSetup(workspace: Workspace, request: RollbackRequest): Promise<TargetRollbackResult> {
-  const [item] = workspace.selectItems({ sites: [request.site], procedure: [request.procedure] });
+  const [item] = workspace.selectValidItems({ sites: [request.site], procedure: [request.procedure] });
   if (!item) throw new UsageError(`site ${request.site} has no setup for procedure ${request.procedure}`);
   const result = await rollbackTarget(workspace, item, request.environment, request.to);
   return { site: request.site, environment: request.environment, procedure: request.procedure, ...result };

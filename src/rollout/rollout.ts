@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { EnvironmentName, Inventory, ResolvedSetup, Site } from '../inventory/types.js';
-import { ExitCode, InterruptedError, RecordWriteError } from '../errors.js';
+import { ExitCode, InterruptedError, RecordWriteError, type Problem } from '../errors.js';
 import { deployItem, type ItemOutcome, type PipelineDeps } from './pipeline.js';
 
 export interface RolloutOptions {
@@ -39,6 +39,8 @@ export interface SiteOutcome {
   items: ItemOutcome[];
   /** why a site was not attempted */
   reason?: string;
+  /** the site's setup is invalid (its problems, file:line:col): it was failed before any target was contacted */
+  problems?: Problem[];
 }
 
 export interface RolloutResult {
@@ -158,17 +160,24 @@ export async function runRollout(
   };
 }
 
-/** One exit code for a whole rollout: the worst thing that happened decides. */
+/**
+ * One exit code for a whole rollout: the worst thing that happened decides. Sites that failed
+ * on their targets: 4 (6 if every failure was an unreachable target; 3 if every one was a
+ * bundle the target refused); else sites left out for invalid input: 3; then a failed test
+ * gate (5); then sites skipped (130).
+ */
 export function exitCodeForRollout(result: RolloutResult): number {
   if (result.writeFailures.length > 0) return ExitCode.deployFailed;
   const environments = result.sites.flatMap((s) => s.items.flatMap((i) => i.environments));
-  const failed = result.sites.filter((s) => s.result === 'failed');
-  if (failed.length > 0) {
+  // sites left out for invalid input never reached a target: they decide only below 4 and 6
+  const failedOnTargets = result.sites.filter((s) => s.result === 'failed' && !s.problems);
+  if (failedOnTargets.length > 0) {
     const failures = environments.filter((e) => e.status === 'apply-failed' || e.status === 'smoke-failed');
     const onlyUnreachable = failures.length > 0 && failures.every((e) => e.unreachable);
     if (failures.length > 0 && failures.every((e) => e.invalidInput)) return ExitCode.invalidInput;
     return onlyUnreachable ? ExitCode.unreachable : ExitCode.deployFailed;
   }
+  if (result.sites.some((s) => s.problems)) return ExitCode.invalidInput;
   if (result.sites.some((s) => s.result === 'test-gate-failed')) return ExitCode.testGateFailed;
   if (result.sites.some((s) => s.result === 'skipped')) return ExitCode.interrupted;
   return ExitCode.ok;

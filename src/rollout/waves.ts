@@ -1,6 +1,6 @@
 import type { Site } from '../inventory/types.js';
 import { UsageError } from '../errors.js';
-import { matchesSelector, parseSelector } from '../inventory/select.js';
+import { checkSelectorLabels, matchesSelector, parseSelector, type LabelledSite } from '../inventory/select.js';
 
 /** One entry of `--waves`: a cumulative count, a cumulative percentage, or a label selector. */
 export type WaveSpec = { kind: 'count'; count: number } | { kind: 'percent'; percent: number } | { kind: 'selector'; selector: string };
@@ -34,12 +34,12 @@ export function parseWaves(text: string): WaveSpec[] {
 }
 
 /** Splits sites (in inventory order) into waves; every site lands in exactly one, none empty. */
-export function planWaves(sites: Site[], specs: WaveSpec[]): Site[][] {
-  const waves: Site[][] = [];
+export function planWaves<T extends LabelledSite = Site>(sites: readonly T[], specs: readonly WaveSpec[], options: { rest?: boolean } = {}): T[][] {
+  const waves: T[][] = [];
   const assigned = new Set<string>();
   const remaining = () => sites.filter((s) => !assigned.has(s.name));
   for (const spec of specs) {
-    let wave: Site[];
+    let wave: T[];
     if (spec.kind === 'selector') {
       const requirements = parseSelector(spec.selector);
       wave = remaining().filter((s) => matchesSelector(s, requirements));
@@ -51,7 +51,7 @@ export function planWaves(sites: Site[], specs: WaveSpec[]): Site[][] {
     if (wave.length > 0) waves.push(wave);
   }
   const rest = remaining();
-  if (rest.length > 0) waves.push(rest);
+  if (rest.length > 0 && options.rest !== false) waves.push(rest);
   return waves;
 }
 
@@ -85,4 +85,23 @@ export function isInShard(siteName: string, shard: { index: number; count: numbe
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash % shard.count === shard.index - 1;
+}
+
+/**
+ * Refuses waves that would silently drop: a selector wave naming labels no site has, or
+ * matching none of the selected sites, would leave the canary out and send every site in
+ * one wave. Checked when a rollout starts, never on `--resume` (a finished canary wave is
+ * rightly empty then).
+ */
+export function checkWaves(selected: readonly LabelledSite[], specs: readonly WaveSpec[], everySite: readonly LabelledSite[]): void {
+  for (const spec of specs) {
+    if (spec.kind !== 'selector') continue;
+    const requirements = parseSelector(spec.selector);
+    checkSelectorLabels(everySite, requirements, `--waves entry "${spec.selector}"`);
+    if (!selected.some((site) => matchesSelector(site, requirements))) {
+      throw new UsageError(`--waves entry "${spec.selector}" matches none of the ${selected.length} selected site(s): the wave would be dropped`, {
+        hint: 'select sites that include the wave, or change the wave',
+      });
+    }
+  }
 }

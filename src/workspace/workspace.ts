@@ -8,13 +8,13 @@ import type { TargetDriver } from '../targets/driver.js';
 import type { CreateDriverOptions } from '../targets/create-driver.js';
 import type { Reporter } from '../events.js';
 import { systemClock, type Clock } from '../clock.js';
-import { UsageError } from '../errors.js';
-import { loadProject, type LoadProjectResult } from '../inventory/load-project.js';
-import { selectSites } from '../inventory/select.js';
+import { formatProblem, InvalidInputError } from '../errors.js';
+import type { LabelledSite } from '../inventory/select.js';
+import { loadProjectBySite, type InvalidSite, type LoadScope } from '../inventory/load-by-site.js';
 import { createSecretRedactor, type SecretRedactor } from '../inventory/secret-redactor.js';
 import { describeLedgerDamage, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
 import type { PipelineDeps } from '../rollout/pipeline.js';
-import { isInShard, parseShard } from '../rollout/waves.js';
+import { checkSelection, describeInvalidSite, selectWork, type SelectionFlags, type SiteSelection } from './selection.js';
 import type { TargetKey } from '../rollout/target-key.js';
 import { createArtifactCache, resolveCacheDir } from '../procedure/artifact-cache.js';
 import { createCurlDownload } from '../procedure/curl-download.js';
@@ -23,14 +23,7 @@ import { createDriverPool } from './drivers.js';
 import { createRecorder } from './record.js';
 import { createStopNow, takeLedgerLock } from './workspace-lock.js';
 
-/** Which sites and procedures a command acts on. */
-export interface SelectionFlags {
-  sites?: string[];
-  selector?: string;
-  procedure?: string[];
-  /** `i/n`: this runner's share of the selected sites */
-  shard?: string;
-}
+export type { SelectionFlags, SiteSelection } from './selection.js';
 
 /**
  * The loaded, validated project a command works on: inventory, catalogue, ledger and the
@@ -49,8 +42,19 @@ export interface Workspace {
   reporter: Reporter;
   /** aborted on Ctrl-C: the steps under way finish, no new one starts */
   signal: AbortSignal;
-  /** the work items of the selected sites, in inventory order */
+  /**
+   * The work items of the selected valid sites, in inventory order. Each selected site left
+   * out for its own problems is a warning listing them, and is remembered in `invalidSelected`.
+   */
   selectItems(flags: SelectionFlags): ResolvedSetup[];
+  /** the selection with its invalid sites apart (a deploy reports them as failed sites) */
+  select(flags: SelectionFlags): SiteSelection;
+  /** the selected sites `selectItems` left out for their own problems */
+  invalidSelected: InvalidSite[];
+  /** like selectItems, for commands about one site (rollback, cloud-init): its problems stop them (exit 3) */
+  selectValidItems(flags: SelectionFlags): ResolvedSetup[];
+  /** every site's name and labels, valid or not */
+  everySite: LabelledSite[];
   environmentsOf(site: Site, only?: EnvironmentName): EnvironmentName[];
   /**
    * The item's bundle for one environment, checked against its target (a bundle the target
@@ -100,12 +104,22 @@ export interface OpenWorkspaceOptions {
   /** take the ledger lock: every command that changes a target or the ledger does */
   lock: boolean;
   command: string;
+  /** `every-problem` (validate): any problem anywhere stops the command; default `by-site` (see load-by-site.ts) */
+  scope?: LoadScope;
+  /** check that the secrets of every site resolve (default true); status, plan, render, history never need their values */
+  secrets?: boolean;
+  /** checked before the lock is taken or anything is written: a typo refuses the command untouched */
+  selection?: SelectionFlags & { waves?: string };
   /** extra options for every driver opened (the benchmark's transport-stats hook) */
   driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
 }
 
 export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspaceOptions): Promise<Workspace> {
-  const project = await loadProject({ inventoryPath: options.inventoryPath, env: options.env, cwd: options.cwd });
+  const project = await loadProjectBySite(
+    { inventoryPath: options.inventoryPath, env: options.env, cwd: options.cwd, checkSecrets: open.secrets !== false },
+    open.scope ?? 'by-site',
+  );
+  if (open.selection) checkSelection(project, open.selection);
   const { inventory, catalogue } = project;
   const { reporter } = options;
   const clock = options.clock ?? systemClock;
@@ -138,6 +152,18 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
       signal: options.signal,
     });
     const bundles = createBundleCache(inventory, options.env, redactor, artifacts);
+    const invalidSelected: InvalidSite[] = [];
+    const warned = new Set<string>();
+    // a broken version no selected site uses is worth knowing about, once, but stops nothing
+    const warnUnusedVersions = (selection: SiteSelection): SiteSelection => {
+      for (const problem of selection.unusedVersionProblems) {
+        const text = formatProblem(problem);
+        if (warned.has(text)) continue;
+        warned.add(text);
+        reporter.emit({ type: 'warning', message: `not used by the selected sites, so not a stop here (\`ozg validate\` lists it): ${text}` });
+      }
+      return selection;
+    };
     const record = createRecorder({ ledger, redactor, clock, reporter, run, actor, stopNow, onLive: (written) => latest.set(targetKey(written), written) });
 
     const workspace: Workspace = {
@@ -150,7 +176,23 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
       clock,
       reporter,
       signal: options.signal,
-      selectItems: (flags) => selectItems(project, flags),
+      invalidSelected,
+      everySite: project.everySite,
+      selectValidItems(flags) {
+        const selection = workspace.select(flags);
+        if (selection.invalid.length > 0) throw new InvalidInputError(selection.invalid.flatMap((site) => site.problems));
+        return selection.items;
+      },
+      select: (flags) => warnUnusedVersions(selectWork(project, flags)),
+      selectItems(flags) {
+        const selection = workspace.select(flags);
+        for (const site of selection.invalid) {
+          if (invalidSelected.some((known) => known.name === site.name)) continue;
+          invalidSelected.push(site);
+          reporter.emit({ type: 'warning', message: describeInvalidSite(site) });
+        }
+        return selection.items;
+      },
       environmentsOf: (site, only) => environmentsOf(inventory, site, only),
       renderBundle: (item, environment, renderOptions) => bundles.render(item, environment, renderOptions),
       learnSecrets: (item) => bundles.learnSecrets(item),
@@ -186,18 +228,6 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
     await lock?.release();
     throw error;
   }
-}
-
-function selectItems(project: LoadProjectResult, flags: SelectionFlags): ResolvedSetup[] {
-  const { inventory, catalogue } = project;
-  const shard = flags.shard ? parseShard(flags.shard) : undefined;
-  const sites = selectSites(inventory, { sites: flags.sites, selector: flags.selector }).filter((s) => !shard || isInShard(s.name, shard));
-  const wanted = flags.procedure?.length ? new Set(flags.procedure) : undefined;
-  if (wanted) {
-    for (const name of wanted) if (!catalogue.names().includes(name)) throw new UsageError(`unknown procedure "${name}"`, { hint: `known: ${catalogue.names().join(', ')}` });
-  }
-  const chosen = new Set(sites.map((s) => s.name));
-  return project.items.filter((item) => chosen.has(item.site.name) && (!wanted || wanted.has(item.procedure.name)));
 }
 
 function environmentsOf(inventory: Inventory, site: Site, only?: EnvironmentName): EnvironmentName[] {

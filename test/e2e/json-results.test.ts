@@ -118,6 +118,7 @@ describe('--json results match the README', () => {
         { run: deployRun, code: 0 },
         { run: unreachable, code: 6 },
       ],
+      notProducedHere: { 'result.sites[].problems': 'a site left out for invalid input (test/e2e/fleet-isolation.test.ts)' },
     });
   });
 
@@ -130,7 +131,12 @@ describe('--json results match the README', () => {
         { run: await runOzg(['plan', '--json'], { cwd: await copyOf(deployed) }), code: 0 },
         { run: await runOzg(['plan', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
       ],
-      notProducedHere: { 'result.targets[].objects': 'Kubernetes targets only (test/e2e/kubernetes-deploy.test.ts)' },
+      notProducedHere: {
+        'result.targets[].objects': 'Kubernetes targets only (test/e2e/kubernetes-deploy.test.ts)',
+        'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)',
+        'result.targets[].live': 'with inputError only (test/e2e/fleet-isolation.test.ts)',
+        'result.targets[].recorded': 'with inputError only (test/e2e/fleet-isolation.test.ts)',
+      },
     });
   });
 
@@ -142,6 +148,7 @@ describe('--json results match the README', () => {
         { run: await runOzg(['status', '--json'], { cwd: dir }), code: 0 },
         { run: await runOzg(['status', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
       ],
+      notProducedHere: { 'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)' },
     });
   });
 

@@ -416,32 +416,36 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
-  it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request', async () => {
+  it('refuses a ClusterRole, and an object in another site’s namespace, before sending a single request to that site', async () => {
     await startDeployed();
     const recordsBefore = (await ledger(cwd)).length;
+    // issue 13: the refused site fails as itself, the other site goes on (here: unchanged, only read)
+    const toKiel = () => server.requests.map(describeRequest).filter((request) => request.includes('ozg-kiel-'));
+    const husumOnlyRead = () => server.requests.filter((request) => isWrite(request)).map(describeRequest);
 
     await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.0.0', 'cluster-reader': '1.0.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
     server.clearRequests();
     const clusterRole = await ozg(cwd, 'deploy', '--json');
-    expect({ code: clusterRole.code, requests: server.requests.map(describeRequest) }).toEqual({ code: 3, requests: [] });
-    const error = errorOf(clusterRole)!;
+    expect({ code: clusterRole.code, requests: toKiel(), writes: husumOnlyRead() }).toEqual({ code: 3, requests: [], writes: [] });
+    const sites = resultOf(clusterRole).sites as any[];
+    expect(sites.map((site) => `${site.site}: ${site.result}`)).toEqual(['kiel: failed', 'husum: unchanged']);
     // the ClusterRole is the second document of rbac.yaml; the Role before it would be fine
-    expect(error.problems).toEqual([
+    expect(sites[0].problems).toEqual([
       expect.objectContaining({ file: 'cluster-reader/1.0.0/rbac.yaml', line: 8, path: 'documents[1].kind', message: expect.stringMatching(/^ClusterRole is cluster-scoped: a namespace-only target cannot hold it/) }),
     ]);
 
     await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.0.0', 'foreign-namespace': '1.0.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
     server.clearRequests();
     const foreign = await ozg(cwd, 'deploy');
-    expect({ code: foreign.code, requests: server.requests.map(describeRequest) }).toEqual({ code: 3, requests: [] });
+    expect({ code: foreign.code, requests: toKiel(), writes: husumOnlyRead() }).toEqual({ code: 3, requests: [], writes: [] });
     for (const environment of ['test', 'prod']) {
       expect(foreign.stderr).toContain(
         `foreign-namespace/1.0.0/configmap.yaml:5:14  documents[0].metadata.namespace  ConfigMap/foreign-namespace names namespace "ozg-husum-${environment}", ` +
           `but this target is namespace ozg-kiel-${environment} only`,
       );
     }
-    // nothing recorded either
-    expect(await ledger(cwd)).toHaveLength(recordsBefore);
+    // nothing recorded for kiel; husum's unchanged targets are recorded as such
+    expect((await ledger(cwd)).slice(recordsBefore).filter((record) => record.site === 'kiel')).toEqual([]);
   });
 
   it('stops at a failed smoke Job in test: exit 5, the Job log in the ledger, prod untouched', async () => {

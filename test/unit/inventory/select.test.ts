@@ -1,5 +1,5 @@
 import { UsageError } from '../../../src/errors.js';
-import { matchesSelector, parseSelector, selectSites } from '../../../src/inventory/select.js';
+import { checkSelectorLabels, matchesSelector, parseSelector, selectSites } from '../../../src/inventory/select.js';
 import type { Inventory, Site } from '../../../src/inventory/types.js';
 
 function createSite(name: string, labels: Record<string, string>): Site {
@@ -74,5 +74,29 @@ describe('parseSelector', () => {
   it('treats a missing label as not equal', () => {
     expect(matchesSelector(createSite('x', {}), parseSelector('ring!=canary'))).toBe(true);
     expect(matchesSelector(createSite('x', {}), parseSelector('ring=canary'))).toBe(false);
+  });
+});
+
+describe('checkSelectorLabels', () => {
+  const check = (selector: string) => () => checkSelectorLabels(inventory.sites, parseSelector(selector), `--selector "${selector}"`);
+
+  it('accepts labels and values some site has, with either operator', () => {
+    expect(check('state=SH,ring!=canary|main')).not.toThrow();
+  });
+
+  it.each([
+    ['ring=canry', /no site has ring=canry; did you mean ring=canary\?/],
+    ['ring!=canry', /no site has ring=canry; did you mean ring!=canary\?/],
+    ['rnig=canary', /no site has a label "rnig"; did you mean ring=canary\?/],
+    ['rnig=canry', /no site has a label "rnig"; did you mean ring=canary\?/],
+    ['state=BY', /no site has state=BY$/],
+  ])('refuses %s as a usage error suggesting what exists', (selector, message) => {
+    expect(check(selector)).toThrow(UsageError);
+    expect(check(selector)).toThrow(message);
+    try {
+      check(selector)();
+    } catch (error) {
+      expect((error as UsageError).hint).toBe('labels in the inventory: state=HH|SH, ring=canary|main');
+    }
   });
 });

@@ -282,3 +282,23 @@ describe('exitCodeForRollout: the worst outcome decides', () => {
     expect(exitCodeForRollout(rollout([...sites], lostWrite))).toBe(ExitCode.deployFailed);
   });
 });
+
+describe('exitCodeForRollout with sites left out for invalid input', () => {
+  const refused: SiteOutcome = { site: 'husum', result: 'failed', items: [], reason: 'invalid input', problems: [{ file: 'sites.yaml', line: 3, col: 5, path: 'sites.husum', message: 'x' }] };
+
+  it('is 3 when the others deployed, 4 when a command failed too, and 3 before a failed test gate (5)', async () => {
+    const f = fleet([{ name: 'dc', sites: ['a', 'b'] }]);
+    const ok = await f.run({});
+    expect(exitCodeForRollout({ ...ok, ok: false, sites: [...ok.sites, refused] })).toBe(ExitCode.invalidInput);
+
+    const failing = fleet([{ name: 'dc', sites: ['a', 'b'] }]);
+    failing.target('a', 'prod').applyError = new Error('install hook failed');
+    const failed = await failing.run({});
+    expect(exitCodeForRollout({ ...failed, sites: [...failed.sites, refused] })).toBe(ExitCode.deployFailed);
+
+    const gated = fleet([{ name: 'dc', sites: ['a'] }]);
+    gated.target('a', 'test').smokePasses = false;
+    const gate = await gated.run({});
+    expect(exitCodeForRollout({ ...gate, sites: [...gate.sites, refused] })).toBe(ExitCode.invalidInput);
+  });
+});

@@ -1,4 +1,4 @@
-import { isInShard, parseFailureBudget, parseShard, parseWaves, planWaves } from '../../../src/rollout/waves.js';
+import { checkWaves, isInShard, parseFailureBudget, parseShard, parseWaves, planWaves } from '../../../src/rollout/waves.js';
 import { UsageError } from '../../../src/errors.js';
 import type { Site } from '../../../src/inventory/types.js';
 
@@ -57,5 +57,22 @@ describe('shards', () => {
 
   it.each(['0/2', '3/2', '1', 'a/b', '1/0'])('refuses %j', (text) => {
     expect(() => parseShard(text)).toThrow(UsageError);
+  });
+});
+
+describe('checkWaves', () => {
+  const fleet = sites(4, (i) => ({ ring: i === 0 ? 'canary' : 'main' }));
+
+  it('accepts selector waves that match a selected site, and counts and percentages', () => {
+    expect(() => checkWaves(fleet, parseWaves('ring=canary,10%,100%'), fleet)).not.toThrow();
+  });
+
+  it('refuses a wave naming a label or value no site has, with a suggestion', () => {
+    expect(() => checkWaves(fleet, parseWaves('ring=canry,100%'), fleet)).toThrow(/--waves entry "ring=canry": no site has ring=canry; did you mean ring=canary\?/);
+    expect(() => checkWaves(fleet, parseWaves('rnig=canary'), fleet)).toThrow(/no site has a label "rnig"; did you mean ring=canary\?/);
+  });
+
+  it('refuses a wave that matches none of the selected sites: it would be dropped', () => {
+    expect(() => checkWaves(fleet.slice(1), parseWaves('ring=canary,100%'), fleet)).toThrow(/--waves entry "ring=canary" matches none of the 3 selected site\(s\)/);
   });
 });
