@@ -140,6 +140,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
 
   selection(program.command('status'))
     .description('recorded version, live version and drift per site and procedure')
+    .option('--exit-code', 'exit 11 when a target drifted, 10 when a deploy would change one (as `git diff --exit-code`), for CI gates')
     .action(action(() => import('./commands/status.js')));
 
   program

@@ -3,12 +3,12 @@ import { openWorkspace } from '../workspace/workspace.js';
 import { exitCodeForStatus, readStatus } from '../rollout/inspect.js';
 import { formatStatusResult } from '../output/format-status.js';
 
-export async function run(context: CommandContext, sites: string[], flags: SelectionFlags): Promise<CommandResult> {
+export async function run(context: CommandContext, sites: string[], flags: SelectionFlags & { exitCode?: boolean }): Promise<CommandResult> {
   const workspace = await openWorkspace(context, { lock: false, command: 'status' });
   try {
     const result = await readStatus(workspace, workspace.selectItems({ ...flags, sites }));
     context.reporter.result(result, () => formatStatusResult(result));
-    return { exitCode: exitCodeForStatus(result) };
+    return { exitCode: exitCodeForStatus(result, { detailed: flags.exitCode }) };
   } finally {
     await workspace.close();
   }
