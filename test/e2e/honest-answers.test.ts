@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeProbeInventory } from '../helpers/probe-inventory.js';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
 import { formatLedgerLine } from '../../src/ledger/ledger-line.js';
 import { LEDGER_FILE } from '../../src/ledger/ledger.js';
@@ -94,6 +95,22 @@ describe('status', () => {
       const drift = await runOzg(['status', '--exit-code'], { cwd });
       expect({ code: drift.code, stdout: drift.stdout }).toEqual({ code: 11, stdout: expect.stringContaining('DRIFT') });
       expect((await runOzg(['status'], { cwd })).code).toBe(0);
+    } finally {
+      await removeTemp(cwd);
+    }
+  });
+});
+
+describe('ozg test -e prod', () => {
+  it('exits 5, which the README documents for `ozg test` in any environment, when a check of live prod fails', async () => {
+    const cwd = await copyToTemp([{ from: path.join(repoRoot, 'test/fixtures/e2e/gate') }]);
+    try {
+      await writeProbeInventory(cwd, { version: '1.0.0', sites: ['kiel'] });
+      expect((await runOzg(['deploy'], { cwd })).code).toBe(0);
+      await rm(path.join(cwd, 'targets/prod/kiel/probe/current/config/probe.json'));
+      const run = await runOzg(['test', '-e', 'prod'], { cwd });
+      expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 5, stdout: expect.stringMatching(/kiel\s+prod\s+probe\s+1\.0\.0\s+failed/) });
+      expect((await runOzg(['test', '-e', 'test'], { cwd })).code).toBe(0);
     } finally {
       await removeTemp(cwd);
     }
