@@ -25,9 +25,13 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   const controller = new AbortController();
   const stops = new Set<() => Promise<void>>();
   let leaving = false;
+  // the running command's reporter: on a terminal its spinner would wipe a line written past it
+  let activeReporter: Reporter | undefined;
   const onSignal = () => {
     if (!controller.signal.aborted) {
-      cli.stderr.write('interrupted: finishing the steps under way and recording them (Ctrl-C again to stop now)\n');
+      const message = 'interrupted: stopping after the steps in flight, which are finished and recorded; sites not yet started are skipped (Ctrl-C again to stop now)';
+      if (activeReporter) activeReporter.emit({ type: 'warning', message });
+      else cli.stderr.write(message + '\n');
       controller.abort();
       return;
     }
@@ -47,6 +51,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   const program = buildProgram(async (load, args, command) => {
     const flags = command.optsWithGlobals() as GlobalFlags;
     const reporter = await createCliReporter(flags, cli, redactor);
+    activeReporter = reporter;
     const context: CommandContext = {
       cwd: cli.cwd,
       env: cli.env,
@@ -69,6 +74,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     } catch (error) {
       exitCode = reportError(error, cli, Boolean(flags.json), redactor);
     } finally {
+      activeReporter = undefined;
       reporter.close();
     }
   }, cli);

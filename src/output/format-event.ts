@@ -33,7 +33,7 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
     case 'info':
       return indentContinuation(event.message);
     case 'run-finished':
-      return `run ${event.run}: ${event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
+      return `run ${event.run}: ${event.interrupted ? style.yellow('interrupted') : event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
   }
 }
 

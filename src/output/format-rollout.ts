@@ -1,7 +1,14 @@
 import type { RolloutResult } from '../rollout/rollout.js';
 
+export interface RolloutSummaryOptions {
+  /** Ctrl-C or SIGTERM ended the run: say what was done, what was not, and how to go on */
+  interrupted?: boolean;
+  /** the exact command that continues the rollout */
+  resumeCommand?: string;
+}
+
 /** The end-of-run summary for people: one line per site and environment. */
-export function formatRolloutSummary(result: RolloutResult): string {
+export function formatRolloutSummary(result: RolloutResult, options: RolloutSummaryOptions = {}): string {
   const lines: string[] = [];
   const counts = new Map<string, number>();
   for (const site of result.sites) {
@@ -17,5 +24,14 @@ export function formatRolloutSummary(result: RolloutResult): string {
   }
   const total = [...counts.entries()].map(([k, v]) => `${v} ${k}`).join(', ');
   lines.push(`${result.sites.length} site(s): ${total || 'nothing selected'}`);
+  if (options.interrupted) lines.push(...describeInterruption(result, options.resumeCommand));
   return lines.join('\n');
+}
+
+/** Sites done, stopped between two steps, and not started; then the command that goes on. */
+function describeInterruption(result: RolloutResult, resumeCommand = 'ozg deploy --resume'): string[] {
+  const skipped = result.sites.filter((s) => s.result === 'skipped');
+  const partWay = skipped.filter((s) => s.items.length > 0).length;
+  const parts = [`${result.sites.length - skipped.length} site(s) done`, ...(partWay > 0 ? [`${partWay} stopped between steps`] : []), `${skipped.length - partWay} not started`];
+  return [`interrupted: ${parts.join(', ')}.`, `continue with: ${resumeCommand}`];
 }

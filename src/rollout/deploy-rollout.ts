@@ -93,7 +93,7 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
     await writeRolloutState(ledgerDir, state).catch((error: unknown) => reportFailure(stateWriteError(ledgerDir, error)));
   }
   if (result.writeFailures.length > 0) result.ok = false;
-  reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: elapsedMs(clock, started) });
+  reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: elapsedMs(clock, started), ...(workspace.signal.aborted ? { interrupted: true } : {}) });
   return { result, run: state.run, startedAt };
 }
 

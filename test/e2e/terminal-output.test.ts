@@ -1,4 +1,7 @@
-import { removeTemp, runOzg } from '../helpers/run-ozg.js';
+import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, spawnOzg } from '../helpers/run-ozg.js';
+import { probeInventory } from '../helpers/probe-inventory.js';
 import { createMiniProject } from '../helpers/mini-project.js';
 import { runOzgInPty } from '../helpers/run-in-pty.js';
 
@@ -45,5 +48,50 @@ describe('a failed smoke check on the terminal', () => {
     expect(run.code).toBe(5);
     expect(run.stderr).toMatch(/config-valid FAILED: exit 1 \(expected 0\) \(1 attempt, [^)]*\)\n +\| noise 6\n/);
     expect(run.stderr).toContain('| config.txt: key mail is missing\n');
+  });
+});
+
+describe('the first Ctrl-C', () => {
+  async function createSlowFleet(): Promise<string> {
+    const dir = await copyToTemp([{ from: path.join(repoRoot, 'test/fixtures/e2e/gate') }]);
+    dirs.push(dir);
+    await writeFile(path.join(dir, 'fleet.yaml'), probeInventory({ version: '1.0.0', count: 6, installDelay: 1 }).replace('concurrency: 4', 'concurrency: 2'));
+    return dir;
+  }
+
+  it('says at once that it stops after the steps in flight, ends with an interrupted summary and the exact --resume command', async () => {
+    const dir = await createSlowFleet();
+    // Ctrl-C typed on the terminal once the first site is done: the terminal sends SIGINT
+    const run = await runOzgInPty(['deploy', '-i', 'fleet.yaml'], { cwd: dir, input: { waitFor: '✔ site-', text: '\x03' } });
+    expect(run.code).toBe(130);
+    const screen = run.screen;
+    const stopping = screen.indexOf('interrupted: stopping after the steps in flight');
+    expect(stopping).toBeGreaterThan(-1);
+    expect(screen).toContain('(Ctrl-C again to stop now)');
+    expect(screen).not.toContain('finished with failures');
+    expect(screen.indexOf('■ interrupted after')).toBeGreaterThan(stopping);
+    expect(screen).toMatch(/interrupted: [1-5] site\(s\) done, (\d stopped between steps, )?[1-5] not started\.\ncontinue with: ozg deploy --resume -i fleet\.yaml\n/);
+
+    const resumed = await runOzg(['deploy', '--resume', '-i', 'fleet.yaml'], { cwd: dir });
+    expect({ code: resumed.code, stderr: resumed.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('resuming run') });
+    expect(resultOf(await runOzg(['status', '-i', 'fleet.yaml', '--json'], { cwd: dir })).targets.every((t: any) => t.upToDate)).toBe(true);
+  });
+
+  it('in plain output (CI logs): the same message, an interrupted run line, the summary with the resume command', async () => {
+    const dir = await createSlowFleet();
+    const { child, done } = spawnOzg(['deploy', '-i', 'fleet.yaml'], { cwd: dir });
+    let stderr = '';
+    await new Promise<void>((resolve) =>
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        if (/site-\d+: ok/.test(stderr)) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    const run = await done;
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain('warning: interrupted: stopping after the steps in flight');
+    expect(run.stderr).toMatch(/run \S+: interrupted \(/);
+    expect(run.stdout).toMatch(/interrupted: \d site\(s\) done, .*not started\.\ncontinue with: ozg deploy --resume -i fleet\.yaml\n$/);
   });
 });

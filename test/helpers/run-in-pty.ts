@@ -17,10 +17,11 @@ export interface PtyRun {
  */
 export function runOzgInPty(args: string[], options: { cwd: string; input?: { waitFor: string; text: string } }): Promise<PtyRun> {
   if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} is missing: install it with \`apt-get install util-linux\``);
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', TERM: 'dumb', COLUMNS: '120' };
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', TERM: 'xterm' };
   delete env.CI;
   delete env.OZG_INVENTORY;
-  const command = [process.execPath, ozgBin, ...args].map(quoteShell).join(' ');
+  // a new pty reports 0 columns, which no real terminal does (and ora's redraw would not survive)
+  const command = `stty cols 120 rows 40 && exec ${[process.execPath, ozgBin, ...args].map(quoteShell).join(' ')}`;
   // -e: script exits with the command's code; -q: no "Script started" banner; log to /dev/null
   const child = spawn(SCRIPT, ['-q', '-e', '-c', command, '/dev/null'], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
