@@ -1,4 +1,4 @@
-import type { Site } from '../inventory/types.js';
+import type { ResolvedSetup, Site } from '../inventory/types.js';
 import { describeWriteFailure, RecordWriteError, UsageError } from '../errors.js';
 import { elapsedMs } from '../clock.js';
 import { renderAll } from './render-all.js';
@@ -51,7 +51,7 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   // Every bundle renders and fits its target before the first target is contacted: invalid
   // input is refused whole (exit 3), never half-way through a rollout. The pipeline reuses them.
   await renderAll(workspace, items, { redactSecrets: false, ...(plan.onlyTest ? { only: 'test' as const } : {}) });
-  await confirmIfAsked(workspace, sites, environmentsOf, request);
+  await confirmIfAsked(workspace, items, environmentsOf, request);
 
   const waves = plan.waves ? planWaves(sites, parseWaves(plan.waves)) : undefined;
   const maxFailures = plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
@@ -125,17 +125,26 @@ async function startState(workspace: Workspace, flags: DeployRequest): Promise<{
 }
 
 /** Data centers may ask for a confirmation (`confirm: true`): asked on a terminal, else --yes is required. */
-async function confirmIfAsked(workspace: Workspace, sites: Site[], environmentsOf: (site: Site) => string[], request: DeployRequest): Promise<void> {
-  const asking = sites.filter((site) => {
+async function confirmIfAsked(workspace: Workspace, items: ResolvedSetup[], environmentsOf: (site: Site) => string[], request: DeployRequest): Promise<void> {
+  const asked = (site: Site) => {
     const dc = workspace.inventory.dataCenters.get(site.dataCenter)!;
-    return environmentsOf(site).some((env) => dc.environments[env as 'test' | 'prod']?.confirm);
-  });
+    return environmentsOf(site).filter((env) => dc.environments[env as 'test' | 'prod']?.confirm);
+  };
+  const asking = uniqueSites(items.map((item) => item.site)).filter((site) => asked(site).length > 0);
   if (request.yes || asking.length === 0) return;
-  const question = `Deploy to ${asking.length} site(s) in data centers that ask for confirmation (${[...new Set(asking.map((s) => s.dataCenter))].join(', ')})?`;
+  const question = `Deploy ${describeVersions(items.filter((item) => asked(item.site).length > 0))} to ${[...new Set(asking.flatMap(asked))].join(' and ')} of ${asking.length} site(s) in data centers that ask for confirmation (${[...new Set(asking.map((s) => s.dataCenter))].join(', ')})?`;
   if (!request.confirm) {
     throw new UsageError(`${question} There is no terminal to ask on.`, { hint: 'pass --yes to confirm in a pipeline' });
   }
   if (!(await request.confirm(question))) throw new UsageError('deploy not confirmed; nothing was changed');
+}
+
+/** "antrag-formular 1.2.0, probe 1.0.0 and 2.0.0": each procedure with the versions it goes to, the first few. */
+function describeVersions(items: ResolvedSetup[]): string {
+  const versions = new Map<string, Set<string>>();
+  for (const item of items) versions.set(item.procedure.name, (versions.get(item.procedure.name) ?? new Set()).add(item.procedure.version));
+  const named = [...versions.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, set]) => `${name} ${[...set].sort().join(' and ')}`);
+  return named.length <= 4 ? named.join(', ') : `${named.slice(0, 4).join(', ')} and ${named.length - 4} more procedure(s)`;
 }
 
 function uniqueSites(sites: Site[]): Site[] {

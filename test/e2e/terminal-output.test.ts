@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, spawnOzg } from '../helpers/run-ozg.js';
 import { probeInventory } from '../helpers/probe-inventory.js';
@@ -93,5 +94,27 @@ describe('the first Ctrl-C', () => {
     expect(run.stderr).toContain('warning: interrupted: stopping after the steps in flight');
     expect(run.stderr).toMatch(/run \S+: interrupted \(/);
     expect(run.stdout).toMatch(/interrupted: \d site\(s\) done, .*not started\.\ncontinue with: ozg deploy --resume -i fleet\.yaml\n$/);
+  });
+});
+
+describe('the confirmation prompt', () => {
+  it('names the environment, the number of sites and the versions; "n" changes nothing, "y" deploys', async () => {
+    const dir = await copyToTemp([{ from: path.join(repoRoot, 'test/fixtures/e2e/gate') }]);
+    dirs.push(dir);
+    const inventory = probeInventory({ version: '1.0.0', count: 3, versionFor: (site) => (site === 'site-003' ? '1.1.0' : undefined) });
+    await writeFile(path.join(dir, 'sites.yaml'), inventory.replace('prod: { root: ./targets/prod }', 'prod: { root: ./targets/prod, confirm: true }'));
+    const question = 'Deploy probe 1.0.0 and 1.1.0 to prod of 3 site(s) in data centers that ask for confirmation (local-dc)? [y/N] ';
+
+    const declined = await runOzgInPty(['deploy'], { cwd: dir, input: { waitFor: '[y/N] ', text: 'n\r' } });
+    expect(declined.screen).toContain(question);
+    expect(declined.code).toBe(2);
+    expect(declined.screen).toContain('deploy not confirmed; nothing was changed');
+    expect(existsSync(path.join(dir, 'targets'))).toBe(false);
+
+    const confirmed = await runOzgInPty(['deploy'], { cwd: dir, input: { waitFor: '[y/N] ', text: 'y\r' } });
+    expect(confirmed.screen).toContain(question);
+    // it deployed: 1.1.0 fails its smoke check in prod by design (exit 4), 1.0.0 is live in prod
+    expect(confirmed.code).toBe(4);
+    expect(existsSync(path.join(dir, 'targets/prod/site-001/probe/current'))).toBe(true);
   });
 });
