@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
+import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, UsageError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './events.js';
 import { createSecretRedactor, type SecretRedactor } from './inventory/secret-redactor.js';
@@ -77,13 +77,16 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       activeReporter = undefined;
       reporter.close();
     }
-  }, cli);
+  }, cli, { json: wantsJson(argv) });
 
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    else exitCode = reportError(error, cli, false, redactor);
+    if (error instanceof CommanderError) {
+      exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      // with --json a pipeline reads stdout only: the usage error is one error line there too
+      if (exitCode !== ExitCode.ok && wantsJson(argv)) reportError(asUsageError(error), cli, true, redactor);
+    } else exitCode = reportError(error, cli, wantsJson(argv), redactor);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -103,9 +106,12 @@ function defaultIo(): CliIo {
   return { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 }
 
+/** The commands that connect to targets, so `--accept-new-host-keys` means something to them. */
+const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure']);
+
 type Dispatch = (load: () => Promise<CommandModule>, args: unknown[], command: Command) => Promise<void>;
 
-function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
+function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }): Command {
   const program = new Command('ozg')
     .description('Roll out and keep current the procedures of many municipalities, test-gated, across existing data centers.')
     .version(readVersion(), '-V, --version')
@@ -113,8 +119,18 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .option('--json', 'machine-readable output: one JSON object per line on stdout')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
     .option('--accept-new-host-keys', 'vm: record SSH host keys not yet in known_hosts (changed keys are always refused)')
+    // a command's help lists the global options it honours too (-i, --json, …)
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions(command) {
+        return Help.prototype.visibleGlobalOptions
+          .call(this, command)
+          .filter((option) => option.long !== '--version' && (option.long !== '--accept-new-host-keys' || CONTACTS_VM_TARGETS.has(command.name())));
+      },
+    })
     .showHelpAfterError('(run `ozg --help` for usage)')
-    .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) })
+    // with --json, commander's own error text is replaced by the JSON error line (main)
+    .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => (options.json ? undefined : cli.stderr.write(s)) })
     .exitOverride();
 
   const selection = (command: Command) =>
@@ -260,6 +276,18 @@ function reportError(error: unknown, cli: CliIo, json: boolean, redactor: Secret
   if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
   cli.stderr.write(escapeControlCharacters(redactor.redact(lines.join('\n'))) + '\n');
   return exitCode;
+}
+
+/** `--json` among the arguments (before a `--`): known before commander has parsed anything, or when it cannot. */
+function wantsJson(argv: string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** commander's "error: unknown option '--x'" as a UsageError (exit 2), for the JSON error line. */
+function asUsageError(error: CommanderError): UsageError {
+  return new UsageError(error.message.replace(/^error: /, ''), { cause: error, hint: 'run `ozg --help`, or `ozg <command> --help`, for usage' });
 }
 
 /** The system's "cannot write" errors: the disk's problem, never a bug in ozg. */
