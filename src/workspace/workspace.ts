@@ -92,12 +92,14 @@ export interface OpenWorkspaceOptions {
   /** take the ledger lock: every command that changes a target or the ledger does */
   lock: boolean;
   command: string;
+  /** check that the files data centers name (kubeconfig, SSH keys) can be read, at their field */
+  checkFiles?: boolean;
   /** extra options for every driver opened (the benchmark's transport-stats hook) */
   driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
 }
 
 export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspaceOptions): Promise<Workspace> {
-  const project = await loadProject({ inventoryPath: options.inventoryPath, env: options.env, cwd: options.cwd });
+  const project = await loadProject({ inventoryPath: options.inventoryPath, env: options.env, cwd: options.cwd, ...(open.checkFiles ? { checkFiles: true } : {}) });
   const { inventory, catalogue } = project;
   const { reporter } = options;
   const clock = options.clock ?? systemClock;

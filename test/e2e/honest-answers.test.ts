@@ -116,3 +116,50 @@ describe('ozg test -e prod', () => {
     }
   });
 });
+
+describe('validate checks the files data centers name', () => {
+  it('a missing kubeconfig and SSH identity file are problems at their field in sites.yaml (exit 3), where plan would fail later', async () => {
+    const cwd = await copyToTemp([
+      { from: path.join(repoRoot, 'templates'), to: 'templates' },
+      { from: path.join(repoRoot, 'examples'), to: 'examples' },
+    ]);
+    try {
+      const setup = [
+        '    procedures:',
+        '      antrag-formular:',
+        '        version: "^1.0.0"',
+        '        values: { title: "T", municipalityKey: "01002000", domain: antraege.example.de, contactEmail: a@example.de }',
+        '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
+      ];
+      await writeFile(
+        path.join(cwd, 'sites.yaml'),
+        [
+          'dataCenters:',
+          '  rz-nord:',
+          '    kind: kubernetes',
+          '    environments:',
+          '      test: { kubeconfig: ./kube/missing.yaml, namespace: "ozg-{site}-test" }',
+          '  dataport:',
+          '    kind: vm',
+          '    environments:',
+          '      test: { deployRoot: /opt/ozg, ssh: { user: ozg, identityFile: ./keys/missing, knownHosts: ./known_hosts } }',
+          'sites:',
+          '  kiel:',
+          '    dataCenter: rz-nord',
+          ...setup,
+          '  husum:',
+          '    dataCenter: dataport',
+          '    hosts: { test: { host: 127.0.0.1, port: 1 } }',
+          ...setup,
+        ].join('\n') + '\n',
+      );
+      const run = await runOzg(['validate'], { cwd });
+      expect(run.code).toBe(3);
+      expect(run.stderr).toContain(`sites.yaml:5:27  dataCenters.rz-nord.environments.test.kubeconfig  kubeconfig ${path.join(cwd, 'kube/missing.yaml')} does not exist`);
+      expect(run.stderr).toContain(`dataCenters.dataport.environments.test.ssh.identityFile  SSH identity file ${path.join(cwd, 'keys/missing')} does not exist`);
+      expect(run.stderr).toMatch(/sites\.yaml:9:69  dataCenters\.dataport\.environments\.test\.ssh\.identityFile/);
+    } finally {
+      await removeTemp(cwd);
+    }
+  });
+});
