@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { EnvironmentName, Inventory, ResolvedSetup, Site } from '../inventory/types.js';
 import { listEnvironmentNames } from '../inventory/target-naming.js';
+import { formatSuggestion } from '../input/suggest.js';
 import type { Bundle, Catalogue } from '../procedure/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { TargetDriver } from '../targets/driver.js';
@@ -168,7 +169,7 @@ function selectItems(project: LoadProjectResult, flags: SelectionFlags): Resolve
   const sites = selectSites(inventory, { sites: flags.sites, selector: flags.selector }).filter((s) => !shard || isInShard(s.name, shard));
   const wanted = flags.procedure?.length ? new Set(flags.procedure) : undefined;
   if (wanted) {
-    for (const name of wanted) if (!catalogue.names().includes(name)) throw new UsageError(`unknown procedure "${name}"`, { hint: `known: ${catalogue.names().join(', ')}` });
+    for (const name of wanted) if (!catalogue.names().includes(name)) throw new UsageError(`unknown procedure "${name}"${formatSuggestion(name, catalogue.names())}`, { hint: `known: ${catalogue.names().join(', ')}` });
   }
   const chosen = new Set(sites.map((s) => s.name));
   return project.items.filter((item) => chosen.has(item.site.name) && (!wanted || wanted.has(item.procedure.name)));

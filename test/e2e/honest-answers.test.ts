@@ -163,3 +163,23 @@ describe('validate checks the files data centers name', () => {
     }
   });
 });
+
+describe('a mistyped site or procedure', () => {
+  it('history -s / -p suggests the name instead of saying "No records yet"; a known name without records still says so', async () => {
+    const typo = await runOzg(['history', '-s', 'kiell'], { cwd: dir });
+    expect({ code: typo.code, stdout: typo.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(typo.stderr).toContain('error: unknown site "kiell": neither the inventory nor the ledger has it; did you mean "kiel"?');
+    const procedure = await runOzg(['history', '-p', 'dms-conector'], { cwd: dir });
+    expect(procedure.code).toBe(2);
+    expect(procedure.stderr).toContain('did you mean "dms-connector"?');
+    const none = await runOzg(['history', '-s', 'luebeck'], { cwd: dir });
+    expect({ code: none.code, stdout: none.stdout }).toEqual({ code: 0, stdout: 'No records yet.\n' });
+  });
+
+  it('-p of deploy, plan and status suggests the procedure', async () => {
+    for (const command of ['deploy', 'plan', 'status']) {
+      const run = await runOzg([command, '-p', 'antrag-fomular'], { cwd: dir });
+      expect({ command, code: run.code, stderr: run.stderr }).toEqual({ command, code: 2, stderr: expect.stringContaining('unknown procedure "antrag-fomular"; did you mean "antrag-formular"?') });
+    }
+  });
+});
