@@ -109,6 +109,16 @@ function defaultIo(): CliIo {
 /** The commands that connect to targets, so `--accept-new-host-keys` means something to them. */
 const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure']);
 
+/** A command's help lists the global options it honours too (-i, --json, …); --version is the program's own. */
+const helpWithGlobalOptions: Partial<Help> = {
+  showGlobalOptions: true,
+  visibleGlobalOptions(this: Help, command: Command) {
+    return Help.prototype.visibleGlobalOptions
+      .call(this, command)
+      .filter((option) => option.long !== '--version' && (option.long !== '--accept-new-host-keys' || CONTACTS_VM_TARGETS.has(command.name())));
+  },
+};
+
 type Dispatch = (load: () => Promise<CommandModule>, args: unknown[], command: Command) => Promise<void>;
 
 function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }): Command {
@@ -119,15 +129,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .option('--json', 'machine-readable output: one JSON object per line on stdout')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
     .option('--accept-new-host-keys', 'vm: record SSH host keys not yet in known_hosts (changed keys are always refused)')
-    // a command's help lists the global options it honours too (-i, --json, …)
-    .configureHelp({
-      showGlobalOptions: true,
-      visibleGlobalOptions(command) {
-        return Help.prototype.visibleGlobalOptions
-          .call(this, command)
-          .filter((option) => option.long !== '--version' && (option.long !== '--accept-new-host-keys' || CONTACTS_VM_TARGETS.has(command.name())));
-      },
-    })
+    .configureHelp(helpWithGlobalOptions)
     .showHelpAfterError('(run `ozg --help` for usage)')
     // with --json, commander's own error text is replaced by the JSON error line (main)
     .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => (options.json ? undefined : cli.stderr.write(s)) })
