@@ -158,6 +158,10 @@ describe('validate checks the files data centers name', () => {
       expect(run.stderr).toContain(`sites.yaml:5:27  dataCenters.rz-nord.environments.test.kubeconfig  kubeconfig ${path.join(cwd, 'kube/missing.yaml')} does not exist`);
       expect(run.stderr).toContain(`dataCenters.dataport.environments.test.ssh.identityFile  SSH identity file ${path.join(cwd, 'keys/missing')} does not exist`);
       expect(run.stderr).toMatch(/sites\.yaml:9:69  dataCenters\.dataport\.environments\.test\.ssh\.identityFile/);
+      // plan meets the missing kubeconfig at the file: its hint names the field validate reports
+      const plan = await runOzg(['plan', 'kiel'], { cwd });
+      expect(plan.code).toBe(3);
+      expect(plan.stderr).toContain('hint: it is named by dataCenters.rz-nord.environments.test.kubeconfig in the inventory; `ozg validate` reports it there');
     } finally {
       await removeTemp(cwd);
     }
