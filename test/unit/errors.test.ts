@@ -35,6 +35,10 @@ describe('exit codes', () => {
     expect(error.exitCode).toBe(code);
   });
 
+  it('status --exit-code: 10 when changes are pending (as plan), 11 on drift', () => {
+    expect({ changesPending: ExitCode.changesPending, drift: ExitCode.drift }).toEqual({ changesPending: 10, drift: 11 });
+  });
+
   it('5 is documented for `ozg test` in any environment, not only as the test gate', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const row = /^\|\s*5\s*\|(.*)$/m.exec(readme)?.[1] ?? '';
