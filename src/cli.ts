@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, formatProblem } from './errors.js';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
+import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, UsageError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './events.js';
 import { createSecretRedactor, type SecretRedactor } from './inventory/secret-redactor.js';
@@ -25,9 +25,13 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   const controller = new AbortController();
   const stops = new Set<() => Promise<void>>();
   let leaving = false;
+  // the running command's reporter: on a terminal its spinner would wipe a line written past it
+  let activeReporter: Reporter | undefined;
   const onSignal = () => {
     if (!controller.signal.aborted) {
-      cli.stderr.write('interrupted: finishing the steps under way and recording them (Ctrl-C again to stop now)\n');
+      const message = 'interrupted: stopping after the steps in flight, which are finished and recorded; sites not yet started are skipped (Ctrl-C again to stop now)';
+      if (activeReporter) activeReporter.emit({ type: 'warning', message });
+      else cli.stderr.write(message + '\n');
       controller.abort();
       return;
     }
@@ -47,6 +51,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   const program = buildProgram(async (load, args, command) => {
     const flags = command.optsWithGlobals() as GlobalFlags;
     const reporter = await createCliReporter(flags, cli, redactor);
+    activeReporter = reporter;
     const context: CommandContext = {
       cwd: cli.cwd,
       env: cli.env,
@@ -69,15 +74,19 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     } catch (error) {
       exitCode = reportError(error, cli, Boolean(flags.json), redactor);
     } finally {
+      activeReporter = undefined;
       reporter.close();
     }
-  }, cli);
+  }, cli, { json: wantsJson(argv) });
 
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    else exitCode = reportError(error, cli, false, redactor);
+    if (error instanceof CommanderError) {
+      exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      // with --json a pipeline reads stdout only: the usage error is one error line there too
+      if (exitCode !== ExitCode.ok && wantsJson(argv)) reportError(asUsageError(error), cli, true, redactor);
+    } else exitCode = reportError(error, cli, wantsJson(argv), redactor);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -97,9 +106,22 @@ function defaultIo(): CliIo {
   return { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 }
 
+/** The commands that connect to targets, so `--accept-new-host-keys` means something to them. */
+const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure']);
+
+/** A command's help lists the global options it honours too (-i, --json, …); --version is the program's own. */
+const helpWithGlobalOptions: Partial<Help> = {
+  showGlobalOptions: true,
+  visibleGlobalOptions(this: Help, command: Command) {
+    return Help.prototype.visibleGlobalOptions
+      .call(this, command)
+      .filter((option) => option.long !== '--version' && (option.long !== '--accept-new-host-keys' || CONTACTS_VM_TARGETS.has(command.name())));
+  },
+};
+
 type Dispatch = (load: () => Promise<CommandModule>, args: unknown[], command: Command) => Promise<void>;
 
-function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
+function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }): Command {
   const program = new Command('ozg')
     .description('Roll out and keep current the procedures of many municipalities, test-gated, across existing data centers.')
     .version(readVersion(), '-V, --version')
@@ -107,8 +129,10 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .option('--json', 'machine-readable output: one JSON object per line on stdout')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
     .option('--accept-new-host-keys', 'vm: record SSH host keys not yet in known_hosts (changed keys are always refused)')
+    .configureHelp(helpWithGlobalOptions)
     .showHelpAfterError('(run `ozg --help` for usage)')
-    .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) })
+    // with --json, commander's own error text is replaced by the JSON error line (main)
+    .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => (options.json ? undefined : cli.stderr.write(s)) })
     .exitOverride();
 
   const selection = (command: Command) =>
@@ -142,6 +166,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
 
   selection(program.command('status'))
     .description('recorded version, live version and drift per site and procedure')
+    .option('--exit-code', 'exit 11 when a target drifted, 10 when a deploy would change one (as `git diff --exit-code`), for CI gates')
     .action(action(() => import('./commands/status.js')));
 
   program
@@ -255,6 +280,18 @@ function reportError(error: unknown, cli: CliIo, json: boolean, redactor: Secret
   if (!ozg) lines.push('hint: this is a bug in ozg; please report it with the command you ran');
   cli.stderr.write(escapeControlCharacters(redactor.redact(lines.join('\n'))) + '\n');
   return exitCode;
+}
+
+/** `--json` among the arguments (before a `--`): known before commander has parsed anything, or when it cannot. */
+function wantsJson(argv: string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** commander's "error: unknown option '--x'" as a UsageError (exit 2), for the JSON error line. */
+function asUsageError(error: CommanderError): UsageError {
+  return new UsageError(error.message.replace(/^error: /, ''), { cause: error, hint: 'run `ozg --help`, or `ozg <command> --help`, for usage' });
 }
 
 /** The system's "cannot write" errors: the disk's problem, never a bug in ozg. */

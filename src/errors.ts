@@ -14,6 +14,7 @@ export const ExitCode = {
   lockHeld: 7,
   toolMissing: 8,
   changesPending: 10,
+  drift: 11,
   canaryNotPassed: 12,
   interrupted: 130,
 } as const;

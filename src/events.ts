@@ -19,7 +19,8 @@ export type OzgEvent =
   /** a file ozg keeps could not be written; `lines` are the ledger lines lost with it, to keep elsewhere */
   | { type: 'write-failed'; file: string; error: string; lines: string[] }
   | { type: 'info'; message: string }
-  | { type: 'run-finished'; run: string; ok: boolean; durationMs: number };
+  /** `interrupted`: Ctrl-C or SIGTERM ended the run early; the steps in flight were finished and recorded */
+  | { type: 'run-finished'; run: string; ok: boolean; durationMs: number; interrupted?: boolean };
 
 /** Domain code emits, reporters render. Domain code never writes to the console itself. */
 export interface Reporter {

@@ -8,6 +8,7 @@ import { describeWriteFailure, RecordWriteError } from '../errors.js';
 import { formatRolloutSummary } from '../output/format-rollout.js';
 import { formatJunit } from '../output/junit.js';
 import type { SecretRedactor } from '../inventory/secret-redactor.js';
+import { quoteShell } from '../shell-quote.js';
 
 export interface DeployFlags extends Omit<DeployRequest, 'sites' | 'confirm'> {
   /** write smoke results as JUnit XML to this file */
@@ -23,7 +24,8 @@ export async function run(context: CommandContext, sites: string[], flags: Deplo
     const outcome = await deployRollout(workspace, { ...request, sites, ...(context.interactive && context.confirm ? { confirm: context.confirm } : {}) });
     const { result } = outcome;
     if (junit) await writeJunitReport(path.resolve(context.cwd, junit), outcome, workspace.redactor, context);
-    context.reporter.result(result, () => formatRolloutSummary(result));
+    const interrupted = context.signal.aborted;
+    context.reporter.result(result, () => formatRolloutSummary(result, { interrupted, resumeCommand: resumeCommand(context) }));
     // after the summary: what could not be written was printed as it failed, this says what to do
     if (result.writeFailures.length > 0) throw writeFailureError(result.writeFailures);
     return { exitCode: exitCodeForRollout(result) };
@@ -40,4 +42,11 @@ async function writeJunitReport(file: string, outcome: DeployOutcome, redactor: 
     outcome.result.writeFailures.push({ file: failed.file, error: failed.reason, lines: failed.lines });
     context.reporter.emit({ type: 'write-failed', file: failed.file, error: failed.reason, lines: failed.lines });
   });
+}
+
+/** `ozg deploy --resume`, with the inventory this run used when it was not the default. */
+function resumeCommand(context: CommandContext): string {
+  if (context.inventoryPath === 'sites.yaml') return 'ozg deploy --resume';
+  const file = /^[\w./-]+$/.test(context.inventoryPath) ? context.inventoryPath : quoteShell(context.inventoryPath);
+  return `ozg deploy --resume -i ${file}`;
 }

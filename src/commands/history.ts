@@ -15,7 +15,8 @@ interface HistoryFlags {
 export async function run(context: CommandContext, flags: HistoryFlags): Promise<CommandResult> {
   const workspace = await openWorkspace(context, { lock: false, command: 'history', secrets: false });
   try {
-    const result = await readHistory(workspace.ledger, { site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit });
+    const known = { sites: workspace.inventory.sites.map((site) => site.name), procedures: workspace.catalogue.names() };
+    const result = await readHistory(workspace.ledger, { site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit }, known);
     context.reporter.result(result, () => formatHistoryResult(result));
     return { exitCode: ExitCode.ok };
   } finally {

@@ -6,7 +6,7 @@ import { formatValidateResult } from '../output/format-validate.js';
 
 /** Inventory, templates and every bundle: the lint a pipeline runs before anything else. */
 export async function run(context: CommandContext): Promise<CommandResult> {
-  const workspace = await openWorkspace(context, { lock: false, command: 'validate', scope: 'every-problem' });
+  const workspace = await openWorkspace(context, { lock: false, command: 'validate', scope: 'every-problem', checkFiles: true });
   try {
     const result = await validateWorkspace(workspace, context.inventoryPath);
     context.reporter.result(result, () => formatValidateResult(result));

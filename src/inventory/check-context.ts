@@ -22,6 +22,8 @@ export interface CheckInput {
   checkSetups: boolean;
   /** procedure names whose central defaults the schema rejected; their setups are skipped */
   brokenDefaults: ReadonlySet<string>;
+  /** check that the files data centers name can be read (validate only) */
+  checkFiles?: boolean;
 }
 
 /** One check's input and the problems it found so far. */

@@ -9,6 +9,7 @@ import type { CheckInput } from './check-context.js';
 import { checkSite } from './check-site.js';
 import { checkDefaults } from './check-setups.js';
 import { checkDataCenterTargets, checkTargetCollisions } from './check-targets.js';
+import { checkDataCenterFiles } from './check-files.js';
 import { isRecord } from './merge-values.js';
 import type { ResolvedSetup } from './types.js';
 
@@ -21,6 +22,11 @@ export interface CheckInventoryResult {
 /** Every rule over every site. */
 export async function checkInventory(input: CheckInput): Promise<CheckInventoryResult> {
   const problems = checkInventoryWide(input);
+  if (input.checkFiles) {
+    const context = startCheck(input);
+    for (const dataCenter of input.inventory.dataCenters.values()) await checkDataCenterFiles(context, dataCenter);
+    problems.push(...context.problems);
+  }
   const resolved: ResolvedSetup[] = [];
   for (const site of input.inventory.sites) {
     const checked = await checkSite(input, site);

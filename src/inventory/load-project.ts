@@ -39,6 +39,8 @@ export interface LoadProjectOptions {
    * still throws. Setups with problems are missing from `items`.
    */
   collectProblems?: boolean;
+  /** check that the files data centers name (kubeconfig, SSH keys) can be read: `ozg validate` */
+  checkFiles?: boolean;
 }
 
 export interface LoadProjectResult {
@@ -100,6 +102,7 @@ export async function readProject(options: Omit<LoadProjectOptions, 'collectProb
     secretDeps: options.checkSecrets === false ? undefined : { env: options.env, readFile: readText },
     checkSetups: !isBroken(['catalogues']) && catalogueProblems.every((problem) => problem.file !== display),
     brokenDefaults: findBrokenDefaults(schema.issues, raw),
+    ...(options.checkFiles ? { checkFiles: true } : {}),
   };
   const schemaIssues = schema.issues.map((issue) => ({ path: issue.path, problem: createProblem(source, issue.path, issue.message, issue.anchor) }));
   const catalogueEntryProblems = catalogueProblems.filter((problem) => problem.file === display);

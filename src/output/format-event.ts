@@ -33,7 +33,7 @@ export function formatEventLine(event: OzgEvent, style: ChalkInstance): string {
     case 'info':
       return indentContinuation(event.message);
     case 'run-finished':
-      return `run ${event.run}: ${event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
+      return `run ${event.run}: ${event.interrupted ? style.yellow('interrupted') : event.ok ? style.green('ok') : style.red('FAILED')} (${formatDuration(event.durationMs)})`;
   }
 }
 
@@ -47,11 +47,27 @@ export function formatWriteFailed(event: Extract<OzgEvent, { type: 'write-failed
   return [head, ...event.lines.map((line) => `  not recorded: ${line.replace(/\n$/, '')}`)].join('\n');
 }
 
+/** Lines of a failed check's output shown to people (the full tail is in --json, the ledger and JUnit). */
+const SMOKE_OUTPUT_LINES = 5;
+const SMOKE_OUTPUT_LINE_CHARS = 160;
+
 export function formatSmokeResult(result: SmokeResult, style: ChalkInstance): string {
   const attempts = `${result.attempts} ${result.attempts === 1 ? 'attempt' : 'attempts'}, ${formatDuration(result.durationMs)}`;
   return result.passed
     ? `${result.name} passed (${attempts})`
-    : `${result.name} ${style.red('FAILED')}: ${result.detail} (${attempts})`;
+    : `${result.name} ${style.red('FAILED')}: ${result.detail} (${attempts})${formatCheckOutput(result.output)}`;
+}
+
+/**
+ * The last lines of what a failed check printed, indented under it: why it failed, as an
+ * install hook's failure shows its stderr. Events reach formatters redacted and control-escaped.
+ */
+function formatCheckOutput(output: string | undefined): string {
+  const lines = (output ?? '').replace(/\s+$/, '').split('\n').filter((line) => line.trim() !== '');
+  return lines
+    .slice(-SMOKE_OUTPUT_LINES)
+    .map((line) => `\n      | ${[...line].length > SMOKE_OUTPUT_LINE_CHARS ? [...line].slice(0, SMOKE_OUTPUT_LINE_CHARS - 1).join('') + '…' : line}`)
+    .join('');
 }
 
 export function formatDuration(ms: number): string {

@@ -16,9 +16,22 @@ export function formatPlanResult(result: PlanResult): string {
       t.error ?? [t.plan?.drift ? 'drift: live differs from the ledger' : '', t.objects ? formatObjects(t.objects) : ''].filter(Boolean).join('; '),
     ]),
   );
-  const summary =
-    result.pending === 0 ? 'No changes: every target is at its desired release.' : `${result.pending} target(s) would change. Run \`ozg deploy\` to apply.`;
-  return `${table}\n${summary}`;
+  return `${table}\n${summarizePlan(result)}`;
+}
+
+/** Never "no changes" while a target could not be read: what a deploy would do there is unknown. */
+function summarizePlan(result: PlanResult): string {
+  const read = result.targets.length - result.unknown;
+  const changes =
+    result.pending > 0
+      ? `${result.pending} target(s) would change. Run \`ozg deploy\` to apply.`
+      : read === 0
+        ? ''
+        : result.unknown === 0
+          ? 'No changes: every target is at its desired release.'
+          : `The ${read} target(s) that could be read are at their desired release.`;
+  const unknown = result.unknown > 0 ? `${result.unknown} target(s) could not be read: what a deploy would change there is unknown.` : '';
+  return [unknown, changes].filter(Boolean).join('\n');
 }
 
 function formatObjects(diff: BundleDiff): string {

@@ -107,9 +107,11 @@ export function createTtyReporter(
           active.clear();
           refresh();
           persist(
-            event.ok
-              ? `${style.green('✔')} done in ${formatDuration(event.durationMs)}`
-              : `${style.red('✖')} finished with failures in ${formatDuration(event.durationMs)}`,
+            event.interrupted
+              ? `${style.yellow('■')} interrupted after ${formatDuration(event.durationMs)}: the steps in flight were finished and recorded`
+              : event.ok
+                ? `${style.green('✔')} done in ${formatDuration(event.durationMs)}`
+                : `${style.red('✖')} finished with failures in ${formatDuration(event.durationMs)}`,
           );
           return;
       }

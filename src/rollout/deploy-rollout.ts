@@ -1,4 +1,4 @@
-import type { EnvironmentName, Site } from '../inventory/types.js';
+import type { EnvironmentName, ResolvedSetup, Site } from '../inventory/types.js';
 import { matchesSelector, parseSelector } from '../inventory/select.js';
 import { describeWriteFailure, formatProblem, RecordWriteError, UsageError, type Problem } from '../errors.js';
 import { elapsedMs } from '../clock.js';
@@ -62,7 +62,7 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   const invalid = [...selection.invalid.filter((site) => !done.has(site.name)).map((site) => ({ site: site.name, problems: site.problems })), ...[...rendered.problems].map(([site, problems]) => ({ site, problems }))];
   const items = selected.filter((item) => !rendered.problems.has(item.site.name));
   const sites = uniqueSites(items.map((item) => item.site));
-  await confirmIfAsked(workspace, sites, environmentsOf, request);
+  await confirmIfAsked(workspace, items, environmentsOf, request);
 
   // a fleet run's waves and budget were planned over the whole fleet; otherwise over these sites
   const held = !fleet && plan.waves ? holdBehindRefusedWave(workspace, parseWaves(plan.waves), sites, new Set(invalid.map((i) => i.site))) : undefined;
@@ -109,7 +109,7 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
     await writeRolloutState(ledgerDir, state).catch((error: unknown) => reportFailure(stateWriteError(ledgerDir, error)));
   }
   if (result.writeFailures.length > 0) result.ok = false;
-  reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: elapsedMs(clock, started) });
+  reporter.emit({ type: 'run-finished', run: workspace.run, ok: result.ok, durationMs: elapsedMs(clock, started), ...(workspace.signal.aborted ? { interrupted: true } : {}) });
   return { result, run: state.run, startedAt };
 }
 
@@ -219,17 +219,26 @@ async function startState(workspace: Workspace, flags: DeployRequest): Promise<{
 }
 
 /** Data centers may ask for a confirmation (`confirm: true`): asked on a terminal, else --yes is required. */
-async function confirmIfAsked(workspace: Workspace, sites: Site[], environmentsOf: (site: Site) => string[], request: DeployRequest): Promise<void> {
-  const asking = sites.filter((site) => {
+async function confirmIfAsked(workspace: Workspace, items: ResolvedSetup[], environmentsOf: (site: Site) => string[], request: DeployRequest): Promise<void> {
+  const asked = (site: Site) => {
     const dc = workspace.inventory.dataCenters.get(site.dataCenter)!;
-    return environmentsOf(site).some((env) => dc.environments[env as 'test' | 'prod']?.confirm);
-  });
+    return environmentsOf(site).filter((env) => dc.environments[env as 'test' | 'prod']?.confirm);
+  };
+  const asking = uniqueSites(items.map((item) => item.site)).filter((site) => asked(site).length > 0);
   if (request.yes || asking.length === 0) return;
-  const question = `Deploy to ${asking.length} site(s) in data centers that ask for confirmation (${[...new Set(asking.map((s) => s.dataCenter))].join(', ')})?`;
+  const question = `Deploy ${describeVersions(items.filter((item) => asked(item.site).length > 0))} to ${[...new Set(asking.flatMap(asked))].join(' and ')} of ${asking.length} site(s) in data centers that ask for confirmation (${[...new Set(asking.map((s) => s.dataCenter))].join(', ')})?`;
   if (!request.confirm) {
     throw new UsageError(`${question} There is no terminal to ask on.`, { hint: 'pass --yes to confirm in a pipeline' });
   }
   if (!(await request.confirm(question))) throw new UsageError('deploy not confirmed; nothing was changed');
+}
+
+/** "antrag-formular 1.2.0, probe 1.0.0 and 2.0.0": each procedure with the versions it goes to, the first few. */
+function describeVersions(items: ResolvedSetup[]): string {
+  const versions = new Map<string, Set<string>>();
+  for (const item of items) versions.set(item.procedure.name, (versions.get(item.procedure.name) ?? new Set()).add(item.procedure.version));
+  const named = [...versions.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, set]) => `${name} ${[...set].sort().join(' and ')}`);
+  return named.length <= 4 ? named.join(', ') : `${named.slice(0, 4).join(', ')} and ${named.length - 4} more procedure(s)`;
 }
 
 function uniqueSites(sites: Site[]): Site[] {

@@ -15,6 +15,8 @@ export interface InspectedTarget {
   plan?: TargetPlan;
   /** objects a deploy would create, change or prune, from a server-side dry run */
   objects?: BundleDiff;
+  /** the version the ledger last recorded for this target, known even when the target cannot be read */
+  recorded?: string;
   /** the target could not be read, or (with `inputError`) the desired release could not be built */
   error?: string;
   unreachable?: boolean;
@@ -22,7 +24,6 @@ export interface InspectedTarget {
   inputError?: boolean;
   /** without a plan: what the target and the ledger hold */
   live?: { version: string; release: string };
-  recorded?: { version: string };
 }
 
 /**
@@ -36,6 +37,8 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
     workspace.environmentsOf(item.site, only).map((environment) =>
       limit(async (): Promise<InspectedTarget> => {
         const row: InspectedTarget = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
+        const recorded = workspace.recorded(row);
+        if (recorded) row.recorded = recorded.version;
         const bundle = await workspace.renderBundle(item, environment).catch((error: unknown) => {
           // status and plan never need secret values, nor every site's templates to render,
           // to say what is live and recorded: one site's problem stays in its rows
@@ -50,7 +53,7 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
         try {
           const driver = await workspace.driver(item.site, environment);
           const live = await driver.live(item.procedure.name);
-          row.plan = planTarget(bundle, live, workspace.recorded(row));
+          row.plan = planTarget(bundle, live, recorded);
           // where the target can preview a change (Kubernetes server-side dry run), say what it would touch
           if (options.preview && row.plan.action !== 'unchanged' && canDiff(driver)) row.objects = await driver.diffBundle(bundle);
         } catch (error) {
@@ -67,8 +70,6 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
 
 /** The target's live release and the ledger's record, when the desired bundle cannot be built. */
 async function readWithoutBundle(workspace: Workspace, item: ResolvedSetup, row: InspectedTarget): Promise<InspectedTarget> {
-  const recorded = workspace.recorded(row);
-  if (recorded) row.recorded = { version: recorded.version };
   try {
     const live = await (await workspace.driver(item.site, row.environment)).live(item.procedure.name);
     if (live) row.live = { version: live.version, release: live.release };
@@ -82,15 +83,17 @@ async function readWithoutBundle(workspace: Workspace, item: ResolvedSetup, row:
 
 /** `ozg plan`'s result: what a deploy would do to each selected target. */
 export interface PlanResult {
-  /** targets a deploy would change */
+  /** targets a deploy would change (of those that could be read) */
   pending: number;
+  /** targets that could not be read: what a deploy would do to them is unknown */
+  unknown: number;
   targets: InspectedTarget[];
 }
 
 /** A dry run of a deploy: renders everything, reads every target, changes nothing. */
 export async function planTargets(workspace: Workspace, items: ResolvedSetup[]): Promise<PlanResult> {
   const targets = await inspectTargets(workspace, items, undefined, { preview: true });
-  return { pending: targets.filter((t) => t.plan && t.plan.action !== 'unchanged').length, targets };
+  return { pending: targets.filter((t) => t.plan && t.plan.action !== 'unchanged').length, unknown: targets.filter((t) => t.error && !t.inputError).length, targets };
 }
 
 export function exitCodeForPlan(result: PlanResult): number {
@@ -127,9 +130,17 @@ export async function readStatus(workspace: Workspace, items: ResolvedSetup[]): 
   return { targets: rows.map(toTargetStatus) };
 }
 
-export function exitCodeForStatus(result: StatusResult): number {
+/**
+ * Unreachable targets exit 6, and a desired release that cannot be built here exits 3. With
+ * `detailed` (`status --exit-code`) drift exits 11 and a pending change 10, so CI can gate on
+ * status; without it both exit 0, as scripts written before expect.
+ */
+export function exitCodeForStatus(result: StatusResult, options: { detailed?: boolean } = {}): number {
   if (result.targets.some((t) => t.error !== null && !t.inputError)) return ExitCode.unreachable;
-  return result.targets.some((t) => t.inputError) ? ExitCode.invalidInput : ExitCode.ok;
+  if (result.targets.some((t) => t.inputError)) return ExitCode.invalidInput;
+  if (!options.detailed) return ExitCode.ok;
+  if (result.targets.some((t) => t.drift)) return ExitCode.drift;
+  return result.targets.some((t) => t.upToDate === false) ? ExitCode.changesPending : ExitCode.ok;
 }
 
 function toTargetStatus(row: InspectedTarget): TargetStatus {
@@ -140,7 +151,7 @@ function toTargetStatus(row: InspectedTarget): TargetStatus {
     desired: row.desired,
     live: row.plan?.live?.version ?? row.live?.version ?? null,
     liveRelease: row.plan?.live?.release ?? row.live?.release ?? null,
-    recorded: row.plan?.recorded?.version ?? row.recorded?.version ?? null,
+    recorded: row.recorded ?? null,
     action: row.plan?.action ?? null,
     upToDate: row.plan ? row.plan.action === 'unchanged' : null,
     drift: row.plan?.drift ?? null,

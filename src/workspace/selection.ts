@@ -3,6 +3,7 @@ import type { InvalidSite, ProjectBySite } from '../inventory/load-by-site.js';
 import { checkSelectorLabels, parseSelector, selectSites, type LabelledSite } from '../inventory/select.js';
 import { ExitCode, formatProblem, UsageError, type Problem } from '../errors.js';
 import { checkWaves, isInShard, parseShard, parseWaves } from '../rollout/waves.js';
+import { formatSuggestion } from '../input/suggest.js';
 
 /** Which sites and procedures a command acts on. */
 export interface SelectionFlags {
@@ -34,7 +35,7 @@ export function selectWork(project: ProjectBySite, flags: SelectionFlags): SiteS
   const wanted = flags.procedure?.length ? new Set(flags.procedure) : undefined;
   if (wanted) {
     const known = [...new Set([...catalogue.names(), ...[...project.versionProblems.keys()].map((key) => key.slice(0, key.lastIndexOf('@')))])].sort();
-    for (const name of wanted) if (!known.includes(name)) throw new UsageError(`unknown procedure "${name}"`, { hint: `known: ${known.join(', ')}` });
+    for (const name of wanted) if (!known.includes(name)) throw new UsageError(`unknown procedure "${name}"${formatSuggestion(name, known)}`, { hint: `known: ${known.join(', ')}` });
   }
   const used = new Set([...chosen].flatMap((site) => project.versionsUsed.get(site) ?? []));
   const unusedVersionProblems = [...project.versionProblems].filter(([version]) => !used.has(version)).flatMap(([, problems]) => problems);

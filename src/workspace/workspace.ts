@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { EnvironmentName, Inventory, ResolvedSetup, Site } from '../inventory/types.js';
 import { listEnvironmentNames } from '../inventory/target-naming.js';
+import { formatSuggestion } from '../input/suggest.js';
 import type { Bundle, Catalogue } from '../procedure/types.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { TargetDriver } from '../targets/driver.js';
@@ -110,13 +111,15 @@ export interface OpenWorkspaceOptions {
   secrets?: boolean;
   /** checked before the lock is taken or anything is written: a typo refuses the command untouched */
   selection?: SelectionFlags & { waves?: string };
+  /** check that the files data centers name (kubeconfig, SSH keys) can be read, at their field */
+  checkFiles?: boolean;
   /** extra options for every driver opened (the benchmark's transport-stats hook) */
   driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
 }
 
 export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspaceOptions): Promise<Workspace> {
   const project = await loadProjectBySite(
-    { inventoryPath: options.inventoryPath, env: options.env, cwd: options.cwd, checkSecrets: open.secrets !== false },
+    { inventoryPath: options.inventoryPath, env: options.env, cwd: options.cwd, checkSecrets: open.secrets !== false, ...(open.checkFiles ? { checkFiles: true } : {}) },
     open.scope ?? 'by-site',
   );
   if (open.selection) checkSelection(project, open.selection);

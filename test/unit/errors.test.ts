@@ -39,6 +39,17 @@ describe('exit codes', () => {
     expect(error.exitCode).toBe(code);
   });
 
+  it('status --exit-code: 10 when changes are pending (as plan), 11 on drift', () => {
+    expect({ changesPending: ExitCode.changesPending, drift: ExitCode.drift }).toEqual({ changesPending: 10, drift: 11 });
+  });
+
+  it('5 is documented for `ozg test` in any environment, not only as the test gate', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const row = /^\|\s*5\s*\|(.*)$/m.exec(readme)?.[1] ?? '';
+    expect(row).toContain('test gate failed');
+    expect(row).toContain('`ozg test`: a check of what is live now failed, in whichever environment it ran (`-e prod` included)');
+  });
+
   it('are the ones the README documents', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const [name, code] of Object.entries(ExitCode)) {

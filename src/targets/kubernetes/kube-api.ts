@@ -62,6 +62,8 @@ export interface KubeApi {
 export interface CreateKubeApiOptions {
   /** absolute path of the kubeconfig */
   kubeconfigPath: string;
+  /** the inventory field that names it (`dataCenters.x.environments.test.kubeconfig`), for a missing file's hint */
+  kubeconfigField?: string;
   /** context to use; default: the kubeconfig's current-context */
   context?: string;
   /** limit for one request (default 30 s) */
@@ -88,7 +90,8 @@ export async function createKubeApi(options: CreateKubeApiOptions): Promise<Kube
     config.loadFromFile(file);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw problem(e.code === 'ENOENT' ? 'kubeconfig does not exist' : `cannot read the kubeconfig: ${e.message}`);
+    const named = options.kubeconfigField ? `it is named by ${options.kubeconfigField} in the inventory; \`ozg validate\` reports it there` : undefined;
+    throw problem(e.code === 'ENOENT' ? 'kubeconfig does not exist' : `cannot read the kubeconfig: ${e.message}`, named);
   }
   if (options.context !== undefined) {
     if (!config.getContextObject(options.context)) {

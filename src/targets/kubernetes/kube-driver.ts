@@ -29,6 +29,8 @@ import { DEFAULT_SMOKE_IMAGE } from './smoke-job.js';
 export interface CreateKubernetesDriverOptions {
   /** absolute path of the kubeconfig */
   kubeconfigPath: string;
+  /** the inventory field that names it, for errors */
+  kubeconfigField?: string;
   /** kubeconfig context; default: its current-context */
   context?: string;
   /** the site's namespace (the environment's pattern with `{site}` replaced) */
@@ -93,7 +95,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
   /** The API is built on first use: creating a driver costs nothing and sends nothing. */
   function scope(): Promise<NamespaceScope> {
     if (!connected) {
-      const created = options.api ? Promise.resolve(options.api) : createKubeApi({ kubeconfigPath: options.kubeconfigPath, context: options.context });
+      const created = options.api ? Promise.resolve(options.api) : createKubeApi({ kubeconfigPath: options.kubeconfigPath, context: options.context, ...(options.kubeconfigField ? { kubeconfigField: options.kubeconfigField } : {}) });
       api = created;
       connected = created.then((a) => ({ client: createKubeClient(a, namespace), site, environment }));
       // A failed construction (bad kubeconfig) is not kept: the next call reports it afresh.

@@ -38,6 +38,7 @@ export function createKubernetesDriverFor(dataCenter: DataCenter, spec: Environm
   }
   return createKubernetesDriver({
     kubeconfigPath,
+    kubeconfigField: `dataCenters.${dataCenter.name}.environments.${spec.name}.kubeconfig`,
     ...(spec.context ? { context: spec.context } : {}),
     namespace,
     site: site.name,

@@ -11,6 +11,7 @@ describe('formatPlanResult', () => {
   it('shows each target with its action, an unreadable one as unknown with why, then what to run', () => {
     const text = formatPlanResult({
       pending: 1,
+      unknown: 1,
       targets: [
         { site: 'kiel', environment: 'test', procedure: 'antrag', desired: '1.1.0', plan: { action: 'upgrade', desired: { version: '1.1.0', hash }, live: { version: '1.0.0', hash, release: 'r1' }, drift: true } },
         { site: 'kiel', environment: 'prod', procedure: 'antrag', desired: '1.1.0', error: 'connection refused', unreachable: true },
@@ -20,6 +21,7 @@ describe('formatPlanResult', () => {
       'SITE  ENV   PROCEDURE  ACTION   LIVE   DESIRED  NOTE',
       'kiel  test  antrag     upgrade  1.0.0  1.1.0    drift: live differs from the ledger',
       'kiel  prod  antrag     unknown  -      1.1.0    connection refused',
+      '1 target(s) could not be read: what a deploy would change there is unknown.',
       '1 target(s) would change. Run `ozg deploy` to apply.',
     ]);
   });

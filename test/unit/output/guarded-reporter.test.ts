@@ -49,6 +49,10 @@ describe('guarded reporter', () => {
     expect(out.stderr).toContain('\n    hint: check token=«secret:token» on the host');
   });
 
+  it("a failed smoke check's output shown to people is redacted, on a terminal and in logs", async () => {
+    for (const isTTY of [false, true]) expect((await run({ json: false, isTTY })).stderr).toContain('| «secret:token»');
+  });
+
   it('a terminal: nothing of the hostile text reaches it raw (only the spinner draws escape sequences)', async () => {
     const out = await run({ json: false, isTTY: true });
     expect(out.stdout + out.stderr).not.toContain(SECRET);
