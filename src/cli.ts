@@ -159,8 +159,18 @@ function buildProgram(dispatch: Dispatch, cli: CliIo): Command {
     .argument('<site>', 'site name')
     .requiredOption('-p, --procedure <name>', 'procedure to roll back')
     .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
-    .option('--to <release>', 'a release id still kept on the target')
+    .option('--to <release>', 'a release id still kept on the target (an unknown one lists those kept)')
+    .option('--reason <text>', 'why: recorded with the hold on the release rolled back from')
     .action(action(() => import('./commands/rollback.js')));
+
+  program
+    .command('unhold')
+    .description('release the hold a rollback put on a target, so the next deploy may bring that bundle again')
+    .argument('<site>', 'site name')
+    .requiredOption('-p, --procedure <name>', 'procedure held')
+    .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
+    .option('--reason <text>', 'why the hold is released (recorded)')
+    .action(action(() => import('./commands/unhold.js')));
 
   selection(program.command('test'))
     .description('run the smoke checks against what is live now, and record the results')

@@ -1,6 +1,7 @@
 import type { PlanResult } from '../rollout/inspect.js';
 import type { BundleDiff } from '../targets/driver.js';
 import { formatTable } from './format-table.js';
+import type { HoldInfo } from '../ledger/hold.js';
 
 /** `ozg plan` for people: one row per target, then what to run. */
 export function formatPlanResult(result: PlanResult): string {
@@ -10,15 +11,26 @@ export function formatPlanResult(result: PlanResult): string {
       t.site,
       t.environment,
       t.procedure,
-      t.error ? 'unknown' : t.plan!.action,
+      t.error ? 'unknown' : t.hold ? 'held' : t.plan!.action,
       t.plan?.live?.version ?? '-',
       t.desired,
-      t.error ?? [t.plan?.drift ? 'drift: live differs from the ledger' : '', t.objects ? formatObjects(t.objects) : ''].filter(Boolean).join('; '),
+      t.error ?? [t.plan?.drift ? 'drift: live differs from the ledger' : '', t.hold ? formatHold(t.hold) : '', t.objects ? formatObjects(t.objects) : ''].filter(Boolean).join('; '),
     ]),
   );
+  const held = result.held ?? 0;
   const summary =
-    result.pending === 0 ? 'No changes: every target is at its desired release.' : `${result.pending} target(s) would change. Run \`ozg deploy\` to apply.`;
-  return `${table}\n${summary}`;
+    result.pending > 0
+      ? `${result.pending} target(s) would change. Run \`ozg deploy\` to apply.`
+      : held === 0
+        ? 'No changes: every target is at its desired release.'
+        : 'No changes a deploy would make: every target not held is at its desired release.';
+  const holds = held > 0 ? `\n${held} target(s) held by a rollback: deploy skips them until \`ozg unhold <site> -p <procedure> -e <env>\` or a new desired version.` : '';
+  return `${table}\n${summary}${holds}`;
+}
+
+/** Who held the target, when and why: the rollback's ledger record. */
+export function formatHold(hold: HoldInfo): string {
+  return `held: ${hold.version} rolled back by ${hold.by} at ${hold.since.replace(/\.\d+Z$/, 'Z')}: ${hold.reason}`;
 }
 
 function formatObjects(diff: BundleDiff): string {

@@ -71,6 +71,20 @@ export function renderReleaseMetadata(metadata: ReleaseMetadata): string {
   ].join('\n');
 }
 
+/** One exec: `ozg-kept {identity}` per release kept on the target (those with metadata). */
+export function buildKeptReleasesScript(context: ScriptContext): string {
+  return joinParts(
+    preamble(context),
+    helperFunctions(),
+    `for m in "$dir"/releases/*/${RELEASE_METADATA_FILE}; do
+  [ -f "$m" ] || continue
+  r=\${m%/${RELEASE_METADATA_FILE}}
+  i=$(ozg_identity "\${r##*/}") && printf 'ozg-kept {%s}\n' "$i"
+done
+exit 0`,
+  );
+}
+
 /** One exec: print the marker if there is one, nothing otherwise. */
 export function buildLiveScript(context: ScriptContext): string {
   return `f=${q(`${procedureDir(context)}/${MARKER_FILE}`)}\nif [ -f "$f" ]; then cat "$f"; fi\n`;
