@@ -104,7 +104,7 @@ describe('--json results match the README', () => {
 
   it('documents every command once', () => {
     expect([...documented.commands.keys()].sort()).toEqual(
-      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'validate'],
+      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate'],
     );
   });
 
@@ -130,7 +130,10 @@ describe('--json results match the README', () => {
         { run: await runOzg(['plan', '--json'], { cwd: await copyOf(deployed) }), code: 0 },
         { run: await runOzg(['plan', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
       ],
-      notProducedHere: { 'result.targets[].objects': 'Kubernetes targets only (test/e2e/kubernetes-deploy.test.ts)' },
+      notProducedHere: {
+        'result.targets[].objects': 'Kubernetes targets only (test/e2e/kubernetes-deploy.test.ts)',
+        'result.targets[].hold': 'a target held by a rollback (test/e2e/rollback-hold.test.ts)',
+      },
     });
   });
 
@@ -142,6 +145,7 @@ describe('--json results match the README', () => {
         { run: await runOzg(['status', '--json'], { cwd: dir }), code: 0 },
         { run: await runOzg(['status', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
       ],
+      notProducedHere: { 'result.targets[].hold': 'a target held by a rollback (test/e2e/rollback-hold.test.ts)' },
     });
   });
 
@@ -172,6 +176,14 @@ describe('--json results match the README', () => {
       runs: [
         { run: await runOzg(['rollback', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
         { run: await runOzg(['rollback', 'luebeck', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 4 },
+      ],
+      notProducedHere: { 'result.smokeNotRun': "the restored release's version is no longer in the catalogue (test/e2e/rollback-hold.test.ts)" },
+    });
+    expectDocumentedShape({
+      command: 'unhold',
+      runs: [
+        { run: await runOzg(['unhold', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
+        { run: await runOzg(['unhold', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
       ],
     });
   });

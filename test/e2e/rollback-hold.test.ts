@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
 import { probeInventory } from '../helpers/probe-inventory.js';
 
@@ -140,6 +140,16 @@ describe('a rollback holds the target at that release', () => {
     expect((await runOzg(['plan'], { cwd: dir })).stdout).not.toContain('held');
     await setVersion(dir, '1.3.0');
     expect((await runOzg(['deploy'], { cwd: dir })).code).toBe(0);
+  });
+
+  it("says so when the restored release's version is no longer in the catalogue, and records no smoke results", async () => {
+    await rm(path.join(dir, 'templates/probe/1.0.0'), { recursive: true });
+    const run = await runOzg(['rollback', 'kiel', '-p', 'probe', '-e', 'prod', '--json'], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(resultOf(run)).toMatchObject({ status: 'rolled-back', smoke: [], smokeNotRun: 'version 1.0.0 of probe is not in the catalogue: its smoke checks were not run' });
+    const plain = await runOzg(['rollback', 'husum', '-p', 'probe', '-e', 'prod'], { cwd: dir });
+    expect(plain.stdout).toContain('smoke: not run: version 1.0.0 of probe is not in the catalogue');
+    expect(plain.stderr).toContain('warning');
   });
 
   it('--to a release the target does not keep lists the kept ones (exit 2), nothing recorded', async () => {
