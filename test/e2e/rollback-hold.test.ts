@@ -102,6 +102,23 @@ describe('a rollback holds the target at that release', () => {
     expect((await runOzg(['unhold', 'kiel', '-p', 'probe', '-e', 'prod'], { cwd: dir })).stdout).toContain('not held');
   });
 
+  it('travels with the ledger: a checkout that merges the ledger sees the hold, and the release too', async () => {
+    expect((await runOzg(['rollback', 'kiel', '-p', 'probe', '-e', 'prod', '--reason', 'shard A rolled back'], { cwd: dir })).code).toBe(0);
+    // another checkout of the same targets (the local data center's directories) without a ledger of its own
+    const other = await copyToTemp([{ from: dir }]);
+    try {
+      await rm(path.join(other, '.ozg/ledger.jsonl'));
+      expect((await runOzg(['ledger', 'merge', path.join(dir, '.ozg/ledger.jsonl')], { cwd: other })).code).toBe(0);
+      const plan = resultOf(await runOzg(['plan', '--json'], { cwd: other }));
+      expect(plan.targets.find((t: any) => t.site === 'kiel' && t.environment === 'prod').hold).toMatchObject({ version: '1.2.0', reason: 'shard A rolled back' });
+      expect((await runOzg(['unhold', 'kiel', '-p', 'probe', '-e', 'prod'], { cwd: dir })).code).toBe(0);
+      expect((await runOzg(['ledger', 'merge', path.join(dir, '.ozg/ledger.jsonl')], { cwd: other })).code).toBe(0);
+      expect(resultOf(await runOzg(['plan', '--json'], { cwd: other })).held).toBe(0);
+    } finally {
+      await removeTemp(other);
+    }
+  });
+
   it('a new desired version goes through without unhold', async () => {
     expect((await runOzg(['rollback', 'kiel', '-p', 'probe', '-e', 'prod'], { cwd: dir })).code).toBe(0);
     await setVersion(dir, '1.3.0');
