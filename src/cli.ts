@@ -178,14 +178,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .option('-n, --limit <n>', 'at most this many records', parsePositiveInt)
     .action(action(() => import('./commands/history.js')));
 
-  program
-    .command('rollback')
-    .description('switch a site back to its previous release (or --to a kept one) and record it')
-    .argument('<site>', 'site name')
-    .requiredOption('-p, --procedure <name>', 'procedure to roll back')
-    .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
-    .option('--to <release>', 'a release id still kept on the target')
-    .action(action(() => import('./commands/rollback.js')));
+  addRollbackCommands(program, action);
 
   selection(program.command('test'))
     .description('run the smoke checks against what is live now, and record the results')
@@ -238,6 +231,30 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .action(action(() => import('./commands/clone-procedure.js')));
 
   return program;
+}
+
+type Action = (load: () => Promise<CommandModule>) => (this: Command, ...args: unknown[]) => Promise<void>;
+
+/** `rollback` and `unhold`, which puts an end to the hold a rollback leaves. */
+function addRollbackCommands(program: Command, action: Action): void {
+  program
+    .command('rollback')
+    .description('switch a site back to its previous release (or --to a kept one), smoke-test it, record it, and hold the bundle rolled back from')
+    .argument('<site>', 'site name')
+    .requiredOption('-p, --procedure <name>', 'procedure to roll back')
+    .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
+    .option('--to <release>', 'a release id still kept on the target (an unknown one lists those kept)')
+    .option('--reason <text>', 'why: recorded with the hold on the release rolled back from')
+    .action(action(() => import('./commands/rollback.js')));
+
+  program
+    .command('unhold')
+    .description('release the hold a rollback put on a target, so the next deploy may bring that bundle again')
+    .argument('<site>', 'site name')
+    .requiredOption('-p, --procedure <name>', 'procedure held')
+    .addOption(new Option('-e, --env <environment>', 'environment').choices(['test', 'prod']).makeOptionMandatory())
+    .option('--reason <text>', 'why the hold is released (recorded)')
+    .action(action(() => import('./commands/unhold.js')));
 }
 
 async function createCliReporter(flags: GlobalFlags, cli: CliIo, redactor: SecretRedactor): Promise<Reporter> {

@@ -2,7 +2,7 @@ import type { LedgerRecord } from './ledger/types.js';
 import type { SmokeResult } from './smoke/types.js';
 
 /** Steps of one site's pipeline, as reporters show them. */
-export type Step = 'plan' | 'apply' | 'smoke' | 'rollback';
+export type Step = 'plan' | 'apply' | 'smoke' | 'rollback' | 'hold';
 
 /** Everything domain code tells the user goes through these typed events. */
 export type OzgEvent =

@@ -8,12 +8,13 @@ interface RollbackFlags {
   procedure: string;
   env: EnvironmentName;
   to?: string;
+  reason?: string;
 }
 
 export async function run(context: CommandContext, site: string, flags: RollbackFlags): Promise<CommandResult> {
   const workspace = await openWorkspace(context, { lock: true, command: 'rollback' });
   try {
-    const result = await rollbackSetup(workspace, { site, procedure: flags.procedure, environment: flags.env, to: flags.to });
+    const result = await rollbackSetup(workspace, { site, procedure: flags.procedure, environment: flags.env, to: flags.to, reason: flags.reason });
     context.reporter.result(result, () => formatRollbackResult(result));
     return { exitCode: exitCodeForRollback(result) };
   } finally {

@@ -9,9 +9,9 @@ export interface RecordContext {
 }
 
 // a Record, so a new outcome that is not listed here fails to compile instead of being refused on merge
-const OUTCOME_SET: Record<ReleaseOutcome, true> = { applied: true, unchanged: true, 'smoke-failed': true, 'apply-failed': true, 'rolled-back': true, tested: true, skipped: true, adopted: true };
+const OUTCOME_SET: Record<ReleaseOutcome, true> = { applied: true, unchanged: true, 'smoke-failed': true, 'apply-failed': true, 'rolled-back': true, tested: true, skipped: true, adopted: true, 'hold-released': true };
 const OUTCOMES = Object.keys(OUTCOME_SET) as ReleaseOutcome[];
-const RECORD_KEYS = new Set(['id', 'time', 'seq', 'actor', 'run', 'site', 'environment', 'procedure', 'version', 'hash', 'release', 'outcome', 'smoke', 'durationMs', 'error']);
+const RECORD_KEYS = new Set(['id', 'time', 'seq', 'actor', 'run', 'site', 'environment', 'procedure', 'version', 'hash', 'release', 'outcome', 'smoke', 'durationMs', 'error', 'hold']);
 const SMOKE_KEYS = new Set(['name', 'passed', 'attempts', 'durationMs', 'detail', 'output', 'skipped']);
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 /** `20261129T053200Z-1a2b3c4d`, and anything else that is one safe path component */
@@ -56,6 +56,22 @@ export function checkForeignRecord(record: LedgerRecord, context: RecordContext)
   if (typeof record.durationMs !== 'number' || !Number.isFinite(record.durationMs) || record.durationMs < 0) problems.push('durationMs must be a number >= 0');
   if (record.error !== undefined && (typeof record.error !== 'string' || record.error.length > 100_000)) problems.push('error must be text');
   record.smoke.forEach((result, i) => problems.push(...checkSmokeResult(result, `smoke[${i}]`)));
+  if (record.hold !== undefined) problems.push(...checkHold(record.hold, record.outcome));
+  else if (record.outcome === 'hold-released') problems.push('a hold-released record must name the hold it released');
+  return problems;
+}
+
+const HOLD_KEYS = new Set(['version', 'hash', 'reason']);
+
+function checkHold(value: unknown, outcome: ReleaseOutcome): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['hold must be an object'];
+  const h = value as Record<string, unknown>;
+  const problems: string[] = [];
+  if (outcome !== 'rolled-back' && outcome !== 'hold-released') problems.push(`hold is only written on rolled-back and hold-released records, not ${outcome}`);
+  for (const key of Object.keys(h)) if (!HOLD_KEYS.has(key)) problems.push(`hold has an unknown field ${JSON.stringify(key)}`);
+  if (typeof h.version !== 'string' || semver.valid(h.version) === null || h.version.length > 100) problems.push('hold.version must be a semantic version');
+  if (typeof h.hash !== 'string' || !/^[0-9a-f]{64}$/.test(h.hash)) problems.push('hold.hash must be 64 hex digits');
+  if (typeof h.reason !== 'string' || h.reason.length === 0 || h.reason.length > 2000 || CONTROL_ANY.test(h.reason)) problems.push('hold.reason must be 1 to 2000 characters without control characters');
   return problems;
 }
 

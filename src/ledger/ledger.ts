@@ -6,6 +6,7 @@ import { isErrnoCode } from '../system-error.js';
 import { formatLedgerLine, isTornLedgerLine, parseLedgerLine } from './ledger-line.js';
 import type { LedgerRecord, ReleaseOutcome } from './types.js';
 import { systemClock } from '../clock.js';
+import { HoldTracker } from './hold.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
 
@@ -54,6 +55,8 @@ export interface LedgerDamage {
 export interface LedgerIndex {
   /** per (site, environment, procedure): the last record saying what should be live, in causal order */
   latest: Map<string, LedgerRecord>;
+  /** per target with an active hold: the rolled-back record that holds it (see hold.ts) */
+  holds: Map<string, LedgerRecord>;
   damage: LedgerDamage;
 }
 
@@ -93,7 +96,7 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
     const tracker = new LatestTracker();
     const damage = await scan((record) => tracker.add(record));
     seqs = tracker.seqs;
-    return { latest: tracker.latest, damage };
+    return { latest: tracker.latest, holds: tracker.holds.active, damage };
   };
   return {
     file,
@@ -323,6 +326,7 @@ export function targetKey(record: Pick<LedgerRecord, 'site' | 'environment' | 'p
 export class LatestTracker {
   readonly latest = new Map<string, LedgerRecord>();
   readonly seqs = new Map<string, number>();
+  readonly holds = new HoldTracker();
   private readonly latestSeq = new Map<string, number>();
 
   constructor(private readonly filter: LedgerFilter = {}) {}
@@ -331,6 +335,7 @@ export class LatestTracker {
     const key = targetKey(record);
     const seq = record.seq ?? this.seqs.get(key) ?? 0;
     this.seqs.set(key, Math.max(this.seqs.get(key) ?? 0, seq));
+    this.holds.add(key, seq, record);
     if (!LIVE_OUTCOMES.includes(record.outcome) || !matchesFilter(record, this.filter)) return;
     const best = this.latestSeq.get(key);
     if (best !== undefined && seq < best) return;

@@ -8,7 +8,20 @@ export type ReleaseOutcome =
   | 'rolled-back' // target switched back to the previous release (version/hash: now live)
   | 'tested' // smoke checks run against an unchanged live release
   | 'adopted' // found live at the desired hash without a ledger record (a run killed before recording it), smoke passed
-  | 'skipped'; // not attempted (e.g. test gate failed, so prod skipped)
+  | 'skipped' // not attempted (e.g. test gate failed, so prod skipped)
+  | 'hold-released'; // an operator released the hold a rollback put on this target (`hold`: the bundle it refused)
+
+/**
+ * The bundle a rollback switched away from, refused for this target until an operator
+ * releases it (`ozg unhold`) or the inventory asks for a different bundle. Pinned by hash:
+ * any other bundle, even of the same version, is not held.
+ */
+export interface HeldBundle {
+  version: string;
+  hash: string;
+  /** why: the operator's `--reason`, or the failed smoke checks of an automatic rollback */
+  reason: string;
+}
 
 /** One line of the ledger. */
 export interface LedgerRecord {
@@ -39,4 +52,6 @@ export interface LedgerRecord {
   durationMs: number;
   /** secret-free error summary */
   error?: string;
+  /** on `rolled-back`: the bundle now held off this target; on `hold-released`: the hold released */
+  hold?: HeldBundle;
 }

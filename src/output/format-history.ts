@@ -12,7 +12,7 @@ export function formatHistoryResult(result: HistoryResult): string {
       r.environment,
       r.procedure,
       r.version,
-      r.outcome,
+      r.hold ? `${r.outcome} (${r.outcome === 'rolled-back' ? 'holds' : 'of'} ${r.hold.version}: ${r.hold.reason})` : r.outcome,
       r.release ?? '-',
       r.smoke.length ? `${r.smoke.filter((s) => s.passed).length}/${r.smoke.length} passed` : '-',
       r.actor,

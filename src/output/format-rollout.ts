@@ -1,4 +1,5 @@
 import { formatProblem } from '../errors.js';
+import { formatHold } from './format-plan.js';
 import type { RolloutResult } from '../rollout/rollout.js';
 
 export interface RolloutSummaryOptions {
@@ -30,7 +31,8 @@ export function formatRolloutSummary(result: RolloutResult, options: RolloutSumm
       rows.push({ cells: [site.site, 'failed: invalid input, not deployed'], details: site.problems.map((p) => `    ${formatProblem(p)}`) });
       continue;
     }
-    if (site.items.length === 0 || site.result === 'unchanged') {
+    const holds = site.items.some((item) => item.environments.some((e) => e.status === 'held'));
+    if (site.items.length === 0 || (site.result === 'unchanged' && !holds)) {
       const group = site.result === 'unchanged' ? 'unchanged' : `${site.result}${site.reason ? ` (${site.reason})` : ''}`;
       collapsed.set(group, [...(collapsed.get(group) ?? []), site.site]);
       continue;
@@ -40,7 +42,11 @@ export function formatRolloutSummary(result: RolloutResult, options: RolloutSumm
       if (unchanged.includes(item)) continue;
       // each failure's error below its row, and the error's hint below that
       const details = item.environments.flatMap((e) =>
-        e.error ? [`    ${e.environment}: ${e.error.split('\n').join('\n    ')}`, ...(e.hint ? [`      hint: ${e.hint.split('\n').join('\n      ')}`] : [])] : [],
+        e.error
+          ? [`    ${e.environment}: ${e.error.split('\n').join('\n    ')}`, ...(e.hint ? [`      hint: ${e.hint.split('\n').join('\n      ')}`] : [])]
+          : e.status === 'held' && e.hold
+            ? [`    ${e.environment}: ${formatHold(e.hold)}`]
+            : [],
       );
       rows.push({ cells: [site.site, `${item.procedure} ${item.version}`, ...item.environments.map((e) => `${e.environment}: ${e.status}`)], details });
     }
@@ -50,6 +56,8 @@ export function formatRolloutSummary(result: RolloutResult, options: RolloutSumm
   for (const [group, sites] of collapsed) lines.push(listSites(`${group}: ${sites.length} site(s)`, sites));
   const total = [...counts.entries()].map(([k, v]) => `${v} ${k}`).join(', ');
   lines.push(`${result.sites.length} site(s): ${total || 'nothing selected'}`);
+  const held = result.sites.flatMap((s) => s.items.flatMap((i) => i.environments)).filter((e) => e.status === 'held').length;
+  if (held > 0) lines.push(`${held} target(s) held by a rollback and skipped: \`ozg unhold <site> -p <procedure> -e <env>\` releases one`);
   if (options.interrupted) lines.push(...describeInterruption(result, options.resumeCommand));
   return lines.join('\n');
 }

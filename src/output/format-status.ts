@@ -1,5 +1,6 @@
 import type { StatusResult, TargetStatus } from '../rollout/inspect.js';
 import { formatTable } from './format-table.js';
+import { formatHold } from './format-plan.js';
 
 /** `ozg status` for people: recorded, live and desired version per target, and its state. */
 export function formatStatusResult(result: StatusResult): string {
@@ -12,5 +13,6 @@ export function formatStatusResult(result: StatusResult): string {
 function describeState(target: TargetStatus): string {
   if (target.error !== null) return target.inputError ? target.error : `unreachable: ${target.error}`;
   if (target.drift) return 'DRIFT';
+  if (target.hold) return formatHold(target.hold);
   return target.upToDate ? 'up to date' : `pending ${target.action}`;
 }

@@ -1,5 +1,6 @@
 import { formatProblem } from '../errors.js';
 import type { RolloutResult } from '../rollout/rollout.js';
+import type { EnvironmentOutcome } from '../rollout/pipeline.js';
 
 /**
  * Smoke results as JUnit XML, the report format GitLab, GitHub Actions and Jenkins show as
@@ -37,7 +38,7 @@ export function formatJunit(result: RolloutResult, options: { name: string; time
         const count = counts.get(key) ?? { tests: 0, failures: 0, skipped: 0, time: 0 };
         const classname = `${site.site}.${env.environment}.${item.procedure}`;
         if (env.status === 'skipped' || (env.smoke.length === 0 && env.status !== 'apply-failed')) {
-          cases.push(skippedCase(classname, 'smoke', env.status === 'skipped' ? 'not attempted: an earlier stage failed' : `${env.status}: no smoke checks ran`));
+          cases.push(skippedCase(classname, 'smoke', describeSkipped(env)));
           count.tests += 1;
           count.skipped += 1;
         } else if (env.status === 'apply-failed') {
@@ -111,4 +112,10 @@ export function escapeXml(text: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&apos;');
+}
+
+/** Why a target has no smoke results: not attempted, held by a rollback, or nothing to check. */
+function describeSkipped(env: EnvironmentOutcome): string {
+  if (env.hold) return env.status === 'held' ? `held by a rollback: ${env.hold.version} is not deployed again until released` : 'not attempted: an earlier stage is held by a rollback';
+  return env.status === 'skipped' ? 'not attempted: an earlier stage failed' : `${env.status}: no smoke checks ran`;
 }

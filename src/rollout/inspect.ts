@@ -4,6 +4,7 @@ import { ClusterError, describeError, ExitCode, formatProblem, InvalidInputError
 import { planTarget, type PlanAction, type TargetPlan } from './plan.js';
 import { canDiff, type BundleDiff } from '../targets/driver.js';
 import type { Workspace } from '../workspace/workspace.js';
+import { holdBlocking, type HoldInfo } from '../ledger/hold.js';
 
 /** One target as plan and status see it: desired (rendered), live (marker), recorded (ledger). */
 export interface InspectedTarget {
@@ -18,6 +19,8 @@ export interface InspectedTarget {
   /** the version the ledger last recorded for this target, known even when the target cannot be read */
   recorded?: string;
   /** the target could not be read, or (with `inputError`) the desired release could not be built */
+  /** a rollback holds this target off the desired bundle: a deploy skips it */
+  hold?: HoldInfo;
   error?: string;
   unreachable?: boolean;
   /** a secret of the setup is not available here, or its bundle does not build: the desired hash is unknown, live and recorded are still shown */
@@ -54,8 +57,10 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
           const driver = await workspace.driver(item.site, environment);
           const live = await driver.live(item.procedure.name);
           row.plan = planTarget(bundle, live, recorded);
+          const hold = row.plan.action === 'unchanged' ? undefined : holdBlocking(workspace.holding(row), bundle.hash);
+          if (hold) row.hold = hold;
           // where the target can preview a change (Kubernetes server-side dry run), say what it would touch
-          if (options.preview && row.plan.action !== 'unchanged' && canDiff(driver)) row.objects = await driver.diffBundle(bundle);
+          if (options.preview && row.plan.action !== 'unchanged' && !row.hold && canDiff(driver)) row.objects = await driver.diffBundle(bundle);
         } catch (error) {
           if (!(error instanceof UnreachableError || error instanceof RemoteCommandError || error instanceof ClusterError)) throw error;
           row.error = describeError(error);
@@ -87,13 +92,20 @@ export interface PlanResult {
   pending: number;
   /** targets that could not be read: what a deploy would do to them is unknown */
   unknown: number;
+  /** targets a deploy would skip because a rollback holds them */
+  held?: number;
   targets: InspectedTarget[];
 }
 
 /** A dry run of a deploy: renders everything, reads every target, changes nothing. */
 export async function planTargets(workspace: Workspace, items: ResolvedSetup[]): Promise<PlanResult> {
   const targets = await inspectTargets(workspace, items, undefined, { preview: true });
-  return { pending: targets.filter((t) => t.plan && t.plan.action !== 'unchanged').length, unknown: targets.filter((t) => t.error && !t.inputError).length, targets };
+  return {
+    pending: targets.filter((t) => t.plan && t.plan.action !== 'unchanged' && !t.hold).length,
+    unknown: targets.filter((t) => t.error && !t.inputError).length,
+    held: targets.filter((t) => t.hold).length,
+    targets,
+  };
 }
 
 export function exitCodeForPlan(result: PlanResult): number {
@@ -115,6 +127,8 @@ export interface TargetStatus {
   action: PlanAction | null;
   upToDate: boolean | null;
   drift: boolean | null;
+  /** the rollback hold that keeps a deploy from bringing the desired bundle (present only then) */
+  hold?: HoldInfo;
   error: string | null;
   /** the error is a secret not available here: live and recorded are still read */
   inputError?: boolean;
@@ -155,6 +169,7 @@ function toTargetStatus(row: InspectedTarget): TargetStatus {
     action: row.plan?.action ?? null,
     upToDate: row.plan ? row.plan.action === 'unchanged' : null,
     drift: row.plan?.drift ?? null,
+    ...(row.hold ? { hold: row.hold } : {}),
     error: row.error ?? null,
     ...(row.inputError ? { inputError: true } : {}),
   };

@@ -1,6 +1,6 @@
 import type { EnvironmentName, ResolvedSetup, Site } from '../inventory/types.js';
 import type { Bundle } from '../procedure/types.js';
-import type { LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
+import type { HeldBundle, LedgerRecord, ReleaseOutcome } from '../ledger/types.js';
 import type { Reporter, Step } from '../events.js';
 import type { SmokeResult } from '../smoke/types.js';
 import type { LiveRelease, TargetDriver } from '../targets/driver.js';
@@ -9,6 +9,7 @@ import { elapsedMs, type Clock } from '../clock.js';
 import { createReleaseId } from './release-id.js';
 import { isUnrecordedRelease, planTarget, type TargetPlan } from './plan.js';
 import type { TargetKey } from './target-key.js';
+import { holdBlocking, toHoldReason, type HoldInfo } from '../ledger/hold.js';
 
 /** A ledger record before the ledger stamps id, time, actor and run on it. */
 export type RecordInput = Omit<LedgerRecord, 'id' | 'time' | 'actor' | 'run'>;
@@ -19,6 +20,8 @@ export interface PipelineDeps {
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for this target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
+  /** the rollback record holding this target (ledger/hold.ts); absent: nothing is held */
+  holding?(key: TargetKey): LedgerRecord | undefined;
   record(record: RecordInput): Promise<void>;
   reporter: Reporter;
   /** release ids and durations: the run's one clock */
@@ -26,7 +29,7 @@ export interface PipelineDeps {
   signal?: AbortSignal;
 }
 
-export type EnvironmentStatus = 'unchanged' | 'applied' | 'adopted' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped';
+export type EnvironmentStatus = 'unchanged' | 'applied' | 'adopted' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped' | 'held';
 
 export interface EnvironmentOutcome {
   environment: EnvironmentName;
@@ -41,6 +44,8 @@ export interface EnvironmentOutcome {
   unreachable?: boolean;
   /** the target refused the bundle's content (e.g. a field the API server's schema lacks): an input error */
   invalidInput?: boolean;
+  /** status `held`: the rollback hold that refused this bundle (`skipped`: the earlier environment that was held) */
+  hold?: HoldInfo;
 }
 
 export type ItemResult = 'ok' | 'unchanged' | 'test-gate-failed' | 'failed';
@@ -60,6 +65,8 @@ interface Stage {
   bundle: Bundle;
   live: LiveRelease | undefined;
   plan: TargetPlan;
+  /** a rollback hold refuses exactly this bundle here: the stage (and every later one) is not run */
+  hold?: HoldInfo;
 }
 
 /**
@@ -104,6 +111,18 @@ export async function deployItem(item: ResolvedSetup, environments: EnvironmentN
     return outcome;
   }
 
+  // A held stage is not run, and neither is any later one: prod is gated by test's result for
+  // exactly this bundle, which a held test never gives. Nothing is recorded for them: the
+  // hold is in the ledger already, and a skip per run would only repeat it.
+  const heldAt = stages.findIndex((s) => s.hold !== undefined);
+  const held = heldAt === -1 ? [] : stages.splice(heldAt);
+  const finish = () => {
+    for (const [index, stage] of held.entries()) {
+      outcome.environments.push({ environment: stage.environment, status: index === 0 ? 'held' : 'skipped', version: stage.bundle.version, release: stage.live?.release, smoke: [], hold: held[0]!.hold! });
+    }
+    return outcome;
+  };
+  if (held.length > 0) report(deps, item, held[0]!.environment, 'hold', describeHeld(held[0]!.hold!));
   const stamp = deps.clock.now();
   for (const [index, stage] of stages.entries()) {
     const gatesLaterStage = stages.slice(index + 1).some((s) => s.plan.action !== 'unchanged');
@@ -119,10 +138,15 @@ export async function deployItem(item: ResolvedSetup, environments: EnvironmentN
       outcome.environments.push({ environment: skipped.environment, status: 'skipped', version: skipped.bundle.version, smoke: [] });
       await deps.record(recordFor(item, skipped, 'skipped', { durationMs: 0, error: `${stage.environment} ${result.status}` }));
     }
-    return outcome;
+    return finish();
   }
-  outcome.result = 'ok';
-  return outcome;
+  // only the held part left: nothing ran, as for an unchanged item
+  outcome.result = stages.every((s) => s.plan.action === 'unchanged' && !isUnrecordedRelease(s.plan)) ? 'unchanged' : 'ok';
+  return finish();
+}
+
+function describeHeld(hold: HoldInfo): string {
+  return `held: ${hold.version} was rolled back by ${hold.by} at ${hold.since} (${hold.reason}); \`ozg unhold\` releases it`;
 }
 
 /** Fills `stages` one environment at a time, so a failure leaves the ones prepared before it. */
@@ -132,8 +156,11 @@ async function prepareStages(item: ResolvedSetup, environments: EnvironmentName[
     const bundle = await deps.renderBundle(item, environment);
     const driver = await deps.driver(item.site, environment);
     const live = await driver.live(item.procedure.name, bundle);
-    const recorded = deps.recorded({ site: item.site.name, environment, procedure: item.procedure.name });
-    stages.push({ environment, driver, bundle, live, plan: planTarget(bundle, live, recorded) });
+    const key = { site: item.site.name, environment, procedure: item.procedure.name };
+    const plan = planTarget(bundle, live, deps.recorded(key));
+    // a target already running the held bundle (put back by hand) has nothing to refuse
+    const hold = plan.action === 'unchanged' ? undefined : holdBlocking(deps.holding?.(key), bundle.hash);
+    stages.push({ environment, driver, bundle, live, plan, ...(hold ? { hold } : {}) });
   }
 }
 
@@ -180,8 +207,11 @@ async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: Pi
 
   const failedNames = smoke.filter((r) => !r.passed).map((r) => `${r.name}: ${r.detail}`).join('; ');
   await deps.record(recordFor(item, stage, 'smoke-failed', { release, smoke, durationMs: elapsedMs(deps.clock, started), error: failedNames }));
-  // a release that went live unrecorded never passed its gate: undo it as its own run would have
-  if (applied || adopting) await rollBack(item, stage, deps);
+  // a release that went live unrecorded never passed its gate: undo it as its own run would have.
+  // In prod the bundle is then held: the next run must not put it back without a decision.
+  // Test is not held: it is the gate, failing there is its purpose and prod never got it.
+  const hold = environment === 'prod' ? { version: bundle.version, hash: bundle.hash, reason: toHoldReason(`prod smoke checks failed: ${failedNames}`) } : undefined;
+  if (applied || adopting) await rollBack(item, stage, deps, undefined, hold);
   return { ...base, status: 'smoke-failed', release, smoke, error: failedNames };
 }
 
@@ -211,7 +241,7 @@ async function restoreAfterFailedApply(item: ResolvedSetup, stage: Stage, deps: 
 }
 
 /** A release that failed its smoke checks is replaced by the one before it, when there is one. */
-async function rollBack(item: ResolvedSetup, stage: Stage, deps: PipelineDeps, toRelease?: string): Promise<void> {
+async function rollBack(item: ResolvedSetup, stage: Stage, deps: PipelineDeps, toRelease?: string, hold?: HeldBundle): Promise<void> {
   report(deps, item, stage.environment, 'rollback', toRelease ? `restoring release ${toRelease}` : 'switching back to the previous release');
   const started = deps.clock.monotonicMs();
   try {
@@ -224,7 +254,9 @@ async function rollBack(item: ResolvedSetup, stage: Stage, deps: PipelineDeps, t
       ...recordFor(item, stage, 'rolled-back', { release: result.live.release, durationMs: elapsedMs(deps.clock, started) }),
       version: result.live.version,
       hash: result.live.hash,
+      ...(hold ? { hold } : {}),
     });
+    if (hold) report(deps, item, stage.environment, 'hold', `${hold.version} is held: the next deploy skips it until \`ozg unhold ${item.site.name} -p ${item.procedure.name} -e ${stage.environment}\` or a new version`);
   } catch (error) {
     if (error instanceof InterruptedError) throw error;
     deps.reporter.emit({ type: 'warning', message: `${item.site.name}/${stage.environment}: rollback failed: ${describeError(error)}` });

@@ -22,6 +22,13 @@ export type ApplyResult =
   | { status: 'unchanged'; live: LiveRelease }
   | { status: 'applied'; live: LiveRelease; previous?: LiveRelease };
 
+/** A release a target keeps and can be rolled back to. */
+export interface KeptRelease {
+  release: string;
+  version: string;
+  hash: string;
+}
+
 export type RollbackResult =
   | { status: 'rolled-back'; live: LiveRelease }
   | { status: 'nothing-to-roll-back'; reason: string };
@@ -42,6 +49,8 @@ export interface TargetDriver {
   smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]>;
   /** switch back to the previous release (or to `toRelease` when given) */
   rollback(procedure: string, toRelease?: string): Promise<RollbackResult>;
+  /** the releases kept on the target for rollback, newest first (for `rollback --to` answers) */
+  keptReleases?(procedure: string): Promise<KeptRelease[]>;
   close(): Promise<void>;
 }
 

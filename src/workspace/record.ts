@@ -19,6 +19,8 @@ export interface CreateRecorderOptions {
   stopNow: StopNow;
   /** a live record was written: the workspace's view of what each target runs */
   onLive(record: LedgerRecord): void;
+  /** any record was written (holds follow rollbacks and releases) */
+  onWritten?(record: LedgerRecord): void;
 }
 
 /** Appends one ledger record per step, stamped here so a record the disk refuses can still be shown whole. */
@@ -41,6 +43,7 @@ export function createRecorder(options: CreateRecorderOptions): (input: RecordIn
       stopNow.appending.delete(appended);
     }
     if (LIVE_OUTCOMES.includes(input.outcome)) options.onLive(written);
+    options.onWritten?.(written);
     options.reporter.emit({ type: 'recorded', record: written });
   };
 }

@@ -14,6 +14,7 @@ import type { LabelledSite } from '../inventory/select.js';
 import { loadProjectBySite, type InvalidSite, type LoadScope } from '../inventory/load-by-site.js';
 import { createSecretRedactor, type SecretRedactor } from '../inventory/secret-redactor.js';
 import { describeLedgerDamage, openLedger, targetKey, type Ledger } from '../ledger/ledger.js';
+import { updateHolds } from '../ledger/hold.js';
 import type { PipelineDeps } from '../rollout/pipeline.js';
 import { checkSelection, describeInvalidSite, selectWork, type SelectionFlags, type SiteSelection } from './selection.js';
 import type { TargetKey } from '../rollout/target-key.js';
@@ -77,6 +78,8 @@ export interface Workspace {
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
   /** the last release the ledger holds for a target (applied or rolled back) */
   recorded(key: TargetKey): LedgerRecord | undefined;
+  /** the rollback record holding a target (ledger/hold.ts), while its hold is active */
+  holding(key: TargetKey): LedgerRecord | undefined;
   pipelineDeps(): PipelineDeps;
   /** close a site's connections and drop its rendered bundles once its pipeline is done */
   releaseSite(site: string): Promise<void>;
@@ -145,7 +148,7 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
   try {
     const ledger = await openLedger(inventory.ledgerDir);
     // one streaming pass: a ledger of any size, ordered causally (seq, file order), never by clocks
-    const { latest, damage } = await ledger.index();
+    const { latest, holds, damage } = await ledger.index();
     for (const message of describeLedgerDamage(ledger.file, damage)) reporter.emit({ type: 'warning', message });
     const redactor = options.redactor ?? createSecretRedactor();
     const artifacts = createArtifactCache({
@@ -167,7 +170,7 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
       }
       return selection;
     };
-    const record = createRecorder({ ledger, redactor, clock, reporter, run, actor, stopNow, onLive: (written) => latest.set(targetKey(written), written) });
+    const record = createRecorder({ ledger, redactor, clock, reporter, run, actor, stopNow, onLive: (written) => latest.set(targetKey(written), written), onWritten: (written) => updateHolds(holds, targetKey(written), written) });
 
     const workspace: Workspace = {
       inventory,
@@ -205,10 +208,12 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
       },
       driver: (site, environment) => drivers.driver(site, environment),
       recorded: (key) => latest.get(targetKey(key)),
+      holding: (key) => holds.get(targetKey(key)),
       pipelineDeps: () => ({
         renderBundle: (item, environment) => workspace.renderBundle(item, environment),
         driver: (site, environment) => workspace.driver(site, environment),
         recorded: (key) => workspace.recorded(key),
+        holding: (key) => workspace.holding(key),
         record,
         reporter,
         clock,

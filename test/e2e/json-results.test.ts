@@ -104,7 +104,7 @@ describe('--json results match the README', () => {
 
   it('documents every command once', () => {
     expect([...documented.commands.keys()].sort()).toEqual(
-      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'validate'],
+      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate'],
     );
   });
 
@@ -136,6 +136,7 @@ describe('--json results match the README', () => {
         'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)',
         'result.targets[].live': 'with inputError only (test/e2e/fleet-isolation.test.ts)',
         'result.targets[].recorded': 'with inputError only (test/e2e/fleet-isolation.test.ts)',
+        'result.targets[].hold': 'a target held by a rollback (test/e2e/rollback-hold.test.ts)',
       },
     });
   });
@@ -148,7 +149,7 @@ describe('--json results match the README', () => {
         { run: await runOzg(['status', '--json'], { cwd: dir }), code: 0 },
         { run: await runOzg(['status', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
       ],
-      notProducedHere: { 'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)' },
+      notProducedHere: { 'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)', 'result.targets[].hold': 'a target held by a rollback (test/e2e/rollback-hold.test.ts)' },
     });
   });
 
@@ -179,6 +180,14 @@ describe('--json results match the README', () => {
       runs: [
         { run: await runOzg(['rollback', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
         { run: await runOzg(['rollback', 'luebeck', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 4 },
+      ],
+      notProducedHere: { 'result.smokeNotRun': "the restored release's version is no longer in the catalogue (test/e2e/rollback-hold.test.ts)" },
+    });
+    expectDocumentedShape({
+      command: 'unhold',
+      runs: [
+        { run: await runOzg(['unhold', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
+        { run: await runOzg(['unhold', 'amt-hohner-harde', '-p', 'antrag-formular', '-e', 'test', '--json'], { cwd: dir }), code: 0 },
       ],
     });
   });

@@ -666,6 +666,45 @@ describe('ozg deploy to a Kubernetes data center', () => {
     }
   });
 
+  it('a rollback holds the bundle rolled back from: smoke-tested, plan shows it held, deploy skips it, --to an unknown release lists the kept ones', async () => {
+    await startDeployed();
+    const undo = arrangeHealthyService();
+    try {
+      await writeInventory(cwd, { procedures: { kiel: { [PROCEDURE]: '1.1.0' }, husum: { [PROCEDURE]: '1.0.0' } } });
+      expect((await ozg(cwd, 'deploy', 'kiel')).code).toBe(0);
+      const rollback = await ozg(cwd, 'rollback', 'kiel', '-p', PROCEDURE, '-e', 'prod', '--reason', 'wrong database', '--json');
+      expect({ code: rollback.code, stderr: rollback.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(resultOf(rollback)).toMatchObject({
+        status: 'rolled-back',
+        live: { version: '1.0.0' },
+        hold: { version: '1.1.0', reason: 'wrong database' },
+        smoke: [expect.objectContaining({ name: 'service-answers', passed: true })],
+      });
+      expect(releaseRecord(ns('kiel', 'prod')).live.version).toBe('1.0.0');
+
+      const plan = resultOf(await ozg(cwd, 'plan', 'kiel', '--json'));
+      expect(plan.held).toBe(1);
+      expect(plan.targets.find((t: any) => t.environment === 'prod').hold).toMatchObject({ version: '1.1.0', reason: 'wrong database', at: '1.0.0' });
+
+      const prodBefore = snapshot(ns('kiel', 'prod'));
+      server.clearRequests();
+      const deploy = await ozg(cwd, 'deploy', 'kiel', '--json');
+      expect({ code: deploy.code, stderr: deploy.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(outcomes(deploy)).toEqual(['kiel/prod: held', 'kiel/test: unchanged']);
+      expect(server.requests.filter((r) => r.namespace === ns('kiel', 'prod') && isWrite(r)).map(describeRequest)).toEqual([]);
+      expect(snapshot(ns('kiel', 'prod'))).toEqual(prodBefore);
+
+      const kept = releaseRecord(ns('kiel', 'prod')).kept as Array<{ release: string; version: string }>;
+      expect(kept.map((k) => k.version).sort()).toEqual(['1.0.0', '1.1.0']);
+      const unknown = await ozg(cwd, 'rollback', 'kiel', '-p', PROCEDURE, '-e', 'prod', '--to', 'r-unknown');
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain(`error: release r-unknown is not kept on kiel/prod/${PROCEDURE}`);
+      for (const k of kept) expect(unknown.stderr).toMatch(new RegExp(`\\n  ${k.release}  ${k.version.replace(/\./g, '\\.')}  `));
+    } finally {
+      undo();
+    }
+  });
+
   it('plan reads the live state: nothing pending, then pending after a version bump (exit 10)', async () => {
     await startDeployed();
     const fresh = await checkout();

@@ -169,6 +169,17 @@ describe('deploying to VMs over SSH', () => {
 
     const last = (await ledger(cwd)).at(-1);
     expect(last).toMatchObject({ site: 'alpha', environment: 'prod', procedure: 'probe', outcome: 'rolled-back', release: firstRelease.release, hash: firstRelease.hash });
+    // the restored release was smoke-tested over SSH, and the bundle rolled back from is held
+    expect(last!.smoke.length).toBeGreaterThan(0);
+    expect(last!.smoke.every((s) => s.passed)).toBe(true);
+    expect(last!.hold).toMatchObject({ version: '1.0.0', hash: second.hash });
+
+    // --to a release the host does not keep: the kept ones are listed, read from the host
+    const unknown = await ozg(cwd, 'rollback', 'alpha', '-p', 'probe', '-e', 'prod', '--to', '20990101T000000Z-deadbeef');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`  ${second.release}  1.0.0  `);
+    expect(unknown.stderr).toContain(`  ${firstRelease.release}  1.0.0  `);
+    expect(unknown.stderr.indexOf(second.release)).toBeLessThan(unknown.stderr.indexOf(`  ${firstRelease.release}`));
   });
 
   it('passes a hostile site value to the host literally: no command runs, in a hook (| shell) or a config file (| json)', async () => {

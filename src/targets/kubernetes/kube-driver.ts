@@ -13,7 +13,7 @@ import { DNS_LABEL } from '../../inventory/dns-label.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
-import type { ApplyResult, BundleDiff, DiffingDriver, LiveRelease, RollbackResult } from '../driver.js';
+import type { ApplyResult, BundleDiff, DiffingDriver, KeptRelease, LiveRelease, RollbackResult } from '../driver.js';
 import { deployRelease, stripRevision, type DeployReleaseOptions } from './deploy-release.js';
 import { diffObjects } from './diff-bundle.js';
 import { createKubeApi, type KubeApi } from './kube-api.js';
@@ -142,6 +142,12 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     return rollbackRelease(await scope(), procedure, toRelease, deployOptions);
   }
 
+  async function keptReleases(procedure: string): Promise<KeptRelease[]> {
+    validateLabel(procedure, 'procedure name');
+    const { record } = await readRecord((await scope()).client, procedure);
+    return [...(record?.kept ?? [])].sort((a, b) => b.revision - a.revision).map(({ release, version, hash }) => ({ release, version, hash }));
+  }
+
   async function smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]> {
     validateLabel(procedure, 'procedure name');
     return runSmokeJobs(scope, procedure, checks, {
@@ -167,7 +173,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     if (pending) (await pending.catch(() => undefined))?.close();
   }
 
-  return { description, namespace, live, apply, smoke, rollback, diffBundle, close };
+  return { description, namespace, live, apply, smoke, rollback, keptReleases, diffBundle, close };
 }
 
 function validateLabel(value: string, what: string): string {

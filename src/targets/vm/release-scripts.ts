@@ -87,6 +87,20 @@ export function renderReleaseMetadata(metadata: ReleaseMetadata): string {
   ].join('\n');
 }
 
+/** One exec: `ozg-kept {identity}` per release kept on the target (those with metadata). */
+export function buildKeptReleasesScript(context: ScriptContext): string {
+  return joinParts(
+    preamble(context),
+    helperFunctions(),
+    `for m in "$dir"/releases/*/${RELEASE_METADATA_FILE}; do
+  [ -f "$m" ] || continue
+  r=\${m%/${RELEASE_METADATA_FILE}}
+  i=$(ozg_identity "\${r##*/}") && printf 'ozg-kept {%s}\n' "$i"
+done
+exit 0`,
+  );
+}
+
 /** `<root>/.ozg-store/sha256` */
 export function storeDir(context: ScriptContext): string {
   return `${context.root}/${STORE_DIR}`;

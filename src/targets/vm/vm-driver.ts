@@ -9,12 +9,13 @@ import type { Bundle } from '../../procedure/types.js';
 import { fetchHttpWithGlobalFetch } from '../../smoke/fetch-http.js';
 import type { FetchHttp } from '../../smoke/run-checks.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
-import type { ApplyResult, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
+import type { ApplyResult, KeptRelease, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
 import type { Readable } from 'node:stream';
 import { addParentDirectories, ArchiveSourceError, createTarArchive, streamTarArchive, type ArchiveEntry } from './archive.js';
 import { findBundleProblems, findRootProblem } from './check-vm-target.js';
 import {
   buildApplyScript,
+  buildKeptReleasesScript,
   buildRollbackScript,
   INCOMING_DIR,
   LINKS_FILE,
@@ -178,11 +179,28 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     return { status: 'rolled-back', live: marker };
   }
 
+  async function keptReleases(procedure: string): Promise<KeptRelease[]> {
+    const result = await shell.exec(buildKeptReleasesScript(contextFor(procedure)), { timeoutMs: scriptTimeoutMs });
+    if (result.exitCode !== 0) shell.fail('prepare', `list ${procedureDir(contextFor(procedure))}/releases`, result, {});
+    const kept: KeptRelease[] = [];
+    for (const line of result.stdout.split('\n')) {
+      if (!line.startsWith('ozg-kept ')) continue;
+      try {
+        const value = JSON.parse(line.slice('ozg-kept '.length)) as Partial<KeptRelease>;
+        if (typeof value.release === 'string' && typeof value.version === 'string' && typeof value.hash === 'string') kept.push({ release: value.release, version: value.version, hash: value.hash });
+      } catch {
+        // a metadata file ozg did not write: not a release it can roll back to
+      }
+    }
+    // release ids start with their UTC time stamp: newest first
+    return kept.sort((a, b) => b.release.localeCompare(a.release));
+  }
+
   async function smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]> {
     return runVmSmoke(contextFor(procedure), checks, { shell, fetchFromHere: options.runHttp ?? fetchHttpWithGlobalFetch, sleep: options.sleep });
   }
 
-  return { description, live, apply, smoke, rollback, close: () => transport.close() };
+  return { description, live, apply, smoke, rollback, keptReleases, close: () => transport.close() };
 }
 
 export interface PrepareReleaseOptions extends ScriptContext {

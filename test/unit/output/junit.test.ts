@@ -42,4 +42,19 @@ describe('formatJunit', () => {
   it('escapes what XML cannot carry', () => {
     expect(escapeXml(`<a href="x">&'\u0000`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;\uFFFD');
   });
+
+  it('reports a target held by a rollback as skipped, saying so', () => {
+    const hold = { version: '1.2.0', hash: 'b'.repeat(64), reason: 'broken form', by: 'ops@admin', since: '2026-11-29T05:00:00.000Z', at: '1.1.0', run: 'run-0' };
+    const held: RolloutResult = {
+      ok: true,
+      writeFailures: [],
+      sites: [{ site: 'kiel', result: 'unchanged', items: [{ site: 'kiel', procedure: 'antrag', version: '1.2.0', result: 'unchanged', environments: [
+        { environment: 'test', status: 'held', version: '1.2.0', smoke: [], hold },
+        { environment: 'prod', status: 'skipped', version: '1.2.0', smoke: [], hold },
+      ] }] }],
+    };
+    const xml = formatJunit(held, { name: 'ozg deploy', timestamp: new Date('2026-11-29T06:00:00Z') });
+    expect(xml).toContain('<skipped message="held by a rollback: 1.2.0 is not deployed again until released"/>');
+    expect(xml).toContain('<skipped message="not attempted: an earlier stage is held by a rollback"/>');
+  });
 });

@@ -208,3 +208,69 @@ describe('a release live at the desired hash that the ledger never recorded', ()
     expect(h.records.map((r) => `${r.environment}:${r.outcome}:${r.version}`)).toEqual(['prod:smoke-failed:1.1.0', 'prod:rolled-back:1.0.0']);
   });
 });
+
+describe('rollback holds', () => {
+  /** the harness, with holds taken from the records written so far, as the workspace does */
+  function holdingHarness() {
+    const h = harness();
+    h.deps.holding = (key) => {
+      const deciding = h.records.filter((r) => r.site === key.site && r.environment === key.environment && r.procedure === key.procedure && ['applied', 'adopted', 'rolled-back', 'hold-released'].includes(r.outcome));
+      const last = deciding.at(-1);
+      return last?.outcome === 'rolled-back' && last.hold ? { ...last, id: 'r', time: '2026-11-29T05:00:00.000Z', actor: 'ops@admin', run: 'run-0' } : undefined;
+    };
+    return h;
+  }
+
+  it('a prod smoke failure holds the failed bundle in prod; a test failure holds nothing', async () => {
+    const h = holdingHarness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.smokePasses = false;
+    await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(h.records.at(-1)).toMatchObject({ environment: 'prod', outcome: 'rolled-back', version: '1.0.0', hold: { version: '1.1.0', hash: 'prod-1.1.0', reason: expect.stringContaining('prod smoke checks failed: ok:') } });
+
+    const gate = holdingHarness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], gate.deps);
+    gate.targets.test.smokePasses = false;
+    await deployItem(itemAt('1.1.0'), ['test', 'prod'], gate.deps);
+    expect(gate.records.find((r) => r.outcome === 'rolled-back')).not.toHaveProperty('hold');
+  });
+
+  it('skips a held prod target without touching or recording it; test still runs', async () => {
+    const h = holdingHarness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.smokePasses = false;
+    await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.smokePasses = true;
+    h.targets.test.calls = [];
+    h.targets.prod.calls = [];
+    const before = h.records.length;
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('unchanged');
+    expect(outcome.environments.map((e) => `${e.environment}:${e.status}`)).toEqual(['test:unchanged', 'prod:held']);
+    expect(outcome.environments[1]!.hold).toMatchObject({ version: '1.1.0', by: 'ops@admin' });
+    expect(h.targets.prod.calls).toEqual(['live']);
+    expect(h.records.length).toBe(before);
+    expect(h.events).toContainEqual(expect.objectContaining({ type: 'step', environment: 'prod', step: 'hold', message: expect.stringContaining('held: 1.1.0 was rolled back by ops@admin') }));
+  });
+
+  it('a held test target holds back prod too: its gate never ran for the bundle', async () => {
+    const h = holdingHarness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.records.push({ site: 'kiel', environment: 'test', procedure: 'antrag', version: '1.0.0', hash: 'test-1.0.0', outcome: 'rolled-back', smoke: [], durationMs: 0, hold: { version: '1.1.0', hash: 'test-1.1.0', reason: 'by hand' } });
+    h.targets.prod.calls = [];
+    const outcome = await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    expect(outcome.environments.map((e) => `${e.environment}:${e.status}`)).toEqual(['test:held', 'prod:skipped']);
+    expect(h.targets.prod.calls).toEqual(['live']);
+  });
+
+  it('a different desired bundle is not held', async () => {
+    const h = holdingHarness();
+    await deployItem(itemAt('1.0.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.smokePasses = false;
+    await deployItem(itemAt('1.1.0'), ['test', 'prod'], h.deps);
+    h.targets.prod.smokePasses = true;
+    const outcome = await deployItem(itemAt('1.2.0'), ['test', 'prod'], h.deps);
+    expect(outcome.result).toBe('ok');
+    expect(outcome.environments.map((e) => `${e.environment}:${e.status}`)).toEqual(['test:applied', 'prod:applied']);
+  });
+});

@@ -200,6 +200,11 @@ describe('kubernetes driver (against a fake API)', () => {
     expect(await driver.rollback('antrag-formular', 'r9')).toEqual({ status: 'nothing-to-roll-back', reason: `release r9 is no longer kept in namespace ${NS}` });
     await expect(driver.rollback('antrag-formular', '../r1')).rejects.toThrow(UsageError);
     expect(await driver.rollback('antrag-formular', 'r2')).toMatchObject({ status: 'rolled-back', live: { release: 'r2', version: '1.1.0' } });
+    // what `rollback --to` lists when asked for a release it does not keep: newest first
+    expect(await driver.keptReleases!('antrag-formular')).toEqual([
+      { release: 'r2', version: '1.1.0', hash: v2().hash },
+      { release: 'r1', version: '1.0.0', hash: v1().hash },
+    ]);
   });
 
   it('stops when another run changed the release record meanwhile', async () => {
