@@ -24,11 +24,13 @@ export function formatRolloutSummary(result: RolloutResult, options: RolloutSumm
   const rows: { cells: string[]; details: string[] }[] = [];
   const collapsed = new Map<string, string[]>();
   const counts = new Map<string, number>();
+  const invalid: string[] = [];
   for (const site of result.sites) {
     const kind = site.problems ? 'invalid' : site.result;
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
     if (site.problems) {
-      rows.push({ cells: [site.site, 'failed: invalid input, not deployed'], details: site.problems.map((p) => `    ${formatProblem(p)}`) });
+      // whole, not in the columns: the problems are what the operator has to read
+      invalid.push(`${site.site}  failed: invalid input, not deployed`, ...site.problems.map((p) => `    ${formatProblem(p)}`));
       continue;
     }
     const holds = site.items.some((item) => item.environments.some((e) => e.status === 'held'));
@@ -52,7 +54,7 @@ export function formatRolloutSummary(result: RolloutResult, options: RolloutSumm
     }
     if (unchanged.length > 0) rows.push({ cells: [site.site, `${unchanged.length} procedure(s) unchanged`], details: [] });
   }
-  const lines = alignRows(rows);
+  const lines = [...alignRows(rows), ...invalid];
   for (const [group, sites] of collapsed) lines.push(listSites(`${group}: ${sites.length} site(s)`, sites));
   const total = [...counts.entries()].map(([k, v]) => `${v} ${k}`).join(', ');
   lines.push(`${result.sites.length} site(s): ${total || 'nothing selected'}`);

@@ -135,7 +135,6 @@ describe('--json results match the README', () => {
         'result.targets[].objects': 'Kubernetes targets only (test/e2e/kubernetes-deploy.test.ts)',
         'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)',
         'result.targets[].live': 'with inputError only (test/e2e/fleet-isolation.test.ts)',
-        'result.targets[].recorded': 'with inputError only (test/e2e/fleet-isolation.test.ts)',
         'result.targets[].hold': 'a target held by a rollback (test/e2e/rollback-hold.test.ts)',
       },
     });

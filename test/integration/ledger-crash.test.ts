@@ -22,7 +22,7 @@ const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ozg-ledger-crash-'));
-  srcDir = await transpileSources(['errors.ts', 'system-error.ts', 'clock.ts', 'ledger/types.ts', 'ledger/ledger-line.ts', 'ledger/ledger.ts', 'ledger/lock.ts'], join(work, 'build'));
+  srcDir = await transpileSources(['errors.ts', 'system-error.ts', 'clock.ts', 'ledger/types.ts', 'ledger/ledger-line.ts', 'ledger/ledger.ts', 'ledger/hold.ts', 'ledger/lock.ts'], join(work, 'build'));
 });
 
 afterEach(() => {
