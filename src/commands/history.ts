@@ -1,7 +1,7 @@
 import type { CommandContext, CommandResult } from './context.js';
 import type { EnvironmentName } from '../inventory/types.js';
 import { ExitCode } from '../errors.js';
-import { openWorkspace } from '../workspace/workspace.js';
+import { openLedgerForReading } from '../workspace/read-ledger.js';
 import { readHistory } from '../ledger/history.js';
 import { formatHistoryResult } from '../output/format-history.js';
 
@@ -13,12 +13,9 @@ interface HistoryFlags {
 }
 
 export async function run(context: CommandContext, flags: HistoryFlags): Promise<CommandResult> {
-  const workspace = await openWorkspace(context, { lock: false, command: 'history' });
-  try {
-    const result = await readHistory(workspace.ledger, { site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit });
-    context.reporter.result(result, () => formatHistoryResult(result));
-    return { exitCode: ExitCode.ok };
-  } finally {
-    await workspace.close();
-  }
+  // the ledger only: history loads neither the catalogue nor templates (issue 14)
+  const ledger = await openLedgerForReading(context);
+  const result = await readHistory(ledger, { site: flags.site, procedure: flags.procedure, environment: flags.env, limit: flags.limit });
+  context.reporter.result(result, () => formatHistoryResult(result));
+  return { exitCode: ExitCode.ok };
 }
