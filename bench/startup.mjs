@@ -64,6 +64,12 @@ try {
     const goal = row.goal?.(cpu, floor);
     console.log(`| ${row.name} | ${cpu.toFixed(3)} s | ${(cpu / floor).toFixed(2)}× | ${goal?.text ?? ''} | ${goal ? (goal.met ? 'yes' : 'NO') : ''} |`);
   }
+
+  // what the remaining start-up is made of: module loading, measured in one fresh process
+  const breakdown = spawnSync(process.execPath, [path.join(root, 'bench/startup-breakdown.mjs')], { encoding: 'utf8' });
+  if (breakdown.status !== 0) throw new Error(`bench/startup-breakdown.mjs failed:\n${breakdown.stderr}`);
+  console.log('\nmodule loading a no-op deploy pays (CPU added by each import, one fresh process):');
+  for (const [name, seconds] of JSON.parse(breakdown.stdout)) console.log(`  ${(seconds * 1000).toFixed(0).padStart(4)} ms  ${name}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
