@@ -1,21 +1,16 @@
 /**
  * JSON Schema checks (ajv) whose errors read like advice and point at YAML source positions.
+ * Loads no ajv compiler: our own schemas are precompiled; compile-schema.ts compiles the
+ * procedures' value schemas.
  */
-import { readFileSync } from 'node:fs';
-import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import semver from 'semver';
 import type { Problem } from '../errors.js';
 import { sortProblems } from './problems.js';
 import { formatSuggestion } from './suggest.js';
 import { createProblem } from './yaml-source.js';
 import type { Anchor, JsonPath, PathSegment, YamlSource } from './yaml-source.js';
-
-// ajv and ajv-formats are CommonJS; under NodeNext their default export is the module object.
-const Ajv = AjvModule.default;
-const addFormats = addFormatsModule.default;
-export type AjvInstance = InstanceType<typeof Ajv>;
+import validateInventory from './generated/inventory-validator.js';
+import validateProcedure from './generated/procedure-validator.js';
 
 /** Keywords our schemas and procedure value schemas may use besides standard JSON Schema. */
 export const OZG_KEYWORDS = {
@@ -27,66 +22,16 @@ export const OZG_KEYWORDS = {
   message: 'x-ozg-message',
 } as const;
 
-export interface CreateAjvOptions {
-  /** fill in `default`s while validating (used to produce the values templates see) */
-  useDefaults?: boolean;
-  /** check each schema against the meta-schema when compiling it (default true); compileInOwnAjv does that once for all */
-  validateSchema?: boolean;
-}
-
-/** An ajv instance in strict mode with every error collected and our keywords and formats known. */
-export function createAjv(options: CreateAjvOptions = {}): AjvInstance {
-  const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, useDefaults: options.useDefaults ?? false, validateSchema: options.validateSchema ?? true });
-  addFormats(ajv);
-  ajv.addKeyword({ keyword: OZG_KEYWORDS.siteSpecific, schemaType: 'boolean' });
-  ajv.addKeyword({ keyword: OZG_KEYWORDS.fact, schemaType: 'string' });
-  ajv.addKeyword({ keyword: OZG_KEYWORDS.message, schemaType: 'string' });
-  ajv.addFormat('semver', { type: 'string', validate: (value: string) => semver.valid(value) !== null });
-  ajv.addFormat('semver-range', {
-    type: 'string',
-    validate: (value: string) => semver.valid(value) !== null || semver.validRange(value) !== null,
-  });
-  return ajv;
-}
-
-let metaAjv: AjvInstance | undefined;
-
-/**
- * `schema` against the JSON Schema meta-schema, on one shared instance: every ajv instance
- * compiles the meta-schema anew on first use (~40 ms), and loading a project used to pay
- * that for each bundled schema and twice per procedure version.
- */
-export function checkSchemaAgainstMeta(schema: object): ErrorObject[] {
-  metaAjv ??= createAjv();
-  return metaAjv.validateSchema(schema) ? [] : [...(metaAjv.errors ?? [])];
-}
-
-/**
- * Compiles `schema` in an ajv instance of its own (two schemas may carry the same $id),
- * meta-schema checked by checkSchemaAgainstMeta. Throws, as ajv.compile does, for an invalid schema.
- */
-export function compileInOwnAjv(schema: object, options: Omit<CreateAjvOptions, 'validateSchema'> = {}): ValidateFunction {
-  const errors = checkSchemaAgainstMeta(schema);
-  if (errors.length > 0) throw new Error(`schema is invalid: ${metaAjv!.errorsText(errors)}`);
-  return createAjv({ ...options, validateSchema: false }).compile(schema);
-}
-
 export type SchemaName = 'inventory' | 'procedure';
 
-const compiled = new Map<SchemaName, ValidateFunction>();
+const PRECOMPILED: Record<SchemaName, ValidateFunction> = { inventory: validateInventory as ValidateFunction, procedure: validateProcedure as ValidateFunction };
 
 /**
- * The compiled schema from `schemas/<name>.schema.json`. src/input and dist/input both sit
- * two levels below the package root, so one relative URL serves tests and the build.
+ * The validator of `schemas/<name>.schema.json`, precompiled at build time
+ * (scripts/generate-validators.mjs): no ajv compiler at run time for our own schemas.
  */
 export function compileSchema(name: SchemaName): ValidateFunction {
-  let validate = compiled.get(name);
-  if (!validate) {
-    const url = new URL(`../../schemas/${name}.schema.json`, import.meta.url);
-    validate = compileInOwnAjv(JSON.parse(readFileSync(url, 'utf8')) as object);
-    compiled.set(name, validate);
-  }
-  return validate;
+  return PRECOMPILED[name];
 }
 
 /** One schema error, explained: reported under `path`, pointing at `anchor`. */

@@ -11,11 +11,12 @@ import type { Problem } from '../errors.js';
 import { sortProblems } from '../input/problems.js';
 import { checkAgainstSchema, compileSchema } from '../input/schema-check.js';
 import type { SchemaIssue } from '../input/schema-check.js';
-import { createProblem, parseYamlSource } from '../input/yaml-source.js';
+import { createProblem } from '../input/yaml-source.js';
 import type { JsonPath, YamlSource } from '../input/yaml-source.js';
 import { readCatalogue } from '../procedure/catalogue.js';
 import type { Catalogue } from '../procedure/types.js';
 import { buildInventory, DEFAULT_CATALOGUES } from './build-inventory.js';
+import { readInventorySource } from './inventory-source.js';
 import { checkInventory } from './check-inventory.js';
 import type { CheckInput } from './check-context.js';
 import { isRecord } from './merge-values.js';
@@ -107,23 +108,6 @@ export async function readProject(options: Omit<LoadProjectOptions, 'collectProb
   const schemaIssues = schema.issues.map((issue) => ({ path: issue.path, problem: createProblem(source, issue.path, issue.message, issue.anchor) }));
   const catalogueEntryProblems = catalogueProblems.filter((problem) => problem.file === display);
   return { check, problems: [...schema.problems, ...catalogueProblems], schemaIssues, catalogueEntryProblems, versionProblems: catalogue.versionProblems };
-}
-
-async function readInventorySource(display: string, file: string, readText: (file: string) => Promise<string>): Promise<YamlSource> {
-  let text: string;
-  try {
-    text = await readText(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'inventory file not found' : `cannot read the inventory${code ? ` (${code})` : ''}`;
-    throw new InvalidInputError([{ file: display, line: 1, col: 1, path: '', message: reason }], {
-      hint: 'pass the inventory with -i PATH or set OZG_INVENTORY; see sites.example.yaml',
-    });
-  }
-  const { source, problems } = parseYamlSource(text, display);
-  // A file that does not parse has no trustworthy data, so nothing else can be checked.
-  if (problems.length > 0) throw new InvalidInputError(problems);
-  return source;
 }
 
 /**

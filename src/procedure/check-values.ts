@@ -1,6 +1,6 @@
 /** A site's values against its procedure's `values` JSON Schema. */
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { compileInOwnAjv } from '../input/schema-check.js';
+import { compileInOwnAjv } from '../input/compile-schema.js';
 import type { Procedure } from './types.js';
 
 // Keyed by the schema object: the catalogue loader compiles each procedure's schema once

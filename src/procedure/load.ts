@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../errors.js';
-import { checkAgainstSchema, checkSchemaAgainstMeta, compileSchema, explainSchemaErrors, parseInstancePath } from '../input/schema-check.js';
+import { checkSchemaAgainstMeta } from '../input/compile-schema.js';
+import { checkAgainstSchema, compileSchema, explainSchemaErrors, parseInstancePath } from '../input/schema-check.js';
 import { createProblem, parseYamlSource } from '../input/yaml-source.js';
 import type { YamlSource } from '../input/yaml-source.js';
 import type { SmokeCheck } from '../smoke/types.js';

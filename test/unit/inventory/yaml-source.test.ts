@@ -1,4 +1,5 @@
-import { checkAgainstSchema, createAjv } from '../../../src/input/schema-check.js';
+import { createAjv } from '../../../src/input/compile-schema.js';
+import { checkAgainstSchema } from '../../../src/input/schema-check.js';
 import { createProblem, formatPath, locate, parseYamlSource } from '../../../src/input/yaml-source.js';
 import { suggestName } from '../../../src/input/suggest.js';
 
