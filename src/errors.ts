@@ -14,6 +14,8 @@ export const ExitCode = {
   lockHeld: 7,
   toolMissing: 8,
   changesPending: 10,
+  /** `verify`: a target differs from what its live release applied, or could not be verified */
+  verifyDrift: 11,
   canaryNotPassed: 12,
   interrupted: 130,
 } as const;

@@ -12,6 +12,8 @@ import type { SelectionFlags, Workspace } from '../workspace/workspace.js';
 export interface DeployRequest extends SelectionFlags {
   concurrency?: number;
   onlyTest?: boolean;
+  /** apply targets already at the desired release again (repairs hand edits), through the gate */
+  reinstall?: boolean;
   waves?: string;
   maxFailures?: string;
   resume?: boolean;
@@ -86,7 +88,7 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
         saving = saving.then(() => writeRolloutState(ledgerDir, state)).catch((error: unknown) => rollout.writeFailed(stateWriteError(ledgerDir, error)));
       },
     },
-    workspace.pipelineDeps(),
+    { ...workspace.pipelineDeps(), ...(plan.reinstall ? { reinstall: true } : {}) },
   );
   await saving;
   const reportFailure = (error: RecordWriteError) => {
@@ -140,7 +142,7 @@ function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
 
 async function startState(workspace: Workspace, flags: DeployRequest): Promise<{ state: RolloutState; resumed: boolean }> {
   if (flags.resume) {
-    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest || flags.canaryOnly || flags.afterCanary) {
+    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest || flags.reinstall || flags.canaryOnly || flags.afterCanary) {
       throw new UsageError('--resume continues the interrupted rollout with its own selection, waves and budget', {
         hint: 'drop the other selection flags, or start a new rollout without --resume',
       });
@@ -154,6 +156,7 @@ async function startState(workspace: Workspace, flags: DeployRequest): Promise<{
   if (flags.waves) plan.waves = flags.waves;
   if (flags.maxFailures !== undefined) plan.maxFailures = flags.maxFailures;
   if (flags.onlyTest) plan.onlyTest = true;
+  if (flags.reinstall) plan.reinstall = true;
   if (flags.canaryOnly && flags.afterCanary) throw new UsageError('--canary-only and --after-canary are two stages: give one', { hint: 'the canary job runs --canary-only, each shard --after-canary' });
   if (flags.canaryOnly) plan.stage = 'canary';
   if (flags.afterCanary) plan.stage = 'after-canary';

@@ -24,6 +24,8 @@ export interface PipelineDeps {
   /** release ids and durations: the run's one clock */
   clock: Clock;
   signal?: AbortSignal;
+  /** `deploy --reinstall`: an unchanged target is applied again, through the same gate */
+  reinstall?: boolean;
 }
 
 export type EnvironmentStatus = 'unchanged' | 'applied' | 'adopted' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped';
@@ -133,7 +135,9 @@ async function prepareStages(item: ResolvedSetup, environments: EnvironmentName[
     const driver = await deps.driver(item.site, environment);
     const live = await driver.live(item.procedure.name, bundle);
     const recorded = deps.recorded({ site: item.site.name, environment, procedure: item.procedure.name });
-    stages.push({ environment, driver, bundle, live, plan: planTarget(bundle, live, recorded) });
+    const plan = planTarget(bundle, live, recorded);
+    if (deps.reinstall && plan.action === 'unchanged') plan.action = 'reinstall';
+    stages.push({ environment, driver, bundle, live, plan });
   }
 }
 
@@ -155,7 +159,7 @@ async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: Pi
     checkAborted(deps);
     report(deps, item, environment, 'apply', `${stage.plan.action} → ${bundle.version}`);
     try {
-      const result = await driver.apply(bundle, createReleaseId(stamp, bundle.hash));
+      const result = await driver.apply(bundle, createReleaseId(stamp, bundle.hash), stage.plan.action === 'reinstall' ? { reinstall: true } : {});
       release = result.live.release;
       applied = result.status === 'applied';
     } catch (error) {

@@ -13,7 +13,7 @@ import { DNS_LABEL } from '../../inventory/dns-label.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
-import type { ApplyResult, BundleDiff, DiffingDriver, LiveRelease, RollbackResult } from '../driver.js';
+import type { ApplyOptions, ApplyResult, BundleDiff, DiffingDriver, LiveRelease, RollbackResult, VerifyResult } from '../driver.js';
 import { deployRelease, stripRevision, type DeployReleaseOptions } from './deploy-release.js';
 import { diffObjects } from './diff-bundle.js';
 import { createKubeApi, type KubeApi } from './kube-api.js';
@@ -110,7 +110,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     return record ? liveReleaseOf(record) : undefined;
   }
 
-  async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
+  async function apply(bundle: Bundle, releaseId: string, applyOptions: ApplyOptions = {}): Promise<ApplyResult> {
     checkBundle(bundle, site, environment, releaseId);
     // Before any request: a bundle that reaches outside the namespace is refused whole.
     const objects = labelAll(bundle, site, environment, readBundleManifests(bundle, { namespace }), releaseId);
@@ -121,7 +121,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     const stored = await readRecord(s.client, bundle.procedure);
     const { record } = stored;
     const current = record ? liveReleaseOf(record) : undefined;
-    if (record?.live && current && record.live.hash === bundle.hash && !record.incomplete) return { status: 'unchanged', live: current };
+    if (record?.live && current && record.live.hash === bundle.hash && !record.incomplete && !applyOptions.reinstall) return { status: 'unchanged', live: current };
 
     const target = { release: releaseId, version: bundle.version, hash: bundle.hash };
     const next = await deployRelease(s, { procedure: bundle.procedure, objects, target, action: 'apply', stored }, deployOptions);
@@ -158,6 +158,22 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     return diffObjects(s, bundle.procedure, labelAll(bundle, site, environment, parsed, record?.live?.release ?? 'dry-run'), record?.kinds ?? [], bundle.version);
   }
 
+  /**
+   * The live objects against a server-side dry run of the bundle the live release applied:
+   * only the fields ozg applies can differ (an HPA's replicas, defaulted fields do not count).
+   */
+  async function verify(procedure: string, bundle: Bundle): Promise<VerifyResult> {
+    const current = await live(procedure);
+    if (!current) return { status: 'unverifiable', reason: 'no release is live' };
+    if (current.hash !== bundle.hash || current.incomplete) {
+      return { status: 'unverifiable', release: current.release, reason: `the live release ${current.release} (${current.version}) is not the desired bundle: \`ozg plan\` shows the change` };
+    }
+    const diff = await diffBundle(bundle);
+    const checked = diff.change.length + diff.create.length + diff.unchanged.length;
+    if (diff.change.length + diff.create.length + diff.prune.length === 0) return { status: 'clean', release: current.release, checked };
+    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune };
+  }
+
   async function close(): Promise<void> {
     const pending = api;
     api = undefined;
@@ -165,7 +181,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     if (pending) (await pending.catch(() => undefined))?.close();
   }
 
-  return { description, namespace, live, apply, smoke, rollback, diffBundle, close };
+  return { description, namespace, live, apply, smoke, rollback, diffBundle, verify, close };
 }
 
 function validateLabel(value: string, what: string): string {
