@@ -11,7 +11,8 @@ export function formatVerifyResult(result: VerifyTargetsResult): string {
     const v = t.verify;
     if (v?.status !== 'drifted') return [];
     const where = `${t.site}/${t.environment}/${t.procedure}`;
-    return [...v.changed.map((p) => `  changed  ${where}: ${p}`), ...v.missing.map((p) => `  missing  ${where}: ${p}`), ...v.extra.map((p) => `  extra    ${where}: ${p}`)];
+    const fieldsOf = (p: string) => (v.fields?.[p]?.length ? ` (${v.fields[p]!.join(', ')})` : '');
+    return [...v.changed.map((p) => `  changed  ${where}: ${p}${fieldsOf(p)}`), ...v.missing.map((p) => `  missing  ${where}: ${p}`), ...v.extra.map((p) => `  extra    ${where}: ${p}`)];
   });
   const hint = result.drifted > 0 ? ['', '`ozg deploy --reinstall <site>` applies the live release again (test, then prod) and records it.'] : [];
   return [table, ...(details.length > 0 ? ['', ...details] : []), ...hint].join('\n');

@@ -35,7 +35,16 @@ export interface ApplyOptions {
 /** What `verify` found on one target for one procedure; paths (VM) or `kind/name` (Kubernetes). */
 export type VerifyResult =
   | { status: 'clean'; release: string; checked: number }
-  | { status: 'drifted'; release: string; checked: number; changed: string[]; missing: string[]; extra: string[] }
+  | {
+      status: 'drifted';
+      release: string;
+      checked: number;
+      changed: string[];
+      missing: string[];
+      extra: string[];
+      /** Kubernetes: the fields that differ, per changed object (`spec.template.spec.containers[0].image`) */
+      fields?: Record<string, string[]>;
+    }
   /** nothing to compare with: no release live, or a marker without checksums (`reason` says which) */
   | { status: 'unverifiable'; release?: string; reason: string };
 

@@ -124,7 +124,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     if (record?.live && current && record.live.hash === bundle.hash && !record.incomplete && !applyOptions.reinstall) return { status: 'unchanged', live: current };
 
     const target = { release: releaseId, version: bundle.version, hash: bundle.hash };
-    const next = await deployRelease(s, { procedure: bundle.procedure, objects, target, action: 'apply', stored }, deployOptions);
+    const next = await deployRelease(s, { procedure: bundle.procedure, objects, target, action: 'apply', stored, ...(applyOptions.reinstall ? { forceConflicts: true } : {}) }, deployOptions);
     const previous = record?.live ? stripRevision(record.live) : undefined;
     return { status: 'applied', live: next, ...(previous ? { previous } : {}) };
   }
@@ -168,10 +168,16 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     if (current.hash !== bundle.hash || current.incomplete) {
       return { status: 'unverifiable', release: current.release, reason: `the live release ${current.release} (${current.version}) is not the desired bundle: \`ozg plan\` shows the change` };
     }
-    const diff = await diffBundle(bundle);
+    checkBundle(bundle, site, environment, 'dry-run');
+    const s = await scope();
+    const { record } = await readRecord(s.client, procedure);
+    const fields = new Map<string, string[]>();
+    const objects = labelAll(bundle, site, environment, readBundleManifests(bundle, { namespace }), current.release);
+    // forced: a field someone else took over (kubectl edit) is what verify is looking for
+    const diff = await diffObjects(s, procedure, objects, record?.kinds ?? [], bundle.version, { forceConflicts: true, fields });
     const checked = diff.change.length + diff.create.length + diff.unchanged.length;
     if (diff.change.length + diff.create.length + diff.prune.length === 0) return { status: 'clean', release: current.release, checked };
-    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune };
+    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune, fields: Object.fromEntries(fields) };
   }
 
   async function close(): Promise<void> {
