@@ -11,7 +11,10 @@ export function formatVerifyResult(result: VerifyTargetsResult): string {
     const v = t.verify;
     if (v?.status !== 'drifted') return [];
     const where = `${t.site}/${t.environment}/${t.procedure}`;
-    const fieldsOf = (p: string) => (v.fields?.[p]?.length ? ` (${v.fields[p]!.join(', ')})` : '');
+    const fieldsOf = (p: string) => {
+      const paths = v.fields?.find((f) => f.object === p)?.paths ?? [];
+      return paths.length > 0 ? ` (${paths.join(', ')})` : '';
+    };
     return [...v.changed.map((p) => `  changed  ${where}: ${p}${fieldsOf(p)}`), ...v.missing.map((p) => `  missing  ${where}: ${p}`), ...v.extra.map((p) => `  extra    ${where}: ${p}`)];
   });
   const hint = result.drifted > 0 ? ['', '`ozg deploy --reinstall <site>` applies the live release again (test, then prod) and records it.'] : [];

@@ -43,7 +43,7 @@ export type VerifyResult =
       missing: string[];
       extra: string[];
       /** Kubernetes: the fields that differ, per changed object (`spec.template.spec.containers[0].image`) */
-      fields?: Record<string, string[]>;
+      fields?: { object: string; paths: string[] }[];
     }
   /** nothing to compare with: no release live, or a marker without checksums (`reason` says which) */
   | { status: 'unverifiable'; release?: string; reason: string };

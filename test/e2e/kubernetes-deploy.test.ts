@@ -715,7 +715,7 @@ describe('ozg deploy to a Kubernetes data center', () => {
     const drifted = await ozg(cwd, 'verify', 'kiel', '--json');
     expect(drifted.code).toBe(11);
     expect(resultOf(drifted).targets.map((t: any) => ({ env: t.environment, ...t.verify, release: undefined, checked: undefined }))).toEqual([
-      { env: 'test', status: 'drifted', release: undefined, checked: undefined, changed: [`deployment/${PROCEDURE}`], missing: [], extra: [], fields: { [`deployment/${PROCEDURE}`]: ['spec.template.spec.containers[0].image'] } },
+      { env: 'test', status: 'drifted', release: undefined, checked: undefined, changed: [`deployment/${PROCEDURE}`], missing: [], extra: [], fields: [{ object: `deployment/${PROCEDURE}`, paths: ['spec.template.spec.containers[0].image'] }] },
       { env: 'prod', status: 'clean', release: undefined, checked: undefined },
     ]);
 

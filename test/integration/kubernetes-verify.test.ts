@@ -99,7 +99,7 @@ describe('verify and reinstall on a Kubernetes namespace', () => {
     const drifted = await driver.verify!(PROCEDURE, v1);
     expect(drifted).toMatchObject({ status: 'drifted', changed: ['deployment/antrag-formular'], missing: [], extra: [] });
     // a merge patch replaces the containers list whole: the ports went with it
-    expect(drifted.status === 'drifted' && drifted.fields).toEqual({ 'deployment/antrag-formular': ['spec.template.spec.containers[0].image', 'spec.template.spec.containers[0].ports'] });
+    expect(drifted.status === 'drifted' && drifted.fields).toEqual([{ object: 'deployment/antrag-formular', paths: ['spec.template.spec.containers[0].image', 'spec.template.spec.containers[0].ports'] }]);
     // verify changed nothing
     expect(JSON.stringify(server.getObject('deployments', 'ozg-kiel-test', PROCEDURE)!.spec)).toContain('evil.example/app:9');
 

@@ -177,7 +177,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     const diff = await diffObjects(s, procedure, objects, record?.kinds ?? [], bundle.version, { forceConflicts: true, fields });
     const checked = diff.change.length + diff.create.length + diff.unchanged.length;
     if (diff.change.length + diff.create.length + diff.prune.length === 0) return { status: 'clean', release: current.release, checked };
-    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune, fields: Object.fromEntries(fields) };
+    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune, fields: [...fields].map(([object, paths]) => ({ object, paths })) };
   }
 
   async function close(): Promise<void> {
