@@ -151,6 +151,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .description('render, apply to test, smoke-test, then apply to prod and smoke-test again; records every step')
     .option('-c, --concurrency <n>', 'sites deployed at once', parsePositiveInt)
     .option('--only-test', 'stop after the test environment')
+    .option('--reinstall', 'apply the desired release again where it is already live (repairs what `ozg verify` reports), test then prod, smoke-tested and recorded')
     .option('--waves <spec>', 'deploy in waves, each finished before the next: counts and percentages (cumulative) or label selectors, e.g. "1,10%,100%" or "ring=canary,ring=main"')
     .option('--max-failures <n|%>', 'stop starting sites once more than this many (or this share) failed; the rest are reported as skipped')
     .option('--canary-only', "sharded CI: deploy only the first of --waves for the whole fleet, once, before any shard")
@@ -163,6 +164,11 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
   selection(program.command('plan'))
     .description('dry run: what deploy would change (exit 10 when changes are pending)')
     .action(action(() => import('./commands/plan.js')));
+
+  selection(program.command('verify'))
+    .description('compare the files (VM) or objects (Kubernetes) on each target with what its live release applied (exit 11 when something differs)')
+    .addOption(new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']))
+    .action(action(() => import('./commands/verify.js')));
 
   selection(program.command('status'))
     .description('recorded version, live version and drift per site and procedure')

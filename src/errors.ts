@@ -14,6 +14,7 @@ export const ExitCode = {
   lockHeld: 7,
   toolMissing: 8,
   changesPending: 10,
+  /** `status --exit-code`, `verify`: a target differs from what ozg recorded or applied (or could not be verified) */
   drift: 11,
   canaryNotPassed: 12,
   interrupted: 130,

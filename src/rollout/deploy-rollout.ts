@@ -14,6 +14,8 @@ import type { SiteSelection } from '../workspace/selection.js';
 export interface DeployRequest extends SelectionFlags {
   concurrency?: number;
   onlyTest?: boolean;
+  /** apply targets already at the desired release again (repairs hand edits), through the gate */
+  reinstall?: boolean;
   waves?: string;
   maxFailures?: string;
   resume?: boolean;
@@ -95,7 +97,7 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
         saving = saving.then(() => writeRolloutState(ledgerDir, state)).catch((error: unknown) => rollout.writeFailed(stateWriteError(ledgerDir, error)));
       },
     },
-    workspace.pipelineDeps(),
+    { ...workspace.pipelineDeps(), ...(plan.reinstall ? { reinstall: true } : {}) },
   );
   await saving;
   mergeRefusedSites(result, refused, workspace.everySite.map((site) => site.name));
@@ -198,7 +200,7 @@ function stateWriteError(ledgerDir: string, error: unknown): RecordWriteError {
 
 async function startState(workspace: Workspace, flags: DeployRequest): Promise<{ state: RolloutState; resumed: boolean }> {
   if (flags.resume) {
-    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest || flags.canaryOnly || flags.afterCanary) {
+    if (flags.sites?.length || flags.selector || flags.procedure || flags.shard || flags.waves || flags.maxFailures || flags.onlyTest || flags.reinstall || flags.canaryOnly || flags.afterCanary) {
       throw new UsageError('--resume continues the interrupted rollout with its own selection, waves and budget', {
         hint: 'drop the other selection flags, or start a new rollout without --resume',
       });
@@ -212,6 +214,7 @@ async function startState(workspace: Workspace, flags: DeployRequest): Promise<{
   if (flags.waves) plan.waves = flags.waves;
   if (flags.maxFailures !== undefined) plan.maxFailures = flags.maxFailures;
   if (flags.onlyTest) plan.onlyTest = true;
+  if (flags.reinstall) plan.reinstall = true;
   if (flags.canaryOnly && flags.afterCanary) throw new UsageError('--canary-only and --after-canary are two stages: give one', { hint: 'the canary job runs --canary-only, each shard --after-canary' });
   if (flags.canaryOnly) plan.stage = 'canary';
   if (flags.afterCanary) plan.stage = 'after-canary';

@@ -27,6 +27,8 @@ export interface PipelineDeps {
   /** release ids and durations: the run's one clock */
   clock: Clock;
   signal?: AbortSignal;
+  /** `deploy --reinstall`: an unchanged target is applied again, through the same gate */
+  reinstall?: boolean;
 }
 
 export type EnvironmentStatus = 'unchanged' | 'applied' | 'adopted' | 'smoke-failed' | 'apply-failed' | 'rolled-back' | 'skipped' | 'held';
@@ -160,6 +162,7 @@ async function prepareStages(item: ResolvedSetup, environments: EnvironmentName[
     const plan = planTarget(bundle, live, deps.recorded(key));
     // a target already running the held bundle (put back by hand) has nothing to refuse
     const hold = plan.action === 'unchanged' ? undefined : holdBlocking(deps.holding?.(key), bundle.hash);
+    if (deps.reinstall && plan.action === 'unchanged') plan.action = 'reinstall';
     stages.push({ environment, driver, bundle, live, plan, ...(hold ? { hold } : {}) });
   }
 }
@@ -182,7 +185,7 @@ async function runStage(item: ResolvedSetup, stage: Stage, stamp: Date, deps: Pi
     checkAborted(deps);
     report(deps, item, environment, 'apply', `${stage.plan.action} → ${bundle.version}`);
     try {
-      const result = await driver.apply(bundle, createReleaseId(stamp, bundle.hash));
+      const result = await driver.apply(bundle, createReleaseId(stamp, bundle.hash), stage.plan.action === 'reinstall' ? { reinstall: true } : {});
       release = result.live.release;
       applied = result.status === 'applied';
     } catch (error) {

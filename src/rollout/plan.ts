@@ -3,7 +3,8 @@ import type { LiveRelease } from '../targets/driver.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import semver from 'semver';
 
-export type PlanAction = 'unchanged' | 'install' | 'upgrade' | 'downgrade' | 'change';
+/** `reinstall`: the live release is the desired one, applied again on request (`deploy --reinstall`) */
+export type PlanAction = 'unchanged' | 'install' | 'upgrade' | 'downgrade' | 'change' | 'reinstall';
 
 /** What a deploy would do to one target, and whether the target drifted from the ledger. */
 export interface TargetPlan {

@@ -12,6 +12,8 @@ export interface RolloutPlan {
   waves?: string;
   maxFailures?: string;
   onlyTest?: boolean;
+  /** `deploy --reinstall`: kept, so a resumed reinstall still reinstalls */
+  reinstall?: boolean;
   /** the stage of a sharded pipeline: the canary, or the waves after it */
   stage?: RolloutStage;
 }

@@ -8,6 +8,11 @@ export interface LiveRelease {
   hash: string;
   release: string;
   deployedAt: string;
+  /**
+   * VM markers: sha256 of the release's file list (`.ozg-files`: each file's sha256), so
+   * `ozg verify` can tell an edited file; absent in markers older than verify and after a rollback
+   */
+  files?: string;
   /** the release before this one, if the target still keeps it */
   previous?: { version: string; hash: string; release: string };
   /**
@@ -29,6 +34,27 @@ export interface KeptRelease {
   hash: string;
 }
 
+export interface ApplyOptions {
+  /** apply even when the live release is this bundle: repairs files or objects changed by hand */
+  reinstall?: boolean;
+}
+
+/** What `verify` found on one target for one procedure; paths (VM) or `kind/name` (Kubernetes). */
+export type VerifyResult =
+  | { status: 'clean'; release: string; checked: number }
+  | {
+      status: 'drifted';
+      release: string;
+      checked: number;
+      changed: string[];
+      missing: string[];
+      extra: string[];
+      /** Kubernetes: the fields that differ, per changed object (`spec.template.spec.containers[0].image`) */
+      fields?: { object: string; paths: string[] }[];
+    }
+  /** nothing to compare with: no release live, or a marker without checksums (`reason` says which) */
+  | { status: 'unverifiable'; release?: string; reason: string };
+
 export type RollbackResult =
   | { status: 'rolled-back'; live: LiveRelease }
   | { status: 'nothing-to-roll-back'; reason: string };
@@ -43,8 +69,13 @@ export interface TargetDriver {
    * the target's store lacks.
    */
   live(procedure: string, bundle?: Bundle): Promise<LiveRelease | undefined>;
-  /** idempotent: unchanged when the live hash equals bundle.hash */
-  apply(bundle: Bundle, releaseId: string): Promise<ApplyResult>;
+  /** idempotent: unchanged when the live hash equals bundle.hash, unless `reinstall` asks to apply it again */
+  apply(bundle: Bundle, releaseId: string, options?: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * compares what is on the target with what the live release put there (changed, missing and
+   * extra files or objects); `bundle` is the desired one, which Kubernetes compares with
+   */
+  verify?(procedure: string, bundle: Bundle): Promise<VerifyResult>;
   /** run the checks on (or against) the target's live release */
   smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]>;
   /** switch back to the previous release (or to `toRelease` when given) */

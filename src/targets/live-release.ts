@@ -18,6 +18,7 @@ export function decodeLiveRelease(value: unknown, procedure: string, what: strin
     release: value.release as string,
     deployedAt: value.deployedAt as string,
   };
+  if (isText(value.files)) live.files = value.files;
   const p = value.previous;
   if (isObject(p) && isText(p.version) && isText(p.hash) && isText(p.release)) live.previous = { version: p.version, hash: p.hash, release: p.release };
   return live;

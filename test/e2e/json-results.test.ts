@@ -104,7 +104,7 @@ describe('--json results match the README', () => {
 
   it('documents every command once', () => {
     expect([...documented.commands.keys()].sort()).toEqual(
-      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate'],
+      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate', 'verify'],
     );
   });
 
@@ -149,6 +149,24 @@ describe('--json results match the README', () => {
         { run: await runOzg(['status', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
       ],
       notProducedHere: { 'result.targets[].inputError': 'a secret not available here (test/e2e/fleet-isolation.test.ts)', 'result.targets[].hold': 'a target held by a rollback (test/e2e/rollback-hold.test.ts)' },
+    });
+  });
+
+  it('verify', async () => {
+    const dir = await copyOf(deployed);
+    const clean = await runOzg(['verify', '--json'], { cwd: dir });
+    // a file edited by hand in one live release
+    const kiel = resultOf(clean).targets[0];
+    const current = path.join(dir, '.ozg/targets', kiel.environment, kiel.site, kiel.procedure, 'current');
+    const [file] = Object.keys(JSON.parse(await readFile(path.join(current, '.ozg-files'), 'utf8')) as Record<string, string>);
+    await writeFile(path.join(current, file!), 'edited by hand\n');
+    expectDocumentedShape({
+      command: 'verify',
+      runs: [
+        { run: clean, code: 0 },
+        { run: await runOzg(['verify', '--json'], { cwd: dir }), code: 11 },
+        { run: await runOzg(['verify', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 6 },
+      ],
     });
   });
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -197,6 +198,25 @@ async function ledger(dir: string): Promise<LedgerRecord[]> {
 /** The `{"type":"error"}` line of a --json run, if there is one. */
 function errorOf(run: OzgRun): Record<string, any> | undefined {
   return parseJsonLines(run.stdout).find((l) => l.type === 'error');
+}
+
+/** kubectl as an operator runs it against the test server (its own field manager). */
+function kubectl(kubeconfig: string, args: string[]): Promise<void> {
+  const binary = process.env.OZG_TEST_KUBECTL ?? 'kubectl';
+  return new Promise((resolve, reject) => {
+    const home = path.dirname(kubeconfig);
+    const child = spawn(binary, ['--cache-dir', path.join(home, 'kubectl-cache'), '--request-timeout=10s', ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'ENOENT' ? new Error(`kubectl not found (${binary}): apt-get install -y kubernetes-client (or put kubectl on PATH, or set OZG_TEST_KUBECTL)`) : error),
+    );
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl ${args.join(' ')} exited ${code}\n${output}`))));
+  });
 }
 
 const isWrite = (r: KubeRequestRecord) => !['GET', 'HEAD'].includes(r.method);
@@ -725,6 +745,33 @@ describe('ozg deploy to a Kubernetes data center', () => {
     const writes = server.requests.filter(isWrite);
     expect(writes.length).toBeGreaterThan(0);
     expect(writes.filter((r) => !(r.method === 'PATCH' && /dryRun\W*All/.test(JSON.stringify(r.query)))).map(describeRequest)).toEqual([]);
+  });
+
+  it('verify reports a Deployment patched by hand (another field manager) with its field (exit 11); deploy --reinstall repairs it through the gate', async () => {
+    await startDeployed();
+    const namespace = ns('kiel', 'test');
+    const clean = await ozg(cwd, 'verify', 'kiel', '--json');
+    expect({ code: clean.code, stderr: clean.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(resultOf(clean).targets.map((t: any) => t.verify.status)).toEqual(['clean', 'clean']);
+
+    await kubectl(kubeconfigs.test, ['-n', namespace, 'patch', 'deployment', PROCEDURE, '--type', 'json', '--field-manager', 'kubectl-patch', '-p', '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"evil.example/app:9"}]']);
+    const drifted = await ozg(cwd, 'verify', 'kiel', '--json');
+    expect(drifted.code).toBe(11);
+    expect(resultOf(drifted).targets.map((t: any) => ({ env: t.environment, ...t.verify, release: undefined, checked: undefined }))).toEqual([
+      { env: 'test', status: 'drifted', release: undefined, checked: undefined, changed: [`deployment/${PROCEDURE}`], missing: [], extra: [], fields: [{ object: `deployment/${PROCEDURE}`, paths: ['spec.template.spec.containers[0].image'] }] },
+      { env: 'prod', status: 'clean', release: undefined, checked: undefined },
+    ]);
+
+    const undo = arrangeHealthyService();
+    const before = (await ledger(cwd)).length;
+    const reinstalled = await ozg(cwd, 'deploy', 'kiel', '--reinstall', '--json');
+    undo();
+    expect({ code: reinstalled.code, stderr: reinstalled.stderr, error: errorOf(reinstalled) }).toEqual({ code: 0, stderr: '', error: undefined });
+    expect(outcomes(reinstalled)).toEqual(['kiel/prod: applied', 'kiel/test: applied']);
+    expect((await ledger(cwd)).slice(before).map((r) => `${r.environment}:${r.outcome}:${r.smoke.every((c) => c.passed)}`)).toEqual(['test:applied:true', 'prod:applied:true']);
+    expect(imageOf(namespace)).not.toBe('evil.example/app:9');
+    const repaired = await ozg(cwd, 'verify', 'kiel', '--json');
+    expect({ code: repaired.code, statuses: resultOf(repaired).targets.map((t: any) => t.verify.status) }).toEqual({ code: 0, statuses: ['clean', 'clean'] });
   });
 
   it('reports a full ResourceQuota with the server’s message, not as a missing patch right (exit 4)', async () => {

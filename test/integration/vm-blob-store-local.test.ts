@@ -63,7 +63,7 @@ describe('VM blob store (local transport)', () => {
     expect(ino(released)).toBe(store[key]!.ino);
     expect(statSync(released).mode & 0o777).toBe(0o644);
     // the incoming folder and its links list do not stay in the release
-    expect(readdirSync(relDir('r1')).sort()).toEqual(['.ozg-release', 'config', 'lib']);
+    expect(readdirSync(relDir('r1')).sort()).toEqual(['.ozg-files', '.ozg-present', '.ozg-release', 'config', 'lib']);
 
     transport.reset();
     const result = await deploy('1.0.1', [blobFile('lib/app.jar', app), textFile('config/app.conf', 'title=Kiel, Landeshauptstadt\n')], 'r2');

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { RemoteCommandError, UnreachableError } from '../../src/errors.js';
 import type { Bundle, BundleFile } from '../../src/procedure/types.js';
 import type { TargetDriver } from '../../src/targets/driver.js';
@@ -172,6 +172,8 @@ describe('apply', () => {
       hash: result.live.hash,
       release: 'r1',
       deployedAt: result.live.deployedAt,
+      // sha256 of the release's file list (.ozg-files), for `ozg verify`
+      files: createHash('sha256').update(readFileSync(join(rel, '.ozg-files'))).digest('hex'),
     });
     transport.execs = 0;
     expect(await driver.live('antrag-formular')).toEqual(result.live);

@@ -34,6 +34,8 @@ export interface DeployRequest {
   action: 'apply' | 'rollback';
   /** the record as read before, and the resourceVersion it was read at */
   stored: StoredRecord;
+  /** `deploy --reinstall`: fields changed by another manager are taken back (kube-client.ts) */
+  forceConflicts?: boolean;
 }
 
 /**
@@ -71,6 +73,7 @@ export async function deployRelease(scope: NamespaceScope, request: DeployReques
         fieldManager: fieldManagerFor(procedure),
         source: manifestSource(procedure, target.version, o),
         ...(ownership.ours.has(objectKey(o)) ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}),
+        ...(request.forceConflicts ? { forceConflicts: true } : {}),
       };
       await c.apply(o.info, o.object, applyOptions).catch(async (error: unknown) => {
         // A Job's template cannot change, and a Job may be run anew: delete it (its pods go

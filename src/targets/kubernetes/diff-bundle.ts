@@ -7,7 +7,21 @@ import type { NamespaceScope } from './namespace-scope.js';
 import { foreignObjectsError, listOwnedObjects, objectKey, readOwnership } from './owned-objects.js';
 
 /** `kinds`: the release record's kinds (what a deploy would list to prune); `version` names manifests in schema errors. Sends dry runs only. */
-export async function diffObjects(scope: NamespaceScope, procedure: string, objects: readonly ManifestObject[], kinds: readonly string[], version?: string): Promise<BundleDiff> {
+export interface DiffObjectsOptions {
+  /** dry runs take over fields other managers hold (verify: those are the drift) */
+  forceConflicts?: boolean;
+  /** filled with the differing field paths of each changed object */
+  fields?: Map<string, string[]>;
+}
+
+export async function diffObjects(
+  scope: NamespaceScope,
+  procedure: string,
+  objects: readonly ManifestObject[],
+  kinds: readonly string[],
+  version?: string,
+  options: DiffObjectsOptions = {},
+): Promise<BundleDiff> {
   const { client: c, site } = scope;
   const ownership = await readOwnership(c, procedure, objects);
   // a deploy would refuse this bundle: the preview says so instead of a change it would never make
@@ -21,11 +35,15 @@ export async function diffObjects(scope: NamespaceScope, procedure: string, obje
       dryRun: true,
       ...(version !== undefined ? { source: manifestSource(procedure, version, o) } : {}),
       ...(ours ? { takeOverFrom: LEGACY_FIELD_MANAGER } : {}),
+      ...(options.forceConflicts ? { forceConflicts: true } : {}),
     });
     const name = describeObject(o.object);
     // one being deleted goes first: a deploy waits for that and creates it anew
     if (!before || isBeingDeleted(before)) diff.create.push(name);
-    else if (comparable(before) !== comparable(after)) diff.change.push(name);
+    else if (comparable(before) !== comparable(after)) {
+      diff.change.push(name);
+      options.fields?.set(name, differingFields(JSON.parse(comparable(before)), JSON.parse(comparable(after)), ''));
+    }
     else diff.unchanged.push(name);
   }
   // list items need not carry their kind: it is the one listed
@@ -43,6 +61,19 @@ function comparable(object: KubeObject): string {
     metadata.labels = labels;
   }
   return stableStringify({ ...rest, metadata });
+}
+
+/** Paths of the leaves that differ, `spec.template.spec.containers[0].image` style. */
+function differingFields(a: unknown, b: unknown, at: string): string[] {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return [at];
+    return a.flatMap((x, i) => differingFields(x, b[i], `${at}[${i}]`));
+  }
+  if (isRecord(a) && isRecord(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differingFields(a[k], b[k], at === '' ? k : `${at}.${k}`));
+  }
+  return stableStringify(a) === stableStringify(b) ? [] : [at];
 }
 
 function stableStringify(value: unknown): string {

@@ -30,6 +30,11 @@ export interface ApplyOptions {
    * any other manager is still an error.
    */
   takeOverFrom?: string;
+  /**
+   * `deploy --reinstall` and `verify`: take over fields another manager changed (kubectl edit);
+   * a replica count held through the scale subresource stays refused unless it is a dry run
+   */
+  forceConflicts?: boolean;
   /** the manifest the object came from, so a schema error of the apply names file and field */
   source?: ManifestSource;
 }
@@ -100,6 +105,9 @@ export function createKubeClient(api: KubeApi, namespace: string): KubeClient {
       const takeOver = options.takeOverFrom;
       const holders = response.status === 409 && takeOver !== undefined ? conflictManagers(response) : [];
       if (holders.length > 0 && holders.every((m) => m === takeOver)) {
+        response = await send(object, options.fieldManager, true);
+      } else if (response.status === 409 && options.forceConflicts && (options.dryRun || !(parseStatus(response.body).details?.causes ?? []).some(isScaledReplicas))) {
+        // the operator asked to put back what the release applied (an autoscaler's replicas excepted)
         response = await send(object, options.fieldManager, true);
       }
       if (response.status === 409) throw describeApplyConflict(response, object, namespace, options.fieldManager);

@@ -13,7 +13,7 @@ import { DNS_LABEL } from '../../inventory/dns-label.js';
 import type { EnvironmentName } from '../../inventory/types.js';
 import type { Bundle } from '../../procedure/types.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
-import type { ApplyResult, BundleDiff, DiffingDriver, KeptRelease, LiveRelease, RollbackResult } from '../driver.js';
+import type { ApplyOptions, ApplyResult, BundleDiff, DiffingDriver, KeptRelease, LiveRelease, RollbackResult, VerifyResult } from '../driver.js';
 import { deployRelease, stripRevision, type DeployReleaseOptions } from './deploy-release.js';
 import { diffObjects } from './diff-bundle.js';
 import { createKubeApi, type KubeApi } from './kube-api.js';
@@ -112,7 +112,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     return record ? liveReleaseOf(record) : undefined;
   }
 
-  async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
+  async function apply(bundle: Bundle, releaseId: string, applyOptions: ApplyOptions = {}): Promise<ApplyResult> {
     checkBundle(bundle, site, environment, releaseId);
     // Before any request: a bundle that reaches outside the namespace is refused whole.
     const objects = labelAll(bundle, site, environment, readBundleManifests(bundle, { namespace }), releaseId);
@@ -123,10 +123,10 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     const stored = await readRecord(s.client, bundle.procedure);
     const { record } = stored;
     const current = record ? liveReleaseOf(record) : undefined;
-    if (record?.live && current && record.live.hash === bundle.hash && !record.incomplete) return { status: 'unchanged', live: current };
+    if (record?.live && current && record.live.hash === bundle.hash && !record.incomplete && !applyOptions.reinstall) return { status: 'unchanged', live: current };
 
     const target = { release: releaseId, version: bundle.version, hash: bundle.hash };
-    const next = await deployRelease(s, { procedure: bundle.procedure, objects, target, action: 'apply', stored }, deployOptions);
+    const next = await deployRelease(s, { procedure: bundle.procedure, objects, target, action: 'apply', stored, ...(applyOptions.reinstall ? { forceConflicts: true } : {}) }, deployOptions);
     const previous = record?.live ? stripRevision(record.live) : undefined;
     return { status: 'applied', live: next, ...(previous ? { previous } : {}) };
   }
@@ -166,6 +166,28 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     return diffObjects(s, bundle.procedure, labelAll(bundle, site, environment, parsed, record?.live?.release ?? 'dry-run'), record?.kinds ?? [], bundle.version);
   }
 
+  /**
+   * The live objects against a server-side dry run of the bundle the live release applied:
+   * only the fields ozg applies can differ (an HPA's replicas, defaulted fields do not count).
+   */
+  async function verify(procedure: string, bundle: Bundle): Promise<VerifyResult> {
+    const current = await live(procedure);
+    if (!current) return { status: 'unverifiable', reason: 'no release is live' };
+    if (current.hash !== bundle.hash || current.incomplete) {
+      return { status: 'unverifiable', release: current.release, reason: `the live release ${current.release} (${current.version}) is not the desired bundle: \`ozg plan\` shows the change` };
+    }
+    checkBundle(bundle, site, environment, 'dry-run');
+    const s = await scope();
+    const { record } = await readRecord(s.client, procedure);
+    const fields = new Map<string, string[]>();
+    const objects = labelAll(bundle, site, environment, readBundleManifests(bundle, { namespace }), current.release);
+    // forced: a field someone else took over (kubectl edit) is what verify is looking for
+    const diff = await diffObjects(s, procedure, objects, record?.kinds ?? [], bundle.version, { forceConflicts: true, fields });
+    const checked = diff.change.length + diff.create.length + diff.unchanged.length;
+    if (diff.change.length + diff.create.length + diff.prune.length === 0) return { status: 'clean', release: current.release, checked };
+    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune, fields: [...fields].map(([object, paths]) => ({ object, paths })) };
+  }
+
   async function close(): Promise<void> {
     const pending = api;
     api = undefined;
@@ -173,7 +195,7 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     if (pending) (await pending.catch(() => undefined))?.close();
   }
 
-  return { description, namespace, live, apply, smoke, rollback, keptReleases, diffBundle, close };
+  return { description, namespace, live, apply, smoke, rollback, keptReleases, diffBundle, verify, close };
 }
 
 function validateLabel(value: string, what: string): string {

@@ -5,7 +5,7 @@
  */
 import type { Bundle } from '../../procedure/types.js';
 import { findArchivePathProblem } from './archive.js';
-import { INCOMING_DIR, RELEASE_METADATA_FILE } from './release-scripts.js';
+import { HOOK_FILES_FILE, INCOMING_DIR, MANIFEST_FILE, RELEASE_METADATA_FILE } from './release-scripts.js';
 
 /** One reason the driver would refuse a bundle; `file` is the bundle path it concerns, if any. */
 export interface VmBundleProblem {
@@ -29,8 +29,8 @@ export function findBundleProblems(bundle: Bundle): VmBundleProblem[] {
   for (const file of bundle.files) {
     const problem = findArchivePathProblem(file.path);
     if (problem) problems.push({ file: file.path, message: `file path ${JSON.stringify(file.path)} ${problem}` });
-    if (file.path === RELEASE_METADATA_FILE) {
-      problems.push({ file: file.path, message: `${RELEASE_METADATA_FILE} is the name of ozg's own release metadata on the target; rename this file` });
+    if (file.path === RELEASE_METADATA_FILE || file.path === MANIFEST_FILE || file.path === HOOK_FILES_FILE) {
+      problems.push({ file: file.path, message: `${file.path} is the name of ozg's own release metadata on the target; rename this file` });
     }
     if (file.path === INCOMING_DIR || file.path.startsWith(`${INCOMING_DIR}/`)) {
       problems.push({ file: file.path, message: `${INCOMING_DIR} is where ozg's blobs arrive in a release on the target; rename this folder` });

@@ -82,8 +82,9 @@ async function readDirectly(readFile: NonNullable<ShellTransport['readFile']>, f
 
 /** The marker as one JSON line, members in the order the rollback script writes them too. */
 export function formatMarker(live: LiveRelease): string {
-  const { procedure, version, hash, release, deployedAt, previous } = live;
-  return JSON.stringify({ procedure, version, hash, release, deployedAt, ...(previous ? { previous } : {}) });
+  const { procedure, version, hash, release, deployedAt, files, previous } = live;
+  // `previous` stays last: the rollback script finds its release id at the end of the line
+  return JSON.stringify({ procedure, version, hash, release, deployedAt, ...(files ? { files } : {}), ...(previous ? { previous } : {}) });
 }
 
 /** A marker read from a target, or a message saying what is wrong with it. */

@@ -14,6 +14,19 @@ import { quoteShell as q } from '../../shell-quote.js';
 export const RELEASE_METADATA_FILE = '.ozg-release';
 export const MARKER_FILE = 'release.json';
 /**
+ * The file list of a release, written by ozg into its directory: one JSON object, each bundle
+ * path to its sha256. The marker holds this file's sha256, so `ozg verify` trusts neither an
+ * edited file nor an edited list.
+ */
+export const MANIFEST_FILE = '.ozg-files';
+/**
+ * Names of the files a release held once its hooks ran (`find . -type f`), written by the apply
+ * script: files a hook made are the release's own, not extra files for `ozg verify`.
+ */
+export const HOOK_FILES_FILE = '.ozg-present';
+/** First stdout word of the lines the verify script prints (see buildVerifyScript). */
+export const VERIFY_PREFIX = 'ozg-verify';
+/**
  * The target's blob store, shared by every procedure under the root: `<root>/.ozg-store/sha256/
  * <sha256>-<mode>` (docs/architecture.md, "Blob store"). Procedure directories are DNS labels,
  * so the dot-name never collides with one.
@@ -125,6 +138,28 @@ echo
 ${marker}`;
 }
 
+/**
+ * One exec, read-only: the marker, the live release's file list, and the sha256 of every file
+ * in it (hook-made files included: they show as extra). Lines: `ozg-verify marker <json>`,
+ * `ozg-verify manifest <json>`, `ozg-verify no-current`, `ozg-verify no-tool`, then
+ * `ozg-verify present` followed by HOOK_FILES_FILE, then `ozg-verify sums` followed by
+ * sha256sum's own output (names escaped its way).
+ */
+export function buildVerifyScript(context: ScriptContext): string {
+  return `dir=${q(procedureDir(context))}
+[ -f "$dir/${MARKER_FILE}" ] || exit 0
+printf '${VERIFY_PREFIX} marker %s\n' "$(cat "$dir/${MARKER_FILE}")"
+cd "$dir/current" 2>/dev/null || { echo '${VERIFY_PREFIX} no-current'; exit 0; }
+[ ! -f ${MANIFEST_FILE} ] || printf '${VERIFY_PREFIX} manifest %s\n' "$(cat ${MANIFEST_FILE})"
+if command -v sha256sum >/dev/null 2>&1; then sum='sha256sum'
+elif command -v shasum >/dev/null 2>&1; then sum='shasum -a 256'
+else echo '${VERIFY_PREFIX} no-tool'; exit 0; fi
+if [ -f ${HOOK_FILES_FILE} ]; then echo '${VERIFY_PREFIX} present'; cat ${HOOK_FILES_FILE}; fi
+echo '${VERIFY_PREFIX} sums'
+find . -type f ! -path ./${RELEASE_METADATA_FILE} ! -path ./${MANIFEST_FILE} ! -path ./${HOOK_FILES_FILE} -exec $sum {} +
+`;
+}
+
 /** One exec: unpack the archive on stdin into a new release, install, switch, activate, record, prune. */
 export function buildApplyScript(options: ApplyScriptOptions): string {
   const id = q(options.release);
@@ -157,6 +192,7 @@ ozg_switch ${id} || { rc=$?; rm -f "$dir/current.tmp"; rm -rf "$rel"; exit "$rc"
     `ozg_step activate
 ozg_hook ${id} activate || { rc=$?; ozg_revert; exit "$rc"; }`,
     `ozg_step marker
+(cd "$rel" && find . -type f) >"$rel/${HOOK_FILES_FILE}" 2>/dev/null || true
 ${writeMarkerFromLiteral(options.marker)}`,
     // Pruning is housekeeping: a failure there must not turn a live release into a failed apply.
     `ozg_step prune
@@ -354,18 +390,30 @@ ozg_store_incoming() {
 # Release files that are store blobs become hard links to them (\`<key> <path>\` a line).
 ozg_link_release() {
   if [ -f "$rel/${LINKS_FILE}" ]; then
+    bad=''
     while IFS= read -r line; do
       k=\${line%% *}
       p=\${line#* }
       if [ ! -f "$s/$k" ]; then
         echo "ozg-missing-blob $k"
         echo "ozg: blob $k is not in the store $s (removed since ozg looked?)" >&2
-        return 1
+        bad=1; continue
       fi
+      # a release file edited in place edits its store blob too (one inode): such a blob no
+      # longer matches its name, leaves the store, and the driver's retry sends it anew
+      sum=$(ozg_sha256 "$s/$k"); st=$?
+      if [ "$st" != 2 ] && { [ "$st" != 0 ] || [ "$sum" != "\${k%-*}" ]; }; then
+        rm -f "$s/$k"
+        echo "ozg-missing-blob $k"
+        echo "ozg: blob $k in the store $s was changed since it was stored (sha256 \${sum:-unknown}): removed, to be sent again" >&2
+        bad=1; continue
+      fi
+      [ -z "$bad" ] || continue
       # a release folder on another filesystem than the store cannot link: it gets a copy
       # (the store blob then has no link left and goes at the next collection)
       ln "$s/$k" "$rel/$p" 2>/dev/null || cp -p "$s/$k" "$rel/$p" || return
     done <"$rel/${LINKS_FILE}"
+    [ -z "$bad" ] || return 1
   fi
   rm -rf "$rel/${INCOMING_DIR}"
 }

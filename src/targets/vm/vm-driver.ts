@@ -9,7 +9,7 @@ import type { Bundle } from '../../procedure/types.js';
 import { fetchHttpWithGlobalFetch } from '../../smoke/fetch-http.js';
 import type { FetchHttp } from '../../smoke/run-checks.js';
 import type { SmokeCheck, SmokeResult } from '../../smoke/types.js';
-import type { ApplyResult, KeptRelease, LiveRelease, RollbackResult, TargetDriver } from '../driver.js';
+import type { ApplyOptions, ApplyResult, KeptRelease, LiveRelease, RollbackResult, TargetDriver, VerifyResult } from '../driver.js';
 import type { Readable } from 'node:stream';
 import { addParentDirectories, ArchiveSourceError, createTarArchive, streamTarArchive, type ArchiveEntry } from './archive.js';
 import { findBundleProblems, findRootProblem } from './check-vm-target.js';
@@ -17,8 +17,10 @@ import {
   buildApplyScript,
   buildKeptReleasesScript,
   buildRollbackScript,
+  buildVerifyScript,
   INCOMING_DIR,
   LINKS_FILE,
+  MANIFEST_FILE,
   MARKER_FILE,
   parseScriptReport,
   procedureDir,
@@ -32,6 +34,7 @@ import type { ShellTransport } from './transport.js';
 import { createVmShell, type VmShell } from './vm-shell.js';
 import { planStore } from './store-plan.js';
 import { runVmSmoke } from './vm-smoke.js';
+import { digestManifest, judgeVerifyOutput, renderManifest } from './verify-files.js';
 import { DNS_LABEL } from '../../inventory/dns-label.js';
 
 export interface CreateVmDriverOptions {
@@ -99,7 +102,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     return read.live;
   }
 
-  async function apply(bundle: Bundle, releaseId: string): Promise<ApplyResult> {
+  async function apply(bundle: Bundle, releaseId: string, applyOptions: ApplyOptions = {}): Promise<ApplyResult> {
     checkBundle(bundle, releaseId);
     const context = contextFor(bundle.procedure);
     const keys = storeKeysOf(bundle);
@@ -109,7 +112,7 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     // a read that did not ask about this bundle's blobs: ask now, still one exec
     if (!read || (keys.length > 0 && !asked(read, keys))) read = await readMarker(context, readMarkerOptions, keys);
     const previous = read.live;
-    if (previous?.hash === bundle.hash) return { status: 'unchanged', live: previous };
+    if (previous?.hash === bundle.hash && !applyOptions.reinstall) return { status: 'unchanged', live: previous };
 
     const deployedAt = now();
     // A blob the read saw can vanish before the apply links it (removed by hand, or collected by
@@ -200,7 +203,14 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
     return runVmSmoke(contextFor(procedure), checks, { shell, fetchFromHere: options.runHttp ?? fetchHttpWithGlobalFetch, sleep: options.sleep });
   }
 
-  return { description, live, apply, smoke, rollback, keptReleases, close: () => transport.close() };
+  /** A separate read: a no-op deploy keeps its one exec per host. */
+  async function verify(procedure: string): Promise<VerifyResult> {
+    const result = await shell.exec(buildVerifyScript(contextFor(procedure)), { timeoutMs: scriptTimeoutMs });
+    if (result.exitCode !== 0) shell.fail('verify', `sha256sum the files of ${procedureDir(contextFor(procedure))}/current`, result);
+    return judgeVerifyOutput(result.stdout, procedure);
+  }
+
+  return { description, live, apply, smoke, rollback, keptReleases, verify, close: () => transport.close() };
 }
 
 export interface PrepareReleaseOptions extends ScriptContext {
@@ -237,17 +247,19 @@ export function prepareStreamedRelease(bundle: Bundle, releaseId: string, option
 function prepareParts(bundle: Bundle, releaseId: string, options: PrepareStreamedReleaseOptions): { script: string; entries: ArchiveEntry[]; live: LiveRelease } {
   checkBundle(bundle, releaseId);
   const { previous } = options;
+  const manifest = renderManifest(bundle);
   const live: LiveRelease = {
     procedure: bundle.procedure,
     version: bundle.version,
     hash: bundle.hash,
     release: releaseId,
     deployedAt: options.deployedAt.toISOString(),
+    files: digestManifest(manifest),
     ...(previous ? { previous: { version: previous.version, hash: previous.hash, release: previous.release } } : {}),
   };
   const { previous: _previous, expectedMarker, missing, ...context } = options;
   const script = buildApplyScript({ ...context, expectedMarker, release: releaseId, marker: formatMarker(live), keepReleases: options.keepReleases });
-  return { script, entries: archiveEntries(bundle, releaseId, missing), live };
+  return { script, entries: archiveEntries(bundle, releaseId, missing, manifest), live };
 }
 
 /**
@@ -255,7 +267,7 @@ function prepareParts(bundle: Bundle, releaseId: string, options: PrepareStreame
  * bits. Files of the store plan are not members: the `links` list names them, and the blobs
  * the target lacks come along under INCOMING_DIR.
  */
-function archiveEntries(bundle: Bundle, releaseId: string, missing: ReadonlySet<string>): ArchiveEntry[] {
+function archiveEntries(bundle: Bundle, releaseId: string, missing: ReadonlySet<string>, manifest: string): ArchiveEntry[] {
   const plan = planStore(bundle);
   // directories of linked files too, so `tar -x` makes every folder with the mode ozg chose
   const all: ArchiveEntry[] = bundle.files.map((f) => ({ path: f.path, type: 'file', mode: 0 }));
@@ -270,6 +282,8 @@ function archiveEntries(bundle: Bundle, releaseId: string, missing: ReadonlySet<
     }));
   const metadata = renderReleaseMetadata({ version: bundle.version, hash: bundle.hash, release: releaseId, hooks: bundle.hooks });
   files.push({ path: RELEASE_METADATA_FILE, type: 'file', mode: 0o644, content: Buffer.from(metadata) });
+  // 0600: it holds the sha256 of files with secrets too
+  files.push({ path: MANIFEST_FILE, type: 'file', mode: 0o600, content: Buffer.from(manifest) });
   if (plan.links.size > 0) {
     directories.push({ path: INCOMING_DIR, type: 'directory', mode: 0o700 });
     const links = [...plan.links].map(([path, key]) => `${key} ${path}\n`).join('');
