@@ -166,26 +166,11 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
     return diffObjects(s, bundle.procedure, labelAll(bundle, site, environment, parsed, record?.live?.release ?? 'dry-run'), record?.kinds ?? [], bundle.version);
   }
 
-  /**
-   * The live objects against a server-side dry run of the bundle the live release applied:
-   * only the fields ozg applies can differ (an HPA's replicas, defaulted fields do not count).
-   */
+  /** Only the fields ozg applies count (see verifyAgainstLive). */
   async function verify(procedure: string, bundle: Bundle): Promise<VerifyResult> {
     const current = await live(procedure);
     if (!current) return { status: 'unverifiable', reason: 'no release is live' };
-    if (current.hash !== bundle.hash || current.incomplete) {
-      return { status: 'unverifiable', release: current.release, reason: `the live release ${current.release} (${current.version}) is not the desired bundle: \`ozg plan\` shows the change` };
-    }
-    checkBundle(bundle, site, environment, 'dry-run');
-    const s = await scope();
-    const { record } = await readRecord(s.client, procedure);
-    const fields = new Map<string, string[]>();
-    const objects = labelAll(bundle, site, environment, readBundleManifests(bundle, { namespace }), current.release);
-    // forced: a field someone else took over (kubectl edit) is what verify is looking for
-    const diff = await diffObjects(s, procedure, objects, record?.kinds ?? [], bundle.version, { forceConflicts: true, fields });
-    const checked = diff.change.length + diff.create.length + diff.unchanged.length;
-    if (diff.change.length + diff.create.length + diff.prune.length === 0) return { status: 'clean', release: current.release, checked };
-    return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune, fields: [...fields].map(([object, paths]) => ({ object, paths })) };
+    return verifyAgainstLive(await scope(), bundle, current, { site, environment, namespace });
   }
 
   async function close(): Promise<void> {
@@ -196,6 +181,27 @@ export function createKubernetesDriver(options: CreateKubernetesDriverOptions): 
   }
 
   return { description, namespace, live, apply, smoke, rollback, keptReleases, diffBundle, verify, close };
+}
+
+/**
+ * The live objects against a server-side dry run of the bundle the live release applied:
+ * only the fields ozg applies can differ (an HPA's replicas, defaulted fields do not count).
+ */
+async function verifyAgainstLive(s: NamespaceScope, bundle: Bundle, current: LiveRelease, where: { site: string; environment: EnvironmentName; namespace: string }): Promise<VerifyResult> {
+  const { site, environment, namespace } = where;
+  const procedure = bundle.procedure;
+  if (current.hash !== bundle.hash || current.incomplete) {
+    return { status: 'unverifiable', release: current.release, reason: `the live release ${current.release} (${current.version}) is not the desired bundle: \`ozg plan\` shows the change` };
+  }
+  checkBundle(bundle, site, environment, 'dry-run');
+  const { record } = await readRecord(s.client, procedure);
+  const fields = new Map<string, string[]>();
+  const objects = labelAll(bundle, site, environment, readBundleManifests(bundle, { namespace }), current.release);
+  // forced: a field someone else took over (kubectl edit) is what verify is looking for
+  const diff = await diffObjects(s, procedure, objects, record?.kinds ?? [], bundle.version, { forceConflicts: true, fields });
+  const checked = diff.change.length + diff.create.length + diff.unchanged.length;
+  if (diff.change.length + diff.create.length + diff.prune.length === 0) return { status: 'clean', release: current.release, checked };
+  return { status: 'drifted', release: current.release, checked, changed: diff.change, missing: diff.create, extra: diff.prune, fields: [...fields].map(([object, paths]) => ({ object, paths })) };
 }
 
 function validateLabel(value: string, what: string): string {

@@ -159,44 +159,14 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   }
 
   async function rollback(procedure: string, toRelease?: string): Promise<RollbackResult> {
-    const context = contextFor(procedure);
     lastRead.delete(procedure);
-    // the operator's --to: a wrong one is a usage error, and never reaches a path on the target
-    if (toRelease !== undefined && !RELEASE_ID.test(toRelease)) {
-      throw new UsageError(`--to ${JSON.stringify(toRelease)} is not a release id (letters, digits, '.', '_' or '-', at most 128)`, {
-        hint: `\`ozg history -s ${site} -p ${procedure} -e ${environment}\` lists its releases`,
-      });
-    }
-    const script = buildRollbackScript({ ...context, toRelease, deployedAt: now().toISOString() });
-    const result = await shell.exec(script, { timeoutMs: scriptTimeoutMs });
-    const report = parseScriptReport(result.stdout);
-    if (result.exitCode === 0 && report.nothing !== undefined) return { status: 'nothing-to-roll-back', reason: report.nothing };
-    if (result.exitCode !== 0 || !report.done || report.live === undefined) {
-      const step = report.step ?? 'prepare';
-      const dir = procedureDir(context);
-      const command = step === 'activate' ? `activate hook of release ${toRelease ?? 'previous'} in ${dir}` : describeStep(step, dir, toRelease ?? 'previous');
-      shell.fail(step, command, result, { hint: hintForFailedRollback(step, report) });
-    }
-    const marker = parseMarker(report.live, procedure);
-    if (typeof marker === 'string') throw new InternalError(`rollback wrote a marker ozg cannot read back: ${marker}`);
-    return { status: 'rolled-back', live: marker };
+    return rollbackOn(shell, contextFor(procedure), { toRelease, deployedAt: now(), timeoutMs: scriptTimeoutMs });
   }
 
   async function keptReleases(procedure: string): Promise<KeptRelease[]> {
     const result = await shell.exec(buildKeptReleasesScript(contextFor(procedure)), { timeoutMs: scriptTimeoutMs });
     if (result.exitCode !== 0) shell.fail('prepare', `list ${procedureDir(contextFor(procedure))}/releases`, result, {});
-    const kept: KeptRelease[] = [];
-    for (const line of result.stdout.split('\n')) {
-      if (!line.startsWith('ozg-kept ')) continue;
-      try {
-        const value = JSON.parse(line.slice('ozg-kept '.length)) as Partial<KeptRelease>;
-        if (typeof value.release === 'string' && typeof value.version === 'string' && typeof value.hash === 'string') kept.push({ release: value.release, version: value.version, hash: value.hash });
-      } catch {
-        // a metadata file ozg did not write: not a release it can roll back to
-      }
-    }
-    // release ids start with their UTC time stamp: newest first
-    return kept.sort((a, b) => b.release.localeCompare(a.release));
+    return parseKeptReleases(result.stdout);
   }
 
   async function smoke(procedure: string, checks: SmokeCheck[]): Promise<SmokeResult[]> {
@@ -211,6 +181,47 @@ export function createVmDriver(options: CreateVmDriverOptions): TargetDriver {
   }
 
   return { description, live, apply, smoke, rollback, keptReleases, verify, close: () => transport.close() };
+}
+
+/** `rollback` on one target: the operator's `--to` checked here, the switch and marker by the script. */
+async function rollbackOn(shell: VmShell, context: ScriptContext, options: { toRelease?: string; deployedAt: Date; timeoutMs: number }): Promise<RollbackResult> {
+  const { toRelease } = options;
+  const { site, environment, procedure } = context;
+  // the operator's --to: a wrong one is a usage error, and never reaches a path on the target
+  if (toRelease !== undefined && !RELEASE_ID.test(toRelease)) {
+    throw new UsageError(`--to ${JSON.stringify(toRelease)} is not a release id (letters, digits, '.', '_' or '-', at most 128)`, {
+      hint: `\`ozg history -s ${site} -p ${procedure} -e ${environment}\` lists its releases`,
+    });
+  }
+  const script = buildRollbackScript({ ...context, toRelease, deployedAt: options.deployedAt.toISOString() });
+  const result = await shell.exec(script, { timeoutMs: options.timeoutMs });
+  const report = parseScriptReport(result.stdout);
+  if (result.exitCode === 0 && report.nothing !== undefined) return { status: 'nothing-to-roll-back', reason: report.nothing };
+  if (result.exitCode !== 0 || !report.done || report.live === undefined) {
+    const step = report.step ?? 'prepare';
+    const dir = procedureDir(context);
+    const command = step === 'activate' ? `activate hook of release ${toRelease ?? 'previous'} in ${dir}` : describeStep(step, dir, toRelease ?? 'previous');
+    shell.fail(step, command, result, { hint: hintForFailedRollback(step, report) });
+  }
+  const marker = parseMarker(report.live, procedure);
+  if (typeof marker === 'string') throw new InternalError(`rollback wrote a marker ozg cannot read back: ${marker}`);
+  return { status: 'rolled-back', live: marker };
+}
+
+/** The `ozg-kept {…}` lines of the kept-releases script, newest first. */
+function parseKeptReleases(stdout: string): KeptRelease[] {
+  const kept: KeptRelease[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('ozg-kept ')) continue;
+    try {
+      const value = JSON.parse(line.slice('ozg-kept '.length)) as Partial<KeptRelease>;
+      if (typeof value.release === 'string' && typeof value.version === 'string' && typeof value.hash === 'string') kept.push({ release: value.release, version: value.version, hash: value.hash });
+    } catch {
+      // a metadata file ozg did not write: not a release it can roll back to
+    }
+  }
+  // release ids start with their UTC time stamp: newest first
+  return kept.sort((a, b) => b.release.localeCompare(a.release));
 }
 
 export interface PrepareReleaseOptions extends ScriptContext {
