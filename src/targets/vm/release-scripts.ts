@@ -100,12 +100,17 @@ export function renderReleaseMetadata(metadata: ReleaseMetadata): string {
   ].join('\n');
 }
 
-/** One exec: `ozg-kept {identity}` per release kept on the target (those with metadata). */
+/**
+ * One exec: `ozg-kept {identity}` per release kept on the target (those with metadata), newest
+ * first by the release folder's time (release ids only tell the second: two deploys within one
+ * second would otherwise come in random order). Release ids are plain words, so `ls` is safe.
+ */
 export function buildKeptReleasesScript(context: ScriptContext): string {
   return joinParts(
     preamble(context),
     helperFunctions(),
-    `for m in "$dir"/releases/*/${RELEASE_METADATA_FILE}; do
+    `for r in $(cd "$dir/releases" 2>/dev/null && ls -1dt -- */); do
+  m="$dir/releases/\${r%/}/${RELEASE_METADATA_FILE}"
   [ -f "$m" ] || continue
   r=\${m%/${RELEASE_METADATA_FILE}}
   i=$(ozg_identity "\${r##*/}") && printf 'ozg-kept {%s}\n' "$i"

@@ -220,8 +220,10 @@ function parseKeptReleases(stdout: string): KeptRelease[] {
       // a metadata file ozg did not write: not a release it can roll back to
     }
   }
-  // release ids start with their UTC time stamp: newest first
-  return kept.sort((a, b) => b.release.localeCompare(a.release));
+  // release ids start with their UTC time stamp (to the second): newest first; within one
+  // second the script's order (the folders' times, newest first) stands, as sort is stable
+  const stamp = (release: string) => release.slice(0, 16);
+  return kept.sort((a, b) => stamp(b.release).localeCompare(stamp(a.release)));
 }
 
 export interface PrepareReleaseOptions extends ScriptContext {
