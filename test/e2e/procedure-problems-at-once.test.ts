@@ -7,8 +7,9 @@ import { removeTemp, resultOf, runOzg } from '../helpers/run-ozg.js';
  * Issue 13: a procedure version's independent problems once surfaced one layer per run (six
  * runs to see them all), and each template problem twice (test and prod). Now one run shows
  * every independent problem, each once. What still stops later checks, because they would
- * mean nothing: a procedure.yaml problem other than an unknown field stops the site's values
- * check and rendering of that version; a site value that does not fit stops rendering it.
+ * mean nothing: a procedure.yaml problem other than an unknown field hides that file's other
+ * checks; a values schema that is not valid hides the site's values check; a broken version is
+ * never rendered; a site value that does not fit stops rendering that procedure for the site.
  */
 const sitesYaml = localInventoryYaml({ catalogue: './catalogue', ledger: '.ozg', sites: [{ name: 'kiel', procedures: { demo: { version: '1.0.0', values: '{ title: Kiel }' } } }] });
 
@@ -56,6 +57,25 @@ describe('procedure problems: all at once, once each', () => {
     expect(deploy.code).toBe(3);
     for (const line of expected) expect(deploy.stdout + deploy.stderr).toContain(line);
     expect(existsSync(path.join(dir, 'targets'))).toBe(false);
+  });
+
+  it("a broken version whose values schema is sound still checks the site's values in the same run", async () => {
+    const { dir } = await createMiniProject(
+      {
+        'procedure.yaml': ['name: demo', 'version: 1.0.0', 'descripton: a typo', 'values:', '  type: object', '  properties:', '    title: { type: string }', 'vm:', '  files: missing-folder'].join('\n') + '\n',
+      },
+      { sitesYaml: sitesYaml.replace('{ title: Kiel }', '{ title: 42 }') },
+    );
+    dirs.push(dir);
+    const validate = await runOzg(['validate', '-i', 'sites.yaml'], { cwd: dir });
+    expect(validate.code).toBe(3);
+    for (const line of [
+      'catalogue/demo/1.0.0/procedure.yaml:3:1  descripton  unknown field "descripton"',
+      'catalogue/demo/1.0.0/procedure.yaml:9:10  vm.files  ',
+      'sites.yaml:15:26  sites.kiel.procedures.demo.values.title  must be a string (got 42)',
+    ]) {
+      expect(count(validate.stderr, line)).toBe(1);
+    }
   });
 
   it('templates: a syntax error, an unknown value and a smoke check with an unknown value in one run, each once for test and prod, exit 3', async () => {
