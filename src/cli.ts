@@ -220,6 +220,7 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .option('--hostname <name>', 'VM hostname (default: <site>-<env>)')
     .option('--package <names...>', 'extra Debian packages for first boot')
     .option('--with-procedures', "install the site's procedures on first boot")
+    .option('--include-secrets', "with --with-procedures: put release files holding secrets into the seed (clear text in user-data and the ISO)")
     .option('--replace', 'replace a different host key already pinned for this host (the VM is rebuilt)')
     .action(action(() => import('./commands/cloud-init.js')));
 

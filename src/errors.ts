@@ -108,8 +108,31 @@ export class RenderError extends OzgError {
     const where = pos.line ? `${template}:${pos.line}:${pos.col ?? 1}` : template;
     super(`${where}  ${message}`, options);
     this.template = template;
+    this.detail = message;
     this.line = pos.line;
     this.col = pos.col;
+  }
+
+  /** the message without its location */
+  readonly detail: string;
+
+  /** Independent problems found in the same render (other templates, smoke checks), after this one. */
+  more: RenderError[] = [];
+
+  /** One error standing for all of `errors` (at least one), so a single run reports every template problem. */
+  static combine(errors: RenderError[]): RenderError {
+    const [first, ...rest] = errors;
+    if (rest.length === 0) return first!;
+    const combined = new RenderError(first!.template, `${first!.detail}\n${rest.map((e) => '  ' + e.message).join('\n')}`, { line: first!.line, col: first!.col }, first!.hint ? { hint: first!.hint } : {});
+    combined.more = rest;
+    return combined;
+  }
+
+  /** This error and the ones found with it, each on its own. */
+  all(): RenderError[] {
+    if (this.more.length === 0) return [this];
+    const head = new RenderError(this.template, this.detail.split('\n')[0]!, { line: this.line, col: this.col }, this.hint ? { hint: this.hint } : {});
+    return [head, ...this.more];
   }
 }
 

@@ -26,6 +26,8 @@ export interface CreateSiteSeedOptions {
   packages: string[];
   /** install the site's procedures on first boot, through the same apply script as `deploy` */
   withProcedures: boolean;
+  /** allow release files holding secret values into the seed (user-data and ISO), in clear text */
+  includeSecrets: boolean;
   /** replace a different host key already pinned for this host (the VM is being rebuilt) */
   replace: boolean;
   homeDir?: string;
@@ -38,6 +40,8 @@ export interface CloudInitResult extends WriteSeedResult {
   procedures: string[];
   /** the procedures' cloud-init fragments merged into user-data, e.g. `antrag-formular/1.1.0/cloud-init.yaml` */
   fragments: string[];
+  /** release files holding secret values that went into the seed in clear text, `procedure/file` */
+  secretFiles: string[];
 }
 
 const SEED_STAGING = '.ozg-seed';
@@ -64,6 +68,20 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
   const { deployRoot, user: deployUser, sudo } = access;
   const items = options.withProcedures ? valid : [];
   const firstDeploy = items.length > 0 ? await buildFirstDeploy(workspace, site, spec, items, { deployRoot, deployUser, sudo, now: options.now ?? (() => workspace.clock.now()) }) : undefined;
+  const secretFiles = firstDeploy?.secretFiles ?? [];
+  // Checked before anything is written: the seed is read by whoever can read the ISO, the
+  // hypervisor's datastore or the cloud's metadata service, not only by the VM.
+  if (secretFiles.length > 0 && !options.includeSecrets) {
+    throw new UsageError(
+      `the seed for ${site.name}/${options.environment} would hold secret values in clear text: ${secretFiles.join(', ')}; ` +
+        'they are release files of the procedures first boot installs and would go into user-data (and the ISO)',
+      {
+        hint:
+          'pass --include-secrets to put them into the seed anyway (anyone who can read the seed, the ISO or the metadata service can read them), ' +
+          'or leave out --with-procedures and run `ozg deploy` once the VM is up',
+      },
+    );
+  }
   const fragments = await renderFragments(workspace, items, options.environment);
 
   const seed = await buildSeed({
@@ -86,7 +104,7 @@ export async function createSiteSeed(workspace: Workspace, options: CreateSiteSe
     replace: options.replace,
     ...(options.isoPath ? { isoPath: options.isoPath } : {}),
   });
-  return { ...result, procedures: items.map((i) => `${i.procedure.name}@${i.procedure.version}`), fragments: fragments.map((f) => f.file) };
+  return { ...result, procedures: items.map((i) => `${i.procedure.name}@${i.procedure.version}`), fragments: fragments.map((f) => f.file), secretFiles };
 }
 
 /**
@@ -100,13 +118,15 @@ async function buildFirstDeploy(
   spec: EnvironmentSpec,
   items: ReturnType<Workspace['selectItems']>,
   options: { deployRoot: string; deployUser: string; sudo: boolean; now: () => Date },
-): Promise<FirstDeploy> {
+): Promise<FirstDeploy & { secretFiles: string[] }> {
   const files: SeedFile[] = [];
+  const secretFiles: string[] = [];
   const runcmd: string[][] = [];
   const root = formatVmTarget(options.deployRoot, site.name);
   const staging = path.posix.join(options.deployRoot, SEED_STAGING);
   for (const item of items) {
     const bundle = await workspace.renderBundle(item, spec.name);
+    for (const file of bundle.files) if (file.sensitive) secretFiles.push(`${bundle.procedure}/${file.path}`);
     const deployedAt = options.now();
     const { script, archive } = prepareRelease(bundle, createReleaseId(deployedAt, bundle.hash), {
       root,
@@ -123,7 +143,7 @@ async function buildFirstDeploy(
     runcmd.push(options.sudo ? apply : ['runuser', '-u', options.deployUser, '--', ...apply]);
   }
   runcmd.push(['rm', '-rf', staging]);
-  return { files, runcmd };
+  return { files, runcmd, secretFiles };
 }
 
 /** Each procedure's `vm.cloudInit` rendered for the site (strict, without secrets) and checked, in procedure order. */

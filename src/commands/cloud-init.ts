@@ -14,6 +14,7 @@ interface CloudInitFlags {
   hostname?: string;
   package?: string[];
   withProcedures?: boolean;
+  includeSecrets?: boolean;
   replace?: boolean;
 }
 
@@ -33,9 +34,19 @@ export async function run(context: CommandContext, site: string, flags: CloudIni
       hostname: flags.hostname,
       packages: [...BASE_PACKAGES, ...(flags.package ?? [])],
       withProcedures: Boolean(flags.withProcedures),
+      includeSecrets: Boolean(flags.includeSecrets),
       replace: Boolean(flags.replace),
       homeDir: context.env.HOME,
     });
+    if (result.secretFiles.length > 0) {
+      context.reporter.emit({
+        type: 'warning',
+        message:
+          `the seed holds secret values in clear text (--include-secrets): ${result.secretFiles.join(', ')}. ` +
+          'Anyone who can read user-data, the ISO or the VM\'s metadata can read them; the seed files are written 0600: ' +
+          'delete them once the VM has booted and keep them out of version control and shared storage',
+      });
+    }
     context.reporter.result(result, () => formatCloudInitResult(result, context.cwd));
     return { exitCode: ExitCode.ok };
   } finally {

@@ -2,7 +2,7 @@
 import type { Problem } from '../errors.js';
 import { createProblem } from '../input/yaml-source.js';
 import type { Anchor, JsonPath, YamlSource } from '../input/yaml-source.js';
-import type { Catalogue } from '../procedure/types.js';
+import type { Catalogue, Procedure } from '../procedure/types.js';
 import { isRecord } from './merge-values.js';
 import type { RawInventory, RawSetup } from './raw-types.js';
 import type { SecretDeps } from './secrets.js';
@@ -16,6 +16,8 @@ export interface CheckInput {
   catalogue: Catalogue;
   /** procedure → versions that exist but have their own problems (see readCatalogue) */
   brokenVersions: Map<string, string[]>;
+  /** `name@version` → a broken version still fit to check a site's values against */
+  brokenForValues?: Map<string, Procedure>;
   /** when given, every secret reference must resolve; the values are read and dropped */
   secretDeps?: SecretDeps;
   /** false when the catalogue could not be read completely: procedure rules would only add noise */

@@ -43,7 +43,13 @@ export async function checkSetup(context: CheckContext, site: Site, setup: Setup
   }
   const versionAt = [...(source.own.version !== undefined ? at : source.defaultsAt), 'version'];
   const procedure = resolveProcedure(context, versionAt, setup.procedure, setup.version);
-  if (!procedure) return undefined;
+  if (!procedure) {
+    // a broken version (its problems reported by the catalogue) whose values schema is sound
+    // still checks the site's values, so they are reported in the same run
+    const partial = findBrokenForValues(context, setup.procedure, setup.version);
+    if (partial) checkSetupValues(context, source, partial, placeholders);
+    return undefined;
+  }
 
   let ok = placeholders.length === 0;
   if (dataCenter) ok = checkTargetKind(context, at, procedure, dataCenter) && ok;
@@ -106,6 +112,11 @@ function resolveProcedure(context: CheckContext, versionAt: JsonPath, name: stri
   }
   context.versionsUsed.add(`${name}@${version}`);
   return context.catalogue.get(name, version);
+}
+
+function findBrokenForValues(context: CheckContext, name: string, wanted: string): Procedure | undefined {
+  const version = resolutions.get(context.catalogue)?.get(`${name}\0${wanted}`)?.version;
+  return version === undefined ? undefined : context.brokenForValues?.get(`${name}@${version}`);
 }
 
 function checkTargetKind(context: CheckContext, at: JsonPath, procedure: Procedure, dataCenter: DataCenter): boolean {

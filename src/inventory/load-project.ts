@@ -100,6 +100,7 @@ export async function readProject(options: Omit<LoadProjectOptions, 'collectProb
     inventory,
     catalogue: catalogue.catalogue,
     brokenVersions: catalogue.brokenVersions,
+    brokenForValues: catalogue.brokenForValues,
     secretDeps: options.checkSecrets === false ? undefined : { env: options.env, readFile: readText },
     checkSetups: !isBroken(['catalogues']) && catalogueProblems.every((problem) => problem.file !== display),
     brokenDefaults: findBrokenDefaults(schema.issues, raw),

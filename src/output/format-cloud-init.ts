@@ -9,6 +9,7 @@ export function formatCloudInitResult(result: CloudInitResult, cwd: string): str
   if (result.iso) lines.push(`  ISO ${result.iso.path} (built with ${result.iso.tool})`);
   if (result.procedures.length) lines.push(`  first boot installs ${result.procedures.join(', ')}`);
   if (result.fragments.length) lines.push(`  user-data includes the cloud-init fragments ${result.fragments.join(', ')}`);
+  if (result.secretFiles.length) lines.push(`  user-data holds secret values in clear text: ${result.secretFiles.join(', ')}`);
   lines.push('  user-data holds private host keys: it is written 0600; keep it out of version control');
   return lines.join('\n');
 }

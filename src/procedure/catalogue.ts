@@ -30,6 +30,8 @@ export interface ReadCatalogueResult {
    * stops only for the versions they use (the rest of `problems` are warnings to it)
    */
   versionProblems: Map<string, Problem[]>;
+  /** `name@version` → a broken version whose values schema is sound (see LoadProcedureResult.forValues) */
+  brokenForValues: Map<string, Procedure>;
 }
 
 /** Every procedure version in `dirs`; throws one InvalidInputError listing every problem. */
@@ -46,6 +48,7 @@ export async function readCatalogue(dirs: string[], options: ReadCatalogueOption
   const procedures: Procedure[] = [];
   const brokenVersions = new Map<string, string[]>();
   const versionProblems = new Map<string, Problem[]>();
+  const brokenForValues = new Map<string, Procedure>();
   const firstFile = new Map<string, string>();
   const seenDirs = new Set<string>();
 
@@ -72,10 +75,13 @@ export async function readCatalogue(dirs: string[], options: ReadCatalogueOption
       problems.push(...result.problems);
       if (result.problems.length > 0) versionProblems.set(key, [...(versionProblems.get(key) ?? []), ...result.problems]);
       if (result.procedure) procedures.push(result.procedure);
-      else if (semver.valid(folder.version)) brokenVersions.set(folder.name, [...(brokenVersions.get(folder.name) ?? []), folder.version]);
+      else if (semver.valid(folder.version)) {
+        brokenVersions.set(folder.name, [...(brokenVersions.get(folder.name) ?? []), folder.version]);
+        if (result.forValues) brokenForValues.set(key, result.forValues);
+      }
     });
   }
-  return { catalogue: createCatalogue(procedures), problems: sortProblems(problems), brokenVersions, versionProblems };
+  return { catalogue: createCatalogue(procedures), problems: sortProblems(problems), brokenVersions, versionProblems, brokenForValues };
 }
 
 /** A catalogue over already-loaded procedures. */

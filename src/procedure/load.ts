@@ -34,6 +34,11 @@ export interface LoadProcedureResult {
   problems: Problem[];
   /** the parsed file, for problems the caller finds (e.g. a version in two catalogues) */
   source?: YamlSource;
+  /**
+   * With problems, the version as far as it is sound enough to check a site's values against
+   * (its values schema is valid): so a site's values need no run of their own. Never rendered.
+   */
+  forValues?: Procedure;
 }
 
 interface RawProcedure {
@@ -72,12 +77,16 @@ export async function loadProcedureFile(options: LoadProcedureOptions): Promise<
   const { source, problems } = parseYamlSource(text, options.displayFile);
   if (problems.length > 0) return { problems, source };
   const schema = checkAgainstSchema(source, compileSchema('procedure'));
-  if (schema.problems.length > 0) return { problems: schema.problems, source };
+  // A mistyped field name leaves every known field checked and well-formed, so the checks
+  // below still mean something and run too; any other schema problem (a wrong type, a missing
+  // field) would make them misread the file, so it stops them.
+  if (schema.problems.length > 0 && !schema.issues.every((issue) => issue.keyword === 'additionalProperties')) return { problems: schema.problems, source };
 
   const raw = source.data as RawProcedure;
-  const found = [...checkFolderNames(source, raw, options.expected), ...checkValuesSchema(source, raw), ...checkSmokeNames(source, raw), ...checkArtifactNames(source, raw)];
+  const valuesSchemaProblems = checkValuesSchema(source, raw);
+  const found = [...schema.problems, ...checkFolderNames(source, raw, options.expected), ...valuesSchemaProblems, ...checkSmokeNames(source, raw), ...checkArtifactNames(source, raw)];
   found.push(...(await checkReferencedFiles(source, raw, options.dir)));
-  if (found.length > 0) return { problems: found, source };
+  if (found.length > 0) return { problems: found, source, ...(valuesSchemaProblems.length === 0 ? { forValues: createProcedure(source, raw, options.dir, file) } : {}) };
   return { problems: [], source, procedure: createProcedure(source, raw, options.dir, file) };
 }
 

@@ -73,13 +73,27 @@ export async function renderBundle(input: RenderInput): Promise<Bundle> {
   const parsed = await parseTemplateDir(procedure, templateDir, input.cwd, display);
 
   const files: BundleFile[] = [];
+  // each template and smoke check is independent of the others: all their problems in one run
+  const renderErrors: RenderError[] = [...parsed.parseErrors];
   for (const template of parsed.templates) {
     try {
       files.push(renderFile(parsed.engine, template, context, secrets));
     } catch (err) {
       // Liquid quotes evaluated values in its messages (`{% include secrets.x %}` names the file it looked for)
-      throw redactRenderError(err, secrets, input.redactSecrets);
+      const redacted = redactRenderError(err, secrets, input.redactSecrets);
+      if (!(redacted instanceof RenderError)) throw redacted;
+      renderErrors.push(redacted);
     }
+  }
+  if (renderErrors.length > 0) {
+    // a bundle with missing files cannot be checked further (hooks, verbatim files), but its smoke checks can
+    try {
+      renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err;
+      renderErrors.push(...err.all());
+    }
+    throw RenderError.combine(renderErrors);
   }
   if (targetKind === 'vm') {
     files.push(...(await addVerbatimFiles(input, files, parsed.templates, display)));
@@ -130,7 +144,7 @@ async function renderChartBundle(input: RenderInput, chart: KubernetesChart, dis
       throw redactRenderError(err, secrets, input.redactSecrets);
     }
   }
-  const parsed: ParsedTemplateDir = { engine, templates: [], smokeTemplates: new Map() };
+  const parsed: ParsedTemplateDir = { engine, templates: [], parseErrors: [], smokeTemplates: new Map() };
   const declared = renderSmokeChecks(parsed, procedure.smoke, context, procedureFile);
   const helm = await input.chart.helm();
   const rendered = await renderChart({
@@ -259,6 +273,8 @@ interface ParsedTemplateFile {
 interface ParsedTemplateDir {
   engine: Liquid;
   templates: ParsedTemplateFile[];
+  /** templates that do not parse (left out of `templates`): reported with the others' render problems */
+  parseErrors: RenderError[];
   /** smoke check strings parsed by this engine, by source text (see renderStrings) */
   smokeTemplates: Map<string, Template[]>;
 }
@@ -281,15 +297,24 @@ function parseTemplateDir(procedure: Procedure, templateDir: string, cwd: string
     parsed = (async () => {
       const engine = createEngine();
       const files = await readTemplateFiles(procedure.dir, templateDir, display);
-      const templates = files.map((file) => {
+      // every template is parsed, so one run names each one that does not parse
+      const parseErrors: RenderError[] = [];
+      const templates = files.flatMap((file) => {
         const where = display(file.file);
-        const template = parseTemplate(engine, file.source, where);
+        let template: ReturnType<typeof parseTemplate>;
+        try {
+          template = parseTemplate(engine, file.source, where);
+        } catch (err) {
+          if (!(err instanceof RenderError)) throw err;
+          parseErrors.push(err);
+          return [];
+        }
         const mentionsSecrets = 'secrets' in engine.analyzeSync(template, { partials: false }).globals;
         // without `{{` or `{%` there is no tag or output, so rendering returns the source unchanged
         const staticContent = file.source.includes('{{') || file.source.includes('{%') ? undefined : Buffer.from(file.source, 'utf8');
-        return { file, template, where, mentionsSecrets, ...(staticContent ? { staticContent } : {}) };
+        return [{ file, template, where, mentionsSecrets, ...(staticContent ? { staticContent } : {}) }];
       });
-      return { engine, templates, smokeTemplates: new Map() };
+      return { engine, templates, parseErrors, smokeTemplates: new Map() };
     })();
     byDir.set(key, parsed);
   }
@@ -378,9 +403,16 @@ function renderFile(engine: Liquid, parsed: ParsedTemplateFile, context: Templat
 
 function renderSmokeChecks(parsed: ParsedTemplateDir, checks: SmokeCheck[], context: TemplateContext, procedureFile: string): SmokeCheck[] {
   const rendered: SmokeCheck[] = [];
+  const errors: RenderError[] = [];
   for (const [i, check] of checks.entries()) {
-    rendered.push(renderStrings(parsed, check, context, `${procedureFile}#smoke[${i}]`) as SmokeCheck);
+    try {
+      rendered.push(renderStrings(parsed, check, context, `${procedureFile}#smoke[${i}]`) as SmokeCheck);
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err;
+      errors.push(err);
+    }
   }
+  if (errors.length > 0) throw RenderError.combine(errors);
   return rendered;
 }
 

@@ -83,6 +83,7 @@ export async function renderEachSite(
   for (const item of items) perSite.set(item.site.name, (perSite.get(item.site.name) ?? 0) + 1);
   const refusalHints = new Set<string>();
   let renderFailed = false;
+  const renderProblems = new Map<string, { site: string; problem: Problem; environments: EnvironmentName[] }>();
   // every download under way at once (bounded), before the first render waits for one
   await workspace.prefetchArtifacts(items);
   for (const item of items) {
@@ -104,18 +105,21 @@ export async function renderEachSite(
         }
         if (!(error instanceof RenderError)) throw error;
         renderFailed = true;
-        add(item.site.name, [
-          {
-            file: error.template,
-            line: error.line ?? 1,
-            col: error.col ?? 1,
-            path: `sites.${item.site.name}.procedures.${item.procedure.name}`,
-            message: `${environment}: ${error.message}`,
-          },
-        ]);
+        for (const found of error.all()) {
+          const problem = { file: found.template, line: found.line ?? 1, col: found.col ?? 1, path: `sites.${item.site.name}.procedures.${item.procedure.name}`, message: found.message };
+          // the same template problem in test and prod is one problem: reported once, naming both
+          const key = JSON.stringify([problem.file, problem.line, problem.col, problem.path, problem.message]);
+          const earlier = renderProblems.get(key);
+          if (earlier) earlier.environments.push(environment);
+          else {
+            renderProblems.set(key, { site: item.site.name, problem, environments: [environment] });
+            add(item.site.name, [problem]);
+          }
+        }
       }
     }
   }
+  for (const { problem, environments } of renderProblems.values()) problem.message = `${environments.join(', ')}: ${problem.message}`;
   const hint = !renderFailed && refusalHints.size === 1 ? [...refusalHints][0] : undefined;
   for (const [site, found] of problems) problems.set(site, dedupe(found));
   return { bundles: bundles.filter((b) => !problems.has(b.site)).map((b) => b.bundle), problems, ...(hint ? { hint } : {}) };

@@ -61,7 +61,7 @@ describe('ozg cloud-init', () => {
   let seeded: DirSnapshot;
   beforeAll(async () => {
     dir = await setUpProject();
-    seeding = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '--with-procedures', '--json'], { cwd: dir });
+    seeding = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '--with-procedures', '--include-secrets', '--json'], { cwd: dir });
     seeded = await snapshotDirs([dir]);
   });
   beforeEach(() => seeded.restore());
@@ -89,6 +89,41 @@ describe('ozg cloud-init', () => {
     expect(userData.users[0]).toMatchObject({ name: 'ozg', ssh_authorized_keys: [readFileSync(path.join(dir, 'operator.pub'), 'utf8').trim()] });
   });
 
+  it('refuses release files holding secrets without --include-secrets: exit 2 naming them, nothing written', async () => {
+    const knownHosts = await readFile(path.join(dir, 'known_hosts'), 'utf8');
+    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--iso', '--with-procedures', '--replace', '--out', 'seeds/again'], { cwd: dir });
+    expect(run.code).toBe(2);
+    const secretFiles: string[] = resultOf(seeding).secretFiles;
+    expect(secretFiles.length).toBeGreaterThan(0);
+    for (const file of secretFiles) expect(run.stderr).toContain(file);
+    expect(run.stderr).toContain('secret values in clear text');
+    expect(run.stderr).toContain('--include-secrets');
+    expect(run.stdout + run.stderr).not.toContain('demo-smtp-password');
+    expect(existsSync(path.join(dir, 'seeds/again'))).toBe(false);
+    expect(existsSync(path.join(dir, 'seeds/again.iso'))).toBe(false);
+    expect(await readFile(path.join(dir, 'known_hosts'), 'utf8')).toBe(knownHosts);
+  });
+
+  it('with --include-secrets says plainly that the seed holds secrets in clear text, and writes it 0600', async () => {
+    const result = resultOf(seeding);
+    expect(result.secretFiles).toEqual([expect.stringMatching(/^antrag-formular\//)]);
+    const warnings = seeding.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'warning');
+    expect(warnings).toEqual([{ type: 'warning', message: expect.stringContaining('secret values in clear text') }]);
+    expect(warnings[0].message).toContain(result.secretFiles[0]);
+    expect(warnings[0].message).toMatch(/user-data, the ISO or the VM's metadata/);
+    // the secret really is in user-data (inside the release archive), which is why the files are owner-only
+    const seedDir = path.join(dir, 'seeds/kiel-test');
+    for (const name of ['user-data', 'meta-data', 'network-config']) expect(statSync(path.join(seedDir, name)).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'seeds/kiel-test.iso')).mode & 0o777).toBe(0o600);
+
+    // for people: the same warning on the terminal, and the summary lists the files
+    const plain = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--include-secrets', '--replace', '--out', 'seeds/plain'], { cwd: dir });
+    expect(plain.code).toBe(0);
+    expect(plain.stdout + plain.stderr).toContain('the seed holds secret values in clear text (--include-secrets)');
+    expect(plain.stdout).toContain(`user-data holds secret values in clear text: ${result.secretFiles[0]}`);
+    expect(plain.stdout + plain.stderr).not.toContain('demo-smtp-password');
+  });
+
   it("merges each procedure's cloud-init fragment into user-data, and the result passes `cloud-init schema`", async () => {
     // (the first test ran `cloud-init schema` on this very user-data)
     expect(resultOf(seeding).fragments).toEqual(['antrag-formular/1.1.0/cloud-init.yaml']);
@@ -112,7 +147,7 @@ describe('ozg cloud-init', () => {
     const seedsBefore = (await readdir(path.join(dir, 'seeds'))).sort();
     const knownHosts = await readFile(path.join(dir, 'known_hosts'), 'utf8');
 
-    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--replace', '--out', 'seeds/again'], { cwd: dir });
+    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--include-secrets', '--replace', '--out', 'seeds/again'], { cwd: dir });
     expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/antrag-formular\/1\.1\.0\/cloud-init\.yaml:\d+:1 +\(document\) +renders the value of secret smtpPassword/);
     expect(run.stderr).toContain('release file');
@@ -130,7 +165,7 @@ describe('ozg cloud-init', () => {
     const line = template.split('\n').indexOf('packages:') + 1;
     expect(line).toBeGreaterThan(1);
 
-    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--replace', '--out', 'seeds/again'], { cwd: dir });
+    const run = await runOzg(['cloud-init', 'kiel', '--env', 'test', '--with-procedures', '--include-secrets', '--replace', '--out', 'seeds/again'], { cwd: dir });
     expect(run.code).toBe(3);
     expect(run.stderr).toContain(`antrag-formular/1.1.0/cloud-init.yaml:${line}:11  packages  must be a list`);
     expect(existsSync(path.join(dir, 'seeds/again'))).toBe(false);

@@ -225,7 +225,9 @@ describe('a template that does not render for one site', () => {
       expect(deploy.code).toBe(3);
       const result = resultOf(deploy);
       expect(result.sites.map((s: any) => `${s.site}: ${s.result}`)).toEqual(['site-01: ok', 'site-02: failed', 'site-03: ok']);
-      expect(result.sites[1].problems.map((p: any) => `${p.file}:${p.line}`)).toEqual(['demo/1.0.0/vm/config/extra.conf:2', 'demo/1.0.0/vm/config/extra.conf:2']);
+      // the same template problem in test and prod is one problem, naming both (issue 13)
+      expect(result.sites[1].problems.map((p: any) => `${p.file}:${p.line}`)).toEqual(['demo/1.0.0/vm/config/extra.conf:2']);
+      expect(result.sites[1].problems[0].message).toMatch(/^test, prod: /);
 
       const status = await runOzg(['status', '--json'], { cwd: dir, env });
       expect(status.code).toBe(3);

@@ -248,7 +248,7 @@ describe('--json results match the README', () => {
     const dir = await copyOf(fresh);
     expectDocumentedShape({
       command: 'cloud-init',
-      runs: [{ run: await runOzg(['cloud-init', 'kiel', '-i', 'vm.yaml', '--env', 'test', '--iso', '--with-procedures', '--json'], { cwd: dir }), code: 0 }],
+      runs: [{ run: await runOzg(['cloud-init', 'kiel', '-i', 'vm.yaml', '--env', 'test', '--iso', '--with-procedures', '--include-secrets', '--json'], { cwd: dir }), code: 0 }],
     });
   });
 });
