@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InternalError, RemoteCommandError, ToolMissingError } from '../errors.js';
-import type { RunCommand } from './run-command.js';
+import type { RunCommand } from '../run-command.js';
 import { formatFingerprint, formatKnownHostName } from '../targets/ssh/known-hosts.js';
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';

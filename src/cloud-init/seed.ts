@@ -13,7 +13,7 @@ import { DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from '../inventory/defaults.js';
 import { ENVIRONMENTS, type EnvironmentName } from '../inventory/types.js';
 import { canWriteAsYamlString, isWellFormedText, stringifyCloudYaml } from './cloud-yaml.js';
 import { formatKnownHostsLine, generateHostKeys, HOST_KEY_TYPES, type HostKey, type HostKeyType } from './host-keys.js';
-import { runCommandWithExeca, type RunCommand } from './run-command.js';
+import { runCommandWithExeca, type RunCommand } from '../run-command.js';
 import { DNS_LABEL } from '../inventory/dns-label.js';
 import { mergeCloudInitFragments, type CloudInitFragment } from './fragments.js';
 

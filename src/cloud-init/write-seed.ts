@@ -8,7 +8,7 @@ import { chmod, lstat, mkdir, mkdtemp, open, readFile, rename, rm, stat } from '
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { InternalError, RemoteCommandError, ToolMissingError, UsageError } from '../errors.js';
 import { mergeKnownHosts, type KnownHostsStatus } from './known-hosts.js';
-import { runCommandWithExeca, type RunCommand } from './run-command.js';
+import { runCommandWithExeca, type RunCommand } from '../run-command.js';
 import { summarizeSeed, type Seed, type SeedSummary } from './seed.js';
 
 export const SEED_FILE_MODE = 0o600;

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { elapsedMs, systemClock } from '../clock.js';
+import { runCommandWithExeca } from '../run-command.js';
 import { ToolMissingError } from '../errors.js';
 
 /** `helm template --include-crds` and `helm version --template` exist since 3.x; 3.8 is the oldest tested against. */
@@ -36,31 +36,8 @@ export interface HelmTool {
 /** Runs a program with exactly `env` (nothing inherited); `notFound` when it cannot be started. */
 export type SpawnProgram = (file: string, args: readonly string[], options: { env: Record<string, string>; timeoutMs?: number }) => Promise<HelmRunResult & { notFound?: boolean }>;
 
-export const spawnWithExeca: SpawnProgram = async (file, args, options) => {
-  const { execa } = await import('execa');
-  const started = systemClock.monotonicMs();
-  const result = await execa(file, [...args], {
-    env: options.env,
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-    // helm output of a large chart; the render limits cap each file later
-    maxBuffer: 64 * 1024 * 1024,
-    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-  });
-  const durationMs = elapsedMs(systemClock, started);
-  const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
-  if (result.exitCode === undefined && (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR')) {
-    return { exitCode: null, stdout: '', stderr: '', durationMs, notFound: true };
-  }
-  return {
-    exitCode: result.exitCode ?? null,
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? '') || (result.exitCode === undefined ? (result.shortMessage ?? '') : ''),
-    durationMs,
-  };
-};
+// helm output of a large chart may be big; the render limits cap each file later
+export const spawnWithExeca: SpawnProgram = (file, args, options) => runCommandWithExeca(file, args, { ...options, maxBuffer: 64 * 1024 * 1024 });
 
 export interface LocateHelmOptions {
   /** the process environment as the command was given it: OZG_HELM and PATH are read */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { UsageError } from '../../src/errors.js';
-import { runCommandWithExeca, type RunCommand } from '../../src/cloud-init/run-command.js';
+import { runCommandWithExeca, type RunCommand } from '../../src/run-command.js';
 import { buildSeed, type BuildSeedInput, type Seed } from '../../src/cloud-init/seed.js';
 import { parseCloudInitFragment } from '../../src/cloud-init/fragments.js';
 import { buildSeedIso, writeSeed } from '../../src/cloud-init/write-seed.js';

@@ -1,6 +1,6 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { CommandResult, RunCommand, RunCommandOptions } from '../../../src/cloud-init/run-command.js';
+import type { CommandResult, RunCommand, RunCommandOptions } from '../../../src/run-command.js';
 import type { BuildSeedInput } from '../../../src/cloud-init/seed.js';
 
 /** A real ed25519 pair made once with `ssh-keygen -t ed25519 -C fixture`; test use only. */

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteCommandError, ToolMissingError } from '../../../src/errors.js';
-import type { CommandResult, RunCommand } from '../../../src/cloud-init/run-command.js';
+import type { CommandResult, RunCommand } from '../../../src/run-command.js';
 import { buildSeedIso } from '../../../src/cloud-init/write-seed.js';
 
 let dir: string;

@@ -1,8 +1,8 @@
 /**
- * The one way the cloud-init module starts local programs (ssh-keygen, the ISO tools), so
- * tests can pass a hand-written fake instead of spawning anything.
+ * The one way ozg starts local programs (ssh-keygen and the ISO tools for cloud-init, helm
+ * for charts), so tests can pass a hand-written fake instead of spawning anything.
  */
-import { elapsedMs, systemClock } from '../clock.js';
+import { elapsedMs, systemClock } from './clock.js';
 
 /** Outcome of one local program run; `notFound` when the program is not installed. */
 export interface CommandResult {
@@ -16,6 +16,10 @@ export interface CommandResult {
 export interface RunCommandOptions {
   cwd?: string;
   timeoutMs?: number;
+  /** exactly this environment, nothing inherited (default: ozg's own environment) */
+  env?: Record<string, string>;
+  /** most bytes kept of stdout and of stderr (execa's default, 100 MB, otherwise) */
+  maxBuffer?: number;
 }
 
 /** Runs `file` with `args` (no shell) and never throws for a non-zero exit. */
@@ -27,14 +31,17 @@ export const runCommandWithExeca: RunCommand = async (file, args, options = {}) 
   const started = systemClock.monotonicMs();
   const result = await execa(file, [...args], {
     cwd: options.cwd,
+    ...(options.env ? { env: options.env, extendEnv: false } : {}),
+    ...(options.maxBuffer === undefined ? {} : { maxBuffer: options.maxBuffer }),
     reject: false,
     stdin: 'ignore',
     stripFinalNewline: false,
     ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
   });
   const durationMs = elapsedMs(systemClock, started);
+  // not started at all: missing, not executable, or a path through a file
   const spawnCode = (result.cause as NodeJS.ErrnoException | undefined)?.code;
-  if (result.exitCode === undefined && result.signal === undefined && spawnCode === 'ENOENT') {
+  if (result.exitCode === undefined && result.signal === undefined && (spawnCode === 'ENOENT' || spawnCode === 'EACCES' || spawnCode === 'ENOTDIR')) {
     return { exitCode: null, stdout: '', stderr: '', durationMs, notFound: true };
   }
   return {
