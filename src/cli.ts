@@ -192,6 +192,13 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .action(action(() => import('./commands/test.js')));
 
   program
+    .command('init')
+    .description('start a project folder: a sites.yaml with a local data center, an example procedure, generated secrets (0600), .gitignore, .gitlab-ci.yml')
+    .argument('[dir]', 'the folder (default: the current one; created when missing)')
+    .option('--force', 'overwrite files ozg init would write that already exist (secret files are kept)')
+    .action(action(() => import('./commands/init.js')));
+
+  program
     .command('validate')
     .description('check the inventory and every template, render every bundle; deploys nothing (for CI lint)')
     .action(action(() => import('./commands/validate.js')));
