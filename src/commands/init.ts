@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandContext, CommandResult } from './context.js';
 import { ExitCode, RecordWriteError, UsageError } from '../errors.js';
+import { formatInitResult, type InitResult } from '../output/format-init.js';
 
 interface InitFlags {
   force?: boolean;
@@ -18,11 +19,6 @@ interface ScaffoldFile {
   secret?: boolean;
 }
 
-export interface InitResult {
-  directory: string;
-  written: string[];
-  kept: string[];
-}
 
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** The example procedure copied into the new catalogue: its smoke checks run on any machine. */
@@ -51,7 +47,7 @@ export async function run(context: CommandContext, dir: string | undefined, flag
     await writeScaffoldFile(target, file);
     result.written.push(file.path);
   }
-  context.reporter.result(result, () => formatInit(result, context.cwd));
+  context.reporter.result(result, () => formatInitResult(result, context.cwd));
   return { exitCode: ExitCode.ok };
 }
 
@@ -112,12 +108,4 @@ async function writeScaffoldFile(target: string, file: ScaffoldFile): Promise<vo
       hint: `free space on (or fix the permissions of) ${target}, then run \`ozg init --force\` (it keeps the secret files already written)`,
     });
   }
-}
-
-function formatInit(result: InitResult, cwd: string): string {
-  const where = path.relative(cwd, result.directory) || '.';
-  const lines = [`created an ozg project in ${where}: sites.yaml, procedures/, .gitignore, .gitlab-ci.yml, secrets/ (mode 0600, not in git)`];
-  if (result.kept.length > 0) lines.push(`kept the existing ${result.kept.join(', ')}`);
-  lines.push(where === '.' ? 'next: ozg deploy' : `next: cd ${where} && ozg deploy`);
-  return lines.join('\n');
 }
