@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandContext, CommandResult } from './context.js';
@@ -100,7 +100,9 @@ async function writeScaffoldFile(target: string, file: ScaffoldFile): Promise<vo
   try {
     // secrets/ itself is private too: the names of the secret files say which systems there are
     await mkdir(path.dirname(destination), { recursive: true, mode: file.secret ? 0o700 : 0o755 });
-    await writeFile(destination, file.content, { mode: file.mode });
+    // --force replaces what is there, never writes through it (a link to a file elsewhere)
+    await rm(destination, { force: true });
+    await writeFile(destination, file.content, { mode: file.mode, flag: 'wx' });
   } catch (error) {
     throw new RecordWriteError(destination, (error as Error).message, {
       cause: error,

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -87,6 +87,17 @@ describe('ozg init', () => {
     expect(await readFile(path.join(dir, 'secrets/musterstadt-smtp.txt'), 'utf8')).toBe(secret);
   });
 
+  it('--force replaces a symbolic link in its way, never writing through it', async () => {
+    const dir = await tempDir();
+    const outside = path.join(await tempDir(), 'precious.yaml');
+    await writeFile(outside, 'keep me\n');
+    await symlink(outside, path.join(dir, 'sites.yaml'));
+    expect((await runOzg(['init'], { cwd: dir })).code).toBe(2);
+    expect((await runOzg(['init', '--force'], { cwd: dir })).code).toBe(0);
+    expect(await readFile(outside, 'utf8')).toBe('keep me\n');
+    expect((await lstat(path.join(dir, 'sites.yaml'))).isFile()).toBe(true);
+  });
+
   it('its .gitignore keeps secrets and the local targets out of git, and the ledger in', async () => {
     gitMustExist();
     const dir = await tempDir();
@@ -120,9 +131,11 @@ describe('ozg init', () => {
     expect((await runOzg(['init'], { cwd: dir })).code).toBe(0);
     const scaffold = parse(await readFile(path.join(dir, '.gitlab-ci.yml'), 'utf8'));
     const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8'));
-    expect(scaffold.default).toEqual({ image: 'node:20', before_script: [`npm install --global ozg@${version}`] });
+    expect(scaffold.default).toEqual({ image: 'node:20', before_script: ['npm install --global $OZG_PACKAGE'] });
+    expect(scaffold.variables.OZG_PACKAGE).toBe(`ozg@${version}`);
     delete scaffold.default;
     delete fromReadme.default;
+    delete scaffold.variables.OZG_PACKAGE;
     expect(scaffold).toEqual(fromReadme);
   });
 });
