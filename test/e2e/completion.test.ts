@@ -9,10 +9,11 @@ const INVENTORY = `sites:
   husum: { dataCenter: dc, procedures: { dms-connector: {} } }
 `;
 
-/** Runs a bash script with `ozg` on PATH (the built CLI), as a user's shell would. */
-function bash(script: string, cwd: string, bin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a bash (or zsh) script with `ozg` on PATH (the built CLI), as a user's shell would. */
+function bash(script: string, cwd: string, bin: string, shell: 'bash' | 'zsh' = 'bash'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--norc', '--noprofile', '-c', script], {
+    const args = shell === 'bash' ? ['--norc', '--noprofile', '-c', script] : ['-f', '-c', script];
+    const child = spawn(shell, args, {
       cwd,
       env: { PATH: `${bin}:${process.env.PATH}`, HOME: cwd, CI: 'true', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,7 +22,7 @@ function bash(script: string, cwd: string, bin: string): Promise<{ code: number 
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', (error) => reject(new Error(`bash is needed for this test (apt-get install -y bash): ${error.message}`)));
+    child.on('error', (error) => reject(new Error(`${shell} is needed for this test (apt-get install -y ${shell}): ${error.message}`)));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -84,6 +85,23 @@ describe('shell completion', () => {
       'files: 0', // the shell's own file name completion takes over (-o default)
       '',
     ]);
+  });
+
+  it('the zsh script, sourced in real zsh after compinit, offers what ozg answers, else file names', async () => {
+    // compadd and _files work only inside a completion widget: stand-ins print what they are given
+    const script = [
+      `autoload -U compinit && compinit -u -d ${dir}/.zcompdump`,
+      'source <(ozg completion zsh)',
+      'compadd() { print -r -- "added: ${@[2,-1]}"; }',
+      '_files() { print -r -- "files"; }',
+      'words=(ozg deploy k); CURRENT=3; _ozg',
+      'words=(ozg rollback kiel -e ""); CURRENT=5; _ozg',
+      'words=(ozg deploy --junit ""); CURRENT=4; _ozg',
+      'print -r -- "registered: ${_comps[ozg]}"',
+    ].join('\n');
+    const run = await bash(script, dir, bin, 'zsh');
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout.split('\n')).toEqual(['added: kiel', 'added: prod test', 'files', 'registered: _ozg', '']);
   });
 
   it('prints a zsh script that calls back the same way', async () => {
