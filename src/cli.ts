@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { describeError, ExitCode, InvalidInputError, OzgError, RecordWriteError, UsageError, formatProblem } from './errors.js';
 import type { CommandContext, CommandResult } from './commands/context.js';
 import type { Reporter } from './events.js';
@@ -21,6 +21,7 @@ type CommandModule = { run(context: CommandContext, ...args: any[]): Promise<Com
  */
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
   const cli: CliIo = { ...defaultIo(), ...io };
+  if (argv[2] === COMPLETE_COMMAND) return answerCompletion(argv.slice(3), cli);
   let exitCode: number = ExitCode.ok;
   const controller = new AbortController();
   const stops = new Set<() => Promise<void>>();
@@ -92,6 +93,32 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     process.off('SIGTERM', onSignal);
   }
   return exitCode;
+}
+
+/** The hidden command the completion scripts call: `ozg __complete <words…>`, the last word being completed. */
+const COMPLETE_COMMAND = '__complete';
+
+/**
+ * The candidates for a shell's completion, one a line, from commander's own definitions and the
+ * inventory's names. Answered before commander parses anything, as the words are a partial
+ * command line (`-h`, unknown flags); never an error: no candidates instead.
+ */
+async function answerCompletion(words: string[], cli: CliIo): Promise<number> {
+  try {
+    const { completeWords, inventoryPathOf, readInventoryNames } = await import('./commands/complete.js');
+    const program = programDefinitions();
+    const names = await readInventoryNames(inventoryPathOf(words, cli.env), cli.cwd);
+    const candidates = completeWords(program, words.length > 0 ? words : [''], names);
+    if (candidates.length > 0) cli.stdout.write(candidates.join('\n') + '\n');
+  } catch {
+    // a completion that fails offers nothing rather than printing into the user's command line
+  }
+  return ExitCode.ok;
+}
+
+/** The program's definitions (commands, options, arguments) without running anything: what completion reads. */
+export function programDefinitions(): Command {
+  return buildProgram(async () => {}, defaultIo(), { json: false });
 }
 
 export interface CliIo {
@@ -191,6 +218,8 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .addOption(new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']))
     .action(action(() => import('./commands/test.js')));
 
+  addProjectCommands(program, action);
+
   program
     .command('validate')
     .description('check the inventory and every template, render every bundle; deploys nothing (for CI lint)')
@@ -241,6 +270,22 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
 }
 
 type Action = (load: () => Promise<CommandModule>) => (this: Command, ...args: unknown[]) => Promise<void>;
+
+/** `init`, which starts a project folder, and `completion`, which sets up the shell for it. */
+function addProjectCommands(program: Command, action: Action): void {
+  program
+    .command('init')
+    .description('start a project folder: a sites.yaml with a local data center, an example procedure, generated secrets (0600), .gitignore, .gitlab-ci.yml')
+    .argument('[dir]', 'the folder (default: the current one; created when missing)')
+    .option('--force', 'overwrite files ozg init would write that already exist (secret files are kept)')
+    .action(action(() => import('./commands/init.js')));
+
+  program
+    .command('completion')
+    .description('print the shell completion script (commands, flags, site and procedure names): source <(ozg completion bash)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .action(action(() => import('./commands/completion.js')));
+}
 
 /** `rollback` and `unhold`, which puts an end to the hold a rollback leaves. */
 function addRollbackCommands(program: Command, action: Action): void {

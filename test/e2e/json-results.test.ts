@@ -104,7 +104,7 @@ describe('--json results match the README', () => {
 
   it('documents every command once', () => {
     expect([...documented.commands.keys()].sort()).toEqual(
-      ['clone-procedure', 'cloud-init', 'deploy', 'history', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate', 'verify'],
+      ['clone-procedure', 'cloud-init', 'completion', 'deploy', 'history', 'init', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate', 'verify'],
     );
   });
 
@@ -212,6 +212,19 @@ describe('--json results match the README', () => {
   it('validate', async () => {
     const dir = await copyOf(fresh);
     expectDocumentedShape({ command: 'validate', runs: [{ run: await runOzg(['validate', '--json'], { cwd: dir }), code: 0 }] });
+  });
+
+  it('init', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ozg-e2e-'));
+    dirs.push(dir);
+    const first = await runOzg(['init', 'project', '--json'], { cwd: dir });
+    const forced = await runOzg(['init', 'project', '--force', '--json'], { cwd: dir });
+    expectDocumentedShape({ command: 'init', runs: [{ run: first, code: 0 }, { run: forced, code: 0 }] });
+    expect(resultOf(forced).kept).toEqual(['secrets/musterstadt-smtp.txt']);
+  });
+
+  it('completion', async () => {
+    expectDocumentedShape({ command: 'completion', runs: [{ run: await runOzg(['completion', 'bash', '--json'], { cwd: fresh }), code: 0 }] });
   });
 
   it('render', async () => {
