@@ -42,7 +42,8 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
         const row: InspectedTarget = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
         const recorded = workspace.recorded(row);
         if (recorded) row.recorded = recorded.version;
-        const bundle = await workspace.renderBundle(item, environment).catch((error: unknown) => {
+        // only the hash is compared (and a Kubernetes preview reads the files): not kept for the run
+        const bundle = await workspace.renderBundle(item, environment, { keep: false }).catch((error: unknown) => {
           // status and plan never need secret values, nor every site's templates to render,
           // to say what is live and recorded: one site's problem stays in its rows
           if (error instanceof SecretUnavailableError) row.error = `desired release not comparable: ${describeError(error)}`;

@@ -10,10 +10,19 @@ import { createHelmLocator } from '../procedure/helm-tool.js';
 import { checkBundleForTarget } from '../targets/create-driver.js';
 
 export interface BundleCache {
-  render(item: ResolvedSetup, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  render(item: ResolvedSetup, environment: EnvironmentName, options?: RenderBundleOptions): Promise<Bundle>;
   learnSecrets(item: ResolvedSetup): Promise<void>;
   /** drops a site's rendered bundles once its pipeline is done */
   dropSite(site: string): void;
+}
+
+export interface RenderBundleOptions {
+  redactSecrets?: boolean;
+  /**
+   * false: the bundle is not kept for a later call (validate, plan and status look at each
+   * bundle once; keeping 29,000 of them cost more memory than rendering them)
+   */
+  keep?: boolean;
 }
 
 /**
@@ -71,6 +80,7 @@ export function createBundleCache(inventory: Inventory, env: Record<string, stri
     render(item, environment, options = {}) {
       const key = [item.site.name, item.procedure.name, item.procedure.version, environment, Boolean(options.redactSecrets)].join('\0');
       let bundle = bundles.get(key);
+      if (!bundle && options.keep === false) return renderChecked(item, environment, Boolean(options.redactSecrets));
       if (!bundle) {
         bundle = renderChecked(item, environment, Boolean(options.redactSecrets));
         bundles.set(key, bundle);

@@ -20,7 +20,7 @@ import { checkSelection, describeInvalidSite, selectWork, type SelectionFlags, t
 import type { TargetKey } from '../rollout/target-key.js';
 import { createArtifactCache, resolveCacheDir } from '../procedure/artifact-cache.js';
 import { createCurlDownload } from '../procedure/curl-download.js';
-import { createBundleCache } from './bundles.js';
+import { createBundleCache, type RenderBundleOptions } from './bundles.js';
 import { createDriverPool } from './drivers.js';
 import { createRecorder } from './record.js';
 import { createStopNow, takeLedgerLock } from './workspace-lock.js';
@@ -63,7 +63,7 @@ export interface Workspace {
    * could not take is invalid input, like a template error). Rendered once per run: a deploy
    * checks every bundle before it starts and the pipeline gets the same ones.
    */
-  renderBundle(item: ResolvedSetup, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  renderBundle(item: ResolvedSetup, environment: EnvironmentName, options?: RenderBundleOptions): Promise<Bundle>;
   /**
    * Fetches (or finds in the cache) the artefacts of these items' VM bundles, at most a few
    * at once, each distinct one once per run; rendering then waits for none. Failures are
