@@ -10,10 +10,19 @@ import { createHelmLocator } from '../procedure/helm-tool.js';
 import { checkBundleForTarget } from '../targets/create-driver.js';
 
 export interface BundleCache {
-  render(item: ResolvedSetup, environment: EnvironmentName, options?: { redactSecrets?: boolean }): Promise<Bundle>;
+  render(item: ResolvedSetup, environment: EnvironmentName, options?: RenderBundleOptions): Promise<Bundle>;
   learnSecrets(item: ResolvedSetup): Promise<void>;
   /** drops a site's rendered bundles once its pipeline is done */
   dropSite(site: string): void;
+}
+
+export interface RenderBundleOptions {
+  redactSecrets?: boolean;
+  /**
+   * false: the bundle is not kept for a later call (validate, plan and status look at each
+   * bundle once; keeping 29,000 of them cost more memory than rendering them)
+   */
+  keep?: boolean;
 }
 
 /**
@@ -22,7 +31,8 @@ export interface BundleCache {
  */
 export function createBundleCache(inventory: Inventory, env: Record<string, string | undefined>, redactor: SecretRedactor, artifacts: ArtifactCache): BundleCache {
   const secretCache = new Map<string, Promise<string>>();
-  const bundles = new Map<string, Promise<Bundle>>();
+  // by site, then by procedure, version, environment and redaction: dropping a site's bundles is one delete, not a scan of every site's
+  const bundles = new Map<string, Map<string, Promise<Bundle>>>();
   // helm is looked for only when a chart procedure renders, once per run
   const helm = createHelmLocator({ env });
 
@@ -69,13 +79,17 @@ export function createBundleCache(inventory: Inventory, env: Record<string, stri
 
   return {
     render(item, environment, options = {}) {
-      const key = [item.site.name, item.procedure.name, item.procedure.version, environment, Boolean(options.redactSecrets)].join('\0');
-      let bundle = bundles.get(key);
+      const key = [item.procedure.name, item.procedure.version, environment, Boolean(options.redactSecrets)].join('\0');
+      const ofSite = bundles.get(item.site.name);
+      let bundle = ofSite?.get(key);
+      if (!bundle && options.keep === false) return renderChecked(item, environment, Boolean(options.redactSecrets));
       if (!bundle) {
+        const kept = ofSite ?? new Map<string, Promise<Bundle>>();
+        if (!ofSite) bundles.set(item.site.name, kept);
         bundle = renderChecked(item, environment, Boolean(options.redactSecrets));
-        bundles.set(key, bundle);
+        kept.set(key, bundle);
         // a failed render is not kept: the caller reports it, and a retry renders afresh
-        bundle.catch(() => bundles.delete(key));
+        bundle.catch(() => kept.delete(key));
       }
       return bundle;
     },
@@ -83,7 +97,7 @@ export function createBundleCache(inventory: Inventory, env: Record<string, stri
       await resolveItemSecrets(item);
     },
     dropSite(site) {
-      for (const key of [...bundles.keys()]) if (key.startsWith(`${site}\0`)) bundles.delete(key);
+      bundles.delete(site);
     },
   };
 }

@@ -26,15 +26,16 @@ export interface DriverPool {
 
 /** One driver per site and environment, opened on first use. */
 export function createDriverPool(inventory: Inventory, options: DriverPoolOptions): DriverPool {
-  const drivers = new Map<string, Promise<TargetDriver>>();
+  // by site, then environment: closing a site's drivers is one lookup, not a scan of every site's
+  const drivers = new Map<string, Map<EnvironmentName, Promise<TargetDriver>>>();
   const close = async (closing: Iterable<Promise<TargetDriver>>) => {
     const opened = await Promise.allSettled(closing);
     await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
   };
   return {
     driver(site, environment) {
-      const key = `${site.name}\0${environment}`;
-      let driver = drivers.get(key);
+      let ofSite = drivers.get(site.name);
+      let driver = ofSite?.get(environment);
       if (!driver) {
         const dc = inventory.dataCenters.get(site.dataCenter)!;
         const spec = dc.environments[environment];
@@ -50,22 +51,19 @@ export function createDriverPool(inventory: Inventory, options: DriverPoolOption
           ...(options.run ? { run: options.run } : {}),
           ...(options.deadRuns ? { deadRuns: options.deadRuns } : {}),
         });
-        drivers.set(key, driver);
+        if (!ofSite) drivers.set(site.name, (ofSite = new Map()));
+        ofSite.set(environment, driver);
       }
       return driver;
     },
     async closeSite(site) {
       // hundreds of open SSH connections would otherwise live until the end of the run
-      const closing: Promise<TargetDriver>[] = [];
-      for (const [key, driver] of drivers) {
-        if (!key.startsWith(`${site}\0`)) continue;
-        drivers.delete(key);
-        closing.push(driver);
-      }
-      await close(closing);
+      const closing = drivers.get(site);
+      drivers.delete(site);
+      if (closing) await close(closing.values());
     },
     async closeAll() {
-      await close(drivers.values());
+      await close([...drivers.values()].flatMap((ofSite) => [...ofSite.values()]));
     },
   };
 }
