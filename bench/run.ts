@@ -160,6 +160,7 @@ async function main(): Promise<number> {
   warnIfBusy('after');
   printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project });
   await store();
+  printProjection({ rows, parallel, hosts: vms.hosts.length });
   return exitCode;
 }
 
@@ -235,6 +236,49 @@ function printReport(report: { rows: Row[]; cold: OzgPhaseResult; noop: OzgPhase
       `no-op ${ratioNoop.toFixed(2)}× ${ratioNoop <= 2 ? 'met' : 'NOT met'}; peak memory under 200 MB: ${peak.toFixed(0)} MB ${peak < 200 ? 'met' : 'NOT met'}`,
   );
   out(report.ansibleNote);
+}
+
+/** ~11,000 German municipalities, each with a test and a prod target */
+const GERMANY_TARGETS = 22_000;
+const SHARDS = [1, 4, 16];
+
+/**
+ * Pure arithmetic, not a measurement: this run's wall time per target (at its parallelism)
+ * scaled to every municipality, with the targets split evenly over CI shards, each shard
+ * assumed to be a machine like this one running the same parallelism.
+ */
+function printProjection(report: { rows: Row[]; parallel: number; hosts: number }): void {
+  const find = (name: string): Row | undefined => report.rows.find((r) => r.name === name);
+  const entries: [string, Row | undefined][] = [
+    ['floor: deploy', find('floor: deploy (1 conn + 1 exec)')],
+    ['floor: no-op check', find('floor: no-op check (1 conn + 1 exec)')],
+    ['ozg deploy, cold', find('ozg deploy, cold')],
+    ['ozg deploy, no-op', find('ozg deploy, no-op')],
+    ['ansible-playbook, cold', find('ansible-playbook, cold')],
+    ['ansible-playbook, no-op', find('ansible-playbook, no-op')],
+  ];
+  const duration = (msValue: number): string => {
+    const minutes = msValue / 60_000;
+    return minutes >= 90 ? `${(minutes / 60).toFixed(1)} h` : minutes >= 1 ? `${minutes.toFixed(1)} min` : seconds(msValue);
+  };
+  const table = [
+    ['run', 'per-target cost', ...SHARDS.map((n) => `${n} shard${n === 1 ? '' : 's'}`)],
+    ...entries.map(([name, row]) => {
+      if (!row) return [name, 'not measured', ...SHARDS.map(() => '–')];
+      const perTargetMs = row.wallMs / report.hosts;
+      return [name, `${perTargetMs.toFixed(0)} ms`, ...SHARDS.map((shards) => duration((perTargetMs * GERMANY_TARGETS) / shards))];
+    }),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  out('');
+  out(`PROJECTION (arithmetic, not measured): ~11,000 municipalities × test+prod = ${GERMANY_TARGETS.toLocaleString('en')} targets`);
+  out(
+    `  per-target cost = wall / targets of this run (${report.hosts} hosts, parallelism ${report.parallel}); ` +
+      `projected wall = per-target cost × ${GERMANY_TARGETS.toLocaleString('en')} / shards ` +
+      `(= per-target lane time × targets / parallelism / shards), each shard a machine like this one at parallelism ${report.parallel}`,
+  );
+  if (report.hosts < report.parallel * 4) out(`  (only ${report.hosts} hosts for parallelism ${report.parallel}: start-up and idle lanes weigh in, so this overstates; the issue's runs are 100 and 1,000 hosts)`);
+  for (const row of table) out(`  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')}`);
 }
 
 async function runChild<T>(script: string, request: unknown, cpuProf?: { dir: string; name: string }): Promise<T> {
