@@ -68,7 +68,10 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
 
   // a fleet run's waves and budget were planned over the whole fleet; otherwise over these sites
   const held = !fleet && plan.waves ? holdBehindRefusedWave(workspace, parseWaves(plan.waves), sites, new Set(invalid.map((i) => i.site))) : undefined;
-  const waves = fleet ? fleet.waves?.map((wave) => wave.filter((site) => sites.some((s) => s.name === site.name))) : held?.waves;
+  const going = new Set(sites.map((site) => site.name));
+  // a fleet wave loses the sites already done or refused here, but keeps its place: the
+  // fleet's numbering (the canary is wave 1 of every shard's count) stays
+  const waves = fleet ? fleet.waves?.map((wave) => wave.filter((site) => going.has(site.name))) : held?.waves;
   const maxFailures = fleet ? fleet.maxFailures : plan.maxFailures !== undefined ? parseFailureBudget(plan.maxFailures, sites.length) : undefined;
   const ledgerDir = workspace.inventory.ledgerDir;
   await writeRolloutState(ledgerDir, state).catch((error: unknown) => {
