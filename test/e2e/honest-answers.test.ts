@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { writeProbeInventory } from '../helpers/probe-inventory.js';
+import { writeUnreachableVmInventory } from '../helpers/unreachable-vm-inventory.js';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
 import { formatLedgerLine } from '../../src/ledger/ledger-line.js';
 import { LEDGER_FILE } from '../../src/ledger/ledger.js';
@@ -11,39 +11,13 @@ import { makeLedgerRecord } from '../helpers/ledger-records.js';
 
 let dir: string;
 
-/** A vm data center whose one host, 127.0.0.1 port 1 (nothing listens there), refuses every connection. */
-async function writeUnreachableInventory(cwd: string): Promise<void> {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(cwd, 'operator')]);
-  await writeFile(path.join(cwd, 'known_hosts'), '');
-  await writeFile(
-    path.join(cwd, 'vm.yaml'),
-    [
-      'ledger: .ozg-vm',
-      'dataCenters:',
-      '  dataport:',
-      '    kind: vm',
-      '    environments:',
-      '      test: { deployRoot: /opt/ozg, ssh: { user: ozg, identityFile: ./operator, knownHosts: ./known_hosts } }',
-      'sites:',
-      '  kiel:',
-      '    dataCenter: dataport',
-      '    hosts: { test: { host: 127.0.0.1, port: 1 } }',
-      '    procedures:',
-      '      antrag-formular:',
-      '        version: "^1.0.0"',
-      '        values: { title: "Kiel", municipalityKey: "01002000", domain: antraege.kiel.de, contactEmail: a@kiel.de }',
-      '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
-    ].join('\n') + '\n',
-  );
-}
-
 beforeAll(async () => {
   dir = await copyToTemp([
     { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
     { from: path.join(repoRoot, 'templates'), to: 'templates' },
     { from: path.join(repoRoot, 'examples'), to: 'examples' },
   ]);
-  await writeUnreachableInventory(dir);
+  await writeUnreachableVmInventory(dir);
 });
 afterAll(async () => {
   if (dir) await removeTemp(dir);

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { appendFile, cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { formatLedgerLine } from '../../src/ledger/ledger-line.js';
 import { makeLedgerRecord } from '../helpers/ledger-records.js';
+import { writeUnreachableVmInventory } from '../helpers/unreachable-vm-inventory.js';
 import { compareWithShape, listOptionalKeys, readDocumentedShapes, type Shape } from '../helpers/json-shapes.js';
 
 /**
@@ -40,40 +40,6 @@ async function copyProject(from: string): Promise<string> {
   return dir;
 }
 
-/** A vm data center of two sites whose host, 127.0.0.1 port 1, refuses every connection. */
-async function writeVmInventory(dir: string): Promise<void> {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
-  await writeFile(path.join(dir, 'known_hosts'), '');
-  await writeFile(
-    path.join(dir, 'vm.yaml'),
-    [
-      'ledger: .ozg-vm',
-      'dataCenters:',
-      '  dataport:',
-      '    kind: vm',
-      '    environments:',
-      '      test: { deployRoot: /opt/ozg, ssh: { user: ozg, identityFile: ./operator, knownHosts: ./known_hosts } }',
-      'sites:',
-      '  kiel:',
-      '    dataCenter: dataport',
-      '    hosts: { test: { host: 127.0.0.1, port: 1 } }',
-      '    procedures:',
-      '      antrag-formular:',
-      '        version: "^1.0.0"',
-      '        values: { title: "Kiel", municipalityKey: "01002000", domain: antraege.kiel.de, contactEmail: a@kiel.de }',
-      '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
-      '  husum:',
-      '    dataCenter: dataport',
-      '    hosts: { test: { host: 127.0.0.1, port: 1 } }',
-      '    procedures:',
-      '      antrag-formular:',
-      '        version: "^1.0.0"',
-      '        values: { title: "Husum", municipalityKey: "01054056", domain: antraege.husum.de, contactEmail: a@husum.de }',
-      '        secrets: { smtpPassword: { file: ./examples/secrets/kiel-smtp.txt } }',
-    ].join('\n') + '\n',
-  );
-}
-
 describe('--json results match the README', () => {
   /** the example, nothing deployed; vm.yaml: a site whose host cannot be reached */
   let fresh: string;
@@ -93,7 +59,7 @@ describe('--json results match the README', () => {
       { from: path.join(repoRoot, 'templates'), to: 'templates' },
       { from: path.join(repoRoot, 'examples'), to: 'examples' },
     ]);
-    await writeVmInventory(fresh);
+    await writeUnreachableVmInventory(fresh, ['kiel', 'husum']);
     deployed = await copyProject(fresh);
     deployRun = await runOzg(['deploy', '--json'], { cwd: deployed });
     expect({ code: deployRun.code, stderr: deployRun.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
