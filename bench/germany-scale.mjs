@@ -10,16 +10,13 @@
  *
  * `--cpu-prof DIR` writes a V8 CPU profile of each command into DIR (open it in Chrome DevTools).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { localInventoryHead, repoRoot, runMeasured, writeExitHook } from './measure-ozg.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ozgBin = path.join(repoRoot, 'bin', 'ozg.js');
 const probe = path.join(repoRoot, 'test', 'fixtures', 'e2e', 'gate', 'templates', 'probe', '1.0.0');
 
 const { values: args } = parseArgs({
@@ -34,21 +31,11 @@ const { values: args } = parseArgs({
 /** issue 14's goals for the full 11,000 sites */
 const GOALS = { validate: { wallS: 5, rssMB: 300 }, plan: { wallS: 6, rssMB: 300 } };
 
-// Written into the temp directory: reports the child's own peak RSS and CPU time at exit.
-const EXIT_HOOK = `
-import { appendFileSync } from 'node:fs';
-process.on('exit', (code) => {
-  const usage = process.resourceUsage();
-  const line = { code, maxRssMB: Math.round(usage.maxRSS / 1024), cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000) };
-  appendFileSync(process.env.OZG_BENCH_STATS, JSON.stringify(line) + '\\n');
-});
-`;
 
 async function main() {
   if (!existsSync(path.join(repoRoot, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const work = await mkdtemp(path.join(os.tmpdir(), 'ozg-bench-germany-'));
-  const hook = path.join(work, 'exit-hook.mjs');
-  await writeFile(hook, EXIT_HOOK);
+  const hook = await writeExitHook(work);
   try {
     const sites = Number(args.sites);
     const dir = await writeProject(path.join(work, 'project'), sites);
@@ -57,7 +44,8 @@ async function main() {
     console.log(`${sites} sites × 1–2 procedures = ${setups} setups × test+prod = ${setups * 2} bundles, local data center, nothing deployed`);
     for (let run = 1; run <= Number(args.runs); run++) {
       for (const command of ['validate', 'plan']) {
-        const result = await runOzg([command, '--json'], dir, hook, work, `${command}-${run}`);
+        const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args['cpu-prof']), '--cpu-prof-name', `${command}-${run}.cpuprofile`] : [];
+        const result = await runMeasured([command, '--json'], { cwd: dir, hook, work, nodeArgs: profile, countStdout: true });
         report(`  ${command}${Number(args.runs) > 1 ? ` run ${run}` : ''}`, result, sites === 11000 ? GOALS[command] : undefined, command === 'plan' ? 10 : 0);
       }
     }
@@ -75,17 +63,7 @@ async function writeProject(dir, sites) {
   const yaml = await readFile(path.join(notice, 'procedure.yaml'), 'utf8');
   await writeFile(path.join(notice, 'procedure.yaml'), yaml.replace(/^name: probe$/m, 'name: notice'));
   const states = ['SH', 'HH', 'NI', 'HB', 'NW', 'HE', 'RP', 'BW', 'BY', 'SL', 'BE', 'BB', 'MV', 'SN', 'ST', 'TH'];
-  const lines = [
-    'catalogues: [./templates]',
-    'concurrency: 16',
-    'dataCenters:',
-    '  local-dc:',
-    '    kind: local',
-    '    environments:',
-    '      test: { root: ./targets/test }',
-    '      prod: { root: ./targets/prod }',
-    'sites:',
-  ];
+  const lines = localInventoryHead();
   for (let i = 1; i <= sites; i++) {
     lines.push(
       `  gemeinde-${String(i).padStart(5, '0')}:`,
@@ -101,25 +79,6 @@ async function writeProject(dir, sites) {
   }
   await writeFile(path.join(dir, 'sites.yaml'), `${lines.join('\n')}\n`);
   return dir;
-}
-
-async function runOzg(ozgArgs, cwd, hook, work, name) {
-  const statsFile = path.join(work, `stats-${process.hrtime.bigint()}.jsonl`);
-  const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args['cpu-prof']), '--cpu-prof-name', `${name}.cpuprofile`] : [];
-  const started = performance.now();
-  const child = spawn(process.execPath, [...profile, '--import', hook, ozgBin, ...ozgArgs], {
-    cwd,
-    env: { ...process.env, CI: 'true', OZG_BENCH_STATS: statsFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdoutBytes = 0;
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdoutBytes += chunk.length));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exitCode = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
-  const wallMs = performance.now() - started;
-  const stats = existsSync(statsFile) ? JSON.parse((await readFile(statsFile, 'utf8')).trim().split('\n').pop()) : {};
-  return { exitCode, wallMs, stats, stderr, stdoutBytes };
 }
 
 function report(label, { exitCode, wallMs, stats, stderr }, goal, expectedExit) {

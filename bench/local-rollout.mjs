@@ -13,16 +13,13 @@
  * CPU including the hooks and checks it waited for (GNU time: rusage of the process and its
  * waited-for children), peak RSS of ozg, and the per-target cost (wall / targets, CPU / targets).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { localInventoryHead, repoRoot, runMeasured, writeExitHook } from './measure-ozg.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ozgBin = path.join(repoRoot, 'bin', 'ozg.js');
 const catalogue = path.join(repoRoot, 'bench', 'fixtures', 'local-catalogue');
 const PROCEDURE = 'local-app';
 
@@ -35,15 +32,6 @@ const { values: args } = parseArgs({
   },
 });
 
-// Written into the temp directory: reports the ozg process's own peak RSS and CPU at exit.
-const EXIT_HOOK = `
-import { appendFileSync } from 'node:fs';
-process.on('exit', (code) => {
-  const usage = process.resourceUsage();
-  const line = { code, maxRssMB: Math.round(usage.maxRSS / 1024), cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000) };
-  appendFileSync(process.env.OZG_BENCH_STATS, JSON.stringify(line) + '\\n');
-});
-`;
 
 async function main() {
   if (!existsSync(path.join(repoRoot, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
@@ -52,8 +40,7 @@ async function main() {
   const concurrency = positiveInteger(args.concurrency, '--concurrency');
   const targets = sites * 2;
   const work = await mkdtemp(path.join(os.tmpdir(), 'ozg-bench-local-'));
-  const hook = path.join(work, 'exit-hook.mjs');
-  await writeFile(hook, EXIT_HOOK);
+  const hook = await writeExitHook(work);
   let failed = false;
   try {
     const dir = await writeProject(path.join(work, 'project'), sites, concurrency);
@@ -64,7 +51,7 @@ async function main() {
       ['deploy, no-op', 'unchanged'],
     ];
     for (const [label, expected] of runs) {
-      const result = await runOzg(['deploy', '--json', '--yes'], dir, hook, work);
+      const result = await runMeasured(['deploy', '--json', '--yes'], { cwd: dir, hook, work, timeCpu: true });
       const counts = summarizeDeploy(result.stdout);
       report(`  ${label}`, result, targets, counts);
       if (result.exitCode !== 0 || counts[expected] !== sites) {
@@ -92,17 +79,7 @@ async function main() {
 /** One local data center, every site on local-app 1.0.0; the titles repeat, as real fleets' values do. */
 async function writeProject(dir, sites, concurrency) {
   await cp(catalogue, path.join(dir, 'templates'), { recursive: true });
-  const lines = [
-    'catalogues: [./templates]',
-    `concurrency: ${concurrency}`,
-    'dataCenters:',
-    '  local-dc:',
-    '    kind: local',
-    '    environments:',
-    '      test: { root: ./targets/test }',
-    '      prod: { root: ./targets/prod }',
-    'sites:',
-  ];
+  const lines = localInventoryHead(concurrency);
   for (let i = 1; i <= sites; i++) {
     lines.push(
       `  ${siteName(i)}:`,
@@ -131,32 +108,6 @@ async function missingMarkers(dir, sites) {
     }
   }
   return missing;
-}
-
-async function runOzg(ozgArgs, cwd, hook, work) {
-  const statsFile = path.join(work, `stats-${process.hrtime.bigint()}.jsonl`);
-  const timeFile = path.join(work, `time-${process.hrtime.bigint()}.txt`);
-  const started = performance.now();
-  // GNU time: user + system CPU of ozg and every hook and check it waited for
-  const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%U %S', process.execPath, '--import', hook, ozgBin, ...ozgArgs], {
-    cwd,
-    env: { ...process.env, CI: 'true', OZG_BENCH_STATS: statsFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exitCode = await new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-  });
-  const wallMs = performance.now() - started;
-  const stats = existsSync(statsFile) ? JSON.parse((await readFile(statsFile, 'utf8')).trim().split('\n').pop()) : {};
-  const timeText = existsSync(timeFile) ? (await readFile(timeFile, 'utf8')).trim().split('\n').pop() : '';
-  const [user, system] = timeText.split(' ').map(Number);
-  const totalCpuMs = Number.isFinite(user) && Number.isFinite(system) ? Math.round((user + system) * 1000) : undefined;
-  return { exitCode, wallMs, stats, totalCpuMs, stdout, stderr };
 }
 
 function summarizeDeploy(stdout) {
