@@ -134,7 +134,7 @@ function defaultIo(): CliIo {
 }
 
 /** The commands that connect to targets, so `--accept-new-host-keys` means something to them. */
-const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure']);
+const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure', 'report']);
 
 /** A command's help lists the global options it honours too (-i, --json, …); --version is the program's own. */
 const helpWithGlobalOptions: Partial<Help> = {
@@ -201,6 +201,15 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .description('recorded version, live version and drift per site and procedure')
     .option('--exit-code', 'exit 11 when a target drifted, 10 when a deploy would change one (as `git diff --exit-code`), for CI gates')
     .action(action(() => import('./commands/status.js')));
+
+  selection(program.command('report'))
+    .description('the fleet report: state, versions, smoke failures and the last rollout per site, as one self-contained HTML page (--html) or JSON (--json); exit 0 however red the fleet')
+    .option('--html', 'the HTML page: to -o FILE, or to stdout')
+    .option('-o, --output <file>', 'with --html: write the page here (atomically; folders created), `-` for stdout')
+    .option('--offline', 'ledger and inventory only: contact no target (no unreachable, no drift)')
+    .addOption(new Option('--lang <lang>', 'page language (default: from LC_ALL, LC_MESSAGES or LANG: de… is German)').choices(['de', 'en']))
+    .option('--timeline <n>', 'ledger records per site in its timeline (default 20)', parsePositiveInt)
+    .action(action(() => import('./commands/report.js')));
 
   program
     .command('history')
