@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RecordWriteError } from '../errors.js';
@@ -10,7 +11,7 @@ import { RecordWriteError } from '../errors.js';
  */
 export async function writeReportFile(file: string, text: string): Promise<void> {
   const dir = path.dirname(file);
-  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const temporary = path.join(dir, `.${path.basename(file)}.${randomUUID()}.tmp`);
   let created = false;
   try {
     await mkdir(dir, { recursive: true });
