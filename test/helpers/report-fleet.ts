@@ -153,7 +153,12 @@ async function writeCatalogue(dir: string, procedures: string[]): Promise<void> 
 
 /** A vm data center whose only host, 127.0.0.1 port 1, refuses connections (an operator key and empty known_hosts beside it). */
 async function unreachableDataCenter(dir: string): Promise<string[]> {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@test', '-f', path.join(dir, 'operator')]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('ssh-keygen is missing: apt-get install -y openssh-client');
+    throw error;
+  }
   await writeFile(path.join(dir, 'known_hosts'), '');
   return [
     '  vm-dc:',
