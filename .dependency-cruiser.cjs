@@ -3,7 +3,7 @@
  * the domain never reaches up. `npm test` runs this (`npm run lint:deps`), so a wrong arrow
  * fails CI. Type-only imports count: an interface borrowed from a layer above is an arrow up too.
  */
-const DOMAIN = '^src/(inventory|procedure|targets|ledger|rollout|clone|cloud-init|smoke|input|workspace)/';
+const DOMAIN = '^src/(inventory|procedure|targets|ledger|rollout|clone|cloud-init|smoke|input|workspace|report)/';
 /** what both sides import: the events and reporter interface, the clock, the error tree */
 const NEUTRAL = '^src/(events|clock|errors)\\.ts$';
 

@@ -134,7 +134,7 @@ function defaultIo(): CliIo {
 }
 
 /** The commands that connect to targets, so `--accept-new-host-keys` means something to them. */
-const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure']);
+const CONTACTS_VM_TARGETS = new Set(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure', 'report']);
 
 /** A command's help lists the global options it honours too (-i, --json, …); --version is the program's own. */
 const helpWithGlobalOptions: Partial<Help> = {
@@ -145,6 +145,15 @@ const helpWithGlobalOptions: Partial<Help> = {
       .filter((option) => option.long !== '--version' && (option.long !== '--accept-new-host-keys' || CONTACTS_VM_TARGETS.has(command.name())));
   },
 };
+
+/** The selection flags of the commands that act on sites. */
+function selection(command: Command): Command {
+  return command
+    .argument('[sites...]', 'site names (default: all sites, or those matching --selector)')
+    .option('-l, --selector <labels>', 'label selector, e.g. "state=SH,ring!=canary"')
+    .option('-p, --procedure <names...>', 'only these procedures')
+    .option('--shard <i/n>', "this runner's share of the selected sites (stable by site name), for CI matrix jobs");
+}
 
 type Dispatch = (load: () => Promise<CommandModule>, args: unknown[], command: Command) => Promise<void>;
 
@@ -162,12 +171,6 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => (options.json ? undefined : cli.stderr.write(s)) })
     .exitOverride();
 
-  const selection = (command: Command) =>
-    command
-      .argument('[sites...]', 'site names (default: all sites, or those matching --selector)')
-      .option('-l, --selector <labels>', 'label selector, e.g. "state=SH,ring!=canary"')
-      .option('-p, --procedure <names...>', 'only these procedures')
-      .option('--shard <i/n>', "this runner's share of the selected sites (stable by site name), for CI matrix jobs");
   const environment = new Option('-e, --env <environment>', 'only this environment').choices(['test', 'prod']);
   const action = (load: () => Promise<CommandModule>) =>
     function (this: Command, ...args: unknown[]) {
@@ -201,6 +204,8 @@ function buildProgram(dispatch: Dispatch, cli: CliIo, options: { json: boolean }
     .description('recorded version, live version and drift per site and procedure')
     .option('--exit-code', 'exit 11 when a target drifted, 10 when a deploy would change one (as `git diff --exit-code`), for CI gates')
     .action(action(() => import('./commands/status.js')));
+
+  addReportCommand(program, action);
 
   program
     .command('history')
@@ -285,6 +290,18 @@ function addProjectCommands(program: Command, action: Action): void {
     .description('print the shell completion script (commands, flags, site and procedure names): source <(ozg completion bash)')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
     .action(action(() => import('./commands/completion.js')));
+}
+
+/** `report`: the fleet report (issue 16), a read-only command taking the selection flags. */
+function addReportCommand(program: Command, action: Action): void {
+  selection(program.command('report'))
+    .description('the fleet report: state, versions, smoke failures and the last rollout per site, as one self-contained HTML page (--html) or JSON (--json); exit 0 however red the fleet')
+    .option('--html', 'the HTML page: to -o FILE, or to stdout')
+    .option('-o, --output <file>', 'with --html: write the page here (atomically; folders created), `-` for stdout')
+    .option('--offline', 'ledger and inventory only: contact no target (no unreachable, no drift)')
+    .addOption(new Option('--lang <lang>', 'page language (default: from LC_ALL, LC_MESSAGES or LANG: de… is German)').choices(['de', 'en']))
+    .option('--timeline <n>', 'ledger records per site in its timeline (default 20)', parsePositiveInt)
+    .action(action(() => import('./commands/report.js')));
 }
 
 /** `rollback` and `unhold`, which puts an end to the hold a rollback leaves. */

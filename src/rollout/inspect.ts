@@ -27,6 +27,15 @@ export interface InspectedTarget {
   inputError?: boolean;
   /** without a plan: what the target and the ledger hold */
   live?: { version: string; release: string };
+  /** offline (`report --offline`): the desired bundle's hash, the target never contacted */
+  desiredHash?: string;
+}
+
+export interface InspectOptions {
+  /** Kubernetes: a server-side dry run of each pending change */
+  preview?: boolean;
+  /** render the desired bundle but contact no target (`ozg report --offline`) */
+  offline?: boolean;
 }
 
 /**
@@ -34,7 +43,7 @@ export interface InspectedTarget {
  * whose desired bundle cannot be built here (a secret not available, a template error), is
  * reported in its row.
  */
-async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: { preview?: boolean } = {}): Promise<InspectedTarget[]> {
+export async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only?: EnvironmentName, options: InspectOptions = {}): Promise<InspectedTarget[]> {
   const limit = pLimit(Math.max(1, workspace.inventory.concurrency));
   // a site's driver (connection) is closed once its last row is read: 22,000 open drivers held ~30 MB
   const rowsLeft = new Map<string, number>();
@@ -57,7 +66,7 @@ async function inspectTargets(workspace: Workspace, items: ResolvedSetup[], only
 }
 
 /** One target's row: its desired bundle rendered, its live release read and compared. */
-async function inspectTarget(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, options: { preview?: boolean }): Promise<InspectedTarget> {
+async function inspectTarget(workspace: Workspace, item: ResolvedSetup, environment: EnvironmentName, options: InspectOptions): Promise<InspectedTarget> {
   const row: InspectedTarget = { site: item.site.name, environment, procedure: item.procedure.name, desired: item.procedure.version };
   const recorded = workspace.recorded(row);
   if (recorded) row.recorded = recorded.version;
@@ -72,7 +81,13 @@ async function inspectTarget(workspace: Workspace, item: ResolvedSetup, environm
     row.inputError = true;
     return undefined;
   });
-  if (!bundle) return await readWithoutBundle(workspace, item, row);
+  if (!bundle) return options.offline ? row : await readWithoutBundle(workspace, item, row);
+  if (options.offline) {
+    row.desiredHash = bundle.hash;
+    const hold = recorded?.hash === bundle.hash ? undefined : holdBlocking(workspace.holding(row), bundle.hash);
+    if (hold) row.hold = hold;
+    return row;
+  }
   try {
     const driver = await workspace.driver(item.site, environment);
     const live = await driver.live(item.procedure.name);

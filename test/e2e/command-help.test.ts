@@ -5,7 +5,7 @@ import { runOzg } from '../helpers/run-ozg.js';
 describe("a command's help", () => {
   const globalSection = (help: string) => help.slice(help.indexOf('Global Options:'));
 
-  it.each(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure'])('%s shows -i, --json, --no-color and --accept-new-host-keys', async (command) => {
+  it.each(['deploy', 'plan', 'status', 'test', 'rollback', 'clone-procedure', 'report'])('%s shows -i, --json, --no-color and --accept-new-host-keys', async (command) => {
     const run = await runOzg([command, '--help'], { cwd: os.tmpdir() });
     expect(run.code).toBe(0);
     const global = globalSection(run.stdout);

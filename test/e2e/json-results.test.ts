@@ -70,7 +70,7 @@ describe('--json results match the README', () => {
 
   it('documents every command once', () => {
     expect([...documented.commands.keys()].sort()).toEqual(
-      ['clone-procedure', 'cloud-init', 'completion', 'deploy', 'history', 'init', 'ledger merge', 'plan', 'render', 'rollback', 'status', 'test', 'unhold', 'validate', 'verify'],
+      ['clone-procedure', 'cloud-init', 'completion', 'deploy', 'history', 'init', 'ledger merge', 'plan', 'render', 'report', 'rollback', 'status', 'test', 'unhold', 'validate', 'verify'],
     );
   });
 
@@ -139,6 +139,18 @@ describe('--json results match the README', () => {
   it('history', async () => {
     const dir = await copyOf(deployed);
     expectDocumentedShape({ command: 'history', runs: [{ run: await runOzg(['history', '--json'], { cwd: dir }), code: 0 }] });
+  });
+
+  it('report', async () => {
+    const dir = await copyOf(deployed);
+    expectDocumentedShape({
+      command: 'report',
+      runs: [
+        { run: await runOzg(['report', '--offline', '--json'], { cwd: dir }), code: 0 },
+        // live, every target unreachable: still exit 0, the report shows them
+        { run: await runOzg(['report', '-i', 'vm.yaml', '--json'], { cwd: dir }), code: 0 },
+      ],
+    });
   });
 
   it('test', async () => {
@@ -247,5 +259,12 @@ describe('the README shape check', () => {
       'result.env: "stage" is not \'test\' | \'prod\'',
       'result.smoke[0]: <smoke>.passed: "yes" is not boolean',
     ]);
+  });
+
+  it('checks an object of any keys by the type of its values', () => {
+    const counts: Shape = { outcomes: '{ [outcome]: number }' };
+    expect(compareWithShape({ outcomes: { applied: 2, skipped: 0 } }, counts, named, 'result')).toEqual([]);
+    expect(compareWithShape({ outcomes: { applied: '2' } }, counts, named, 'result')).toEqual(['result.outcomes: {"applied":"2"} is not { [outcome]: number }']);
+    expect(compareWithShape({ outcomes: [] }, counts, named, 'result')).toEqual(['result.outcomes: [] is not { [outcome]: number }']);
   });
 });

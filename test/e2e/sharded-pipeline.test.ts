@@ -116,6 +116,12 @@ describe("the README's sharded GitLab pipeline, stage commands run in order", ()
     expect(merged.filter((r) => r.site === CANARY).map((r) => r.run)).toEqual([canaryRun, canaryRun]);
     expect(new Set(merged.map((r) => r.run)).size).toBe(1 + jobs.shards.parallel!);
 
+    // pages: the report of the merged ledger, every site of the fleet on it (issue 16)
+    const pages = runs.find((r) => r.lines.some((l) => / ozg report --html/.test(l.line)))!;
+    const page = await readFile(path.join(pages.dir, 'public/index.html'), 'utf8');
+    expect(page.startsWith('<!DOCTYPE html>')).toBe(true);
+    for (const line of merged) expect(page).toContain(line.site);
+
     // the same rollout unsharded, on a data center of its own
     const whole = path.join(work, 'unsharded');
     await cp(fixture, whole, { recursive: true });

@@ -97,6 +97,9 @@ function compareWithType(value: unknown, type: string, named: Map<string, Shape>
 function matchesType(value: unknown, type: string): boolean {
   const literal = /^'(.*)'$/.exec(type);
   if (literal) return value === literal[1];
+  // `{ [key]: number }`: an object of any keys, every value of that type (labels, counts by outcome)
+  const map = /^\{ \[\w+\]: (string|number) \}$/.exec(type);
+  if (map) return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((inner) => typeof inner === map[1]);
   switch (type) {
     case 'string':
     case 'number':
