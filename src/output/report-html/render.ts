@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { reportStates, type FleetReport } from '../../report/types.js';
+import { reportClientScript } from './client-script.js';
+import { reportLabels, stateSymbols, type ReportLanguage } from './labels.js';
+import { neutraliseDeep } from './neutralise-text.js';
+import { reportStyles } from './styles.js';
+
+export interface RenderReportHtmlOptions {
+  lang: ReportLanguage;
+}
+
+/**
+ * The fleet report as one self-contained HTML file: the model embedded once as JSON, a script
+ * that builds the page from it, a stylesheet, and a Content-Security-Policy that allows exactly
+ * those two inline blocks (by hash) and nothing from the network. No model text ever becomes
+ * markup: the only HTML written here is fixed, and the script sets text via textContent.
+ */
+export function renderReportHtml(report: FleetReport, options: RenderReportHtmlOptions): string {
+  const labels = reportLabels[options.lang];
+  const model = neutraliseDeep(report);
+  const data = embedJson({ lang: options.lang, labels, symbols: stateSymbols, states: reportStates, report: model });
+  const csp = contentSecurityPolicy(reportClientScript, reportStyles);
+  return [
+    '<!doctype html>',
+    `<html lang="${options.lang}" dir="ltr">`,
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    `<title>${escapeHtml(`${labels.title} · ${model.inventory}`)}</title>`,
+    `<style>${reportStyles}</style>`,
+    '</head>',
+    '<body>',
+    `<div id="app"><noscript>${escapeHtml(labels.title)}: JavaScript</noscript></div>`,
+    `<script type="application/json" id="report-data">${data}</script>`,
+    `<script>${reportClientScript}</script>`,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * JSON that cannot end its `<script>` block early or open a comment in it: `<`, `>` and `&` are
+ * written as `\u003c`, `\u003e`, `\u0026` (they only occur inside JSON strings, where the
+ * escape means the same), and U+2028/2029 as escapes too (line terminators in older JS parsers).
+ */
+export function embedJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The policy allowing only these inline blocks: each hash is over the block's exact text. */
+export function contentSecurityPolicy(script: string, style: string): string {
+  return [
+    "default-src 'none'",
+    `script-src '${sha256(script)}'`,
+    `style-src '${sha256(style)}'`,
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+}
+
+function sha256(text: string): string {
+  return `sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
