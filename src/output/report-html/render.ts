@@ -67,5 +67,5 @@ function sha256(text: string): string {
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+  return text.replace(/[&<>"'\u2028\u2029]/g, (char) => `&#${char.charCodeAt(0)};`);
 }
