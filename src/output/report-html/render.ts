@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { reportStates, type FleetReport } from '../../report/types.js';
 import { reportClientScript } from './client-script.js';
 import { reportLabels, stateSymbols, type ReportLanguage } from './labels.js';
-import { neutraliseDeep } from './neutralise-text.js';
+import { neutraliseText, stringifyNeutralised } from './neutralise-text.js';
 import { reportStyles } from './styles.js';
 
 export interface RenderReportHtmlOptions {
@@ -17,8 +17,7 @@ export interface RenderReportHtmlOptions {
  */
 export function renderReportHtml(report: FleetReport, options: RenderReportHtmlOptions): string {
   const labels = reportLabels[options.lang];
-  const model = neutraliseDeep(report);
-  const data = embedJson({ lang: options.lang, labels, symbols: stateSymbols, states: reportStates, report: model });
+  const data = embedJson({ lang: options.lang, labels, symbols: stateSymbols, states: reportStates, report });
   const csp = contentSecurityPolicy(reportClientScript, reportStyles);
   return [
     '<!doctype html>',
@@ -28,7 +27,7 @@ export function renderReportHtml(report: FleetReport, options: RenderReportHtmlO
     `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="referrer" content="no-referrer">',
-    `<title>${escapeHtml(`${labels.title} · ${model.inventory}`)}</title>`,
+    `<title>${escapeHtml(`${labels.title} · ${neutraliseText(report.inventory)}`)}</title>`,
     `<style>${reportStyles}</style>`,
     '</head>',
     '<body>',
@@ -42,12 +41,12 @@ export function renderReportHtml(report: FleetReport, options: RenderReportHtmlO
 }
 
 /**
- * JSON that cannot end its `<script>` block early or open a comment in it: `<`, `>` and `&` are
- * written as `\u003c`, `\u003e`, `\u0026` (they only occur inside JSON strings, where the
- * escape means the same), and U+2028/2029 as escapes too (line terminators in older JS parsers).
+ * JSON that cannot end its `<script>` block early or open a comment in it (`<`, `>` and `&`
+ * only occur inside JSON strings, where `\u003c` means the same), with U+2028/2029 escaped
+ * (line terminators in older JS parsers) and terminal escapes and bidi overrides made visible.
  */
 export function embedJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return stringifyNeutralised(value);
 }
 
 /** The policy allowing only these inline blocks: each hash is over the block's exact text. */

@@ -41,6 +41,15 @@ describe('report page: embedding the model', () => {
     expect(JSON.parse(json)).toEqual(value);
   });
 
+  it('makes terminal escapes and bidi overrides visible in every string of the embedded JSON, keys included, and leaves a literal \\u001b alone', () => {
+    const value = { [`k\u001b\u202e`]: ['\u001b[0m\b\f\r\n\t\u0000\u007f\u009b\u2066', 'back\\slash \\u001b \\\u001b'], n: 1, t: true, z: null };
+    const json = embedJson(value);
+    const deep = (v: unknown): unknown =>
+      typeof v === 'string' ? neutraliseText(v) : Array.isArray(v) ? v.map(deep) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [neutraliseText(k), deep(x)])) : v;
+    expect(JSON.parse(json)).toEqual(deep(value));
+    expect(JSON.parse(json)).toEqual({ 'k␛[U+202E]': ['␛[0m␈␌␍\n\t␀␡\\x9b[U+2066]', 'back\\slash \\u001b \\␛'], n: 1, t: true, z: null });
+  });
+
   it('puts a hostile model into the page only as escaped JSON: two scripts, one style, no event handler or style attribute', () => {
     const html = renderReportHtml(hostileModel(), { lang: 'en' });
     expect(html.match(/<script/gi)).toHaveLength(2);
