@@ -100,7 +100,14 @@ function dl(pairs) {
 }
 function versionOf(target) {
   if (!target) return L.none;
-  return target.live || target.recorded || L.none;
+  var v = target.live || target.recorded;
+  if (!v) return L.none;
+  if (target.desired && v !== target.desired && target.state !== 'up-to-date') return v + '→' + target.desired;
+  return v;
+}
+function reasonsOf(cell) {
+  return ['test', 'prod'].filter(function (env) { return cell[env] && cell[env].reason; })
+    .map(function (env) { return L[env] + ': ' + cell[env].reason; }).join('\n');
 }
 `;
 
@@ -314,6 +321,8 @@ function siteRow(pos) {
     if (c) {
       td.className = 'cell cell-' + c.state;
       add(td, badge(c.state), el('span', 'vers', L.test + ' ' + versionOf(c.test) + ' · ' + L.prod + ' ' + versionOf(c.prod)));
+      var why = reasonsOf(c);
+      if (why) td.title = why;
     } else td.textContent = L.none;
     tr.appendChild(td);
   });
