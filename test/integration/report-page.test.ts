@@ -188,6 +188,42 @@ describe('report page of 200 sites with mixed states', () => {
   });
 });
 
+/**
+ * The WCAG contrast ratio of every text element matching `selector` against the first opaque
+ * background behind it, computed in the page from the computed styles (colours are rgb()).
+ */
+const CONTRASTS = `(selector) => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] === 1) return c; }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll(selector)].filter((e) => e.textContent.trim()).map((e) => {
+    const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
+    return { text: e.textContent.trim().slice(0, 30), cls: e.className, ratio: Math.round(((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)) * 100) / 100 };
+  });
+}`;
+
+describe('report page contrast (WCAG AA, 4.5:1 for text)', () => {
+  const TEXT = ['.st .word', '.count .word', '.count .n', '.vers', '.hint', '.shown', 'td.dc', 'th', '.meta .k', '.meta .v', '.mode', '.mode-hint', '.field label', 'option', '.chip', '.facts dt'];
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`keeps every state badge, label and muted text at 4.5:1 or more in the ${scheme} scheme`, async () => {
+      const opened = await openReport(makeReportModel({ sites: 200 }));
+      await opened.page.emulateMedia({ colorScheme: scheme });
+      const low = [];
+      for (const selector of TEXT) {
+        const ratios = await opened.page.evaluate<{ text: string; cls: string; ratio: number }[]>(`(${CONTRASTS})(${JSON.stringify(selector)})`);
+        expect({ selector, found: ratios.length > 0 }).toEqual({ selector, found: true });
+        low.push(...ratios.filter((r) => r.ratio < 4.5).map((r) => ({ selector, ...r })));
+      }
+      expect(low).toEqual([]);
+      await opened.page.close();
+    });
+  }
+});
+
 describe('report page of a hostile model', () => {
   const PAYLOADS = ['<script>window.__pwned=1</script>', '</script>', '<img src=x onerror="window.__pwned=2">', '<!--'];
   const hostile = PAYLOADS.join(' ');
