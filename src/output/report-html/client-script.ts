@@ -459,7 +459,12 @@ function buildRollout() {
   if (!r.failures.length) return add(s, el('p', 'empty', L.noFailures));
   var failures = table('failures', [L.site, L.procedure, L.environment, L.reason]);
   r.failures.slice(0, 50).forEach(function (f) { addRow(failures, [f.site, f.procedure, L[f.environment] || f.environment, f.reason]); });
-  add(s, failures);
+  // a region of its own: a failed wave lists many sites, the page around it stays short
+  var box = add(el('div', 'scroll-box'), failures);
+  box.tabIndex = 0;
+  box.setAttribute('role', 'region');
+  box.setAttribute('aria-label', L.failures);
+  add(s, box);
   if (r.failures.length > 50) s.appendChild(el('p', 'more', fill(L.more, { count: num(r.failures.length - 50) })));
   return s;
 }

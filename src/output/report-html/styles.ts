@@ -46,8 +46,8 @@ main { padding: 1rem 1.5rem 2rem; display: grid; gap: 1rem; max-width: 1600px; }
 .shown { font-weight: 600; color: var(--fg) !important; }
 .hint, .shown, .more, .empty { color: var(--muted); margin: .2rem 0 .5rem; font-size: .9rem; }
 .counts { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: .5rem; }
-.count { display: flex; align-items: baseline; gap: .4rem; border: 1px solid transparent; border-radius: 6px; padding: .45rem .8rem; font: inherit; cursor: pointer; min-width: 8.2rem; }
-.count .n { font-size: 1.45rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+.count { display: flex; align-items: baseline; gap: .4rem; border: 1px solid transparent; border-radius: 6px; padding: .4rem .65rem; font: inherit; cursor: pointer; }
+.count .n { font-size: 1.35rem; font-weight: 700; font-variant-numeric: tabular-nums; }
 .count .sym { font-size: 1.1rem; font-weight: 700; }
 .count[aria-pressed="true"] { border-color: currentColor; box-shadow: inset 0 0 0 1px currentColor; }
 .counts .total { display: flex; align-items: baseline; gap: .4rem; padding: .45rem .8rem; color: var(--muted); }
@@ -60,7 +60,7 @@ main { padding: 1rem 1.5rem 2rem; display: grid; gap: 1rem; max-width: 1600px; }
 .matrix-scroll { height: min(62vh, 640px); min-height: 260px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; position: relative; }
 table { border-collapse: collapse; width: 100%; }
 table.matrix { table-layout: fixed; min-width: 720px; }
-.matrix col.c-site { width: 13rem; } .matrix col.c-state { width: 10.5rem; } .matrix col.c-dc { width: 9rem; }
+.matrix col.c-site { width: 13rem; } .matrix col.c-state { width: 11.5rem; } .matrix col.c-dc { width: 9rem; }
 .matrix thead th { position: sticky; top: 0; z-index: 2; background: var(--head); text-align: left; font-size: .85rem; font-weight: 650; padding: .5rem .6rem; border-bottom: 1px solid var(--line); height: 36px; }
 .matrix tr.row { height: 44px; cursor: pointer; }
 .matrix tr.row > * { border-bottom: 1px solid var(--line); padding: 0 .6rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; vertical-align: middle; height: 44px; max-height: 44px; }
@@ -89,6 +89,8 @@ table.matrix { table-layout: fixed; min-width: 720px; }
 .t thead th { background: var(--head); font-size: .8rem; color: var(--muted); }
 .t tbody th { font-weight: 600; }
 tr.has-failed td:last-child { color: var(--fail-fg); font-weight: 700; }
+.scroll-box { max-height: 22rem; overflow: auto; border: 1px solid var(--line); border-radius: 4px; }
+.scroll-box thead th { position: sticky; top: 0; }
 .versions-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr)); gap: .8rem; }
 .version-card h3 { margin-top: .2rem; }
 .bar-wrap { display: flex; align-items: center; gap: .4rem; }
