@@ -1,33 +1,70 @@
-// PLACEHOLDER: replaced by h-rpage's page at merge
-import type { FleetReport } from '../../report/types.js';
+import { createHash } from 'node:crypto';
+import { reportStates, type FleetReport } from '../../report/types.js';
+import { reportClientScript } from './client-script.js';
+import { reportLabels, stateSymbols, type ReportLanguage } from './labels.js';
+import { neutraliseText, stringifyNeutralised } from './neutralise-text.js';
+import { reportStyles } from './styles.js';
 
-/** A minimal, correctly escaping page, so the command builds and is tested before the real page lands. */
-export function renderReportHtml(report: FleetReport, options: { lang: 'de' | 'en' }): string {
-  const rows = report.sites.map((site) => {
-    const cells = report.procedures.map((procedure) => {
-      const cell = site.cells.find((c) => c.procedure === procedure);
-      return `<td>${cell ? escapeHtml(`${cell.state} test ${cell.test?.live ?? cell.test?.recorded ?? '-'} prod ${cell.prod?.live ?? cell.prod?.recorded ?? '-'}`) : ''}</td>`;
-    });
-    const events = site.timeline.map((event) => escapeHtml(`${event.time} ${event.environment} ${event.procedure} ${event.version} ${event.outcome} ${event.error ?? ''} ${event.checks.map((c) => `${c.name} ${c.output ?? ''}`).join(' ')}`)).join('<br>');
-    return `<tr><th scope="row">${escapeHtml(site.name)}</th><td>${escapeHtml(site.state)}</td>${cells.join('')}<td>${events}</td></tr>`;
-  });
-  const counts = Object.entries(report.counts).map(([state, count]) => `<li>${escapeHtml(state)}: ${count}</li>`);
+export interface RenderReportHtmlOptions {
+  lang: ReportLanguage;
+}
+
+/**
+ * The fleet report as one self-contained HTML file: the model embedded once as JSON, a script
+ * that builds the page from it, a stylesheet, and a Content-Security-Policy that allows exactly
+ * those two inline blocks (by hash) and nothing from the network. No model text ever becomes
+ * markup: the only HTML written here is fixed, and the script sets text via textContent.
+ */
+export function renderReportHtml(report: FleetReport, options: RenderReportHtmlOptions): string {
+  const labels = reportLabels[options.lang];
+  const data = embedJson({ lang: options.lang, labels, symbols: stateSymbols, states: reportStates, report });
+  const csp = contentSecurityPolicy(reportClientScript, reportStyles);
   return [
-    '<!DOCTYPE html>',
-    `<html lang="${options.lang}"><head><meta charset="utf-8"><title>ozg</title></head><body>`,
-    `<h1>${options.lang === 'de' ? 'Flottenbericht' : 'Fleet report'}</h1>`,
-    `<ul>${counts.join('')}</ul>`,
-    `<table><thead><tr><th scope="col">site</th><th scope="col">state</th>${report.procedures.map((p) => `<th scope="col">${escapeHtml(p)}</th>`).join('')}<th scope="col">timeline</th></tr></thead>`,
-    `<tbody>${rows.join('\n')}</tbody></table>`,
-    '</body></html>',
+    '<!doctype html>',
+    `<html lang="${options.lang}" dir="ltr">`,
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    `<title>${escapeHtml(`${labels.title} · ${neutraliseText(report.inventory)}`)}</title>`,
+    `<style>${reportStyles}</style>`,
+    '</head>',
+    '<body>',
+    `<div id="app"><noscript>${escapeHtml(labels.title)}: JavaScript</noscript></div>`,
+    `<script type="application/json" id="report-data">${data}</script>`,
+    `<script>${reportClientScript}</script>`,
+    '</body>',
+    '</html>',
     '',
   ].join('\n');
 }
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/**
+ * JSON that cannot end its `<script>` block early or open a comment in it (`<`, `>` and `&`
+ * only occur inside JSON strings, where `\u003c` means the same), with U+2028/2029 escaped
+ * (line terminators in older JS parsers) and terminal escapes and bidi overrides made visible.
+ */
+export function embedJson(value: unknown): string {
+  return stringifyNeutralised(value);
+}
+
+/** The policy allowing only these inline blocks: each hash is over the block's exact text. */
+export function contentSecurityPolicy(script: string, style: string): string {
+  return [
+    "default-src 'none'",
+    `script-src '${sha256(script)}'`,
+    `style-src '${sha256(style)}'`,
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+}
+
+function sha256(text: string): string {
+  return `sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}`;
+}
 
 function escapeHtml(text: string): string {
-  return text
-    .replace(/[&<>"']/g, (char) => ENTITIES[char]!)
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(/[&<>"'\u2028\u2029]/g, (char) => `&#${char.charCodeAt(0)};`);
 }
