@@ -299,6 +299,12 @@ describe('report page of 11,000 sites × 3 procedures', () => {
     expect(await active(page, 'aria-rowindex')).toBe('11001');
     const last = [...model.sites].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true, sensitivity: 'base' })).at(-1)!;
     expect(await active(page, 'data-site')).toBe(last.name);
+    await page.keyboard.press('Enter');
+    expect(await isOpen(page)).toBe(true);
+    expect(await page.locator('#detail-title').textContent()).toBe(last.name);
+    expect(await countNodes(page)).toBeLessThan(5_000);
+    await page.keyboard.press('Escape');
+    expect(await isOpen(page)).toBe(false);
     await expectClean(opened);
     await page.close();
   });
