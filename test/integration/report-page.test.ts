@@ -234,7 +234,10 @@ describe('report page of a hostile model', () => {
     const site = model.sites.find((s) => s.state === 'failed')!;
     site.name = `x-${hostile}`;
     site.dataCenter = hostile;
-    site.labels = { district: hostile, ring: 'main' };
+    // keys and values that name Object's own properties must stay plain data in the page
+    site.labels = { district: hostile, ring: 'main', ['__proto__']: 'constructor' };
+    model.labelKeys = ['__proto__', 'district', 'ring'];
+    site.timeline[0].outcome = 'constructor';
     const check = site.timeline.flatMap((e) => e.checks).find((c) => !c.ok)!;
     check.output = `${hostile}\n${escapes}`;
     model.inventory = hostile;
@@ -255,6 +258,10 @@ describe('report page of a hostile model', () => {
     expect(await row.locator('td.dc').textContent()).toBe(hostile);
     expect(await page.locator('select[data-label-key="district"] option').allTextContents()).toContain(hostile);
     expect(await page.locator('header .meta .v').first().textContent()).toBe(hostile);
+    await page.fill('#f-search', '');
+    expect(await page.locator('select[data-label-key="__proto__"] option').allTextContents()).toEqual(['all', 'constructor']);
+    await page.selectOption('select[data-label-key="__proto__"]', 'constructor');
+    expect(await shownCount(page)).toBe(1);
 
     await row.focus();
     await page.keyboard.press('Enter');
@@ -262,6 +269,7 @@ describe('report page of a hostile model', () => {
     expect(await output.textContent()).toBe(`${hostile}\n${neutraliseText(escapes)}`);
     expect(await output.textContent()).toContain('␛[2J␛]0;owned␇ evil[U+202E]txt.exe');
     expect(await output.isVisible()).toBe(true);
+    expect(await page.locator('dialog#detail .outcome').first().textContent()).toBe('✓ constructor');
     expect(await page.locator('dialog#detail img, dialog#detail script').count()).toBe(0);
     expect(await pwned(page)).toBeUndefined();
     await expectClean(opened);
@@ -291,6 +299,12 @@ describe('report page of 11,000 sites × 3 procedures', () => {
     expect(await active(page, 'aria-rowindex')).toBe('11001');
     const last = [...model.sites].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true, sensitivity: 'base' })).at(-1)!;
     expect(await active(page, 'data-site')).toBe(last.name);
+    await page.keyboard.press('Enter');
+    expect(await isOpen(page)).toBe(true);
+    expect(await page.locator('#detail-title').textContent()).toBe(last.name);
+    expect(await countNodes(page)).toBeLessThan(5_000);
+    await page.keyboard.press('Escape');
+    expect(await isOpen(page)).toBe(false);
     await expectClean(opened);
     await page.close();
   });

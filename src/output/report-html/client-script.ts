@@ -34,6 +34,9 @@ function fill(tpl, values) {
   return tpl.replace(/\{(\w+)\}/g, function (_, key) { return String(values[key]); });
 }
 function num(n) { return numberFormat.format(n); }
+/** a label or symbol by a key from the model: only own keys, so 'constructor' stays a word */
+function own(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined; }
+function envName(env) { return env === 'test' || env === 'prod' ? L[env] : String(env); }
 function fmtTime(iso) {
   var d = new Date(iso);
   if (isNaN(d.getTime())) return String(iso);
@@ -50,11 +53,11 @@ function fmtDuration(ms) {
 }
 function badge(state) {
   var b = el('span', 'st st-' + state);
-  var sym = el('span', 'sym', SYM[state] || '?');
+  var sym = el('span', 'sym', own(SYM, state) || '?');
   sym.setAttribute('aria-hidden', 'true');
-  return add(b, sym, el('span', 'word', L.states[state] || state));
+  return add(b, sym, el('span', 'word', own(L.states, state) || state));
 }
-function outcomeName(outcome) { return L.outcomeNames[outcome] || outcome; }
+function outcomeName(outcome) { return own(L.outcomeNames, outcome) || outcome; }
 function isFailure(outcome) { return /failed|rolled-back/.test(outcome); }
 function heading(level, text, id) {
   var h = el('h' + level, null, text);
@@ -142,7 +145,7 @@ function buildCounts() {
 `;
 
 const filters = String.raw`
-var view = { state: '', labels: {}, q: '', sort: 'name', rows: [], active: 0, range: null };
+var view = { state: '', labels: Object.create(null), q: '', sort: 'name', rows: [], active: 0, range: null };
 var controls = {};
 var names = R.sites.map(function (s) { return String(s.name).toLowerCase(); });
 
@@ -161,7 +164,7 @@ function select(id, label, options, onChange) {
   return { wrap: add(wrap, l, sel), input: sel };
 }
 function labelValues(key) {
-  var seen = {};
+  var seen = Object.create(null);
   R.sites.forEach(function (s) { if (Object.prototype.hasOwnProperty.call(s.labels, key)) seen[s.labels[key]] = true; });
   return Object.keys(seen).sort(collator.compare);
 }
@@ -182,7 +185,7 @@ function buildFilters() {
   var st = select('f-state', L.filterState, [['', L.filterAll]].concat(STATES.map(function (s) { return [s, SYM[s] + ' ' + L.states[s]]; })), setStateFilter);
   controls.state = st.input;
   bar.appendChild(st.wrap);
-  controls.labels = {};
+  controls.labels = Object.create(null);
   R.labelKeys.forEach(function (key, i) {
     var f = select('f-label-' + i, key, [['', L.filterAll]].concat(labelValues(key).map(function (v) { return [v, v]; })), function (v) {
       if (v) view.labels[key] = v; else delete view.labels[key];
@@ -200,7 +203,7 @@ function buildFilters() {
   return add(bar, reset);
 }
 function resetFilters() {
-  view.q = ''; view.labels = {}; view.state = '';
+  view.q = ''; view.labels = Object.create(null); view.state = '';
   controls.search.value = '';
   controls.state.value = '';
   Object.keys(controls.labels).forEach(function (k) { controls.labels[k].value = ''; });
@@ -217,7 +220,7 @@ function setStateFilter(state) {
 function matches(site, i) {
   if (view.state && site.state !== view.state) return false;
   if (view.q && names[i].indexOf(view.q) < 0) return false;
-  for (var key in view.labels) if (site.labels[key] !== view.labels[key]) return false;
+  for (var key in view.labels) if (own(site.labels, key) !== view.labels[key]) return false;
   return true;
 }
 function compareRows(a, b) {
@@ -313,7 +316,7 @@ function siteRow(pos) {
   var th = el('th', 'site', site.name);
   th.setAttribute('scope', 'row');
   add(tr, th, add(el('td', 'state'), badge(site.state)), el('td', 'dc', site.dataCenter));
-  var cells = {};
+  var cells = Object.create(null);
   site.cells.forEach(function (c) { cells[c.procedure] = c; });
   R.procedures.forEach(function (p) {
     var c = cells[p];
@@ -404,7 +407,7 @@ function openDetail(index) {
   site.cells.forEach(function (c) {
     ['test', 'prod'].forEach(function (env) {
       var t = c[env];
-      if (t) addRow(targets, [c.procedure, L[env], badge(t.state), t.desired, t.live, t.recorded, t.reason]);
+      if (t) addRow(targets, [c.procedure, envName(env), badge(t.state), t.desired, t.live, t.recorded, t.reason]);
     });
   });
   var body = add(el('div', 'detail-body'), facts, heading(3, L.targets), targets, heading(3, L.timeline), buildTimeline(site));
@@ -419,7 +422,7 @@ function buildTimeline(site) {
     var li = el('li', 'event' + (isFailure(ev.outcome) ? ' event-failed' : ''));
     var outcome = el('span', 'outcome ' + (isFailure(ev.outcome) ? 'outcome-bad' : 'outcome-ok'), (isFailure(ev.outcome) ? '✗ ' : '✓ ') + outcomeName(ev.outcome));
     var head = add(el('p', 'event-head'), el('time', 'when', fmtTime(ev.time)), el('span', 'what', ev.procedure + ' ' + ev.version),
-      el('span', 'env env-' + ev.environment, L[ev.environment]), outcome, el('span', 'dur', fmtDuration(ev.durationMs)));
+      el('span', 'env env-' + ev.environment, envName(ev.environment)), outcome, el('span', 'dur', fmtDuration(ev.durationMs)));
     var runLine = el('p', 'event-run', L.run + ': ' + ev.run);
     add(li, head, runLine);
     if (ev.error) add(li, el('p', 'label', L.error), el('pre', 'output error-output', ev.error));
@@ -458,7 +461,7 @@ function buildRollout() {
   add(s, heading(3, L.failures));
   if (!r.failures.length) return add(s, el('p', 'empty', L.noFailures));
   var failures = table('failures', [L.site, L.procedure, L.environment, L.reason]);
-  r.failures.slice(0, 50).forEach(function (f) { addRow(failures, [f.site, f.procedure, L[f.environment] || f.environment, f.reason]); });
+  r.failures.slice(0, 50).forEach(function (f) { addRow(failures, [f.site, f.procedure, envName(f.environment), f.reason]); });
   // a region of its own: a failed wave lists many sites, the page around it stays short
   var box = add(el('div', 'scroll-box'), failures);
   box.tabIndex = 0;
@@ -474,7 +477,7 @@ function buildVersions() {
   var grid = el('div', 'versions-grid');
   R.versions.forEach(function (v) {
     var card = add(el('div', 'version-card'), heading(3, v.procedure));
-    var byVersion = {}, order = [], max = 1;
+    var byVersion = Object.create(null), order = [], max = 1;
     ['prod', 'test'].forEach(function (env) {
       v[env].forEach(function (e) {
         if (!byVersion[e.version]) { byVersion[e.version] = { prod: 0, test: 0 }; order.push(e.version); }
