@@ -91,7 +91,27 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
   const createId = deps.createId ?? randomUUID;
   // highest seq per target, known after one pass; only the lock holder appends, so it stays true
   let seqs: Map<string, number> | undefined;
+  let firstIndex: Promise<LedgerIndex> | undefined;
   const scan = (onRecord: (record: LedgerRecord, line: number) => void) => scanLedgerFile(file, onRecord);
+  // Group commit: appends made while a write is under way wait for it and then go out together,
+  // one write and one fsync for all of them. Each caller still returns only once its records
+  // are durable, and a failed write fails every caller of that batch (none of its lines stay).
+  // Writes never overlap, so a failed one's truncate cannot cut off another's records.
+  let writing: Promise<unknown> = Promise.resolve();
+  let next: { records: LedgerRecord[]; written: Promise<void> } | undefined;
+  const commit = (records: LedgerRecord[]): Promise<void> => {
+    if (!next) {
+      const batch: { records: LedgerRecord[]; written: Promise<void> } = { records: [], written: Promise.resolve() };
+      batch.written = writing.then(() => {
+        if (next === batch) next = undefined;
+        return appendToLedgerFile(dir, file, batch.records);
+      });
+      writing = batch.written.catch(() => undefined);
+      next = batch;
+    }
+    next.records.push(...records);
+    return next.written;
+  };
   const index = async (): Promise<LedgerIndex> => {
     const tracker = new LatestTracker();
     const damage = await scan((record) => tracker.add(record));
@@ -101,7 +121,15 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
   return {
     file,
     async append(inputs) {
-      if (!seqs) await index();
+      // one pass for every append made before it ends: a second pass finishing later would
+      // replace the seqs the first appends already took
+      if (!seqs) {
+        firstIndex ??= index().catch((error: unknown) => {
+          firstIndex = undefined; // a failed read is tried again by the next append
+          throw error;
+        });
+        await firstIndex;
+      }
       const known = seqs!;
       const records = inputs.map((input) => {
         const key = targetKey(input);
@@ -109,7 +137,7 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
         known.set(key, Math.max(known.get(key) ?? 0, seq));
         return stampRecord({ ...input, seq }, now, createId);
       });
-      await appendToLedgerFile(dir, file, records);
+      await commit(records);
       return records;
     },
     read: () => readLedgerFile(file),
