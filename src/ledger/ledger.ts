@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, write } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrnoCode } from '../system-error.js';
@@ -280,52 +281,67 @@ function describeLines(lines: number[], count: number): string {
 async function appendToLedgerFile(dir: string, file: string, records: readonly LedgerRecord[]): Promise<void> {
   if (records.length === 0) return;
   const body = records.map(formatLedgerLine).join('');
-  await mkdir(dir, { recursive: true });
-  const existed = await stat(file).then(
-    () => true,
-    (error: unknown) => {
-      if (isErrnoCode(error, 'ENOENT')) return false;
-      throw error;
-    },
-  );
+  // The steps before the write touch only metadata and one cached byte: done synchronously, each
+  // takes microseconds, where an awaited step waits its turn on a busy event loop (16 sites
+  // deploying over SSH: 5-20 ms per turn, nine turns per append). The write and the fsync, which
+  // wait for the disk, stay asynchronous.
+  let existed = true;
+  try {
+    statSync(file);
+  } catch (error) {
+    if (!isErrnoCode(error, 'ENOENT')) throw error;
+    existed = false;
+    mkdirSync(dir, { recursive: true });
+  }
   // O_APPEND ('a+': read too, for the tail check): every write lands at the end and earlier
   // bytes are never rewritten, so a kill mid-write can only leave a torn last line.
-  const handle = await open(file, 'a+');
+  const fd = openSync(file, 'a+');
   try {
+    const { size } = fstatSync(fd);
     // A previous run killed mid-line left no newline: start on a fresh line so our first
     // record is not glued onto the torn one.
-    const prefix = (await endsWithNewline(handle)) ? '' : '\n';
-    const { size } = await handle.stat();
+    const prefix = endsWithNewline(fd, size) ? '' : '\n';
     try {
-      await writeFully(handle, Buffer.from(prefix + body, 'utf8'));
-      await handle.datasync();
+      await writeFully(fd, Buffer.from(prefix + body, 'utf8'));
+      await fdatasyncAsync(fd);
     } catch (error) {
       // A full disk takes part of a write: cut it off again, so a failed append leaves the
       // ledger as it was (the caller keeps the records) instead of a torn line in the middle.
-      await handle.truncate(size).catch(() => undefined);
+      try {
+        ftruncateSync(fd, size);
+      } catch {
+        // the write's error is the one to report
+      }
       throw error;
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   // A new file's directory entry must be durable too, or a power loss can lose the whole file.
   if (!existed) await syncDirectory(dir);
 }
 
-async function endsWithNewline(handle: FileHandle): Promise<boolean> {
-  const { size } = await handle.stat();
+function endsWithNewline(fd: number, size: number): boolean {
   if (size === 0) return true;
   const last = Buffer.alloc(1);
-  await handle.read(last, 0, 1, size - 1);
+  readSync(fd, last, 0, 1, size - 1);
   return last[0] === 0x0a;
 }
 
-async function writeFully(handle: FileHandle, buffer: Buffer): Promise<void> {
+async function writeFully(fd: number, buffer: Buffer): Promise<void> {
   let offset = 0;
   while (offset < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+    const bytesWritten = await writeAsync(fd, buffer, offset, buffer.length - offset);
     offset += bytesWritten;
   }
+}
+
+function writeAsync(fd: number, buffer: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buffer, offset, length, null, (error, written) => (error ? reject(error) : resolve(written))));
+}
+
+function fdatasyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 async function syncDirectory(dir: string): Promise<void> {
