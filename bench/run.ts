@@ -61,11 +61,12 @@ async function main(): Promise<number> {
       keep: { type: 'boolean', default: false },
       'blob-mb': { type: 'string', default: '50' },
       'store-only': { type: 'boolean', default: false },
+      'skip-store': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--sites N (default 50)] [--parallel N (default 16)] [--skip-ansible] [--cpu-prof DIR] [--keep] [--blob-mb N (default 50)] [--store-only]');
+    console.log('usage: npm run bench -- [--sites N (default 50)] [--parallel N (default 16)] [--skip-ansible] [--cpu-prof DIR] [--keep] [--blob-mb N (default 50)] [--store-only] [--skip-store]');
     return 0;
   }
   const sites = positiveInteger(values.sites, '--sites');
@@ -159,7 +160,7 @@ async function main(): Promise<number> {
 
   warnIfBusy('after');
   printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project });
-  await store();
+  if (!values['skip-store']) await store();
   printProjection({ rows, parallel, hosts: vms.hosts.length });
   return exitCode;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, write } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrnoCode } from '../system-error.js';
@@ -91,7 +92,27 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
   const createId = deps.createId ?? randomUUID;
   // highest seq per target, known after one pass; only the lock holder appends, so it stays true
   let seqs: Map<string, number> | undefined;
+  let firstIndex: Promise<LedgerIndex> | undefined;
   const scan = (onRecord: (record: LedgerRecord, line: number) => void) => scanLedgerFile(file, onRecord);
+  // Group commit: appends made while a write is under way wait for it and then go out together,
+  // one write and one fsync for all of them. Each caller still returns only once its records
+  // are durable, and a failed write fails every caller of that batch (none of its lines stay).
+  // Writes never overlap, so a failed one's truncate cannot cut off another's records.
+  let writing: Promise<unknown> = Promise.resolve();
+  let next: { records: LedgerRecord[]; written: Promise<void> } | undefined;
+  const commit = (records: LedgerRecord[]): Promise<void> => {
+    if (!next) {
+      const batch: { records: LedgerRecord[]; written: Promise<void> } = { records: [], written: Promise.resolve() };
+      batch.written = writing.then(() => {
+        if (next === batch) next = undefined;
+        return appendToLedgerFile(dir, file, batch.records);
+      });
+      writing = batch.written.catch(() => undefined);
+      next = batch;
+    }
+    next.records.push(...records);
+    return next.written;
+  };
   const index = async (): Promise<LedgerIndex> => {
     const tracker = new LatestTracker();
     const damage = await scan((record) => tracker.add(record));
@@ -101,7 +122,15 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
   return {
     file,
     async append(inputs) {
-      if (!seqs) await index();
+      // one pass for every append made before it ends: a second pass finishing later would
+      // replace the seqs the first appends already took
+      if (!seqs) {
+        firstIndex ??= index().catch((error: unknown) => {
+          firstIndex = undefined; // a failed read is tried again by the next append
+          throw error;
+        });
+        await firstIndex;
+      }
       const known = seqs!;
       const records = inputs.map((input) => {
         const key = targetKey(input);
@@ -109,7 +138,7 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
         known.set(key, Math.max(known.get(key) ?? 0, seq));
         return stampRecord({ ...input, seq }, now, createId);
       });
-      await appendToLedgerFile(dir, file, records);
+      await commit(records);
       return records;
     },
     read: () => readLedgerFile(file),
@@ -252,52 +281,67 @@ function describeLines(lines: number[], count: number): string {
 async function appendToLedgerFile(dir: string, file: string, records: readonly LedgerRecord[]): Promise<void> {
   if (records.length === 0) return;
   const body = records.map(formatLedgerLine).join('');
-  await mkdir(dir, { recursive: true });
-  const existed = await stat(file).then(
-    () => true,
-    (error: unknown) => {
-      if (isErrnoCode(error, 'ENOENT')) return false;
-      throw error;
-    },
-  );
+  // The steps before the write touch only metadata and one cached byte: done synchronously, each
+  // takes microseconds, where an awaited step waits its turn on a busy event loop (16 sites
+  // deploying over SSH: 5-20 ms per turn, nine turns per append). The write and the fsync, which
+  // wait for the disk, stay asynchronous.
+  let existed = true;
+  try {
+    statSync(file);
+  } catch (error) {
+    if (!isErrnoCode(error, 'ENOENT')) throw error;
+    existed = false;
+    mkdirSync(dir, { recursive: true });
+  }
   // O_APPEND ('a+': read too, for the tail check): every write lands at the end and earlier
   // bytes are never rewritten, so a kill mid-write can only leave a torn last line.
-  const handle = await open(file, 'a+');
+  const fd = openSync(file, 'a+');
   try {
+    const { size } = fstatSync(fd);
     // A previous run killed mid-line left no newline: start on a fresh line so our first
     // record is not glued onto the torn one.
-    const prefix = (await endsWithNewline(handle)) ? '' : '\n';
-    const { size } = await handle.stat();
+    const prefix = endsWithNewline(fd, size) ? '' : '\n';
     try {
-      await writeFully(handle, Buffer.from(prefix + body, 'utf8'));
-      await handle.datasync();
+      await writeFully(fd, Buffer.from(prefix + body, 'utf8'));
+      await fdatasyncAsync(fd);
     } catch (error) {
       // A full disk takes part of a write: cut it off again, so a failed append leaves the
       // ledger as it was (the caller keeps the records) instead of a torn line in the middle.
-      await handle.truncate(size).catch(() => undefined);
+      try {
+        ftruncateSync(fd, size);
+      } catch {
+        // the write's error is the one to report
+      }
       throw error;
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   // A new file's directory entry must be durable too, or a power loss can lose the whole file.
   if (!existed) await syncDirectory(dir);
 }
 
-async function endsWithNewline(handle: FileHandle): Promise<boolean> {
-  const { size } = await handle.stat();
+function endsWithNewline(fd: number, size: number): boolean {
   if (size === 0) return true;
   const last = Buffer.alloc(1);
-  await handle.read(last, 0, 1, size - 1);
+  readSync(fd, last, 0, 1, size - 1);
   return last[0] === 0x0a;
 }
 
-async function writeFully(handle: FileHandle, buffer: Buffer): Promise<void> {
+async function writeFully(fd: number, buffer: Buffer): Promise<void> {
   let offset = 0;
   while (offset < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+    const bytesWritten = await writeAsync(fd, buffer, offset, buffer.length - offset);
     offset += bytesWritten;
   }
+}
+
+function writeAsync(fd: number, buffer: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buffer, offset, length, null, (error, written) => (error ? reject(error) : resolve(written))));
+}
+
+function fdatasyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -19,7 +19,7 @@ export interface DriverPoolOptions {
 
 export interface DriverPool {
   driver(site: Site, environment: EnvironmentName): Promise<TargetDriver>;
-  /** closes a site's connections once its pipeline is done */
+  /** starts closing a site's connections once its pipeline is done (closeAll waits for them) */
   closeSite(site: string): Promise<void>;
   closeAll(): Promise<void>;
 }
@@ -28,6 +28,7 @@ export interface DriverPool {
 export function createDriverPool(inventory: Inventory, options: DriverPoolOptions): DriverPool {
   // by site, then environment: closing a site's drivers is one lookup, not a scan of every site's
   const drivers = new Map<string, Map<EnvironmentName, Promise<TargetDriver>>>();
+  const stillClosing = new Set<Promise<void>>();
   const close = async (closing: Iterable<Promise<TargetDriver>>) => {
     const opened = await Promise.allSettled(closing);
     await Promise.allSettled(opened.map((d) => (d.status === 'fulfilled' ? d.value.close() : undefined)));
@@ -60,10 +61,15 @@ export function createDriverPool(inventory: Inventory, options: DriverPoolOption
       // hundreds of open SSH connections would otherwise live until the end of the run
       const closing = drivers.get(site);
       drivers.delete(site);
-      if (closing) await close(closing.values());
+      if (!closing) return;
+      // Not awaited here: a polite SSH close waits a round trip for the server, and the
+      // site's slot would idle through it. closeAll waits for every close still going.
+      const done = close(closing.values()).finally(() => stillClosing.delete(done));
+      stillClosing.add(done);
     },
     async closeAll() {
       await close([...drivers.values()].flatMap((ofSite) => [...ofSite.values()]));
+      await Promise.allSettled([...stillClosing]);
     },
   };
 }

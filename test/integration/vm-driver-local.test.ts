@@ -336,6 +336,44 @@ describe('apply', () => {
   });
 });
 
+describe('programs an apply starts on the target', () => {
+  /** A PATH of wrappers that log each program's name, then run the real one. */
+  function loggingPath(): { bin: string; started: () => string[] } {
+    const bin = join(tmp, 'bin-logging');
+    const log = join(tmp, 'started.log');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(log, '');
+    for (const tool of ['cat', 'cp', 'cut', 'find', 'grep', 'ln', 'ls', 'mkdir', 'mv', 'readlink', 'rm', 'sed', 'sha256sum', 'tar']) {
+      const found = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((f) => existsSync(f));
+      if (!found) throw new Error(`${tool} is missing: apt-get install -y coreutils findutils grep sed tar`);
+      writeFileSync(join(bin, tool), `#!/bin/sh\necho ${tool} >>'${log}'\nexec ${found} "$@"\n`, { mode: 0o755 });
+    }
+    const sh = ['/usr/bin/sh', '/bin/sh'].find((f) => existsSync(f))!;
+    symlinkSync(sh, join(bin, 'sh'));
+    return { bin, started: () => readFileSync(log, 'utf8').split('\n').filter(Boolean).sort() };
+  }
+
+  // A process started on a VM costs more than the test that avoids it (the floor starts 4 per
+  // host); these lists pin what is left, so a regression shows as a name, not as a time.
+  it('a first install and an upgrade start only what they need: no rm, cat or readlink of things that are not there', async () => {
+    const { bin, started } = loggingPath();
+    const logged = createVmDriver({ transport: createLocalTransport({ where: root, env: { PATH: bin } }), root, site: 'kiel', environment: 'test', keepReleases: 3, description: 'x' });
+    try {
+      await logged.live('antrag-formular');
+      writeFileSync(join(tmp, 'started.log'), '');
+      await logged.apply(makeBundle({ version: '1.0.0' }), '20260301T120000Z-aaaaaaaa');
+      expect(started()).toEqual(['cat', 'find', 'ln', 'ls', 'mkdir', 'mkdir', 'mv', 'mv', 'tar']);
+      await logged.live('antrag-formular');
+      writeFileSync(join(tmp, 'started.log'), '');
+      await logged.apply(makeBundle({ version: '2.0.0' }), '20260301T120100Z-bbbbbbbb');
+      expect(started()).toEqual(['cat', 'cat', 'find', 'ln', 'ls', 'mkdir', 'mv', 'mv', 'readlink', 'tar']);
+    } finally {
+      await logged.close();
+    }
+    expect(marker()).toMatchObject({ version: '2.0.0', previous: { version: '1.0.0' } });
+  });
+});
+
 describe('rollback', () => {
   it('switches back in one round trip, runs the activate hook and rewrites the marker', async () => {
     const v1 = await driver.apply(makeBundle({ version: '1.0.0' }), 'r1');

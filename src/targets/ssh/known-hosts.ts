@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isErrnoCode } from '../../system-error.js';
 
@@ -30,8 +30,46 @@ export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
   return entries;
 }
 
-/** A missing file is an empty one: the first accepted key creates it. */
-export async function readKnownHosts(file: string): Promise<KnownHostEntry[]> {
+/**
+ * The last parse of each known_hosts file, with the file's identity when it was read. Every
+ * connection reads the file twice (algorithm order, then the key check): parsing it each time
+ * costs O(hosts) per connection, O(hosts²) per run (1,000 hosts: 2 million lines parsed).
+ */
+const parsedFiles = new Map<string, { identity: string; entries: readonly KnownHostEntry[] }>();
+
+/**
+ * Device, inode, size, mtime and ctime in nanoseconds: any write, rename over or truncation
+ * changes at least one (ctime cannot be set back by hand), so a cached parse is only reused
+ * for the very file it came from.
+ */
+async function fileIdentity(file: string, nowMs: number): Promise<{ identity: string; settled: boolean } | undefined> {
+  try {
+    const s = await stat(file, { bigint: true });
+    // File times tick in jiffies: a same-size rewrite within one tick of the last write would
+    // keep every field. A file changed within the last second is read each time, never cached.
+    const changedMs = Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n);
+    return { identity: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, settled: nowMs - changedMs > SETTLED_MS };
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+const SETTLED_MS = 1_000;
+
+/**
+ * A missing file is an empty one: the first accepted key creates it. Read anew whenever the
+ * file changed (another transport may just have recorded a key); the entries are shared, not copied.
+ */
+export async function readKnownHosts(file: string, options: { nowMs?: () => number } = {}): Promise<readonly KnownHostEntry[]> {
+  const seen = await fileIdentity(file, (options.nowMs ?? Date.now)());
+  if (seen === undefined) {
+    parsedFiles.delete(file);
+    return [];
+  }
+  const { identity, settled } = seen;
+  const cached = parsedFiles.get(file);
+  if (settled && cached?.identity === identity) return cached.entries;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -39,7 +77,11 @@ export async function readKnownHosts(file: string): Promise<KnownHostEntry[]> {
     if (isErrnoCode(error, 'ENOENT')) return [];
     throw error;
   }
-  return parseKnownHosts(text, file);
+  const entries = parseKnownHosts(text, file);
+  // the identity taken before the read: a write in between changes it again, so the next read re-parses
+  if (settled) parsedFiles.set(file, { identity, entries });
+  else parsedFiles.delete(file);
+  return entries;
 }
 
 function parseLine(raw: string, file: string, line: number): KnownHostEntry | undefined {

@@ -112,13 +112,41 @@ export function streamTarArchive(entries: ArchiveEntry[], options: CreateArchive
   // the parts are computed up front, so a bad path throws here, not half-way through a stream
   const parts = [...archiveParts(entries, options)];
   async function* chunks(): AsyncGenerator<Buffer> {
+    // Headers, small files and padding go out together: each chunk becomes at least one SSH
+    // packet (an encryption and a socket write on both ends), so 40 parts of 512 bytes would cost 40.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = (): Buffer | undefined => {
+      if (pendingBytes === 0) return undefined;
+      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      return chunk;
+    };
     for (const part of parts) {
-      if (Buffer.isBuffer(part)) yield part;
-      else {
+      if (Buffer.isBuffer(part)) {
+        if (pendingBytes + part.length > ARCHIVE_CHUNK_BYTES) {
+          const chunk = flush();
+          if (chunk) yield chunk;
+        }
+        if (part.length >= ARCHIVE_CHUNK_BYTES) yield part;
+        else if (part.length > 0) {
+          pending.push(part);
+          pendingBytes += part.length;
+        }
+      } else {
+        const chunk = flush();
+        if (chunk) yield chunk;
         yield* readSourceChunks(part);
-        yield padding(part.size);
+        const pad = padding(part.size);
+        if (pad.length > 0) {
+          pending.push(pad);
+          pendingBytes += pad.length;
+        }
       }
     }
+    const last = flush();
+    if (last) yield last;
   }
   return Readable.from(chunks(), { objectMode: false, highWaterMark: ARCHIVE_CHUNK_BYTES });
 }

@@ -175,11 +175,12 @@ export function buildApplyScript(options: ApplyScriptOptions): string {
     pruneFunction(),
     storeFunctions(options),
     `ozg_step prepare
-${options.expectedMarker === undefined ? '' : checkMarkerUnchanged(options.expectedMarker)}mkdir -p "$dir/releases" || exit
-live=$(ozg_live_release) || live=''
+${options.expectedMarker === undefined ? '' : checkMarkerUnchanged(options.expectedMarker)}[ -d "$dir/releases" ] || mkdir -p "$dir/releases" || exit
+live=''
+[ ! -L "$dir/current" ] || live=$(ozg_live_release) || live=''
 if [ "$live" = ${id} ]; then echo ${q(`ozg: release ${options.release} is live; refusing to overwrite it`)} >&2; exit 1; fi
 rel="$dir/releases/"${id}
-rm -rf "$rel" && mkdir "$rel" || exit`,
+{ ozg_absent "$rel" || rm -rf "$rel"; } && mkdir "$rel" || exit`,
     // A tight umask while unpacking: no file is ever wider than 0600 on the way to the mode
     // the archive carries (-p applies that mode exactly, whatever the umask).
     `ozg_step extract
@@ -310,9 +311,13 @@ function helperFunctions(): string {
   return `# The release id \`current\` points at, or failure when nothing is live.
 ozg_live_release() { l=$(readlink "$dir/current" 2>/dev/null) && printf '%s' "\${l#releases/}"; }
 
+# Nothing at path $1, not even a dangling link. Every test here is a shell builtin: a process
+# started on the target costs more than the test (a deploy starts ~20; the floor 4).
+ozg_absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
+
 # Point current at releases/$1. rename(2) over the old link makes the switch atomic.
 ozg_switch() {
-  rm -f "$dir/current.tmp" && ln -s "releases/$1" "$dir/current.tmp" && mv -T "$dir/current.tmp" "$dir/current"
+  { ozg_absent "$dir/current.tmp" || rm -f "$dir/current.tmp"; } && ln -s "releases/$1" "$dir/current.tmp" && mv -T "$dir/current.tmp" "$dir/current"
 }
 
 # Run hook $2 (install|activate) of release $1 in its directory, as its metadata file names it.
@@ -420,7 +425,7 @@ ozg_link_release() {
     done <"$rel/${LINKS_FILE}"
     [ -z "$bad" ] || return 1
   fi
-  rm -rf "$rel/${INCOMING_DIR}"
+  ozg_absent "$rel/${INCOMING_DIR}" || rm -rf "$rel/${INCOMING_DIR}"
 }
 
 # A blob no kept release of any procedure links to has one link left, the store's own.
@@ -432,7 +437,8 @@ ozg_collect_store() {
 
 function checkMarkerUnchanged(expected: string): string {
   // $(…) drops trailing newlines, so the caller's text is compared without them too
-  return `seen=$(cat "$dir/${MARKER_FILE}" 2>/dev/null) || seen=''
+  return `seen=''
+ozg_absent "$dir/${MARKER_FILE}" || seen=$(cat "$dir/${MARKER_FILE}" 2>/dev/null) || seen=''
 if [ "$seen" != ${q(expected.replace(/\n+$/, ''))} ]; then echo 'ozg: the live release changed since ozg read it (another deploy or rollback?); nothing was touched, run again' >&2; exit 1; fi
 `;
 }

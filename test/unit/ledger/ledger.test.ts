@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatLedgerLine, parseLedgerLine } from '../../../src/ledger/ledger-line.js';
@@ -104,6 +104,45 @@ describe('openLedger', () => {
     const read = await ledger.read();
     expect(read.records.map((r) => r.id)).toEqual(['a', 'c']);
     expect(read.ignoredLines).toEqual([2]);
+  });
+});
+
+describe('appends of sites deploying at the same time (group commit)', () => {
+  it('lands every record whole, in the order the appends were made, each caller told only once its own are written', async () => {
+    const ledger = openLedger(join(dir, '.ozg'), fixedDeps());
+    const { id: _id, time: _time, ...input } = makeLedgerRecord();
+    const sites = Array.from({ length: 40 }, (_, i) => `site-${i}`);
+    const appended = await Promise.all(
+      sites.map(async (site) => {
+        const [record] = await ledger.append([{ ...input, site }]);
+        // durable before the caller goes on: the line is in the file now
+        expect(await readFile(ledger.file, 'utf8')).toContain(`"id":"${record!.id}"`);
+        return record!;
+      }),
+    );
+    const read = await ledger.read();
+    expect(read.ignored).toBe(0);
+    expect(read.records.map((r) => r.site)).toEqual(sites);
+    expect(read.records).toEqual(appended);
+    // the next append of a target continues its seq
+    const [again] = await ledger.append([{ ...input, site: 'site-7' }]);
+    expect(again!.seq).toBe(2);
+  });
+
+  it('fails every caller of a write that fails, leaves none of their lines, and writes the next append', async () => {
+    const ledger = openLedger(join(dir, '.ozg'), fixedDeps());
+    const { id: _id, time: _time, ...input } = makeLedgerRecord();
+    await ledger.append([{ ...input, site: 'before' }]);
+    const text = await readFile(ledger.file, 'utf8');
+    // the ledger path turned into a folder: every open for append fails
+    await rm(ledger.file);
+    await mkdir(ledger.file);
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((site) => ledger.append([{ ...input, site }])));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    await rm(ledger.file, { recursive: true });
+    await writeFile(ledger.file, text);
+    await ledger.append([{ ...input, site: 'after' }]);
+    expect((await ledger.read()).records.map((r) => r.site)).toEqual(['before', 'after']);
   });
 });
 

@@ -205,6 +205,34 @@ describe('streamTarArchive', () => {
     expect(mode(join(out, 'config/app.conf'))).toBe(0o640);
   });
 
+  it('sends headers, small files and padding together: a 40-file release is one chunk (one SSH packet run), not 80', async () => {
+    const entries = addParentDirectories(
+      Array.from({ length: 40 }, (_, i): ArchiveEntry => ({ path: `etc/file-${i}.conf`, type: 'file', mode: 0o644, content: Buffer.from(`value=${i}\n`) })),
+    );
+    const chunks: Buffer[] = [];
+    await drain(streamTarArchive(entries, { mtime: new Date(1_700_000_000_000) }), (c) => chunks.push(c));
+    expect(chunks).toHaveLength(1);
+    expect(Buffer.concat(chunks).equals(createTarArchive(entries, { mtime: new Date(1_700_000_000_000) }))).toBe(true);
+  });
+
+  it('a streamed file goes out in its own chunks as read, and the small parts around it travel together', async () => {
+    const big = randomBytes(3 * ARCHIVE_CHUNK_BYTES + 7);
+    writeFileSync(join(dir, 'blob.bin'), big);
+    const entries = addParentDirectories([
+      { path: 'a/small.txt', type: 'file', mode: 0o644, content: Buffer.from('x') },
+      { path: 'a/big.js', type: 'file', mode: 0o644, content: big },
+      { path: 'a/streamed.bin', type: 'file', mode: 0o644, source: { path: join(dir, 'blob.bin'), size: big.length } },
+      { path: 'a/z1.txt', type: 'file', mode: 0o644, content: Buffer.from('y') },
+      { path: 'a/z2.txt', type: 'file', mode: 0o644, content: Buffer.from('z') },
+    ]);
+    const chunks: Buffer[] = [];
+    await drain(streamTarArchive(entries), (c) => chunks.push(c));
+    expect(Buffer.concat(chunks).equals(createTarArchive(entries))).toBe(true);
+    // everything in memory before the streamed file | its header | its 4 chunks as read |
+    // its padding + the 2 small files + the end blocks
+    expect(chunks.map((c) => c.length)).toEqual([199_168, 512, 65_536, 65_536, 65_536, 7, 3_577]);
+  });
+
   it('fails the stream, naming the file, when a source is missing, shorter or longer than announced', async () => {
     writeFileSync(join(dir, 'short.bin'), Buffer.alloc(10));
     for (const [size, path, problem] of [

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { appendKnownHost, formatFingerprint, matchesHost, parseKnownHosts, readKeyType, readKnownHosts } from '../../../src/targets/ssh/known-hosts.js';
@@ -58,6 +58,56 @@ describe('parseKnownHosts', () => {
 
   it('reads a missing file as empty', async () => {
     expect(await readKnownHosts(path.join(os.tmpdir(), 'ozg-no-such-known-hosts-file'))).toEqual([]);
+  });
+});
+
+describe('readKnownHosts reuses its parse only for the very file it came from', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ozg-known-hosts-cache-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  // as if the file was last written long ago (the cache trusts only files settled for a second)
+  const later = { nowMs: () => Date.now() + 60_000 };
+
+  it('parses a settled, unchanged file once per run, not once per connection', async () => {
+    const file = path.join(dir, 'known_hosts');
+    await writeFile(file, `a.example ssh-ed25519 ${K1}\n`);
+    const first = await readKnownHosts(file, later);
+    expect(await readKnownHosts(file, later)).toBe(first);
+  });
+
+  it('reads again after an append, a same-size rewrite in place, a rename over it and a removal', async () => {
+    const file = path.join(dir, 'known_hosts');
+    await writeFile(file, `a.example ssh-ed25519 ${K1}\n`);
+    const first = await readKnownHosts(file, later);
+    await appendKnownHost(file, 'b.example', 22, 'ssh-ed25519', k2, { hashed: false });
+    const appended = await readKnownHosts(file, later);
+    expect(appended).not.toBe(first);
+    expect(appended.map((e) => e.key.equals(k2))).toEqual([false, true]);
+    // same length, other key: only the file's times tell (set apart here: a real rewrite within
+    // the same clock tick is what the one-second rule of the next test is for)
+    await writeFile(file, `a.example ssh-ed25519 ${K2}\n`);
+    await utimes(file, new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
+    const rewritten = await readKnownHosts(file, later);
+    expect(rewritten.map((e) => e.key.equals(k2))).toEqual([true]);
+    const other = path.join(dir, 'other');
+    await writeFile(other, `a.example ssh-ed25519 ${K1}\n`);
+    await rename(other, file);
+    expect((await readKnownHosts(file, later)).map((e) => e.key.equals(k1))).toEqual([true]);
+    await rm(file);
+    expect(await readKnownHosts(file, later)).toEqual([]);
+  });
+
+  it('never caches a file written within the last second: its times cannot tell a rewrite in the same tick', async () => {
+    const file = path.join(dir, 'known_hosts');
+    await writeFile(file, `a.example ssh-ed25519 ${K1}\n`);
+    const first = await readKnownHosts(file);
+    const again = await readKnownHosts(file);
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
   });
 });
 
