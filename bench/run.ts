@@ -107,20 +107,36 @@ async function main(): Promise<number> {
     dir: `${VM_DEPLOY_ROOT}/floor`,
     parallel,
   });
+  // what is measured so far goes to --json-out after every run, so a later failure keeps it
+  const figures: SshdBenchFigures = { hosts: vms.hosts.length, parallel, loadAverage: loadAverages, runs: {}, ansibleNote: '', failures: [] };
+  const measured = async (key: string, wallMs: number, cpuMs: number, rssKb: number): Promise<void> => {
+    figures.runs[key] = { wallMs, cpuMs, rssKb, perTargetMs: wallMs / vms!.hosts.length };
+    if (values['json-out']) await writeFile(values['json-out'], JSON.stringify(figures, null, 2) + '\n');
+  };
+  const failed = async (error: Error): Promise<Error> => {
+    figures.failures.push(error.message.split('\n').slice(0, 2).join(' '));
+    if (values['json-out']) await writeFile(values['json-out'], JSON.stringify(figures, null, 2) + '\n');
+    await printHostLogs(vms!, error.message);
+    return error;
+  };
   const floorDeploy = await runChild<FloorResult>('floor.js', floorRequest('deploy'), profile('floor-deploy'));
   checkFloor('deploy', floorDeploy);
+  await measured('floorDeploy', floorDeploy.wallMs, floorDeploy.cpuMs, floorDeploy.maxRssKb);
   log(`floor deploy:   ${seconds(floorDeploy.wallMs)}`);
   const floorNoop = await runChild<FloorResult>('floor.js', floorRequest('noop'), profile('floor-noop'));
   checkFloor('no-op check', floorNoop);
+  await measured('floorNoop', floorNoop.wallMs, floorNoop.cpuMs, floorNoop.maxRssKb);
   log(`floor no-op:    ${seconds(floorNoop.wallMs)}`);
 
   const ozgRequest: OzgPhaseRequest = { cwd: workDir, inventoryPath: project.inventoryPath, concurrency: parallel };
   const cold = await runChild<OzgPhaseResult>('ozg-phase.js', ozgRequest, profile('ozg-cold'));
-  checkOzg('cold deploy', cold, 'ok', sites);
+  await checkOzg('cold deploy', cold, 'ok', sites).catch(async (error: Error) => Promise.reject(await failed(error)));
   await checkDeployed(vms, project);
+  await measured('ozgCold', cold.wallMs, cold.cpuUserMs + cold.cpuSystemMs, cold.maxRssKb);
   log(`ozg cold:       ${seconds(cold.wallMs)}`);
   const noop = await runChild<OzgPhaseResult>('ozg-phase.js', ozgRequest, profile('ozg-noop'));
-  checkOzg('no-op', noop, 'unchanged', sites);
+  await checkOzg('no-op', noop, 'unchanged', sites).catch(async (error: Error) => Promise.reject(await failed(error)));
+  await measured('ozgNoop', noop.wallMs, noop.cpuUserMs + noop.cpuSystemMs, noop.maxRssKb);
   log(`ozg no-op:      ${seconds(noop.wallMs)}`);
 
   const rows: Row[] = [
@@ -163,7 +179,7 @@ async function main(): Promise<number> {
 
   warnIfBusy('after');
   printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project });
-  if (values['json-out']) await writeFigures(values['json-out'], { rows, hosts: vms.hosts.length, parallel, ansibleNote });
+  if (values['json-out']) await writeFigures(values['json-out'], { rows, hosts: vms.hosts.length, parallel, ansibleNote, failures: figures.failures });
   if (!values['skip-store']) await store();
   printProjection({ rows, parallel, hosts: vms.hosts.length });
   return exitCode;
@@ -178,6 +194,8 @@ export interface SshdBenchFigures {
   /** keyed floorDeploy, floorNoop, ozgCold, ozgNoop, ansibleCold, ansibleNoop (those measured) */
   runs: Record<string, { wallMs: number; cpuMs?: number; rssKb?: number; perTargetMs: number }>;
   ansibleNote: string;
+  /** why a run is missing: its check failed (first lines of the error) */
+  failures: string[];
 }
 
 const FIGURE_KEYS: Record<string, string> = {
@@ -189,13 +207,13 @@ const FIGURE_KEYS: Record<string, string> = {
   'ansible-playbook, no-op': 'ansibleNoop',
 };
 
-async function writeFigures(file: string, report: { rows: Row[]; hosts: number; parallel: number; ansibleNote: string }): Promise<void> {
+async function writeFigures(file: string, report: { rows: Row[]; hosts: number; parallel: number; ansibleNote: string; failures: string[] }): Promise<void> {
   const runs: SshdBenchFigures['runs'] = {};
   for (const row of report.rows) {
     const key = FIGURE_KEYS[row.name];
     if (key) runs[key] = { wallMs: row.wallMs, cpuMs: row.cpuMs, rssKb: row.rssKb, perTargetMs: row.wallMs / report.hosts };
   }
-  const figures: SshdBenchFigures = { hosts: report.hosts, parallel: report.parallel, loadAverage: [...loadAverages], runs, ansibleNote: report.ansibleNote };
+  const figures: SshdBenchFigures = { hosts: report.hosts, parallel: report.parallel, loadAverage: [...loadAverages], runs, ansibleNote: report.ansibleNote, failures: report.failures };
   await writeFile(file, JSON.stringify(figures, null, 2) + '\n');
 }
 
@@ -349,9 +367,18 @@ function checkFloor(label: string, result: FloorResult): void {
   if (result.failures.length > 0) throw new Error(`floor ${label} failed on ${result.failures.length} host(s):\n  ${result.failures.slice(0, 5).join('\n  ')}`);
 }
 
-function checkOzg(label: string, result: OzgPhaseResult, expected: string, sites: number): void {
+async function checkOzg(label: string, result: OzgPhaseResult, expected: string, sites: number): Promise<void> {
   if (!result.ok || result.sites[expected] !== sites) {
     throw new Error(`ozg ${label}: expected ${sites} sites ${expected}, got ${JSON.stringify(result.sites)} (exit ${result.exitCode})\n  ${result.errors.join('\n  ')}`);
+  }
+}
+
+/** The end of the sshd log of every host an error names (address:port), to see why it failed. */
+async function printHostLogs(harness: SshHosts, message: string): Promise<void> {
+  const named = harness.hosts.filter((h) => message.includes(`${h.address}:${h.port}`)).slice(0, 3);
+  for (const host of named) {
+    const tail = (await host.readLog()).trim().split('\n').slice(-8).join('\n  ');
+    log(`sshd log of ${host.address}:${host.port} (last lines):\n  ${tail || '(empty)'}`);
   }
 }
 
