@@ -6,7 +6,7 @@
  * = 29,332 bundles), nothing deployed yet. Prints wall time, CPU and peak RSS of each command
  * (a fresh `node bin/ozg.js` process, as in CI) with the goals of issue 14 beside them.
  *
- *   npm run build && node bench/germany-scale.mjs [--sites 11000] [--runs 1] [--cpu-prof DIR] [--keep]
+ *   npm run build && node bench/germany-scale.mjs [--sites 11000] [--runs 1] [--cpu-prof DIR] [--keep] [--json-out FILE]
  *
  * `--cpu-prof DIR` writes a V8 CPU profile of each command into DIR (open it in Chrome DevTools).
  */
@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
     keep: { type: 'boolean', default: false },
+    // each command's figures as JSON too (one object; bench/all.mjs reads it)
+    'json-out': { type: 'string' },
   },
 });
 
@@ -42,13 +44,16 @@ async function main() {
     const setups = sites + Math.floor(sites / 3);
     console.log(`\nGermany scale (issue 14), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`${sites} sites × 1–2 procedures = ${setups} setups × test+prod = ${setups * 2} bundles, local data center, nothing deployed`);
+    const figures = { sites, bundles: setups * 2, loadAverage: os.loadavg(), runs: [] };
     for (let run = 1; run <= Number(args.runs); run++) {
       for (const command of ['validate', 'plan']) {
         const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args['cpu-prof']), '--cpu-prof-name', `${command}-${run}.cpuprofile`] : [];
         const result = await runMeasured([command, '--json'], { cwd: dir, hook, work, nodeArgs: profile, countStdout: true });
         report(`  ${command}${Number(args.runs) > 1 ? ` run ${run}` : ''}`, result, sites === 11000 ? GOALS[command] : undefined, command === 'plan' ? 10 : 0);
+        figures.runs.push({ command, exitCode: result.exitCode, ok: result.exitCode === (command === 'plan' ? 10 : 0), wallMs: result.wallMs, cpuMs: result.stats.cpuMs, maxRssMB: result.stats.maxRssMB });
       }
     }
+    if (args['json-out']) await writeFile(args['json-out'], JSON.stringify(figures, null, 2) + '\n');
     if (args.keep) console.log(`\nkept ${work}`);
   } finally {
     if (!args.keep) await rm(work, { recursive: true, force: true });

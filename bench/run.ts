@@ -6,6 +6,7 @@
  *
  *   npm run bench -- --sites 50 --parallel 16 [--skip-ansible] [--cpu-prof DIR] [--keep]
  *   npm run bench -- --store-only --blob-mb 50     # only the artefact + blob store part
+ *   node dist-bench/bench/run.js --sites 500 --skip-ansible --skip-store --json-out F   # 1,000 hosts, figures as JSON
  *
  * Then (store.ts) a 50 MB artefact to every host through the VM driver's blob store, against
  * its floor (the same bytes streamed by plain ssh + cat, same parallelism), and a config-only
@@ -18,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,17 +63,19 @@ async function main(): Promise<number> {
       'blob-mb': { type: 'string', default: '50' },
       'store-only': { type: 'boolean', default: false },
       'skip-store': { type: 'boolean', default: false },
+      /** the figures as one JSON object (SshdBenchFigures), for bench/all.mjs */
+      'json-out': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--sites N (default 50)] [--parallel N (default 16)] [--skip-ansible] [--cpu-prof DIR] [--keep] [--blob-mb N (default 50)] [--store-only] [--skip-store]');
+    console.log('usage: npm run bench -- [--sites N (default 50)] [--parallel N (default 16)] [--skip-ansible] [--cpu-prof DIR] [--keep] [--blob-mb N (default 50)] [--store-only] [--skip-store] [--json-out FILE]');
     return 0;
   }
   const sites = positiveInteger(values.sites, '--sites');
   const parallel = positiveInteger(values.parallel, '--parallel');
   const blobMb = positiveInteger(values['blob-mb'], '--blob-mb');
-  if (sites * 2 > 250) throw new Error('--sites: at most 125 (2 hosts per site on one 127.x.y.0/24)');
+  await checkOpenFileLimit(sites * 2);
   keepWorkDir = values.keep;
   const cpuProfDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
   const repoRoot = path.resolve(here, '..', '..');
@@ -104,20 +107,36 @@ async function main(): Promise<number> {
     dir: `${VM_DEPLOY_ROOT}/floor`,
     parallel,
   });
+  // what is measured so far goes to --json-out after every run, so a later failure keeps it
+  const figures: SshdBenchFigures = { hosts: vms.hosts.length, parallel, loadAverage: loadAverages, runs: {}, ansibleNote: '', failures: [] };
+  const measured = async (key: string, wallMs: number, cpuMs: number, rssKb: number): Promise<void> => {
+    figures.runs[key] = { wallMs, cpuMs, rssKb, perTargetMs: wallMs / vms!.hosts.length };
+    if (values['json-out']) await writeFile(values['json-out'], JSON.stringify(figures, null, 2) + '\n');
+  };
+  const failed = async (error: Error): Promise<Error> => {
+    figures.failures.push(error.message.split('\n').slice(0, 2).join(' '));
+    if (values['json-out']) await writeFile(values['json-out'], JSON.stringify(figures, null, 2) + '\n');
+    await printHostLogs(vms!, error.message);
+    return error;
+  };
   const floorDeploy = await runChild<FloorResult>('floor.js', floorRequest('deploy'), profile('floor-deploy'));
   checkFloor('deploy', floorDeploy);
+  await measured('floorDeploy', floorDeploy.wallMs, floorDeploy.cpuMs, floorDeploy.maxRssKb);
   log(`floor deploy:   ${seconds(floorDeploy.wallMs)}`);
   const floorNoop = await runChild<FloorResult>('floor.js', floorRequest('noop'), profile('floor-noop'));
   checkFloor('no-op check', floorNoop);
+  await measured('floorNoop', floorNoop.wallMs, floorNoop.cpuMs, floorNoop.maxRssKb);
   log(`floor no-op:    ${seconds(floorNoop.wallMs)}`);
 
   const ozgRequest: OzgPhaseRequest = { cwd: workDir, inventoryPath: project.inventoryPath, concurrency: parallel };
   const cold = await runChild<OzgPhaseResult>('ozg-phase.js', ozgRequest, profile('ozg-cold'));
-  checkOzg('cold deploy', cold, 'ok', sites);
+  await checkOzg('cold deploy', cold, 'ok', sites).catch(async (error: Error) => Promise.reject(await failed(error)));
   await checkDeployed(vms, project);
+  await measured('ozgCold', cold.wallMs, cold.cpuUserMs + cold.cpuSystemMs, cold.maxRssKb);
   log(`ozg cold:       ${seconds(cold.wallMs)}`);
   const noop = await runChild<OzgPhaseResult>('ozg-phase.js', ozgRequest, profile('ozg-noop'));
-  checkOzg('no-op', noop, 'unchanged', sites);
+  await checkOzg('no-op', noop, 'unchanged', sites).catch(async (error: Error) => Promise.reject(await failed(error)));
+  await measured('ozgNoop', noop.wallMs, noop.cpuUserMs + noop.cpuSystemMs, noop.maxRssKb);
   log(`ozg no-op:      ${seconds(noop.wallMs)}`);
 
   const rows: Row[] = [
@@ -160,9 +179,56 @@ async function main(): Promise<number> {
 
   warnIfBusy('after');
   printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project });
+  if (values['json-out']) await writeFigures(values['json-out'], { rows, hosts: vms.hosts.length, parallel, ansibleNote, failures: figures.failures });
   if (!values['skip-store']) await store();
   printProjection({ rows, parallel, hosts: vms.hosts.length });
   return exitCode;
+}
+
+/** What bench/all.mjs reads from `--json-out`: this run's wall times, CPU and memory. */
+export interface SshdBenchFigures {
+  hosts: number;
+  parallel: number;
+  /** 1-minute load average before and after the floor, ozg and Ansible runs */
+  loadAverage: number[];
+  /** keyed floorDeploy, floorNoop, ozgCold, ozgNoop, ansibleCold, ansibleNoop (those measured) */
+  runs: Record<string, { wallMs: number; cpuMs?: number; rssKb?: number; perTargetMs: number }>;
+  ansibleNote: string;
+  /** why a run is missing: its check failed (first lines of the error) */
+  failures: string[];
+}
+
+const FIGURE_KEYS: Record<string, string> = {
+  'floor: deploy (1 conn + 1 exec)': 'floorDeploy',
+  'floor: no-op check (1 conn + 1 exec)': 'floorNoop',
+  'ozg deploy, cold': 'ozgCold',
+  'ozg deploy, no-op': 'ozgNoop',
+  'ansible-playbook, cold': 'ansibleCold',
+  'ansible-playbook, no-op': 'ansibleNoop',
+};
+
+async function writeFigures(file: string, report: { rows: Row[]; hosts: number; parallel: number; ansibleNote: string; failures: string[] }): Promise<void> {
+  const runs: SshdBenchFigures['runs'] = {};
+  for (const row of report.rows) {
+    const key = FIGURE_KEYS[row.name];
+    if (key) runs[key] = { wallMs: row.wallMs, cpuMs: row.cpuMs, rssKb: row.rssKb, perTargetMs: row.wallMs / report.hosts };
+  }
+  const figures: SshdBenchFigures = { hosts: report.hosts, parallel: report.parallel, loadAverage: [...loadAverages], runs, ansibleNote: report.ansibleNote, failures: report.failures };
+  await writeFile(file, JSON.stringify(figures, null, 2) + '\n');
+}
+
+/**
+ * Node cannot raise its own file-descriptor limit (no setrlimit): every sshd's pipe and
+ * namespace handle, and every connection ozg holds, count against it. Fail before starting
+ * hosts rather than with EMFILE halfway through.
+ */
+async function checkOpenFileLimit(hosts: number): Promise<void> {
+  const limits = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+  const needed = hosts * 4 + 256;
+  if (Number.isFinite(soft) && soft < needed) {
+    throw new Error(`${hosts} hosts need about ${needed} open files, the limit is ${soft}: raise it first (\`ulimit -n ${needed}\` in the shell; \`npm run bench\` does)`);
+  }
 }
 
 /** Everything here competes for the same CPUs: other work on the machine skews every number. */
@@ -301,9 +367,18 @@ function checkFloor(label: string, result: FloorResult): void {
   if (result.failures.length > 0) throw new Error(`floor ${label} failed on ${result.failures.length} host(s):\n  ${result.failures.slice(0, 5).join('\n  ')}`);
 }
 
-function checkOzg(label: string, result: OzgPhaseResult, expected: string, sites: number): void {
+async function checkOzg(label: string, result: OzgPhaseResult, expected: string, sites: number): Promise<void> {
   if (!result.ok || result.sites[expected] !== sites) {
     throw new Error(`ozg ${label}: expected ${sites} sites ${expected}, got ${JSON.stringify(result.sites)} (exit ${result.exitCode})\n  ${result.errors.join('\n  ')}`);
+  }
+}
+
+/** The end of the sshd log of every host an error names (address:port), to see why it failed. */
+async function printHostLogs(harness: SshHosts, message: string): Promise<void> {
+  const named = harness.hosts.filter((h) => message.includes(`${h.address}:${h.port}`)).slice(0, 3);
+  for (const host of named) {
+    const tail = (await host.readLog()).trim().split('\n').slice(-8).join('\n  ');
+    log(`sshd log of ${host.address}:${host.port} (last lines):\n  ${tail || '(empty)'}`);
   }
 }
 

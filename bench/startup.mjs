@@ -4,7 +4,7 @@
 // on a loaded machine where wall time does not. Not a test: prints numbers, asserts nothing
 // except that each command succeeded.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin/ozg.js');
 const runsAt = process.argv.indexOf('--startup-runs');
 const runs = (runsAt > 0 && Number(process.argv[runsAt + 1])) || 7;
+// --json-out FILE: the medians as JSON too, for bench/all.mjs's summary
+const jsonAt = process.argv.indexOf('--json-out');
+const jsonOut = jsonAt > 0 ? process.argv[jsonAt + 1] : undefined;
 
 /**
  * CPU seconds of one run, user + system, from wait4's rusage as /usr/bin/time reports it
@@ -59,8 +62,10 @@ try {
   console.log(`start-up, CPU seconds (user + system), median of ${runs}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.cpus().length} CPUs`);
   console.log('| command | CPU | vs node -e 0 | goal | met |');
   console.log('| --- | --- | --- | --- | --- |');
+  const medians = Object.fromEntries(rows.map((row) => [row.name, median(samples.get(row.name))]));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ runs, loadAverage: os.loadavg(), cpuSeconds: medians }, null, 2) + '\n');
   for (const row of rows) {
-    const cpu = median(samples.get(row.name));
+    const cpu = medians[row.name];
     const goal = row.goal?.(cpu, floor);
     console.log(`| ${row.name} | ${cpu.toFixed(3)} s | ${(cpu / floor).toFixed(2)}× | ${goal?.text ?? ''} | ${goal ? (goal.met ? 'yes' : 'NO') : ''} |`);
   }

@@ -28,7 +28,10 @@ const SSHD = '/usr/sbin/sshd';
 const INSTALL_STEP = 'apt-get install -y openssh-server openssh-client util-linux mount passwd sudo';
 
 export interface StartSshHostsOptions {
-  /** first three octets of the hosts' loopback addresses, e.g. `127.42.7`; default: derived from this process id */
+  /**
+   * first three octets of the hosts' loopback addresses, e.g. `127.42.7`; default: derived from
+   * this process id. More hosts than fit into it continue in the next /24s (`127.42.8.1`, …).
+   */
   subnet?: string;
   /** last octet of the first host; default: the next range not used by an earlier harness of this process */
   firstHost?: number;
@@ -107,13 +110,22 @@ interface HostState {
 
 const run = promisify(execFile);
 let nextFirstHost = 2;
+/** usable last octets per /24 (1–254) */
+const HOSTS_PER_SUBNET = 254;
+/**
+ * How many hosts are prepared (key generation) and started at once. A bench starts 1,000:
+ * all at once would be 1,000 ssh-keygen processes, then 1,000 sshd and their TCP probes
+ * competing for the CPUs, each probe timing out in turn.
+ */
+const START_BATCH = 32;
 
 export async function startSshHosts(count: number, options: StartSshHostsOptions = {}): Promise<SshHosts> {
   await checkPrerequisites();
   const user = options.user ?? DEPLOY_USER;
-  const subnet = options.subnet ?? deriveSubnet();
+  const subnets = Math.ceil(count / HOSTS_PER_SUBNET);
+  const subnet = options.subnet ?? deriveSubnet(subnets);
   const firstHost = options.firstHost ?? allocateHostRange(count);
-  if (firstHost < 1 || firstHost + count - 1 > 254) throw new Error(`hosts ${firstHost}..${firstHost + count - 1} do not fit into ${subnet}.1-254`);
+  const addressOf = hostAddresses(subnet, firstHost, count);
   const { uid, gid } = await ensureDeployUser(user);
   await mkdir(VM_DEPLOY_ROOT, { recursive: true, mode: 0o755 });
 
@@ -184,15 +196,16 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
       await launch(state);
     },
     async stop() {
-      await Promise.all(states.map((s) => killHost(s, 'SIGTERM')));
+      await stopAll(states);
       process.off('exit', killOnExit);
       await rm(workDir, { recursive: true, force: true });
     },
   };
 
   try {
-    const prepared = await Promise.all(
-      Array.from({ length: count }, async (_, index) => {
+    const prepared = await mapInBatches(
+      Array.from({ length: count }, (_, index) => index),
+      async (index) => {
         const dir = path.join(workDir, `host-${index}`);
         const root = path.join(dir, 'vm');
         await mkdir(root, { recursive: true });
@@ -202,7 +215,7 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
         const key = await generateKey(hostKeyFile, `ozg-test-host-${index}`);
         const host: SshHost = {
           index,
-          address: `${subnet}.${firstHost + index}`,
+          address: addressOf(index),
           port: 0,
           root,
           dir,
@@ -236,12 +249,13 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
           ...(options.extraConfig ?? []),
         ];
         return { state, configLines };
-      }),
+      },
     );
     states.sort((a, b) => a.host.index - b.host.index);
-    // allSettled: when one host fails, stop() must not run before the others have started.
-    const launched = await Promise.allSettled(
-      prepared.map(async ({ state, configLines }) => {
+    // settled: when one host fails, stop() must not run before the others have started.
+    const launched = await mapInBatches(
+      prepared,
+      settle(async ({ state, configLines }) => {
         // A port another program holds shows up as a bind failure: take another one.
         for (let attempt = 1; ; attempt++) {
           state.host.port = 20_000 + Math.floor(Math.random() * 40_000);
@@ -310,6 +324,34 @@ async function launch(state: HostState): Promise<void> {
 }
 
 /**
+ * stop() for every host at once: the listeners first, each by its pid, then whatever still runs
+ * in their mount namespaces, found with one scan of /proc per round for all hosts (killHost
+ * scans once per host: 1,000 hosts × every process on the machine would take minutes).
+ */
+async function stopAll(states: HostState[]): Promise<void> {
+  const running = states.filter((s) => s.host.pid !== undefined && s.namespace);
+  for (const s of running) safeKill(s.host.pid!, 'SIGTERM');
+  await waitAtMost(Promise.all(running.map((s) => s.exited)).then(() => undefined), 2_000);
+  for (const s of running) safeKill(s.host.pid!, 'SIGKILL');
+  const ownNamespace = await readlink('/proc/self/ns/mnt');
+  const ours = new Set(running.map((s) => s.namespace!).filter((ns) => ns !== ownNamespace));
+  for (let round = 0; round < 20; round++) {
+    const members = await listMembersOf(ours);
+    if (members.length === 0) break;
+    for (const member of members) safeKill(member, 'SIGKILL');
+    await delay(20);
+  }
+  await Promise.all(
+    running.map(async (s) => {
+      await s.exited;
+      s.host.pid = undefined;
+      await s.namespaceHandle?.close();
+      s.namespaceHandle = undefined;
+    }),
+  );
+}
+
+/**
  * The listener first, by its pid; then whatever still runs in the host's mount namespace
  * (sshd puts every connection into its own session, so they are not in the listener's
  * process group, and they must die too for a "VM" to go down).
@@ -334,11 +376,16 @@ async function killHost(state: HostState, signal: NodeJS.Signals): Promise<void>
 }
 
 async function listNamespaceMembers(namespace: string): Promise<number[]> {
+  return listMembersOf(new Set([namespace]));
+}
+
+async function listMembersOf(namespaces: Set<string>): Promise<number[]> {
   const members: number[] = [];
+  if (namespaces.size === 0) return members;
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if ((await readlink(`/proc/${name}/ns/mnt`)) === namespace) members.push(Number(name));
+      if (namespaces.has(await readlink(`/proc/${name}/ns/mnt`))) members.push(Number(name));
     } catch {
       // exited meanwhile, or a zombie
     }
@@ -462,12 +509,29 @@ export function hashHostName(name: string): string {
 // 127.0.0.0/8 is all loopback on Linux. Concurrent jest workers are distinct processes, so
 // a subnet derived from the pid keeps parallel test files (and parallel runs) apart; the
 // random port per host covers what the derivation cannot.
-function deriveSubnet(): string {
+function deriveSubnet(subnets = 1): string {
   const pid = process.pid;
-  return `127.${16 + ((pid >> 8) % 232)}.${pid & 255}`;
+  return `127.${16 + ((pid >> 8) % 232)}.${Math.min(pid & 255, 256 - subnets)}`;
+}
+
+/** host index → address: `firstHost` on in `subnet`, then on through the next /24s */
+function hostAddresses(subnet: string, firstHost: number, count: number): (index: number) => string {
+  const octets = subnet.split('.').map(Number);
+  if (octets.length !== 3 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) throw new Error(`subnet ${JSON.stringify(subnet)}: expected three octets like 127.42.7`);
+  const [a, b, c] = octets as [number, number, number];
+  const lastSubnet = c + Math.floor((firstHost - 1 + count - 1) / HOSTS_PER_SUBNET);
+  if (firstHost < 1 || firstHost > HOSTS_PER_SUBNET || lastSubnet > 255) {
+    throw new Error(`${count} hosts from ${subnet}.${firstHost} do not fit below ${a}.${b}.255.254`);
+  }
+  return (index) => {
+    const n = firstHost - 1 + index;
+    return `${a}.${b}.${c + Math.floor(n / HOSTS_PER_SUBNET)}.${1 + (n % HOSTS_PER_SUBNET)}`;
+  };
 }
 
 function allocateHostRange(count: number): number {
+  // more than one /24's worth: from .2 on, spilling over into the next /24s
+  if (count > HOSTS_PER_SUBNET - 1) return 2;
   if (nextFirstHost + count - 1 > 254) nextFirstHost = 2;
   const first = nextFirstHost;
   nextFirstHost += count;
@@ -483,6 +547,34 @@ async function waitAtMost(promise: Promise<void> | undefined, ms: number): Promi
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
+}
+
+/** `work` over `items`, at most START_BATCH at a time, results in order; rejects on the first failure */
+async function mapInBatches<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(START_BATCH, items.length) }, lane));
+  if (failure) throw failure.error;
+  return results;
+}
+
+/** `fn` as a function that never rejects, for mapInBatches over work that must all settle */
+function settle<T, R>(fn: (item: T) => Promise<R>): (item: T) => Promise<PromiseSettledResult<R>> {
+  return (item) => fn(item).then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
 }
 
 function delay(ms: number): Promise<void> {
