@@ -52,6 +52,12 @@ describe('translateConnectError', () => {
     expect(network.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: ETIMEDOUT connect ETIMEDOUT 10.0.0.5:2222');
   });
 
+  it('tells a server that closed the connection before identifying itself, pointing at MaxStartups', () => {
+    const error = translateConnectError(failure('Connection lost before handshake', { level: 'protocol' }), attempt);
+    expect(error.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: the server closed the connection before the SSH handshake');
+    expect(error.hint).toMatch(/MaxStartups/);
+  });
+
   it('points at ssh-agent for an identity file protected by a passphrase', () => {
     const error = translateConnectError(failure('Encrypted private OpenSSH key detected, but no passphrase given'), attempt);
     expect(error.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: the identity file /home/op/.ssh/id_ed25519 is protected by a passphrase');
