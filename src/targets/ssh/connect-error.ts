@@ -44,8 +44,9 @@ export function translateConnectError(error: unknown, attempt: ConnectAttempt): 
   if (err.code === 'ETIMEDOUT' && /No response from server/.test(err.message)) {
     return new UnreachableError(where, `${prefix}: the server closed the connection during the SSH handshake`, { cause: error });
   }
-  if (err.message === 'Connection lost before handshake') {
-    return new UnreachableError(where, `${prefix}: the server closed the connection before the SSH handshake`, {
+  if (err.message === 'Connection lost before handshake' || err.code === 'ECONNRESET') {
+    const how = err.code === 'ECONNRESET' ? 'reset the connection (ECONNRESET) during' : 'closed the connection before';
+    return new UnreachableError(where, `${prefix}: the server ${how} the SSH handshake`, {
       cause: error,
       hint: "an sshd with too many connections not yet authenticated drops new ones (sshd_config MaxStartups); check the host's load and sshd log",
     });
