@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { repoRoot, resultOf, runOzg, spawnOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { startDroppingProxy, type DroppingProxy } from '../helpers/dropping-proxy.js';
 import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd-harness.js';
 import { readHostMarker, writeVmInventory } from '../helpers/vm-inventory.js';
@@ -70,5 +70,33 @@ describe('deploying to VMs whose sshd drops connections before authenticating th
     // closed before the server's banner, or reset when the proxy had the client's banner unread
     expect(error).toMatch(/the server (closed the connection before|reset the connection \(ECONNRESET\) during) the SSH handshake \(3 connection attempts\)$/);
     expect(prodProxy.connections).toBe(3 + 3);
+  });
+
+  it('starts no further connection attempt after Ctrl-C', async () => {
+    const cwd = path.join(dir, 'interrupt');
+    const [testHost, prodHost] = vms.hosts;
+    const proxy = await startDroppingProxy(testHost);
+    proxies.push(proxy);
+    const knownHosts = path.join(dir, 'known_hosts_interrupt');
+    await writeFile(knownHosts, `[${proxy.address}]:${proxy.port} ${testHost.hostKey.type} ${testHost.hostKey.base64}\n`, { mode: 0o600 });
+    await writeVmInventory(cwd, vms, {
+      catalogues,
+      dataCenters: [{ name: 'vm-dc', knownHosts }],
+      sites: [{ name: 'flensburg', dataCenter: 'vm-dc', test: behind(testHost, proxy), prod: prodHost, procedures: { probe: { version: '1.0.0' } } }],
+    });
+    proxy.drop(Infinity, 'accept');
+    const { child, done } = spawnOzg(['deploy', '--json', '--yes'], { cwd });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    // the first attempt is held open until ozg has taken the Ctrl-C in, then dropped
+    proxy.onConnection = async () => {
+      child.kill('SIGINT');
+      while (!output.includes('interrupted')) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    const run = await done;
+    expect(run.code).toBe(130);
+    expect(proxy.connections).toBe(1);
+    expect(run.stdout).toContain('(1 connection attempt, no more: interrupted)');
   });
 });

@@ -15,8 +15,8 @@ export interface DroppingProxy {
   readonly connections: number;
   /** drop the next `count` connections (Infinity: every one) at `at`, forward the ones after */
   drop(count: number, at: DropPoint): void;
-  /** called on each accepted connection, before it is dropped or forwarded */
-  onConnection?: (index: number) => void;
+  /** called on each accepted connection; it is dropped or forwarded once this returns (or its promise settles) */
+  onConnection?: (index: number) => void | Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,7 +35,11 @@ export async function startDroppingProxy(upstream: { address: string; port: numb
   const server = net.createServer((client) => {
     track(client);
     connections += 1;
-    proxy.onConnection?.(connections);
+    const held = proxy.onConnection?.(connections);
+    if (held) void held.catch(() => undefined).then(() => serve(client));
+    else serve(client);
+  });
+  const serve = (client: net.Socket): void => {
     const dropping = toDrop > 0;
     if (dropping) toDrop -= 1;
     if (dropping && at === 'accept') {
@@ -56,7 +60,7 @@ export async function startDroppingProxy(upstream: { address: string; port: numb
     client.pipe(server).pipe(client);
     client.on('close', () => server.destroy());
     server.on('close', () => client.destroy());
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
