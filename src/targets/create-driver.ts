@@ -30,6 +30,8 @@ export interface CreateDriverOptions {
   onHostKeyRecorded?: (recorded: RecordedHostKey) => void;
   /** vm: home directory for the default known_hosts (default: os.homedir()) */
   homeDir?: string;
+  /** vm: the run's interrupt; once aborted, no SSH connect is tried again after a dropped connection */
+  signal?: AbortSignal;
   /** vm: called with each SSH transport created, so a benchmark can read its stats */
   onSshTransport?: (transport: SshTransport) => void;
   /** the run's clock: release times in markers and records (default: the machine's) */
@@ -187,6 +189,7 @@ async function createSshVmDriver(
     onHostKeyRecorded: options.onHostKeyRecorded,
     sudo,
     bastion: ssh.bastion,
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   options.onSshTransport?.(transport);
   return createVmDriver({

@@ -10,6 +10,8 @@ export interface DriverPoolOptions {
   acceptNewHostKeys: boolean;
   reporter: Reporter;
   clock: Clock;
+  /** the run's interrupt, handed to every driver (an SSH connect stops retrying once it is aborted) */
+  signal?: AbortSignal;
   /** this run's id and the dead runs whose ledger lock it took over (see CreateDriverOptions) */
   run?: string;
   deadRuns?: readonly string[];
@@ -49,6 +51,7 @@ export function createDriverPool(inventory: Inventory, options: DriverPoolOption
           onHostKeyRecorded: (recorded) => options.reporter.emit({ type: 'host-key-recorded', site: site.name, environment, ...recorded }),
           homeDir: options.env.HOME,
           clock: options.clock,
+          ...(options.signal ? { signal: options.signal } : {}),
           ...(options.run ? { run: options.run } : {}),
           ...(options.deadRuns ? { deadRuns: options.deadRuns } : {}),
         });

@@ -145,6 +145,7 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
     acceptNewHostKeys: options.acceptNewHostKeys,
     reporter,
     clock,
+    signal: options.signal,
     driverOptions: open.driverOptions,
     ...(lock ? { run } : {}),
     ...(deadRun ? { deadRuns: [deadRun] } : {}),

@@ -44,6 +44,13 @@ export function translateConnectError(error: unknown, attempt: ConnectAttempt): 
   if (err.code === 'ETIMEDOUT' && /No response from server/.test(err.message)) {
     return new UnreachableError(where, `${prefix}: the server closed the connection during the SSH handshake`, { cause: error });
   }
+  if (err.message === 'Connection lost before handshake' || err.code === 'ECONNRESET') {
+    const how = err.code === 'ECONNRESET' ? 'reset the connection (ECONNRESET) during' : 'closed the connection before';
+    return new UnreachableError(where, `${prefix}: the server ${how} the SSH handshake`, {
+      cause: error,
+      hint: "an sshd with too many connections not yet authenticated drops new ones (sshd_config MaxStartups); check the host's load and sshd log",
+    });
+  }
   if (/encrypted/i.test(err.message) && /passphrase/i.test(err.message)) {
     return new UnreachableError(where, `${prefix}: the identity file ${identityFile} is protected by a passphrase`, {
       cause: error,
@@ -51,4 +58,36 @@ export function translateConnectError(error: unknown, attempt: ConnectAttempt): 
     });
   }
   return new UnreachableError(where, `${prefix}: ${err.code ? `${err.code} ` : ''}${err.message}`, { cause: error });
+}
+
+/**
+ * Whether a failed connect may succeed if simply tried again: the server (or a network box
+ * in between) dropped the TCP connection before authentication, as an sshd under load does
+ * past MaxStartups or LoginGraceTime. Nothing has run on the host yet, so another attempt is
+ * safe. Everything else is a verdict that another attempt would only repeat: authentication,
+ * the agent, DNS, a refused or unreachable port, and a handshake timeout (the connect timeout
+ * is the operator's bound on a host's silence; tripling it for every dead host is not wanted).
+ * Host-key refusals never get here: connectHop throws them before asking this.
+ */
+export function isTransientConnectError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { message = '', level, code } = error as { message?: string; level?: string; code?: string };
+  if (level === 'client-authentication' || level === 'agent' || level === 'client-dns' || level === 'client-timeout') return false;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') return true;
+  // ssh2: the socket ended before the server's identification line
+  if (message === 'Connection lost before handshake') return true;
+  // node-ssh: the socket closed after the identification line, before authentication ended
+  return code === 'ETIMEDOUT' && message === 'No response from server';
+}
+
+const transientFailures = new WeakSet<object>();
+
+/** `error`, remembered as a failure another connect attempt may overcome (see isTransientConnectError). */
+export function markTransient<T extends object>(error: T): T {
+  transientFailures.add(error);
+  return error;
+}
+
+export function isMarkedTransient(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && transientFailures.has(error);
 }

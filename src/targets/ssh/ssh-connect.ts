@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as connectTcp, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UnreachableError } from '../../errors.js';
-import { translateConnectError } from './connect-error.js';
+import { isTransientConnectError, markTransient, translateConnectError } from './connect-error.js';
 import { orderHostKeyAlgorithms } from './host-key-judgement.js';
 import { formatEndpoint, listKnownKeyTypes, readKnownHosts } from './known-hosts.js';
 import type { VerifyHostKey } from './verify-host-key.js';
@@ -100,7 +100,10 @@ export async function connectHop(hop: Hop, options: ConnectHopOptions, sock?: Du
     await ssh.connect(config);
   } catch (error) {
     socket.destroy();
-    throw refusal ?? translateConnectError(error, { where, label: hop.label, host: hop.host, user: hop.user, identityFile: hop.identityFile, agent: options.agent, connectTimeoutMs: options.connectTimeoutMs });
+    // a host-key refusal stays one, however the server closed the connection after it
+    if (refusal) throw refusal;
+    const failure = translateConnectError(error, { where, label: hop.label, host: hop.host, user: hop.user, identityFile: hop.identityFile, agent: options.agent, connectTimeoutMs: options.connectTimeoutMs });
+    throw isTransientConnectError(error) ? markTransient(failure) : failure;
   }
   return ssh.connection as Ssh2Client;
 }

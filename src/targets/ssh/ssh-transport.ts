@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { InternalError } from '../../errors.js';
 import { DEFAULT_SSH_PORT } from '../../inventory/defaults.js';
 import type { ExecOptions, ExecResult, ShellTransport } from '../vm/transport.js';
+import { CONNECT_ATTEMPTS, CONNECT_RETRY_DELAYS_MS, connectWithRetry } from './connect-retry.js';
 import { createHashKnownHostsDecision, type DecideHashKnownHosts } from './hash-known-hosts.js';
 import { formatEndpoint } from './known-hosts.js';
 import { runOnChannel, type SshTransportStats } from './ssh-channel.js';
@@ -49,6 +50,10 @@ export interface CreateSshTransportOptions {
   where?: string;
   /** session channels open at once on the connection (sshd's MaxSessions defaults to 10); default 8 */
   maxChannels?: number;
+  /** connection attempts when the server drops one before authentication (connect-retry.ts); default 3 */
+  connectAttempts?: number;
+  /** the run's interrupt (Ctrl-C): no further connection attempt once it is aborted */
+  signal?: AbortSignal;
 }
 
 export interface SshTransport extends ShellTransport {
@@ -81,6 +86,10 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
       onHostKeyRecorded: options.onHostKeyRecorded,
     }),
   };
+  const connectAttempts = options.connectAttempts ?? CONNECT_ATTEMPTS;
+  if (!Number.isInteger(connectAttempts) || connectAttempts < 1) throw new InternalError(`connectAttempts must be a positive integer, got ${connectAttempts}`);
+  // close() ends a retry loop still pausing, so closing never waits out its pauses; a later exec connects afresh
+  let closing = new AbortController();
   let connecting: Promise<Connection> | undefined;
 
   function getConnection(): Promise<Connection> {
@@ -101,7 +110,13 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
     return client;
   }
 
-  async function openConnection(): Promise<Connection> {
+  function openConnection(): Promise<Connection> {
+    // each attempt starts from the first hop: a dropped bastion or target connection is gone
+    const signal = options.signal ? AbortSignal.any([options.signal, closing.signal]) : closing.signal;
+    return connectWithRetry(openConnectionOnce, { attempts: connectAttempts, delaysMs: CONNECT_RETRY_DELAYS_MS, signal });
+  }
+
+  async function openConnectionOnce(): Promise<Connection> {
     let bastionClient: Ssh2Client | undefined;
     try {
       let sock: Duplex | undefined;
@@ -138,6 +153,8 @@ export function createSshTransport(options: CreateSshTransportOptions): SshTrans
   }
 
   async function close(): Promise<void> {
+    closing.abort();
+    closing = new AbortController();
     const pending = connecting;
     connecting = undefined;
     if (!pending) return;

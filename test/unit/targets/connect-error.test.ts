@@ -52,6 +52,15 @@ describe('translateConnectError', () => {
     expect(network.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: ETIMEDOUT connect ETIMEDOUT 10.0.0.5:2222');
   });
 
+  it('tells a server that closed or reset the connection before the handshake, pointing at MaxStartups', () => {
+    const error = translateConnectError(failure('Connection lost before handshake', { level: 'protocol' }), attempt);
+    expect(error.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: the server closed the connection before the SSH handshake');
+    expect(error.hint).toMatch(/MaxStartups/);
+    const reset = translateConnectError(failure('read ECONNRESET', { code: 'ECONNRESET', level: 'client-socket' }), attempt);
+    expect(reset.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: the server reset the connection (ECONNRESET) during the SSH handshake');
+    expect(reset.hint).toMatch(/MaxStartups/);
+  });
+
   it('points at ssh-agent for an identity file protected by a passphrase', () => {
     const error = translateConnectError(failure('Encrypted private OpenSSH key detected, but no passphrase given'), attempt);
     expect(error.message).toBe('kiel/test: cannot connect to deploy@10.0.0.5:2222: the identity file /home/op/.ssh/id_ed25519 is protected by a passphrase');
