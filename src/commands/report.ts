@@ -43,11 +43,12 @@ export async function run(context: CommandContext, sites: string[], flags: Repor
     const items = workspace.selectItems({ ...flags, sites });
     const report = await buildReport(workspace, items, { offline: Boolean(flags.offline), inventory: context.inventoryPath, fleet: takeFleet() });
     const toFile = flags.html && flags.output !== undefined && flags.output !== '-' ? flags.output : undefined;
-    // the page module is loaded only when a page is wanted
-    const html = flags.html ? (await import('../output/report-html/render.js')).renderReportHtml(report, { lang }) : undefined;
-    if (toFile !== undefined) await writeReportFile(toFile, html!);
+    // the page module is loaded only when a page is wanted; into a file it goes piece by piece
+    const page = flags.html ? await import('../output/report-html/render.js') : undefined;
+    if (toFile !== undefined) await writeReportFile(toFile, page!.renderReportHtmlChunks(report, { lang }));
+    const html = page && toFile === undefined ? page.renderReportHtml(report, { lang }) : undefined;
     // --json: the model on stdout; otherwise the page itself (no -o) or a summary line
-    context.reporter.result(report, () => (html !== undefined && toFile === undefined ? html : formatReportSummary(report, toFile)));
+    context.reporter.result(report, () => html ?? formatReportSummary(report, toFile));
     return { exitCode: exitCodeWithInvalidSites(ExitCode.ok, workspace.invalidSelected) };
   } finally {
     await workspace.close();
