@@ -102,9 +102,9 @@ async function commandBench() {
     generatedMs = performance.now() - started;
   }
   const work = await mkdtemp(path.join(tmpdir(), 'ozg-bench-report-command-'));
-  const saved = { ...process.env };
   // the fleet's secret: runMeasured passes this process's environment on
-  Object.assign(process.env, reportFleetEnv());
+  const fleetEnv = reportFleetEnv();
+  Object.assign(process.env, fleetEnv);
   try {
     const hook = await writeExitHook(work);
     const page = path.join(work, 'report.html');
@@ -115,7 +115,7 @@ async function commandBench() {
     const sitesInPage = (html.toString('utf8').match(/"name":"gemeinde-\d+"/g) ?? []).length;
     printCommandTable({ fleetDir, sites: sitesInPage, generatedMs, reports, plan, html });
   } finally {
-    process.env = saved;
+    for (const name of Object.keys(fleetEnv)) delete process.env[name];
     await rm(work, { recursive: true, force: true });
     if (generatedMs !== undefined && !argv.includes('--keep-fleet')) await rm(fleetDir, { recursive: true, force: true });
   }
