@@ -28,6 +28,12 @@ export interface Reporter {
   /** a command's final result: printed on stdout (JSON with --json, a table or lines otherwise) */
   result(value: unknown, human: () => string): void;
   close(): void;
+  /**
+   * false: `result` prints only the human text, never the value. The guard then skips its
+   * redacted copy of the value (a fleet report's model is hundreds of MB to copy) and hands
+   * over none. Absent: the value may be printed, and is guarded.
+   */
+  readonly printsResultValue?: boolean;
 }
 
 /** A reporter that drops everything: for tests and library use. */

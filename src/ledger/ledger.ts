@@ -74,8 +74,11 @@ export interface Ledger {
   read(): Promise<LedgerReadResult>;
   /** streams the records in file order; memory does not grow with the file */
   scan(onRecord: (record: LedgerRecord, line: number) => void): Promise<LedgerDamage>;
-  /** one streaming pass: the latest record per target and the damage found */
-  index(): Promise<LedgerIndex>;
+  /**
+   * one streaming pass: the latest record per target and the damage found; `also` gets each
+   * record too, so a command that needs more (the report) reads the file once
+   */
+  index(also?: (record: LedgerRecord) => void): Promise<LedgerIndex>;
   /** per (site, environment, procedure): the last record saying what should be live */
   latest(filter?: LedgerFilter): Promise<LedgerRecord[]>;
   /** matching records, newest first */
@@ -113,9 +116,16 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
     next.records.push(...records);
     return next.written;
   };
-  const index = async (): Promise<LedgerIndex> => {
+  const index = async (also?: (record: LedgerRecord) => void): Promise<LedgerIndex> => {
     const tracker = new LatestTracker();
-    const damage = await scan((record) => tracker.add(record));
+    const damage = await scan(
+      also
+        ? (record) => {
+            tracker.add(record);
+            also(record);
+          }
+        : (record) => tracker.add(record),
+    );
     seqs = tracker.seqs;
     return { latest: tracker.latest, holds: tracker.holds.active, damage };
   };

@@ -26,12 +26,14 @@ export function guardReporter(inner: Reporter, options: GuardReporterOptions): R
     emit(event: OzgEvent) {
       inner.emit(guardData(event));
     },
-    // the human text is formatted from the caller's own copy of the value: guarded as text
+    // the human text is formatted from the caller's own copy of the value: guarded as text;
+    // a reporter that never prints the value gets none, so nothing unguarded can reach it
     result(value: unknown, human: () => string) {
-      inner.result(guardData(value), () => guardText(human()));
+      inner.result(inner.printsResultValue === false ? undefined : guardData(value), () => guardText(human()));
     },
     close() {
       inner.close();
     },
+    ...(inner.printsResultValue === undefined ? {} : { printsResultValue: inner.printsResultValue }),
   };
 }

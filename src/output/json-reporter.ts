@@ -12,5 +12,6 @@ export function createJsonReporter(stdout: NodeJS.WritableStream): Reporter {
       writeLine({ type: 'result', result: value });
     },
     close() {},
+    printsResultValue: true,
   };
 }

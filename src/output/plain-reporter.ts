@@ -12,6 +12,7 @@ export function createPlainReporter(streams: { stdout: NodeJS.WritableStream; st
       writeResult(streams.stdout, human());
     },
     close() {},
+    printsResultValue: false,
   };
 }
 

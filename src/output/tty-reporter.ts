@@ -124,6 +124,7 @@ export function createTtyReporter(
     close() {
       if (spinner.isSpinning) spinner.stop();
     },
+    printsResultValue: false,
   };
 }
 

@@ -23,6 +23,8 @@ export interface BuildReportOptions {
   inventory: string;
   /** timeline records per site, newest first (default 20) */
   timelineLimit?: number;
+  /** the ledger pass already made along with the workspace's (`ozg report`); absent, it is made here */
+  fleet?: FleetLedger;
 }
 
 export const DEFAULT_TIMELINE_LIMIT = 20;
@@ -30,8 +32,7 @@ export const DEFAULT_TIMELINE_LIMIT = 20;
 export async function buildReport(workspace: Workspace, items: ResolvedSetup[], options: BuildReportOptions): Promise<FleetReport> {
   const live = !options.offline;
   const rows = await inspectTargets(workspace, items, undefined, { offline: options.offline });
-  const siteNames = new Set(items.map((item) => item.site.name));
-  const fleet = await readFleetLedger(workspace.ledger, siteNames, options.timelineLimit ?? DEFAULT_TIMELINE_LIMIT);
+  const fleet = options.fleet ?? (await readFleetLedger(workspace.ledger, new Set(items.map((item) => item.site.name)), options.timelineLimit ?? DEFAULT_TIMELINE_LIMIT));
   const redact = (text: string) => workspace.redactor.redact(text);
   const sites = assembleSites(workspace, items, rows, fleet, { live, redact });
   const procedures = [...new Set(items.map((item) => item.procedure.name))].sort();

@@ -119,6 +119,13 @@ export interface OpenWorkspaceOptions {
   checkFiles?: boolean;
   /** extra options for every driver opened (the benchmark's transport-stats hook) */
   driverOptions?: Pick<CreateDriverOptions, 'onSshTransport'>;
+  /**
+   * A second reader of the workspace's one pass over the ledger (the report's), so the file is
+   * read and parsed once and both keep the same record objects: called with the valid sites
+   * `selection` selects, once the project is loaded; what it returns gets every intact record
+   * in file order.
+   */
+  ledgerObserver?(selectedSites: ReadonlySet<string>): (record: LedgerRecord) => void;
 }
 
 /** from here on the load's leftovers are worth a full collection (~20 ms for 11,000 sites) */
@@ -155,7 +162,8 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
   try {
     const ledger = await openLedger(inventory.ledgerDir);
     // one streaming pass: a ledger of any size, ordered causally (seq, file order), never by clocks
-    const { latest, holds, damage } = await ledger.index();
+    const observe = open.ledgerObserver?.(new Set(selectWork(project, open.selection ?? {}).items.map((item) => item.site.name)));
+    const { latest, holds, damage } = await ledger.index(observe);
     for (const message of describeLedgerDamage(ledger.file, damage)) reporter.emit({ type: 'warning', message });
     const redactor = options.redactor ?? createSecretRedactor();
     const artifacts = createArtifactCache({

@@ -57,6 +57,12 @@ export interface ReportFleet {
 
 export const FLEET_SECRET_ENV = 'REPORT_FLEET_TOKEN';
 const SECRET = 'Rf7#fleet-secret-never-shown';
+
+/** The environment ozg needs on any generated fleet (the same secret every time): to reuse a kept fleet. */
+export function reportFleetEnv(): Record<string, string> {
+  return { [FLEET_SECRET_ENV]: SECRET };
+}
+
 const HOSTILE = '<script>alert("pwned")</script> </script><!-- \u001b[31mred\u001b[0m \u0007bell \u202eevil\u202c <img src=x onerror=alert(1)>';
 const PROCEDURES = ['probe', 'notice', 'antrag'];
 const STATES = ['SH', 'HH', 'NI', 'HB', 'NW', 'HE', 'RP', 'BW', 'BY', 'SL', 'BE', 'BB', 'MV', 'SN', 'ST', 'TH'];
@@ -87,7 +93,7 @@ export async function generateReportFleet(options: ReportFleetOptions): Promise<
     lines.push(...siteYaml(sites.at(-1)!, 'vm-dc'));
   }
   await writeFile(path.join(dir, 'sites.yaml'), lines.join('\n') + '\n');
-  const env = { [FLEET_SECRET_ENV]: SECRET };
+  const env = reportFleetEnv();
   const hashes = await desiredHashes(dir, env, options.ozgBin ?? path.join(repoRoot, 'bin/ozg.js'));
   const smokeOutput = `${options.hostile ? HOSTILE : 'expected 200, got 503'} token=${SECRET}`;
   await writeHistory(dir, sites, hashes, smokeOutput);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { reportStates, type FleetReport } from '../../report/types.js';
 import { reportClientScript } from './client-script.js';
 import { reportLabels, stateSymbols, type ReportLanguage } from './labels.js';
@@ -16,10 +16,38 @@ export interface RenderReportHtmlOptions {
  * markup: the only HTML written here is fixed, and the script sets text via textContent.
  */
 export function renderReportHtml(report: FleetReport, options: RenderReportHtmlOptions): string {
+  return [...renderReportHtmlChunks(report, options)].join('');
+}
+
+/** Sites per chunk of renderReportHtmlChunks: a few hundred KB of text each. */
+const SITES_PER_CHUNK = 256;
+
+/**
+ * The same page as renderReportHtml, as consecutive pieces of text to write one after the other:
+ * the sites are embedded a few hundred at a time, so the page of 11,000 sites (tens of MB) is
+ * never one string in memory, nor are its JSON text and escaped copy.
+ */
+export function* renderReportHtmlChunks(report: FleetReport, options: RenderReportHtmlOptions): Generator<string> {
   const labels = reportLabels[options.lang];
-  const data = embedJson({ lang: options.lang, labels, symbols: stateSymbols, states: reportStates, report });
+  // the sites' place in the embedded JSON: a string no model text can predict
+  const placeholder = `ozg-report-sites-${randomUUID()}`;
+  const [before, after] = embedJson({ lang: options.lang, labels, symbols: stateSymbols, states: reportStates, report: { ...report, sites: placeholder } }).split(`"${placeholder}"`);
+  const { head, tail } = pageAround(report, options);
+  yield head + before + '[';
+  // an array's JSON is its elements' JSON joined by commas; each site's text is escaped alone
+  // (every escape lies inside one JSON string, so none spans two sites)
+  for (let start = 0; start < report.sites.length; start += SITES_PER_CHUNK) {
+    const text = report.sites.slice(start, start + SITES_PER_CHUNK).map((site) => embedJson(site)).join(',');
+    yield start === 0 ? text : ',' + text;
+  }
+  yield ']' + after + tail;
+}
+
+/** The page's fixed text before and after the embedded JSON. */
+function pageAround(report: FleetReport, options: RenderReportHtmlOptions): { head: string; tail: string } {
+  const labels = reportLabels[options.lang];
   const csp = contentSecurityPolicy(reportClientScript, reportStyles);
-  return [
+  const head = [
     '<!doctype html>',
     `<html lang="${options.lang}" dir="ltr">`,
     '<head>',
@@ -32,12 +60,10 @@ export function renderReportHtml(report: FleetReport, options: RenderReportHtmlO
     '</head>',
     '<body>',
     `<div id="app"><noscript>${escapeHtml(labels.title)}: JavaScript</noscript></div>`,
-    `<script type="application/json" id="report-data">${data}</script>`,
-    `<script>${reportClientScript}</script>`,
-    '</body>',
-    '</html>',
-    '',
+    '<script type="application/json" id="report-data">',
   ].join('\n');
+  const tail = ['</script>', `<script>${reportClientScript}</script>`, '</body>', '</html>', ''].join('\n');
+  return { head, tail };
 }
 
 /**

@@ -69,3 +69,46 @@ describe('guarded reporter', () => {
     expect(lines.at(-1)).toEqual({ type: 'result', result: { records: [{ actor: HOSTILE, error: '«secret:token»' }] } });
   });
 });
+
+describe('guarded reporter: the result value', () => {
+  /** a result whose only field counts how often it is read */
+  function watchedResult() {
+    const reads = { count: 0 };
+    const value = {};
+    Object.defineProperty(value, 'sites', {
+      enumerable: true,
+      get() {
+        reads.count += 1;
+        return [{ name: 'kiel', error: SECRET }];
+      },
+    });
+    return { value, reads };
+  }
+
+  async function resultThrough(mode: { json: boolean; isTTY: boolean }, value: unknown) {
+    const stdout = new CaptureStream();
+    const stderr = new CaptureStream({ isTTY: mode.isTTY, columns: 200 });
+    const redactor = createSecretRedactor();
+    redactor.add('token', SECRET);
+    const inner = await createReporter({ json: mode.json, stdout, stderr, isTTY: mode.isTTY, env: { NO_COLOR: '1' } });
+    const reporter = guardReporter(inner, { redactor, escapeControls: !mode.json });
+    reporter.result(value, () => `summary ${SECRET}`);
+    reporter.close();
+    return stdout.text;
+  }
+
+  it('is not copied when only the human text is printed (a fleet report model is hundreds of MB)', async () => {
+    for (const isTTY of [false, true]) {
+      const { value, reads } = watchedResult();
+      expect(await resultThrough({ json: false, isTTY }, value)).toBe('summary «secret:token»\n');
+      expect(reads.count).toBe(0);
+    }
+  });
+
+  it('--json: is printed, redacted', async () => {
+    const { value, reads } = watchedResult();
+    const out = await resultThrough({ json: true, isTTY: false }, value);
+    expect(reads.count).toBe(1);
+    expect(JSON.parse(out)).toEqual({ type: 'result', result: { sites: [{ name: 'kiel', error: '«secret:token»' }] } });
+  });
+});

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { reportClientScript } from '../../../src/output/report-html/client-script.js';
 import { reportLabels, stateSymbols, type ReportLabels } from '../../../src/output/report-html/labels.js';
 import { neutraliseText } from '../../../src/output/report-html/neutralise-text.js';
-import { embedJson, renderReportHtml } from '../../../src/output/report-html/render.js';
+import { embedJson, renderReportHtml, renderReportHtmlChunks } from '../../../src/output/report-html/render.js';
 import { reportStyles } from '../../../src/output/report-html/styles.js';
 import { reportStates, type FleetReport } from '../../../src/report/types.js';
 import { makeReportModel } from '../../helpers/report-model.js';
@@ -65,6 +65,23 @@ describe('report page: embedding the model', () => {
     expect(parsed.report.sites[0].name).toBe(neutraliseText(HOSTILE));
     expect(parsed.report.sites[0].labels[neutraliseText(HOSTILE)]).toBe('x');
     expect(parsed.report.sites[0].timeline[0].checks[0].output).toBe(`␛[2J␛]0;title␇${neutraliseText(HOSTILE)}[U+202E]exe.txt`);
+  });
+
+  it('in pieces (how -o writes 11,000 sites): the same page, the model embedded exactly as in one piece', () => {
+    const model = makeReportModel({ sites: 600 });
+    // hostile text at both ends of the second piece of sites, and an escaped backslash pair
+    for (const at of [255, 256, 511, 512]) {
+      model.sites[at]!.name = `${HOSTILE}\\u001b\u001b[0m\u202e`;
+      model.sites[at]!.labels = { [HOSTILE]: '\\' };
+    }
+    const pieces = [...renderReportHtmlChunks(model, { lang: 'de' })];
+    expect(pieces.length).toBeGreaterThan(3);
+    expect(Math.max(...pieces.map((piece) => piece.length))).toBeLessThan(renderReportHtml(model, { lang: 'de' }).length / 2);
+    const html = pieces.join('');
+    expect(html).toBe(renderReportHtml(model, { lang: 'de' }));
+    const data = blocks(html, 'script').find((b) => b.open.includes('report-data'))!.text;
+    expect(data).toBe(embedJson({ lang: 'de', labels: reportLabels.de, symbols: stateSymbols, states: reportStates, report: model }));
+    expect(blocks(html, 'script')).toHaveLength(2);
   });
 
   it('escapes the inventory name in the title', () => {
