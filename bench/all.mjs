@@ -12,7 +12,8 @@
  *   npm run bench -- --sites 25 --parallel 16 --blob-mb 10 --cpu-prof DIR --keep   # passed to the sshd part
  *
  * Parts: startup (bench/startup.mjs), germany (bench/germany-scale.mjs), plan-1000
- * (bench/plan-1000.mjs), local-rollout (bench/local-rollout.mjs), sshd-100 (bench/run.ts at 50 sites,
+ * (bench/plan-1000.mjs), local-rollout (bench/local-rollout.mjs), report (bench/report.mjs: issue 16's
+ * 11,000-site fleet report, the command and the page in chromium), sshd-100 (bench/run.ts at 50 sites,
  * with `ansible` and the artefact `store` part), sshd-1000 (bench/run.ts at 500 sites, floor and
  * ozg only). Needs `npm run build && tsc -p bench/tsconfig.json` first (`npm run bench` does both).
  */
@@ -25,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PARTS = ['startup', 'germany', 'plan-1000', 'local-rollout', 'sshd-100', 'ansible', 'store', 'sshd-1000'];
+const PARTS = ['startup', 'germany', 'plan-1000', 'local-rollout', 'report', 'sshd-100', 'ansible', 'store', 'sshd-1000'];
 /** ~11,000 German municipalities, each with a test and a prod target */
 const GERMANY_TARGETS = 22_000;
 const SHARDS = [1, 4, 16];
@@ -112,6 +113,7 @@ async function main() {
     await part('germany', [path.join(root, 'bench', 'germany-scale.mjs'), '--json-out', json('germany'), ...(quick ? ['--sites', '110'] : [])], json('germany'));
     await part('plan-1000', [path.join(root, 'bench', 'plan-1000.mjs'), ...(quick ? ['--sites', '100', '--runs', '1', '--rollout', '20'] : [])]);
     await part('local-rollout', [path.join(root, 'bench', 'local-rollout.mjs'), ...(quick ? ['--sites', '20'] : [])]);
+    await part('report', [path.join(root, 'bench', 'report.mjs'), '--json-out', json('report'), ...(quick ? ['--sites', '500', '--runs', '1'] : [])], json('report'));
     await part(
       'sshd-100',
       sshdArgs(sites100, [
@@ -290,7 +292,22 @@ function printSummary({ results, loadStart, loadEnd, startedAt, failures }) {
     const thousand = (ansible.runs.ansibleCold.perTargetMs + (ansible.runs.ansibleNoop?.perTargetMs ?? 0)) * 1000;
     out(`\nAnsible is measured at ${ansible.hosts} hosts only: at its measured per-target cost, cold + no-op on 1,000 hosts would take ~${duration(thousand)} more; its projection assumes that cost stays flat.`);
   }
+  printReportTables(results, out);
   if (failures.length > 0) out(`\nFAILED parts: ${failures.join(', ')}`);
+}
+
+/** Issue 16's must-show 3: the 11,000-site report's size and render time, as bench/report.mjs measured them. */
+function printReportTables(results, out) {
+  const f = results.report?.figures;
+  out('');
+  out('Issue 16: the fleet report at scale (bench/report.mjs)');
+  if (!f) return out(missing(results, 'report'));
+  for (const table of f.tables) {
+    out('');
+    out(table.title);
+    out('');
+    out(markdown(['work', 'measured', 'goal'], table.rows.map(([what, value, goal]) => [what.trim(), value, goal || ''])));
+  }
 }
 
 // Ctrl-C reaches every part through the terminal's process group; a SIGTERM sent to this

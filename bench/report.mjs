@@ -85,8 +85,12 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 async function main() {
   const part = text('--part', 'all');
   if (!['all', 'command', 'page'].includes(part)) throw new Error(`--part ${part}: all, command or page`);
-  if (part !== 'page') await commandBench();
-  if (part !== 'command') await pageBench();
+  const tables = [];
+  if (part !== 'page') tables.push(await commandBench());
+  if (part !== 'command') tables.push(await pageBench());
+  // for bench/all.mjs: the same rows, printed again in its Issue 16 table
+  const out = text('--json-out', undefined);
+  if (out !== undefined) await writeFile(out, JSON.stringify({ tables, load: loadavg() }));
 }
 
 /** `ozg report --html --offline -o` on a generated fleet, each run a fresh process. */
@@ -113,7 +117,7 @@ async function commandBench() {
     const plan = await measureOzg(['plan', '--json'], { cwd: fleetDir, hook, work, countStdout: true }, 10);
     const html = await readFile(page);
     const sitesInPage = (html.toString('utf8').match(/"name":"gemeinde-\d+"/g) ?? []).length;
-    printCommandTable({ fleetDir, sites: sitesInPage, generatedMs, reports, plan, html });
+    return printCommandTable({ fleetDir, sites: sitesInPage, generatedMs, reports, plan, html });
   } finally {
     for (const name of Object.keys(fleetEnv)) delete process.env[name];
     await rm(work, { recursive: true, force: true });
@@ -138,8 +142,14 @@ function printCommandTable({ fleetDir, sites, generatedMs, reports, plan, html }
     ['page size gzip', `${(gzipSync(html).length / 1e6).toFixed(1)} MB`, ''],
     ['yardstick: ozg plan --json, wall', s(plan.wallMs), ''],
   ];
+  const title = `ozg report --html --offline -o: ${sites.toLocaleString('en')} sites × 3 procedures, ${reports.length} runs`;
+  printRows(`${title}, fleet ${generatedMs === undefined ? `reused (${fleetDir})` : `generated in ${s(generatedMs)}${argv.includes('--keep-fleet') ? ` and kept: --fleet ${fleetDir}` : ''}`}`, rows);
+  return { title, rows };
+}
+
+function printRows(title, rows) {
   const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`\nozg report --html --offline -o: ${sites.toLocaleString('en')} sites × 3 procedures, ${reports.length} runs, fleet ${generatedMs === undefined ? `reused (${fleetDir})` : `generated in ${s(generatedMs)}${argv.includes('--keep-fleet') ? ` and kept: --fleet ${fleetDir}` : ''}`}`);
+  console.log(`\n${title}`);
   for (const [what, value, goal] of rows) console.log(`  ${what.padEnd(width)}  ${value.padStart(9)}  ${goal ? `goal ${goal}` : ''}`);
   console.log(`  load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
 }
@@ -161,7 +171,7 @@ async function pageBench() {
     } finally {
       await context.close();
     }
-    printTable(sites, renders, opens, html);
+    return printTable(sites, renders, opens, html);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -181,10 +191,9 @@ function printTable(sites, renders, opens, html) {
     ['chromium: JS heap used', `${median(opens.map((o) => o.heapMb)).toFixed(0)} MB`, ''],
     ['chromium: requests (the file itself)', String(Math.max(...opens.map((o) => o.requests))), '1'],
   ];
-  const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`\nozg report --html: ${sites.toLocaleString('en')} sites × 3 procedures, ${renders.length} runs`);
-  for (const [what, value, goal] of rows) console.log(`  ${what.padEnd(width)}  ${value.padStart(9)}  ${goal ? `goal ${goal}` : ''}`);
-  console.log(`  load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  const title = `the page alone (renderReportHtml of a generated model, then chromium): ${sites.toLocaleString('en')} sites × 3 procedures, ${renders.length} runs`;
+  printRows(title, rows);
+  return { title, rows };
 }
 
 // last: the helpers above are initialised before either mode runs
