@@ -174,17 +174,7 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
     });
     const bundles = createBundleCache(inventory, options.env, redactor, artifacts);
     const invalidSelected: InvalidSite[] = [];
-    const warned = new Set<string>();
-    // a broken version no selected site uses is worth knowing about, once, but stops nothing
-    const warnUnusedVersions = (selection: SiteSelection): SiteSelection => {
-      for (const problem of selection.unusedVersionProblems) {
-        const text = formatProblem(problem);
-        if (warned.has(text)) continue;
-        warned.add(text);
-        reporter.emit({ type: 'warning', message: `not used by the selected sites, so not a stop here (\`ozg validate\` lists it): ${text}` });
-      }
-      return selection;
-    };
+    const warnUnusedVersions = createUnusedVersionWarner(reporter);
     const record = createRecorder({ ledger, redactor, clock, reporter, run, actor, stopNow, onLive: (written) => latest.set(targetKey(written), written), onWritten: (written) => updateHolds(holds, targetKey(written), written) });
 
     const workspace: Workspace = {
@@ -251,6 +241,20 @@ export async function openWorkspace(options: WorkspaceOptions, open: OpenWorkspa
     await lock?.release();
     throw error;
   }
+}
+
+/** A broken version no selected site uses is worth knowing about, once, but stops nothing. */
+function createUnusedVersionWarner(reporter: Reporter): (selection: SiteSelection) => SiteSelection {
+  const warned = new Set<string>();
+  return (selection) => {
+    for (const problem of selection.unusedVersionProblems) {
+      const text = formatProblem(problem);
+      if (warned.has(text)) continue;
+      warned.add(text);
+      reporter.emit({ type: 'warning', message: `not used by the selected sites, so not a stop here (\`ozg validate\` lists it): ${text}` });
+    }
+    return selection;
+  };
 }
 
 function environmentsOf(inventory: Inventory, site: Site, only?: EnvironmentName): EnvironmentName[] {
