@@ -32,6 +32,9 @@ export interface FloorResult {
   wallMs: number;
   /** user + system CPU of this process */
   cpuMs: number;
+  /** the same split into user and system (kernel: socket writes, key exchange syscalls) */
+  cpuUserMs: number;
+  cpuSystemMs: number;
   hosts: number;
   failures: string[];
   maxRssKb: number;
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.min(request.parallel, request.hosts.length) }, worker));
   const cpu = process.cpuUsage(cpuStart);
-  const result: FloorResult = { wallMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000, hosts: request.hosts.length, failures, maxRssKb: process.resourceUsage().maxRSS };
+  const result: FloorResult = { wallMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, hosts: request.hosts.length, failures, maxRssKb: process.resourceUsage().maxRSS };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 

@@ -41,6 +41,8 @@ export interface OzgPhaseResult {
   calls: Record<'render' | 'connect+live' | 'live' | 'apply' | 'smoke' | 'record', CallTimes>;
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** client CPU of the open phase alone (start-up): the rest is the rollout's, per target */
+  openCpuMs: number;
   maxRssKb: number;
   /** how late the event loop ran callbacks during the rollout: every await waits about this long */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   };
   const workspace = await openWorkspace(context, { lock: true, command: 'deploy', driverOptions: { onSshTransport: (t) => transports.push(t) } });
   const opened = performance.now();
+  const openCpu = process.cpuUsage(cpuStart);
   let rolledOut = opened;
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
     calls,
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
+    openCpuMs: (openCpu.user + openCpu.system) / 1000,
     maxRssKb: process.resourceUsage().maxRSS,
     eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   };

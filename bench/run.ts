@@ -178,7 +178,7 @@ async function main(): Promise<number> {
   }
 
   warnIfBusy('after');
-  printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project });
+  printReport({ rows, cold, noop, parallel, hosts: vms.hosts.length, ansibleNote, project, floors: [floorDeploy, floorNoop] });
   if (values['json-out']) await writeFigures(values['json-out'], { rows, hosts: vms.hosts.length, parallel, ansibleNote, failures: figures.failures });
   if (!values['skip-store']) await store();
   printProjection({ rows, parallel, hosts: vms.hosts.length });
@@ -238,7 +238,7 @@ function warnIfBusy(when: string): void {
   if (one! > os.cpus().length) log(`warning: load average ${one!.toFixed(1)} on ${os.cpus().length} CPUs ${when} the runs: other work competes with sshd and ozg, so wall times are inflated`);
 }
 
-function printReport(report: { rows: Row[]; cold: OzgPhaseResult; noop: OzgPhaseResult; parallel: number; hosts: number; ansibleNote: string; project: BenchProject }): void {
+function printReport(report: { rows: Row[]; cold: OzgPhaseResult; noop: OzgPhaseResult; parallel: number; hosts: number; ansibleNote: string; project: BenchProject; floors?: [FloorResult, FloorResult] }): void {
   const { rows, cold, noop } = report;
   const table = [
     ['run', 'wall', 'vs floor', 'client CPU', 'round trips/target', 'conns/target', 'peak RSS'],
@@ -293,6 +293,7 @@ function printReport(report: { rows: Row[]; cold: OzgPhaseResult; noop: OzgPhase
   const breakdown = [['ozg breakdown', 'cold', 'no-op'], ...labels.map((label, i) => [label, coldCells[i]!, noopCells[i]!])];
   const bw = breakdown[0]!.map((_, i) => Math.max(...breakdown.map((row) => row[i]!.length)));
   for (const row of breakdown) out(row.map((cell, i) => cell.padEnd(bw[i]!)).join('  ').trimEnd());
+  if (report.floors) out(describeCpuPerTarget(report.floors, cold, noop, report.hosts));
   out('');
   out(`ozg round trips per target: cold ${describeExecs(cold)} (of them smoke: ${(cold.calls.smoke.calls / cold.transports.length).toFixed(0)}), no-op ${describeExecs(noop)} (the marker read)`);
   const ratioCold = cold.wallMs / rows[0]!.wallMs;
@@ -346,6 +347,14 @@ function printProjection(report: { rows: Row[]; parallel: number; hosts: number 
   );
   if (report.hosts < report.parallel * 4) out(`  (only ${report.hosts} hosts for parallelism ${report.parallel}: start-up and idle lanes weigh in, so this overstates; the issue's runs are 100 and 1,000 hosts)`);
   for (const row of table) out(`  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')}`);
+}
+
+/** Client CPU per target (issue 14): the floor's whole run, ozg's rollout without its open (start-up). */
+function describeCpuPerTarget([floorDeploy, floorNoop]: [FloorResult, FloorResult], cold: OzgPhaseResult, noop: OzgPhaseResult, hosts: number): string {
+  const perTarget = (ms: number): string => `${(ms / hosts).toFixed(1)} ms`;
+  const floor = (r: FloorResult): string => `${perTarget(r.cpuMs)} (user ${perTarget(r.cpuUserMs)}, system ${perTarget(r.cpuSystemMs)})`;
+  const ozg = (r: OzgPhaseResult): string => `${perTarget(r.cpuUserMs + r.cpuSystemMs - r.openCpuMs)} + open ${ms(r.openCpuMs)} (whole run: user ${perTarget(r.cpuUserMs)}, system ${perTarget(r.cpuSystemMs)})`;
+  return `client CPU per target: floor deploy ${floor(floorDeploy)}, ozg cold ${ozg(cold)}; floor no-op ${floor(floorNoop)}, ozg no-op ${ozg(noop)}`;
 }
 
 async function runChild<T>(script: string, request: unknown, cpuProf?: { dir: string; name: string }): Promise<T> {

@@ -34,10 +34,32 @@ export function hashBundle(input: BundleHashInput): string {
     hooks: input.hooks,
     smoke: input.smoke,
     // the same entry whether the bytes are in memory or in a blob: where they wait does not change what lands
-    files: files.map((f) => (f.blob ? { path: f.path, mode: f.mode, size: f.blob.size, sha256: f.blob.sha256 } : { path: f.path, mode: f.mode, size: f.content.length, sha256: sha256Hex(f.content) })),
+    files: files.map((f) => (f.blob ? { path: f.path, mode: f.mode, size: f.blob.size, sha256: f.blob.sha256 } : { path: f.path, mode: f.mode, size: f.content.length, sha256: contentSha256(f.content) })),
   });
   return sha256Hex(Buffer.from(manifest, 'utf8'));
 }
+
+/**
+ * The sha256 of a bundle file's bytes, computed once per Buffer. A file that is the same for
+ * every site (a static asset, a template without Liquid) is one Buffer shared by every bundle
+ * (render.ts keeps it with the parsed template), and each target's bundle hash, store plan and release
+ * manifest all need its digest: 200 KB hashed three times per target otherwise. Bundle bytes
+ * are never changed after rendering; a Buffer is only ever hashed as the bytes it holds then.
+ */
+export function contentSha256(content: Buffer): string {
+  let digest = contentDigests.get(content);
+  if (digest === undefined) {
+    digest = sha256Hex(content);
+    contentDigestStats.computed++;
+    contentDigests.set(content, digest);
+  }
+  return digest;
+}
+
+const contentDigests = new WeakMap<Buffer, string>();
+
+/** digests contentSha256 actually computed (the others were looked up): what its test counts */
+export const contentDigestStats = { computed: 0 };
 
 export function sha256Hex(data: Buffer): string {
   // one-shot crypto.hash: a bundle hashes every file, and a Hash object per call cost more than the digest

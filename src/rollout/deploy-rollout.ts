@@ -4,7 +4,7 @@ import { describeWriteFailure, formatProblem, RecordWriteError, UsageError, type
 import { elapsedMs } from '../clock.js';
 import { renderEachSite } from './render-all.js';
 import { runRollout, type RolloutResult, type SiteOutcome } from './rollout.js';
-import { loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
+import { coalesceStateWrites, loadResumableState, stateFile, writeRolloutState, type RolloutPlan, type RolloutState } from './rollout-state.js';
 import { isInShard, parseFailureBudget, parseShard, parseWaves, planWaves, type WaveSpec } from './waves.js';
 import { checkCanaryPassed, planFleetShare } from './canary.js';
 import type { SelectionFlags, Workspace } from '../workspace/workspace.js';
@@ -77,7 +77,13 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
   await writeRolloutState(ledgerDir, state).catch((error: unknown) => {
     throw stateWriteError(ledgerDir, error);
   });
-  let saving = Promise.resolve();
+  // off the site's slot; a failed write stops the rollout here and now (never an unhandled
+  // rejection that kills ozg mid-rollout)
+  let running: { writeFailed(error: RecordWriteError): void } | undefined;
+  const saving = coalesceStateWrites(
+    () => writeRolloutState(ledgerDir, state),
+    (error) => running?.writeFailed(stateWriteError(ledgerDir, error)),
+  );
   const startedAt = clock.now();
   const started = clock.monotonicMs();
   reporter.emit({ type: 'run-started', run: workspace.run, command: 'deploy', sites: sites.length + invalid.length });
@@ -94,15 +100,13 @@ export async function deployRollout(workspace: Workspace, request: DeployRequest
         await workspace.releaseSite(outcome.site);
         if (outcome.result !== 'ok' && outcome.result !== 'unchanged') return;
         state.done.push(outcome.site);
-        // one write at a time, in order (sites finish concurrently), off the site's slot;
-        // the last write is awaited before the run ends. A failed write stops the rollout
-        // here and now (never an unhandled rejection that kills ozg mid-rollout).
-        saving = saving.then(() => writeRolloutState(ledgerDir, state)).catch((error: unknown) => rollout.writeFailed(stateWriteError(ledgerDir, error)));
+        running = rollout;
+        saving.request();
       },
     },
     { ...workspace.pipelineDeps(), ...(plan.reinstall ? { reinstall: true } : {}) },
   );
-  await saving;
+  await saving.settled();
   mergeRefusedSites(result, refused, workspace.everySite.map((site) => site.name));
   const reportFailure = (error: RecordWriteError) => {
     result.writeFailures.push({ file: error.file, error: error.reason, lines: error.lines });

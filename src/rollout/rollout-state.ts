@@ -62,6 +62,39 @@ export async function writeRolloutState(ledgerDir: string, state: RolloutState):
   }
 }
 
+export interface StateWrites {
+  /** the state changed: write it (now, or as part of a write that has not started yet) */
+  request(): void;
+  /** resolves when every requested write is done (failures went to onError) */
+  settled(): Promise<void>;
+}
+
+/**
+ * One write at a time, in order, and requests that arrive while a write waits for its turn
+ * share that write: it serialises the state when it starts, so it holds every change made
+ * before. Each finished site used to write the whole state once: O(sites²) bytes per run
+ * (11,000 sites: ~2 GB) and a file rewrite per site; now at most one write runs and one waits.
+ * A kill loses at most the sites since the last write, as before: `--resume` finds them at
+ * their release and leaves them unchanged.
+ */
+export function coalesceStateWrites(write: () => Promise<void>, onError: (error: unknown) => void): StateWrites {
+  let chain = Promise.resolve();
+  let waiting = false;
+  return {
+    request() {
+      if (waiting) return;
+      waiting = true;
+      chain = chain
+        .then(() => {
+          waiting = false;
+          return write();
+        })
+        .catch(onError);
+    },
+    settled: () => chain,
+  };
+}
+
 /** The state of the rollout to resume, or a usage error saying why there is none. */
 export async function loadResumableState(ledgerDir: string): Promise<RolloutState> {
   const state = await readRolloutState(ledgerDir);

@@ -1,5 +1,5 @@
 import { UnreachableError } from '../../errors.js';
-import { formatEndpoint, formatFingerprint, formatKnownHostName, matchesHost, readKeyType, type KnownHostEntry } from './known-hosts.js';
+import { entriesForHost, formatEndpoint, formatFingerprint, formatKnownHostName, readKeyType, type KnownHostEntry } from './known-hosts.js';
 
 /**
  * What to do with the host key a server presents, decided from known_hosts alone (pure, no
@@ -30,7 +30,7 @@ export function judgeHostKey(
 ): HostKeyJudgement {
   const keyType = readKeyType(keyBlob);
   // @cert-authority lines are ignored: ozg does not verify host certificates.
-  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && matchesHost(e, host, port));
+  const forHost = entriesForHost(entries, host, port).filter((e) => e.marker !== 'cert-authority');
   // A revoked key is refused whatever else the file says about the host.
   const revoked = forHost.find((e) => e.marker === 'revoked' && e.key.equals(keyBlob));
   if (revoked) return { action: 'refuse', reason: 'revoked', keyType, entry: revoked };

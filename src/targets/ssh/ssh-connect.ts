@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as connectTcp, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UnreachableError } from '../../errors.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { isTransientConnectError, markTransient, translateConnectError } from './connect-error.js';
 import { orderHostKeyAlgorithms } from './host-key-judgement.js';
 import { formatEndpoint, listKnownKeyTypes, readKnownHosts } from './known-hosts.js';
@@ -142,6 +143,7 @@ export function forwardOut(client: Ssh2Client, hop: Hop, target: Hop, where: str
 
 function openTcpSocket(hop: Hop): Socket {
   const socket = connectTcp({ host: hop.host, port: hop.port, noDelay: true });
+  coalesceWrites(socket);
   // ssh2 reports socket errors itself; this only guards the moment before it listens.
   socket.on('error', () => undefined);
   return socket;

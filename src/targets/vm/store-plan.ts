@@ -4,7 +4,7 @@
  * STORE_THRESHOLD_BYTES, so an upgrade that changes only a config file of a 200 MB release
  * sends that file and nothing of the rest. Files holding secrets never enter the shared store.
  */
-import { createHash } from 'node:crypto';
+import { contentSha256 } from '../../procedure/hash.js';
 import type { Bundle, BundleFile } from '../../procedure/types.js';
 import type { ArchiveSource } from './archive.js';
 
@@ -44,7 +44,7 @@ function computePlan(bundle: Bundle): StorePlan {
   for (const file of bundle.files) {
     if (!goesThroughStore(file)) continue;
     const mode = file.mode & 0o777;
-    const sha256 = file.blob ? file.blob.sha256 : createHash('sha256').update(file.content).digest('hex');
+    const sha256 = file.blob ? file.blob.sha256 : contentSha256(file.content);
     const key = `${sha256}-${mode.toString(8).padStart(3, '0')}`;
     links.set(file.path, key);
     if (!blobs.has(key)) blobs.set(key, { key, mode, source: file.blob ? { path: file.blob.path, size: file.blob.size } : file.content });

@@ -4,6 +4,7 @@
  * exec hashes what the live release holds now. The comparison happens here, not in sh.
  */
 import { createHash } from 'node:crypto';
+import { contentSha256 } from '../../procedure/hash.js';
 import type { Bundle } from '../../procedure/types.js';
 import type { VerifyResult } from '../driver.js';
 import { parseMarker } from './live-marker.js';
@@ -12,7 +13,7 @@ import { HOOK_FILES_FILE, MANIFEST_FILE, MARKER_FILE, VERIFY_PREFIX } from './re
 /** The release's file list as written to MANIFEST_FILE: one JSON line, paths sorted. */
 export function renderManifest(bundle: Bundle): string {
   const sums = bundle.files
-    .map((f) => [f.path, f.blob ? f.blob.sha256 : createHash('sha256').update(f.content).digest('hex')] as const)
+    .map((f) => [f.path, f.blob ? f.blob.sha256 : contentSha256(f.content)] as const)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify(Object.fromEntries(sums));
 }

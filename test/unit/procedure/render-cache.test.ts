@@ -8,7 +8,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Setup, Site } from '../../../src/inventory/types.js';
+import { contentDigestStats, sha256Hex } from '../../../src/procedure/hash.js';
 import { renderBundle, type RenderInput } from '../../../src/procedure/render.js';
+import { planStore } from '../../../src/targets/vm/store-plan.js';
+import { renderManifest } from '../../../src/targets/vm/verify-files.js';
 import type { Bundle, Procedure } from '../../../src/procedure/types.js';
 
 let catalogue: string;
@@ -152,6 +155,22 @@ describe('renderBundle with its template cache', () => {
     for (const [i, site] of sites.entries()) {
       expect(describeBundle(await renderBundle(inputFor(site, 'test')))).toEqual(describeBundle(together[i]!));
     }
+  });
+
+  it('digests a file every target shares once, not per target and use (bundle hash, store plan, release manifest)', async () => {
+    const own: Procedure = { ...procedure };
+    const sites = Array.from({ length: 30 }, (_, i) => `site-${i}`);
+    const before = contentDigestStats.computed;
+    const bundles = await Promise.all(sites.map((site) => renderBundle(inputFor(site, 'test', own))));
+    for (const bundle of bundles) {
+      planStore(bundle);
+      const manifest = JSON.parse(renderManifest(bundle)) as Record<string, string>;
+      // the remembered digests are the bytes' own
+      for (const file of bundle.files) expect(manifest[file.path]).toBe(sha256Hex(file.content));
+    }
+    const templated = Object.keys(files).length - 1;
+    // each target's templated files once (a fresh Buffer per render), static.txt once for all 30
+    expect(contentDigestStats.computed - before).toBe(sites.length * templated + 1);
   });
 
   it('reads the templates once per loaded procedure: a procedure loaded again sees changed files', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { appendKnownHost, formatFingerprint, matchesHost, parseKnownHosts, readKeyType, readKnownHosts } from '../../../src/targets/ssh/known-hosts.js';
+import { appendKnownHost, entriesForHost, formatFingerprint, indexKnownHosts, matchesHost, parseKnownHosts, readKeyType, readKnownHosts } from '../../../src/targets/ssh/known-hosts.js';
 
 // Keys, fingerprints and hashed names made with ssh-keygen (-lf, -H), so the expectations
 // are OpenSSH's own answers, not this module's.
@@ -58,6 +58,42 @@ describe('parseKnownHosts', () => {
 
   it('reads a missing file as empty', async () => {
     expect(await readKnownHosts(path.join(os.tmpdir(), 'ozg-no-such-known-hosts-file'))).toEqual([]);
+  });
+});
+
+describe('looking a host up in known_hosts', () => {
+  const fleet = (hosts: number): string[] => Array.from({ length: hosts }, (_, i) => `[127.0.${i >> 8}.${i & 255}]:2222 ssh-ed25519 ${i % 2 ? K1 : K2}`);
+
+  it('finds a host among 1,000 plain lines by name, testing none of them', () => {
+    const index = indexKnownHosts(parseKnownHosts(fleet(1000).join('\n'), '/kh'));
+    expect(index.lookup('127.0.3.231', 2222).map((e) => e.line)).toEqual([1000]);
+    expect(index.lookup('127.0.3.231', 22)).toEqual([]);
+    expect(index.tested).toBe(0);
+  });
+
+  it('finds exactly what a scan of every line finds, in file order: wildcards, negations, hashed names, markers, case', () => {
+    const text = [
+      ...fleet(3),
+      `*.example,!evil.example ssh-ed25519 ${K1}`,
+      HASHED,
+      `@revoked [127.0.0.1]:2222 ssh-ed25519 ${K1}`,
+      `Kiel.EXAMPLE,[127.0.0.2]:2222 ecdsa-sha2-nistp256 ${K3_ECDSA}`,
+      `@cert-authority [127.0.0.?]:2222 ssh-ed25519 ${K2}`,
+      `[127.0.0.1]:2222 ecdsa-sha2-nistp256 ${K3_ECDSA}`,
+    ].join('\n');
+    const entries = parseKnownHosts(text, '/kh');
+    const index = indexKnownHosts(entries);
+    const cases: Array<[string, number]> = [
+      ['127.0.0.1', 2222], ['127.0.0.2', 2222], ['127.0.0.9', 2222], ['kiel.example', 22], ['KIEL.example', 22],
+      ['evil.example', 22], ['10.0.0.5', 2222], ['gemeinde.example', 22], ['nowhere', 22],
+    ];
+    for (const [host, port] of cases) {
+      const scanned = entries.filter((e) => matchesHost(e, host, port));
+      expect([host, index.lookup(host, port)]).toEqual([host, scanned]);
+      expect([host, entriesForHost(entries, host, port)]).toEqual([host, scanned]);
+    }
+    // the wildcard, both hashed and the cert-authority line are tested per lookup; the 5 plain ones never
+    expect(index.tested).toBe(cases.length * 4);
   });
 });
 
