@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { neutraliseText } from '../../src/output/report-html/neutralise-text.js';
 import { renderReportHtml } from '../../src/output/report-html/render.js';
 import { reportStates, type FleetReport, type ReportSite } from '../../src/report/types.js';
+import { launchChromium, openWatched, type LaunchedChromium } from '../helpers/chromium.js';
 import { makeReportModel } from '../helpers/report-model.js';
 
 /**
@@ -14,20 +14,16 @@ import { makeReportModel } from '../helpers/report-model.js';
  * person opens a CI artifact: what it shows, how filters and the keyboard act, that it makes
  * no request but its own file, breaks no CSP rule, and shows hostile text as text.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
 let dir: string;
-let context: BrowserContext;
+let browser: LaunchedChromium;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the report page test needs Debian's chromium (apt-get install -y chromium)`);
   dir = await mkdtemp(path.join(tmpdir(), 'ozg-report-page-'));
-  context = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 800 } });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -43,23 +39,7 @@ let fileCount = 0;
 async function openReport(model: FleetReport, lang: 'de' | 'en' = 'en'): Promise<OpenedReport> {
   const file = path.join(dir, `report-${++fileCount}.html`);
   await writeFile(file, renderReportHtml(model, { lang }));
-  const url = pathToFileURL(file).href;
-  const page = await context.newPage();
-  const requests: string[] = [];
-  const consoleErrors: string[] = [];
-  page.on('request', (request) => requests.push(request.url()));
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  // a string, not a function: the tests compile without the DOM library
-  await page.addInitScript(
-    "window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));",
-  );
-  await page.goto(url);
-  await page.waitForSelector('html[data-ready="true"]');
-  const violations = () => page.evaluate<string[]>('window.__violations');
-  return { page, url, requests, consoleErrors, violations };
+  return openWatched(browser.context, pathToFileURL(file).href, 'html[data-ready="true"]');
 }
 
 async function expectClean(opened: OpenedReport): Promise<void> {
