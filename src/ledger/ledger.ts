@@ -126,7 +126,9 @@ export function openLedger(dir: string, deps: LedgerDeps = {}): Ledger {
           }
         : (record) => tracker.add(record),
     );
-    seqs = tracker.seqs;
+    // only the first pass sets them: a later one that read the file while appends were being
+    // written would hand out a seq those appends already took
+    seqs ??= tracker.seqs;
     return { latest: tracker.latest, holds: tracker.holds.active, damage };
   };
   return {

@@ -9,16 +9,23 @@ import { targetKey, type Ledger } from '../ledger/ledger.js';
 import type { LedgerRecord } from '../ledger/types.js';
 
 /** One run, summed up while streaming. */
-export interface RunAggregate {
+interface RunTally {
   run: string;
   actor: string;
   started: string;
   finished: string;
-  sites: Set<string>;
-  targets: Set<string>;
+  /** ids of its sites and targets (see `FleetLedgerCollector.ids`) */
+  sites: Set<number>;
+  targets: Set<number>;
   outcomes: Record<string, number>;
   /** its apply-failed and smoke-failed records, in file order */
   failed: LedgerRecord[];
+}
+
+/** The newest run as the report sums it up: its sites by name (for its waves), its targets counted. */
+export interface RunAggregate extends Omit<RunTally, 'sites' | 'targets'> {
+  sites: Set<string>;
+  targets: number;
 }
 
 export interface FleetLedger {
@@ -43,8 +50,13 @@ export class FleetLedgerCollector {
   private readonly newest = new Map<string, LedgerRecord>();
   private readonly newestSeq = new Map<string, number>();
   private readonly timelines = new Map<string, LedgerRecord[]>();
-  private readonly runs = new Map<string, RunAggregate>();
-  private lastRun?: RunAggregate;
+  private readonly runs = new Map<string, RunTally>();
+  // Every run of the history keeps the sites and targets it touched, as small integers: a year
+  // of weekly runs over 22,000 targets is ~1 M set entries, which as key strings would be
+  // hundreds of MB. Records of one run may interleave with another's (merged ledgers), so
+  // the sets stay exact rather than counting on a change of run.
+  private readonly ids = new Map<string, number>();
+  private lastRun?: RunTally;
 
   constructor(
     private readonly sites: ReadonlySet<string>,
@@ -68,7 +80,19 @@ export class FleetLedgerCollector {
   finish(): FleetLedger {
     const timelines = new Map<string, LedgerRecord[]>();
     for (const [site, records] of this.timelines) timelines.set(site, records.slice(-this.timelineLimit).reverse());
-    return { newest: this.newest, timelines, ...(this.lastRun ? { lastRun: this.lastRun } : {}) };
+    return { newest: this.newest, timelines, ...(this.lastRun ? { lastRun: this.aggregate(this.lastRun) } : {}) };
+  }
+
+  private idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) this.ids.set(text, (id = this.ids.size));
+    return id;
+  }
+
+  private aggregate(tally: RunTally): RunAggregate {
+    const sites = new Set<string>();
+    for (const [text, id] of this.ids) if (tally.sites.has(id) && this.sites.has(text)) sites.add(text);
+    return { ...tally, sites, targets: tally.targets.size };
   }
 
   private addToTimeline(record: LedgerRecord): void {
@@ -88,8 +112,8 @@ export class FleetLedgerCollector {
     }
     if (record.time < run.started) run.started = record.time;
     if (record.time > run.finished) run.finished = record.time;
-    run.sites.add(record.site);
-    run.targets.add(key);
+    run.sites.add(this.idOf(record.site));
+    run.targets.add(this.idOf(key));
     run.outcomes[record.outcome] = (run.outcomes[record.outcome] ?? 0) + 1;
     if (FAILED.has(record.outcome)) run.failed.push(record);
     if (!this.lastRun || run.finished > this.lastRun.finished || run === this.lastRun) this.lastRun = run;

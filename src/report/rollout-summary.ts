@@ -19,7 +19,7 @@ export function summarizeRollout(run: RunAggregate, options: { redact(text: stri
     finished: run.finished,
     durationMs: Math.max(0, Date.parse(run.finished) - Date.parse(run.started)) || 0,
     sites: run.sites.size,
-    targets: run.targets.size,
+    targets: run.targets,
     outcomes: { ...run.outcomes },
     failures,
     waves: summarizeWaves(run, options.everySite, options.rollout),
