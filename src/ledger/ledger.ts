@@ -327,7 +327,12 @@ async function appendToLedgerFile(dir: string, file: string, records: readonly L
       throw error;
     }
   } finally {
-    closeSync(fd);
+    try {
+      closeSync(fd);
+    } catch {
+      // after a synced write the records are on disk: a failed close must not fail their callers
+      // (and after a failed write, that write's error is the one to report)
+    }
   }
   // A new file's directory entry must be durable too, or a power loss can lose the whole file.
   if (!existed) await syncDirectory(dir);
