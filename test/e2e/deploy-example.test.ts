@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readFile, readlink, stat } from 'node:fs/promises';
 import { snapshotDirs, type DirSnapshot } from '../helpers/dir-snapshot.js';
-import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { copyExampleToTemp, removeTemp, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 
 /** The README's main command on a fresh copy, then a no-op rerun. */
 describe('the built-in example', () => {
@@ -11,11 +11,7 @@ describe('the built-in example', () => {
   /** the copy right after that deploy: put back before each test, whatever the one before did */
   let deployed: DirSnapshot;
   beforeAll(async () => {
-    dir = await copyToTemp([
-      { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.example.yaml' },
-      { from: path.join(repoRoot, 'templates'), to: 'templates' },
-      { from: path.join(repoRoot, 'examples'), to: 'examples' },
-    ]);
+    dir = await copyExampleToTemp('sites.example.yaml');
     first = await runOzg(['deploy', '-i', 'sites.example.yaml'], { cwd: dir });
     deployed = await snapshotDirs([dir]);
   });

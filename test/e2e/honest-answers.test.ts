@@ -2,7 +2,7 @@ import path from 'node:path';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { writeProbeInventory } from '../helpers/probe-inventory.js';
 import { writeUnreachableVmInventory } from '../helpers/unreachable-vm-inventory.js';
-import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
+import { copyExampleToTemp, copyToTemp, removeTemp, repoRoot, resultOf, runOzg } from '../helpers/run-ozg.js';
 import { formatLedgerLine } from '../../src/ledger/ledger-line.js';
 import { LEDGER_FILE } from '../../src/ledger/ledger.js';
 import { makeLedgerRecord } from '../helpers/ledger-records.js';
@@ -12,11 +12,7 @@ import { makeLedgerRecord } from '../helpers/ledger-records.js';
 let dir: string;
 
 beforeAll(async () => {
-  dir = await copyToTemp([
-    { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
-    { from: path.join(repoRoot, 'templates'), to: 'templates' },
-    { from: path.join(repoRoot, 'examples'), to: 'examples' },
-  ]);
+  dir = await copyExampleToTemp();
   await writeUnreachableVmInventory(dir);
 });
 afterAll(async () => {
@@ -47,11 +43,7 @@ describe('status', () => {
   });
 
   it('with --exit-code exits 10 when a deploy would change a target, 11 on drift, 0 when up to date; without it 0', async () => {
-    const cwd = await copyToTemp([
-      { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
-      { from: path.join(repoRoot, 'templates'), to: 'templates' },
-      { from: path.join(repoRoot, 'examples'), to: 'examples' },
-    ]);
+    const cwd = await copyExampleToTemp();
     try {
       expect((await runOzg(['status'], { cwd })).code).toBe(0);
       expect((await runOzg(['status', '--exit-code'], { cwd })).code).toBe(10);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { appendFile, cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { copyToTemp, removeTemp, repoRoot, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
+import { copyExampleToTemp, removeTemp, resultOf, runOzg, type OzgRun } from '../helpers/run-ozg.js';
 import { formatLedgerLine } from '../../src/ledger/ledger-line.js';
 import { makeLedgerRecord } from '../helpers/ledger-records.js';
 import { writeUnreachableVmInventory } from '../helpers/unreachable-vm-inventory.js';
@@ -54,11 +54,7 @@ describe('--json results match the README', () => {
   };
 
   beforeAll(async () => {
-    fresh = await copyToTemp([
-      { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
-      { from: path.join(repoRoot, 'templates'), to: 'templates' },
-      { from: path.join(repoRoot, 'examples'), to: 'examples' },
-    ]);
+    fresh = await copyExampleToTemp();
     await writeUnreachableVmInventory(fresh, ['kiel', 'husum']);
     deployed = await copyProject(fresh);
     deployRun = await runOzg(['deploy', '--json'], { cwd: deployed });

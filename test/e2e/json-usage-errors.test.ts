@@ -1,15 +1,10 @@
-import path from 'node:path';
-import { copyToTemp, parseJsonLines, removeTemp, repoRoot, runOzg } from '../helpers/run-ozg.js';
+import { copyExampleToTemp, parseJsonLines, removeTemp, runOzg } from '../helpers/run-ozg.js';
 
 /** README: with --json, errors are `{"type":"error",…}` lines on stdout; usage errors too. */
 describe('--json usage errors', () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await copyToTemp([
-      { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
-      { from: path.join(repoRoot, 'templates'), to: 'templates' },
-      { from: path.join(repoRoot, 'examples'), to: 'examples' },
-    ]);
+    dir = await copyExampleToTemp();
   });
   afterAll(() => removeTemp(dir));
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { copyToTemp, removeTemp, repoRoot, ozgBin } from '../helpers/run-ozg.js';
+import { copyExampleToTemp, copyToTemp, removeTemp, repoRoot, ozgBin } from '../helpers/run-ozg.js';
 
 /** `--help` and `--version` must not pay for heavy modules; a local deploy never loads SSH or Kubernetes. */
 describe('start-up', () => {
@@ -45,11 +45,7 @@ describe('start-up', () => {
   describe('on the deployed example', () => {
     let example: string;
     beforeAll(async () => {
-      example = await copyToTemp([
-        { from: path.join(repoRoot, 'sites.example.yaml'), to: 'sites.yaml' },
-        { from: path.join(repoRoot, 'templates'), to: 'templates' },
-        { from: path.join(repoRoot, 'examples'), to: 'examples' },
-      ]);
+      example = await copyExampleToTemp();
       const deploy = spawnSync(process.execPath, [ozgBin, 'deploy'], { cwd: example, env: { ...process.env, CI: 'true' }, encoding: 'utf8' });
       expect({ status: deploy.status, stderr: deploy.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
     });

@@ -42,6 +42,15 @@ export async function copyToTemp(parts: { from: string; to?: string }[]): Promis
   return dir;
 }
 
+/** The built-in example (its inventory as `inventory`, templates/, examples/) in a temp folder of its own. */
+export function copyExampleToTemp(inventory = 'sites.yaml'): Promise<string> {
+  return copyToTemp([
+    { from: path.join(repoRoot, 'sites.example.yaml'), to: inventory },
+    { from: path.join(repoRoot, 'templates'), to: 'templates' },
+    { from: path.join(repoRoot, 'examples'), to: 'examples' },
+  ]);
+}
+
 export async function removeTemp(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }

@@ -11,7 +11,7 @@ import { createKubernetesDriverFor, type KubernetesTargetOptions } from '../../s
 import { LABELS } from '../../src/targets/kubernetes/manifests.js';
 import { createKubeApi, type KubeApi } from '../../src/targets/kubernetes/kube-api.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-api/index.js';
-import { configMap, deployment, makeBundle, secret, service } from '../unit/targets/kubernetes/make-bundle.js';
+import { configMap, deployment, horizontalPodAutoscaler as hpa, makeBundle, secret, service } from '../unit/targets/kubernetes/make-bundle.js';
 
 const PROCEDURE = 'antrag-formular';
 const SECRET_VALUE = 'correct-horse-battery-staple';
@@ -188,18 +188,6 @@ describe('kubernetes driver against the local API server', () => {
   });
 
   describe('a Deployment an autoscaler scales through the scale subresource', () => {
-    const hpa = (name: string): string => `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata:
-  name: ${name}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${name}}
-  minReplicas: 1
-  maxReplicas: 5
-  metrics:
-    - type: Resource
-      resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
-`;
     const bundle = (siteName: string, version: string, withHpa: boolean) =>
       makeBundle(
         {

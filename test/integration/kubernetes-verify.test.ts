@@ -12,7 +12,7 @@ import type { DataCenter, EnvironmentSpec, Site } from '../../src/inventory/type
 import type { KubernetesDriver } from '../../src/targets/kubernetes/kube-driver.js';
 import { createKubernetesDriverFor } from '../../src/targets/kubernetes/kube-target.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-api/index.js';
-import { configMap, deployment, makeBundle } from '../unit/targets/kubernetes/make-bundle.js';
+import { configMap, deployment, horizontalPodAutoscaler as hpa, makeBundle } from '../unit/targets/kubernetes/make-bundle.js';
 
 const PROCEDURE = 'antrag-formular';
 const INSTALL_STEP = 'apt-get install -y kubernetes-client (or put kubectl >= 1.20 on PATH, or set OZG_TEST_KUBECTL)';
@@ -23,18 +23,6 @@ let kubeconfig: string;
 let workDir: string;
 const drivers: KubernetesDriver[] = [];
 
-const hpa = (name: string): string => `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata:
-  name: ${name}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${name}}
-  minReplicas: 1
-  maxReplicas: 5
-  metrics:
-    - type: Resource
-      resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
-`;
 
 function driverFor(site: string): KubernetesDriver {
   const spec: EnvironmentSpec = { name: 'test', kubeconfig, context: 'ozg-test', namespace: 'ozg-{site}-test' };

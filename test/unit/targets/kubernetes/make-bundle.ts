@@ -76,3 +76,17 @@ spec:
       port: 80
       targetPort: http
 `;
+
+/** An autoscaler of the Deployment `name`, which then scales it through the scale subresource. */
+export const horizontalPodAutoscaler = (name: string): string => `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: ${name}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${name}}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+`;
